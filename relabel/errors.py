@@ -1,0 +1,128 @@
+"""Typed errors raised by the library and the exit codes the CLI maps them to.
+
+Library code raises these; only :mod:`relabel.cli` turns them into messages and exit
+codes. Every error message is written for a person: it names the file, row, field or
+server it is about and says what to do next.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Process exit codes of the ``relabel`` command (documented in the README)."""
+
+    OK = 0  #: the command did what was asked (a cycle finished)
+    ERROR = 1  #: an unexpected error
+    USAGE = 2  #: bad command-line usage (click's own code)
+    WAITING = 3  #: a cycle pushed tasks and waits for reviews
+    NOTHING_TO_DO = 4  #: nothing to push, pull or retrain
+    LOCKED = 5  #: another relabel process holds the project lock
+    INVALID_INPUT = 6  #: bad config, manifest, images or arguments: nothing was changed
+    STUDIO = 7  #: Label Studio unreachable, token refused, project missing or changed
+
+
+class RelabelError(Exception):
+    """Base class of every error the library raises on purpose."""
+
+    exit_code: ExitCode = ExitCode.ERROR
+
+
+class ConfigError(RelabelError):
+    """A ``relabel.toml`` or an option is missing, malformed or inconsistent."""
+
+    exit_code = ExitCode.INVALID_INPUT
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem found while validating a dataset.
+
+    Attributes
+    ----------
+    where : str
+        The file and row (``manifest.csv:12``) or the image path the problem is about.
+    message : str
+        What is wrong, for a person.
+    path : str | None
+        The image path of the row, when there is one.
+    """
+
+    where: str
+    message: str
+    path: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}"
+
+
+class DatasetError(RelabelError):
+    """A dataset failed validation; ``problems`` lists every problem found."""
+
+    exit_code = ExitCode.INVALID_INPUT
+
+    def __init__(self, message: str, problems: list[Problem] | None = None) -> None:
+        self.problems = list(problems or [])
+        shown = "\n".join(f"  {p}" for p in self.problems[:50])
+        more = len(self.problems) - 50
+        if more > 0:
+            shown += f"\n  ... and {more} more"
+        super().__init__(message + ("\n" + shown if shown else ""))
+
+
+class ProjectError(RelabelError):
+    """A project folder is missing, already exists, or its state is inconsistent."""
+
+    exit_code = ExitCode.INVALID_INPUT
+
+
+class StoreError(RelabelError):
+    """The SQLite label store refused a write (unknown sample, bad label, ...)."""
+
+    exit_code = ExitCode.INVALID_INPUT
+
+
+class NotTrainedError(RelabelError):
+    """A step needs out-of-fold probabilities, but no training run exists yet."""
+
+    exit_code = ExitCode.INVALID_INPUT
+
+
+class TrainingError(RelabelError):
+    """Training could not run (bad model settings, unreadable image, ...)."""
+
+
+class WeightsNotFoundError(TrainingError):
+    """A backbone's local weights file is missing. relabel never downloads weights."""
+
+    exit_code = ExitCode.INVALID_INPUT
+
+
+class StudioError(RelabelError):
+    """Base class of Label Studio errors."""
+
+    exit_code = ExitCode.STUDIO
+
+
+class StudioUnreachableError(StudioError):
+    """The Label Studio server did not answer (after retries)."""
+
+
+class StudioAuthError(StudioError):
+    """The Label Studio server refused the token."""
+
+
+class StudioProjectMissingError(StudioError):
+    """The Label Studio project relabel created was deleted behind its back."""
+
+
+class StudioConfigMismatchError(StudioError):
+    """The Label Studio project's class list no longer matches the relabel project."""
+
+
+class ProjectLockedError(RelabelError):
+    """Another relabel process holds the project's lock."""
+
+    exit_code = ExitCode.LOCKED
