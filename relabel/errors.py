@@ -126,3 +126,9 @@ class ProjectLockedError(RelabelError):
     """Another relabel process holds the project's lock."""
 
     exit_code = ExitCode.LOCKED
+
+
+class ScoringInputError(RelabelError, ValueError):
+    """Labels and probabilities given to :mod:`relabel.scoring` do not fit together."""
+
+    exit_code = ExitCode.INVALID_INPUT

@@ -1,0 +1,345 @@
+"""Project configuration: ``relabel.toml``.
+
+A project is a folder holding ``relabel.toml`` (this module), ``relabel.db`` (the SQLite
+label store, :mod:`relabel.store`) and ``runs/`` (training artifacts). The config names the
+Label Studio connection by environment variable NAMES only: the token itself never reaches a
+file.
+
+Every key is checked on load: an unknown key, a wrong type or an out-of-range value raises
+:class:`~relabel.errors.ConfigError` naming the file and the key.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from relabel.errors import ConfigError
+
+CONFIG_FILE = "relabel.toml"
+
+SCORING_METHODS = (
+    "self_confidence",
+    "normalized_margin",
+    "margin",
+    "max_softmax",
+    "confidence_weighted_entropy",
+    "disagreement",
+)
+LANES = ("label_issue", "uncertain", "all")
+IMAGE_MODES = ("upload", "local-files", "url", "inline")
+
+
+@dataclass
+class DatasetConfig:
+    """Where the samples came from and how images are read.
+
+    Attributes
+    ----------
+    source : str
+        ``"folder"`` (one sub-folder per class) or ``"manifest"`` (CSV/Parquet ``path,label[,id]``).
+    path : str
+        The images folder or manifest file the project was created from (absolute).
+    classes : list of str
+        The class names, in the order of the model's outputs.
+    image_size : list of int
+        ``[height, width]`` images are resized to for training.
+    channels : int
+        1 (grayscale) or 3 (RGB).
+    holdout : str
+        Optional manifest of a trusted held-out split (never relabelled), used to measure
+        accuracy after each cycle. Empty: accuracy is out-of-fold agreement with the labels.
+    """
+
+    source: str = "manifest"
+    path: str = ""
+    classes: list[str] = field(default_factory=list)
+    image_size: list[int] = field(default_factory=lambda: [32, 32])
+    channels: int = 3
+    holdout: str = ""
+
+
+@dataclass
+class ModelConfig:
+    """The Keras model and its regularisation (see :class:`relabel.training.TrainSettings`)."""
+
+    architecture: str = "small_cnn"
+    weights: str = ""
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    dropout: float = 0.25
+    l2: float = 1e-4
+    class_weight: str = "none"
+    loss: str = "crossentropy"
+    focal_gamma: float = 2.0
+    flip: str = "none"
+    translation: float = 0.0
+    rotation: float = 0.0
+    contrast: float = 0.0
+
+
+@dataclass
+class TrainingConfig:
+    """Cross-validation and the training loop."""
+
+    folds: int = 5
+    epochs: int = 15
+    patience: int = 3
+    validation_fraction: float = 0.1
+    seed: int = 0
+
+
+@dataclass
+class ScoringConfig:
+    """How samples are ranked (see :mod:`relabel.scoring`)."""
+
+    method: str = "self_confidence"
+    uncertain_threshold: float = 0.5
+
+
+@dataclass
+class ReviewConfig:
+    """What is sent to reviewers and how their answers are resolved.
+
+    Attributes
+    ----------
+    budget : float
+        Samples per cycle: a count (``>= 1``) or a fraction of the samples (``< 1``).
+    lane : str
+        ``label_issue``, ``uncertain`` or ``all``.
+    uncertain_share : float
+        Share of the budget given to the ``uncertain`` lane when ``lane = "label_issue"``.
+    per_class_balance : bool
+        Spread the budget over given classes in proportion to their estimated errors.
+    min_agreement : float
+        A label wins when its share of the non-skipped votes is strictly more than this.
+    pre_annotate : bool
+        Send the model's suggestion as a pre-annotation (an anchor for the reviewer).
+    image_mode : str
+        ``upload``, ``local-files``, ``url`` or ``inline``.
+    min_reviews : int
+        ``relabel cycle`` pulls and retrains only once this many new reviews exist.
+    stop_hit_rate : float
+        Stopping hint: the hit rate (corrected / reviewed) under which more cycles pay little.
+    stop_errors_left : float
+        Stopping hint: the estimated fraction of label errors left under which to stop.
+    """
+
+    budget: float = 0.05
+    lane: str = "label_issue"
+    uncertain_share: float = 0.0
+    per_class_balance: bool = False
+    min_agreement: float = 0.5
+    pre_annotate: bool = True
+    image_mode: str = "upload"
+    min_reviews: int = 0
+    stop_hit_rate: float = 0.1
+    stop_errors_left: float = 0.01
+
+
+@dataclass
+class StudioConfig:
+    """The Label Studio connection, by environment variable NAMES (never the token)."""
+
+    url_env: str = "LABEL_STUDIO_URL"
+    token_env: str = "LABEL_STUDIO_API_KEY"
+    title: str = ""
+    document_root: str = ""
+
+
+@dataclass
+class Config:
+    """A whole ``relabel.toml``."""
+
+    name: str
+    dataset: DatasetConfig = field(default_factory=DatasetConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    scoring: ScoringConfig = field(default_factory=ScoringConfig)
+    review: ReviewConfig = field(default_factory=ReviewConfig)
+    studio: StudioConfig = field(default_factory=StudioConfig)
+
+    def budget_count(self, n_samples: int) -> int:
+        """The review budget as a number of samples for a dataset of ``n_samples``."""
+        b = self.review.budget
+        return int(b) if b >= 1 else max(1, math.ceil(b * n_samples))
+
+
+_SECTIONS: dict[str, type] = {
+    "dataset": DatasetConfig,
+    "model": ModelConfig,
+    "training": TrainingConfig,
+    "scoring": ScoringConfig,
+    "review": ReviewConfig,
+    "studio": StudioConfig,
+}
+
+_CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("dataset", "source"): ("folder", "manifest"),
+    ("model", "class_weight"): ("none", "balanced"),
+    ("model", "loss"): ("crossentropy", "focal"),
+    ("model", "flip"): ("none", "horizontal", "vertical", "horizontal_and_vertical"),
+    ("scoring", "method"): SCORING_METHODS,
+    ("review", "lane"): LANES,
+    ("review", "image_mode"): IMAGE_MODES,
+}
+
+
+def _check_type(where: str, value: Any, default: Any) -> Any:
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true or false, got {value!r}")
+        return value
+    if isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if isinstance(default, str):
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        return value
+    if isinstance(default, list):
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        return value
+    return value
+
+
+def _section(file: str, name: str, cls: type, raw: Any) -> Any:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{file}: [{name}] must be a table")
+    defaults = cls()
+    known = {f.name for f in fields(cls)}
+    for key in raw:
+        if key not in known:
+            raise ConfigError(
+                f"{file}: unknown key '{name}.{key}' (known: {', '.join(sorted(known))})"
+            )
+    values = {}
+    for key, value in raw.items():
+        where = f"{file}: {name}.{key}"
+        values[key] = _check_type(where, value, getattr(defaults, key))
+        choices = _CHOICES.get((name, key))
+        if choices and values[key] not in choices:
+            raise ConfigError(f"{where}: {value!r} is not one of {', '.join(choices)}")
+    return replace(defaults, **values)
+
+
+def validate(config: Config, file: str = CONFIG_FILE) -> Config:
+    """Check the cross-field rules of a config; return it unchanged or raise ConfigError."""
+    d, t, r, s = config.dataset, config.training, config.review, config.scoring
+    if len(d.classes) < 2:
+        raise ConfigError(f"{file}: dataset.classes needs at least 2 classes, got {d.classes!r}")
+    if len(set(d.classes)) != len(d.classes):
+        raise ConfigError(f"{file}: dataset.classes has duplicates: {d.classes!r}")
+    if len(d.image_size) != 2 or not all(isinstance(v, int) and v >= 4 for v in d.image_size):
+        raise ConfigError(f"{file}: dataset.image_size must be [height, width], each >= 4")
+    if d.channels not in (1, 3):
+        raise ConfigError(f"{file}: dataset.channels must be 1 or 3, got {d.channels}")
+    if t.folds < 2:
+        raise ConfigError(f"{file}: training.folds must be at least 2, got {t.folds}")
+    if t.epochs < 1:
+        raise ConfigError(f"{file}: training.epochs must be at least 1, got {t.epochs}")
+    if not 0.0 <= t.validation_fraction < 0.5:
+        raise ConfigError(f"{file}: training.validation_fraction must be in [0, 0.5)")
+    if r.budget <= 0:
+        raise ConfigError(f"{file}: review.budget must be > 0 (a count, or a fraction < 1)")
+    if r.budget >= 1 and r.budget != int(r.budget):
+        raise ConfigError(f"{file}: review.budget >= 1 must be a whole number of samples")
+    if not 0.0 <= r.uncertain_share <= 1.0:
+        raise ConfigError(f"{file}: review.uncertain_share must be in [0, 1]")
+    if not 0.0 <= r.min_agreement < 1.0:
+        raise ConfigError(f"{file}: review.min_agreement must be in [0, 1)")
+    if not 0.0 < s.uncertain_threshold <= 1.0:
+        raise ConfigError(f"{file}: scoring.uncertain_threshold must be in (0, 1]")
+    return config
+
+
+def load(project_dir: Path) -> Config:
+    """Read and validate ``PROJECT/relabel.toml``.
+
+    Parameters
+    ----------
+    project_dir : Path
+        The project folder.
+
+    Returns
+    -------
+    Config
+
+    Raises
+    ------
+    ConfigError
+        The file is missing, not valid TOML, or a key is unknown, mistyped or out of range.
+    """
+    path = Path(project_dir) / CONFIG_FILE
+    if not path.is_file():
+        raise ConfigError(
+            f"{path}: not found; is '{project_dir}' a relabel project? (relabel init)"
+        )
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    project = raw.pop("project", {})
+    if not isinstance(project, dict) or not isinstance(project.get("name"), str):
+        raise ConfigError(f"{path}: [project] needs a string 'name'")
+    extra = set(project) - {"name"}
+    if extra:
+        raise ConfigError(f"{path}: unknown key(s) in [project]: {', '.join(sorted(extra))}")
+    unknown = set(raw) - set(_SECTIONS)
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown section(s) {', '.join(sorted(unknown))} "
+            f"(known: project, {', '.join(_SECTIONS)})"
+        )
+    sections = {
+        name: _section(str(path), name, cls, raw.get(name, {})) for name, cls in _SECTIONS.items()
+    }
+    return validate(Config(name=project["name"], **sections), str(path))
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+        return f'"{escaped}"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {value!r} to TOML")
+
+
+def dumps(config: Config) -> str:
+    """The TOML text of a config (every key written, so the file documents itself)."""
+    lines = [
+        "# relabel project configuration. Every key is documented in the README.",
+        "# The Label Studio token is NEVER stored here: [studio] names environment variables.",
+        "",
+        "[project]",
+        f"name = {_toml_value(config.name)}",
+    ]
+    for name in _SECTIONS:
+        lines += ["", f"[{name}]"]
+        for key, value in asdict(getattr(config, name)).items():
+            lines.append(f"{key} = {_toml_value(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def save(config: Config, project_dir: Path) -> Path:
+    """Validate and write ``PROJECT/relabel.toml``; return its path."""
+    validate(config)
+    path = Path(project_dir) / CONFIG_FILE
+    tmp = path.with_suffix(".toml.tmp")
+    tmp.write_text(dumps(config), encoding="utf-8")
+    tmp.replace(path)
+    return path

@@ -1,0 +1,570 @@
+"""A relabel project: the folder, its config, its label store and its runs.
+
+:class:`Project` is the library facade the CLI calls: :meth:`Project.init` validates a
+dataset and creates the project, :meth:`Project.train` computes out-of-fold probabilities
+and a final model, :meth:`Project.score` ranks samples, :meth:`Project.status`,
+:meth:`Project.export` and :meth:`Project.history` report.
+
+Folder layout::
+
+    PROJECT/relabel.toml      the config (no secrets)
+    PROJECT/relabel.db        the SQLite label store
+    PROJECT/runs/<run_id>/    oof.npz (out-of-fold probabilities), model.keras, metrics.json
+    PROJECT/skipped.csv       rows skipped by ``init --skip-invalid``
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from relabel import config as config_mod
+from relabel import dataset as dataset_mod
+from relabel import scoring
+from relabel.config import Config
+from relabel.errors import ConfigError, NotTrainedError, ProjectError, StoreError
+from relabel.store import DB_FILE, Store
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+RUNS_DIR = "runs"
+SKIPPED_FILE = "skipped.csv"
+SCORE_COLUMNS = [
+    "sample_id",
+    "path",
+    "given_label",
+    "predicted_label",
+    "p_given",
+    "p_predicted",
+    "max_confidence",
+    "margin",
+    "entropy",
+    "suspicion",
+    "rank",
+    "lane",
+]
+
+
+@dataclass(frozen=True)
+class InitResult:
+    """What :meth:`Project.init` did."""
+
+    project_dir: Path
+    n_samples: int
+    classes: list[str]
+    skipped: int
+    skipped_file: Path | None
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What :meth:`Project.train` did."""
+
+    run_id: str
+    run_dir: Path
+    n_samples: int
+    oof_accuracy: float
+    oof_macro_f1: float
+    seconds: float
+    folds: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RankedSamples:
+    """Scores of the current labels against a run's out-of-fold probabilities.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per scored sample (:data:`SCORE_COLUMNS`, in rank order).
+    scores : relabel.scoring.Scores
+        The raw arrays, in sample (``ord``) order.
+    probs : numpy.ndarray
+        The out-of-fold probabilities, in sample order.
+    run_id : str
+        The run the probabilities come from.
+    stale : bool
+        True when labels changed after that run trained (retrain for fresh probabilities).
+    """
+
+    table: pd.DataFrame
+    scores: Any
+    probs: np.ndarray
+    run_id: str
+    stale: bool
+
+
+def _log_progress(message: str) -> None:
+    log.info("%s", message)
+
+
+def _infer_image_shape(path: str) -> tuple[list[int], int]:
+    """Default image size and channels from one image: its size clamped to [16, 128]."""
+    from PIL import Image
+
+    with Image.open(path) as img:
+        width, height = img.size
+        channels = 1 if img.mode in ("1", "L", "LA", "I", "I;16", "F") else 3
+    clamp = lambda v: int(min(max(v, 16), 128))  # noqa: E731
+    return [clamp(height), clamp(width)], channels
+
+
+def _run_id(store: Store) -> str:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    return f"{stamp}-v{store.max_version()}"
+
+
+class Project:
+    """An opened relabel project. Use :meth:`open` or :meth:`init`; close when done."""
+
+    def __init__(self, root: Path, config: Config, store: Store) -> None:
+        self.root = Path(root)
+        self.config = config
+        self.store = store
+
+    # -- life cycle ---------------------------------------------------------------------
+    @classmethod
+    def open(cls, root: Path) -> Project:
+        """Open an existing project folder.
+
+        Raises
+        ------
+        ConfigError, ProjectError
+            No ``relabel.toml`` or no label store (run ``relabel init``).
+        """
+        root = Path(root)
+        config = config_mod.load(root)
+        db = root / DB_FILE
+        if not db.is_file():
+            raise ProjectError(f"{root}: not initialised (no {DB_FILE}); run: relabel init {root}")
+        store = Store.open(db)
+        if store.classes != config.dataset.classes:
+            store.close()
+            raise ConfigError(
+                f"{root / config_mod.CONFIG_FILE}: dataset.classes {config.dataset.classes} "
+                f"differ from the label store's {store.classes}; classes cannot change after init"
+            )
+        return cls(root, config, store)
+
+    def close(self) -> None:
+        """Close the label store."""
+        self.store.close()
+
+    def __enter__(self) -> Project:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @classmethod
+    def init(
+        cls,
+        root: Path,
+        *,
+        images: Path | None = None,
+        manifest: Path | None = None,
+        classes: list[str] | None = None,
+        name: str | None = None,
+        folds: int | None = None,
+        image_size: list[int] | None = None,
+        channels: int | None = None,
+        skip_invalid: bool = False,
+        check_images: bool = True,
+    ) -> InitResult:
+        """Validate a dataset and create a project from it.
+
+        The project folder may already hold a ``relabel.toml`` (a checked-in project such as
+        the bundled ``projects/digits``): its ``dataset`` section then says where the data
+        is, and options given here override it. Nothing is written unless every row is
+        valid, or ``skip_invalid`` is set (then the skipped rows go to ``skipped.csv``).
+
+        Raises
+        ------
+        ProjectError
+            The project is already initialised.
+        DatasetError
+            Invalid rows (without ``skip_invalid``) or an unusable dataset.
+        """
+        root = Path(root)
+        if (root / DB_FILE).exists():
+            raise ProjectError(f"{root}: already initialised ({DB_FILE} exists)")
+        config_file = root / config_mod.CONFIG_FILE
+        existing = config_file.is_file()
+        config = config_mod.load(root) if existing else Config(name=name or root.resolve().name)
+        ds = config.dataset
+        if images is not None or manifest is not None:
+            source = "folder" if images is not None else "manifest"
+            ds = replace(ds, source=source, path=str(Path(images or manifest).resolve()))  # type: ignore[arg-type]
+        if not ds.path:
+            raise ConfigError(
+                "give --images DIR or --manifest FILE (or dataset.path in relabel.toml)"
+            )
+        data_path = Path(ds.path) if Path(ds.path).is_absolute() else root / ds.path
+        if classes:
+            ds = replace(ds, classes=list(classes))
+        training = config.training if folds is None else replace(config.training, folds=folds)
+        records, problems = dataset_mod.load_records(
+            images=data_path if ds.source == "folder" else None,
+            manifest=data_path if ds.source == "manifest" else None,
+        )
+        validated = dataset_mod.validate_records(
+            records, folds=training.folds, classes=ds.classes or None, check_images=check_images
+        )
+        problems = problems + validated.problems
+        if problems and not skip_invalid:
+            from relabel.errors import DatasetError
+
+            raise DatasetError(
+                f"{len(problems)} invalid row(s); nothing was written "
+                "(fix them, or pass --skip-invalid to leave them out):",
+                problems,
+            )
+        if existing:
+            size, chans = ds.image_size, ds.channels
+        else:
+            size, chans = _infer_image_shape(validated.records[0].path)
+        ds = replace(ds, image_size=list(image_size or size), channels=channels or chans)
+        ds = replace(ds, classes=validated.classes)
+        config = config_mod.validate(
+            replace(config, dataset=ds, training=training), str(config_file)
+        )
+        root.mkdir(parents=True, exist_ok=True)
+        skipped_file = None
+        if problems:
+            skipped_file = dataset_mod.write_problems(problems, root / SKIPPED_FILE)
+            log.warning("skipped %d invalid row(s), listed in %s", len(problems), skipped_file)
+        store = Store.create(
+            root / DB_FILE,
+            validated.classes,
+            ((r.sample_id, r.path, r.label) for r in validated.records),
+        )
+        store.close()
+        if not existing or config != config_mod.load(root):
+            config_mod.save(config, root)
+        return InitResult(
+            root, len(validated.records), validated.classes, len(problems), skipped_file
+        )
+
+    # -- training ---------------------------------------------------------------------------
+    def train_settings(self) -> Any:
+        """The :class:`relabel.training.TrainSettings` for this project's config."""
+        from relabel import training
+
+        c = self.config
+        weights = c.model.weights or None
+        if weights and not Path(weights).is_absolute() and weights != "imagenet":
+            weights = str(self.root / weights)
+        return training.TrainSettings(
+            image_size=(c.dataset.image_size[0], c.dataset.image_size[1]),
+            channels=c.dataset.channels,
+            architecture=c.model.architecture,
+            weights=weights,
+            epochs=c.training.epochs,
+            batch_size=c.model.batch_size,
+            learning_rate=c.model.learning_rate,
+            dropout=c.model.dropout,
+            l2=c.model.l2,
+            class_weight=c.model.class_weight,
+            loss=c.model.loss,
+            focal_gamma=c.model.focal_gamma,
+            flip=c.model.flip,
+            translation=c.model.translation,
+            rotation=c.model.rotation,
+            contrast=c.model.contrast,
+            folds=c.training.folds,
+            validation_fraction=c.training.validation_fraction,
+            patience=c.training.patience,
+            seed=c.training.seed,
+        )
+
+    def active_samples(self) -> pd.DataFrame:
+        """Current labels of the samples used for training (not excluded), in order."""
+        labels = self.store.labels()
+        return labels[labels["status"] == "active"].reset_index(drop=True)
+
+    def label_indices(self, labels: pd.Series) -> np.ndarray:
+        """Class names to indices in model-output order."""
+        index = {c: i for i, c in enumerate(self.config.dataset.classes)}
+        return labels.map(index).to_numpy(dtype=np.int64)
+
+    def train(
+        self,
+        *,
+        progress: Progress | None = None,
+        cycle: int | None = None,
+        final_model: bool = True,
+    ) -> TrainResult:
+        """Cross-validate on the current labels and save out-of-fold probabilities.
+
+        Parameters
+        ----------
+        progress : callable, optional
+            Receives one-line progress messages (default: logged at INFO).
+        cycle : int, optional
+            The cycle this run belongs to.
+        final_model : bool
+            Also fit one model on all samples and save it as ``model.keras``.
+
+        Returns
+        -------
+        TrainResult
+        """
+        from sklearn.metrics import f1_score
+
+        from relabel import training
+
+        progress = progress or _log_progress
+        samples = self.active_samples()
+        y = self.label_indices(samples["label"])
+        settings = self.train_settings()
+        run_id = _run_id(self.store)
+        run_dir = self.root / RUNS_DIR / run_id
+        run_dir.mkdir(parents=True, exist_ok=True)
+        self.store.start_run(run_id, "train", self._settings_dict(), cycle)
+        started = time.perf_counter()
+        try:
+            n_classes = len(self.config.dataset.classes)
+            paths = samples["path"].tolist()
+            cv = training.cross_validated_probabilities(paths, y, n_classes, settings, progress)
+            probs = np.asarray(cv.probabilities, dtype=np.float32)
+            np.savez_compressed(
+                run_dir / "oof.npz",
+                sample_ids=samples["sample_id"].to_numpy(dtype=str),
+                labels=y,
+                probs=probs,
+                classes=np.asarray(self.config.dataset.classes, dtype=str),
+            )
+            fit = None
+            if final_model:
+                progress("final model on all samples")
+                fit = training.train_final_model(
+                    paths, y, n_classes, settings, run_dir / "model.keras", progress
+                )
+            pred = probs.argmax(axis=1)
+            folds = [_as_dict(f) for f in getattr(cv, "folds", [])]
+            metrics = {
+                "n_samples": len(samples),
+                "oof_accuracy": float((pred == y).mean()),
+                "oof_macro_f1": float(f1_score(y, pred, average="macro")),
+                "seconds": time.perf_counter() - started,
+                "folds": folds,
+                "final_model": _as_dict(fit) if fit is not None else None,
+            }
+            (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=float))
+        except BaseException:
+            self.store.finish_run(run_id, {}, status="failed")
+            raise
+        self.store.finish_run(run_id, metrics)
+        return TrainResult(
+            run_id,
+            run_dir,
+            len(samples),
+            metrics["oof_accuracy"],
+            metrics["oof_macro_f1"],
+            metrics["seconds"],
+            folds,
+        )
+
+    def _settings_dict(self) -> dict[str, Any]:
+        c = self.config
+        return {
+            "model": c.model.__dict__,
+            "training": c.training.__dict__,
+            "image_size": c.dataset.image_size,
+            "channels": c.dataset.channels,
+        }
+
+    # -- scoring ----------------------------------------------------------------------------
+    def latest_probabilities(self) -> tuple[dict[str, Any], pd.DataFrame, np.ndarray]:
+        """The newest training run, the current labels of its samples and its probabilities.
+
+        Returns
+        -------
+        run, samples, probs
+            ``samples`` are the current labels of the run's samples that are still active,
+            aligned row for row with ``probs``.
+
+        Raises
+        ------
+        NotTrainedError
+            No finished training run.
+        """
+        run = self.store.latest_run("train")
+        if run is None:
+            raise NotTrainedError(
+                f"{self.root}: no trained run yet; run: relabel train {self.root}"
+            )
+        oof_file = self.root / RUNS_DIR / run["run_id"] / "oof.npz"
+        if not oof_file.is_file():
+            raise NotTrainedError(f"{oof_file}: missing; retrain with: relabel train {self.root}")
+        with np.load(oof_file) as data:
+            ids = data["sample_ids"].astype(str)
+            probs = data["probs"]
+        labels = self.active_samples().set_index("sample_id", drop=False)
+        keep = np.isin(ids, labels.index.to_numpy())
+        samples = labels.loc[ids[keep]].reset_index(drop=True)
+        return run, samples, probs[keep]
+
+    def rank(self) -> RankedSamples:
+        """Score the current labels against the newest run's out-of-fold probabilities."""
+        run, samples, probs = self.latest_probabilities()
+        y = self.label_indices(samples["label"])
+        s = self.config.scoring
+        scores = scoring.score_samples(
+            y, probs, method=s.method, uncertain_threshold=s.uncertain_threshold
+        )
+        classes = np.asarray(self.config.dataset.classes, dtype=object)
+        table = pd.DataFrame(
+            {
+                "sample_id": samples["sample_id"].to_numpy(),
+                "path": samples["path"].to_numpy(),
+                "given_label": classes[scores.given],
+                "predicted_label": classes[scores.predicted],
+                "p_given": scores.p_given,
+                "p_predicted": scores.p_predicted,
+                "max_confidence": scores.max_confidence,
+                "margin": scores.margin,
+                "entropy": scores.entropy,
+                "suspicion": scores.suspicion,
+                "rank": scores.rank,
+                "lane": scores.lane,
+            }
+        )
+        stale = int(run["labels_version"]) != self.store.max_version()
+        if stale:
+            log.warning(
+                "labels changed after run %s trained; retrain for fresh probabilities",
+                run["run_id"],
+            )
+        return RankedSamples(table, scores, probs, run["run_id"], stale)
+
+    def score(self, out: Path | None = None, *, with_probs: bool = False) -> RankedSamples:
+        """Rank samples and optionally write the ranking to CSV or Parquet (by extension).
+
+        Parameters
+        ----------
+        out : Path, optional
+            ``.csv`` or ``.parquet`` file to write, in rank order.
+        with_probs : bool
+            Add one ``prob:<class>`` column per class.
+        """
+        ranked = self.rank()
+        if out is not None:
+            table = ranked.table
+            if with_probs:
+                probs = pd.DataFrame(
+                    ranked.probs, columns=[f"prob:{c}" for c in self.config.dataset.classes]
+                )
+                table = pd.concat([table, probs], axis=1)
+            write_table(table.sort_values("rank", kind="stable"), Path(out))
+        return ranked
+
+    # -- reports ----------------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        """Samples, classes, class balance, estimated errors and confused pairs.
+
+        Returns
+        -------
+        dict
+            JSON-serialisable; the estimates are present only after a training run.
+        """
+        labels = self.store.labels()
+        classes = self.config.dataset.classes
+        active = labels[labels["status"] == "active"]
+        out: dict[str, Any] = {
+            "project": self.config.name,
+            "samples": len(labels),
+            "active": len(active),
+            "excluded": int((labels["status"] == "excluded").sum()),
+            "changed": int((labels["label"] != labels["original_label"]).sum()),
+            "classes": classes,
+            "class_balance": {c: int((active["label"] == c).sum()) for c in classes},
+            "original_balance": {c: int((labels["original_label"] == c).sum()) for c in classes},
+        }
+        run = self.store.latest_run("train")
+        if run is not None:
+            ranked = self.rank()
+            joint = ranked.scores.joint
+            pairs = [
+                {
+                    "given": classes[i],
+                    "likely": classes[j],
+                    "estimated": int(joint.errors_per_pair[i, j]),
+                }
+                for i in range(len(classes))
+                for j in range(len(classes))
+                if i != j and joint.errors_per_pair[i, j] > 0
+            ]
+            pairs.sort(key=lambda p: (-p["estimated"], p["given"], p["likely"]))
+            out["run"] = {
+                "run_id": run["run_id"],
+                "oof_accuracy": run["metrics"].get("oof_accuracy"),
+                "stale": ranked.stale,
+            }
+            out["estimated_errors"] = int(joint.n_label_errors)
+            out["estimated_errors_per_class"] = {
+                c: int(joint.errors_per_class[i]) for i, c in enumerate(classes)
+            }
+            out["confused_pairs"] = pairs[:10]
+            out["lanes"] = {
+                k: int((ranked.table["lane"] == k).sum())
+                for k in ("label_issue", "uncertain", "ok")
+            }
+        return out
+
+    def export(self, out: Path) -> int:
+        """Write the current manifest: ``id,path,label,original_label,changed_in_cycle,status``.
+
+        Returns
+        -------
+        int
+            Rows written.
+        """
+        labels = self.store.labels()
+        table = labels.rename(columns={"sample_id": "id"})[
+            ["id", "path", "label", "original_label", "changed_in_cycle", "status"]
+        ]
+        write_table(table, Path(out))
+        return len(table)
+
+    def history(self, sample_id: str) -> list[dict[str, Any]]:
+        """One sample's label history, oldest first, as dicts."""
+        return [v.__dict__ for v in self.store.history(sample_id)]
+
+
+def _as_dict(obj: Any) -> dict[str, Any]:
+    if obj is None:
+        return {}
+    if isinstance(obj, dict):
+        return obj
+    if hasattr(obj, "__dataclass_fields__"):
+        from dataclasses import asdict
+
+        return asdict(obj)
+    return dict(vars(obj))
+
+
+def write_table(table: pd.DataFrame, out: Path) -> Path:
+    """Write a table as CSV or Parquet, chosen by the file extension."""
+    suffix = out.suffix.lower()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".csv":
+        table.to_csv(out, index=False)
+    elif suffix in (".parquet", ".pq"):
+        table.to_parquet(out, index=False)
+    else:
+        raise ConfigError(f"{out}: output must end in .csv or .parquet")
+    return out
+
+
+__all__ = ["InitResult", "Project", "RankedSamples", "StoreError", "TrainResult", "write_table"]

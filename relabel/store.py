@@ -1,0 +1,644 @@
+"""The label store: one SQLite file per project (``PROJECT/relabel.db``).
+
+What it holds:
+
+* ``samples``: one row per sample, with a stable ``sample_id`` and its image path.
+* ``label_versions``: append-only label history. A sample's first version is its
+  ``original`` label, kept forever; every change (``review``, ``manual``, ``import``)
+  appends a version with its cycle, reviewers, time and evidence. The current label is the
+  latest version. A version may also change the sample's ``status`` (``excluded``: the
+  reviewers said it is not a valid image; it is kept but not trained on).
+* ``runs``: training runs and their artifacts; ``cycles`` and ``cycle_steps``: the
+  resumable cycle loop; ``studio_projects``, ``tasks``, ``reviews`` and ``pulls``: the
+  Label Studio task map and the review outcomes applied (exactly once).
+
+Every write happens in a transaction: a crash leaves the store as it was before the write.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from relabel.errors import StoreError
+
+DB_FILE = "relabel.db"
+SCHEMA_VERSION = 1
+SOURCES = ("original", "review", "manual", "import")
+STATUSES = ("active", "excluded")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS classes (idx INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS samples (
+    sample_id TEXT PRIMARY KEY,
+    ord INTEGER NOT NULL UNIQUE,
+    path TEXT NOT NULL,
+    added_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS label_versions (
+    version_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    sample_id TEXT NOT NULL REFERENCES samples(sample_id),
+    label TEXT NOT NULL REFERENCES classes(name),
+    status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'excluded')),
+    source TEXT NOT NULL CHECK (source IN ('original', 'review', 'manual', 'import')),
+    cycle INTEGER,
+    reviewers TEXT NOT NULL DEFAULT '[]',
+    evidence TEXT NOT NULL DEFAULT '{}',
+    created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS label_versions_sample ON label_versions(sample_id, version_id);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    cycle INTEGER,
+    status TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    labels_version INTEGER NOT NULL,
+    settings TEXT NOT NULL DEFAULT '{}',
+    metrics TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE IF NOT EXISTS cycles (
+    cycle INTEGER PRIMARY KEY,
+    status TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    summary TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE IF NOT EXISTS cycle_steps (
+    cycle INTEGER NOT NULL REFERENCES cycles(cycle),
+    step TEXT NOT NULL,
+    status TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    seconds REAL,
+    info TEXT NOT NULL DEFAULT '{}',
+    PRIMARY KEY (cycle, step)
+);
+CREATE TABLE IF NOT EXISTS studio_projects (
+    studio_project_id INTEGER NOT NULL,
+    url TEXT NOT NULL,
+    title TEXT NOT NULL,
+    classes TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (url, studio_project_id)
+);
+CREATE TABLE IF NOT EXISTS tasks (
+    row_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    sample_id TEXT NOT NULL REFERENCES samples(sample_id),
+    studio_project_id INTEGER NOT NULL,
+    task_id INTEGER,
+    state TEXT NOT NULL CHECK (state IN ('planned', 'pending', 'open', 'resolved')),
+    cycle INTEGER,
+    batch TEXT NOT NULL,
+    version_at_push INTEGER NOT NULL,
+    planned_at TEXT NOT NULL,
+    pushed_at TEXT,
+    evidence TEXT NOT NULL DEFAULT '{}',
+    fingerprint TEXT,
+    outcome TEXT,
+    resolved_at TEXT
+);
+CREATE INDEX IF NOT EXISTS tasks_sample ON tasks(sample_id);
+CREATE UNIQUE INDEX IF NOT EXISTS tasks_task ON tasks(studio_project_id, task_id);
+CREATE TABLE IF NOT EXISTS reviews (
+    review_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    sample_id TEXT NOT NULL REFERENCES samples(sample_id),
+    task_id INTEGER NOT NULL,
+    studio_project_id INTEGER NOT NULL,
+    cycle INTEGER,
+    outcome TEXT NOT NULL,
+    label TEXT,
+    reviewers TEXT NOT NULL,
+    annotation_ids TEXT NOT NULL,
+    votes TEXT NOT NULL,
+    version_after INTEGER NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS reviews_sample ON reviews(sample_id);
+CREATE TABLE IF NOT EXISTS pulls (
+    pull_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    studio_project_id INTEGER NOT NULL,
+    started_at TEXT NOT NULL,
+    cursor TEXT,
+    summary TEXT NOT NULL DEFAULT '{}'
+);
+"""
+
+
+def now() -> str:
+    """The current UTC time as an ISO-8601 string (microseconds, ``+00:00``)."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+@dataclass(frozen=True)
+class LabelVersion:
+    """One entry of a sample's label history."""
+
+    version_id: int
+    sample_id: str
+    label: str
+    status: str
+    source: str
+    cycle: int | None
+    reviewers: list[str]
+    evidence: dict[str, Any]
+    created_at: str
+
+
+class Store:
+    """The SQLite label store of one project.
+
+    Open with :meth:`Store.open` (existing) or :meth:`Store.create` (new). Use as a
+    context manager to close it.
+    """
+
+    def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
+        self.path = Path(path)
+        self.conn = conn
+
+    # -- opening ---------------------------------------------------------------------
+    @staticmethod
+    def _connect(path: Path) -> sqlite3.Connection:
+        conn = sqlite3.connect(path, isolation_level=None, timeout=30.0)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        return conn
+
+    @classmethod
+    def open(cls, path: Path) -> Store:
+        """Open an existing store.
+
+        Raises
+        ------
+        StoreError
+            The file does not exist or is not a relabel store.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise StoreError(f"{path}: label store not found (relabel init creates it)")
+        conn = None
+        try:
+            conn = cls._connect(path)
+            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        except sqlite3.DatabaseError as exc:
+            if conn is not None:
+                conn.close()
+            raise StoreError(f"{path}: not a relabel label store ({exc})") from exc
+        if row is None or int(row[0]) > SCHEMA_VERSION:
+            conn.close()
+            raise StoreError(f"{path}: unknown store schema version {row and row[0]}")
+        conn.executescript(_SCHEMA)
+        return cls(path, conn)
+
+    @classmethod
+    def create(
+        cls,
+        path: Path,
+        classes: list[str],
+        samples: Iterable[tuple[str, str, str]],
+    ) -> Store:
+        """Create a store with its classes and samples' original labels, in one transaction.
+
+        Parameters
+        ----------
+        path : Path
+            The SQLite file to create (must not exist).
+        classes : list of str
+            Class names in model-output order.
+        samples : iterable of (sample_id, path, label)
+            In a stable order; the order is kept as ``ord``.
+        """
+        path = Path(path)
+        if path.exists():
+            raise StoreError(f"{path}: already exists")
+        conn = cls._connect(path)
+        store = cls(path, conn)
+        try:
+            conn.executescript(_SCHEMA)
+            t = now()
+            with store.transaction():
+                conn.execute(
+                    "INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+                )
+                conn.execute("INSERT INTO meta VALUES ('created_at', ?)", (t,))
+                conn.executemany("INSERT INTO classes VALUES (?, ?)", list(enumerate(classes)))
+                rows = [(sid, i, p, lab) for i, (sid, p, lab) in enumerate(samples)]
+                conn.executemany(
+                    "INSERT INTO samples (sample_id, ord, path, added_at) VALUES (?, ?, ?, ?)",
+                    [(sid, i, p, t) for sid, i, p, _ in rows],
+                )
+                conn.executemany(
+                    "INSERT INTO label_versions (sample_id, label, source, created_at) "
+                    "VALUES (?, ?, 'original', ?)",
+                    [(sid, lab, t) for sid, _, _, lab in rows],
+                )
+        except BaseException:
+            conn.close()
+            for suffix in ("", "-wal", "-shm"):
+                Path(str(path) + suffix).unlink(missing_ok=True)
+            raise
+        return store
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction (``BEGIN IMMEDIATE``): committed on success, else rolled back.
+
+        Nested use joins the outer transaction.
+        """
+        if self.conn.in_transaction:
+            yield self.conn
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        else:
+            self.conn.execute("COMMIT")
+
+    # -- classes and samples --------------------------------------------------------------
+    @property
+    def classes(self) -> list[str]:
+        """Class names in model-output order."""
+        return [r[0] for r in self.conn.execute("SELECT name FROM classes ORDER BY idx")]
+
+    def n_samples(self) -> int:
+        """Number of samples (excluded ones included)."""
+        return int(self.conn.execute("SELECT COUNT(*) FROM samples").fetchone()[0])
+
+    def max_version(self) -> int:
+        """The id of the newest label version: it changes whenever any label changes."""
+        return int(self.conn.execute("SELECT MAX(version_id) FROM label_versions").fetchone()[0])
+
+    def labels(self) -> pd.DataFrame:
+        """Every sample with its current and original label, in ``ord`` order.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``sample_id, ord, path, label, status, source, version_id,
+            original_label, changed_in_cycle, n_versions``. ``changed_in_cycle`` is the
+            cycle of the latest change (None when the label is the original one).
+        """
+        query = """
+            WITH cur AS (
+                SELECT sample_id, MAX(version_id) AS vid, MIN(version_id) AS first_vid,
+                       COUNT(*) AS n_versions
+                FROM label_versions GROUP BY sample_id
+            )
+            SELECT s.sample_id, s.ord, s.path, lv.label, lv.status, lv.source,
+                   lv.version_id, o.label AS original_label,
+                   CASE WHEN lv.source = 'original' THEN NULL ELSE lv.cycle END
+                       AS changed_in_cycle,
+                   cur.n_versions
+            FROM samples s
+            JOIN cur ON cur.sample_id = s.sample_id
+            JOIN label_versions lv ON lv.version_id = cur.vid
+            JOIN label_versions o ON o.version_id = cur.first_vid
+            ORDER BY s.ord
+        """
+        frame = pd.read_sql_query(query, self.conn)
+        frame["changed_in_cycle"] = frame["changed_in_cycle"].astype("Int64")
+        return frame
+
+    def history(self, sample_id: str) -> list[LabelVersion]:
+        """Every label version of one sample, oldest first.
+
+        Raises
+        ------
+        StoreError
+            No such sample.
+        """
+        rows = self.conn.execute(
+            "SELECT * FROM label_versions WHERE sample_id = ? ORDER BY version_id", (sample_id,)
+        ).fetchall()
+        if not rows:
+            raise StoreError(f"unknown sample_id {sample_id!r}")
+        return [
+            LabelVersion(
+                version_id=r["version_id"],
+                sample_id=r["sample_id"],
+                label=r["label"],
+                status=r["status"],
+                source=r["source"],
+                cycle=r["cycle"],
+                reviewers=json.loads(r["reviewers"]),
+                evidence=json.loads(r["evidence"]),
+                created_at=r["created_at"],
+            )
+            for r in rows
+        ]
+
+    def add_version(
+        self,
+        sample_id: str,
+        label: str,
+        *,
+        source: str,
+        status: str = "active",
+        cycle: int | None = None,
+        reviewers: list[str] | None = None,
+        evidence: dict[str, Any] | None = None,
+    ) -> int:
+        """Append a label version; return its ``version_id``.
+
+        Raises
+        ------
+        StoreError
+            Unknown sample, unknown class, source or status.
+        """
+        if source not in SOURCES or source == "original":
+            raise StoreError(f"label source must be one of review, manual, import; got {source!r}")
+        if status not in STATUSES:
+            raise StoreError(f"status must be one of {', '.join(STATUSES)}; got {status!r}")
+        if label not in self.classes:
+            raise StoreError(f"unknown label {label!r} for sample {sample_id!r}")
+        if (
+            self.conn.execute("SELECT 1 FROM samples WHERE sample_id = ?", (sample_id,)).fetchone()
+            is None
+        ):
+            raise StoreError(f"unknown sample_id {sample_id!r}")
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "INSERT INTO label_versions (sample_id, label, status, source, cycle, reviewers, "
+                "evidence, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    sample_id,
+                    label,
+                    status,
+                    source,
+                    cycle,
+                    json.dumps(reviewers or []),
+                    json.dumps(evidence or {}, sort_keys=True),
+                    now(),
+                ),
+            )
+            return int(cur.lastrowid or 0)
+
+    def current_version(self, sample_id: str) -> sqlite3.Row:
+        """The latest label version row of one sample."""
+        row = self.conn.execute(
+            "SELECT * FROM label_versions WHERE sample_id = ? ORDER BY version_id DESC LIMIT 1",
+            (sample_id,),
+        ).fetchone()
+        if row is None:
+            raise StoreError(f"unknown sample_id {sample_id!r}")
+        return row
+
+    # -- meta -------------------------------------------------------------------------
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        """A value from the ``meta`` table."""
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return default if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Set a value in the ``meta`` table."""
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO meta VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    # -- runs -------------------------------------------------------------------------
+    def start_run(
+        self, run_id: str, kind: str, settings: dict[str, Any], cycle: int | None
+    ) -> None:
+        """Record the start of a training run."""
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO runs (run_id, kind, cycle, status, started_at, labels_version, "
+                "settings) VALUES (?, ?, ?, 'running', ?, ?, ?)",
+                (run_id, kind, cycle, now(), self.max_version(), json.dumps(settings, default=str)),
+            )
+
+    def finish_run(self, run_id: str, metrics: dict[str, Any], status: str = "done") -> None:
+        """Record the end of a training run with its metrics."""
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE runs SET status = ?, finished_at = ?, metrics = ? WHERE run_id = ?",
+                (status, now(), json.dumps(metrics, default=float), run_id),
+            )
+
+    def latest_run(self, kind: str = "train") -> dict[str, Any] | None:
+        """The newest finished run of a kind, as a dict (settings and metrics decoded)."""
+        row = self.conn.execute(
+            "SELECT * FROM runs WHERE kind = ? AND status = 'done' "
+            "ORDER BY finished_at DESC, run_id DESC LIMIT 1",
+            (kind,),
+        ).fetchone()
+        if row is None:
+            return None
+        out = dict(row)
+        out["settings"] = json.loads(out["settings"])
+        out["metrics"] = json.loads(out["metrics"])
+        return out
+
+    # -- Label Studio task map ----------------------------------------------------------------
+    def studio_project(self) -> sqlite3.Row | None:
+        """The Label Studio project this relabel project pushes to (the newest one)."""
+        return self.conn.execute(
+            "SELECT * FROM studio_projects ORDER BY created_at DESC LIMIT 1"
+        ).fetchone()
+
+    def add_studio_project(
+        self, studio_project_id: int, url: str, title: str, classes: list[str]
+    ) -> None:
+        """Record the Label Studio project relabel created."""
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO studio_projects VALUES (?, ?, ?, ?, ?)",
+                (studio_project_id, url, title, json.dumps(classes), now()),
+            )
+
+    def plan_tasks(
+        self,
+        studio_project_id: int,
+        items: list[tuple[str, dict[str, Any]]],
+        *,
+        cycle: int | None,
+        batch: str,
+    ) -> int:
+        """Plan tasks for samples (state ``planned``), in one transaction.
+
+        Parameters
+        ----------
+        items : list of (sample_id, evidence)
+            ``evidence`` (the scores at selection time) travels into the task data.
+        """
+        t = now()
+        with self.transaction() as conn:
+            current = dict(
+                conn.execute(
+                    "SELECT sample_id, MAX(version_id) FROM label_versions GROUP BY sample_id"
+                ).fetchall()
+            )
+            conn.executemany(
+                "INSERT INTO tasks (sample_id, studio_project_id, state, cycle, batch, "
+                "version_at_push, planned_at, evidence) VALUES (?, ?, 'planned', ?, ?, ?, ?, ?)",
+                [
+                    (
+                        sid,
+                        studio_project_id,
+                        cycle,
+                        batch,
+                        current[sid],
+                        t,
+                        json.dumps(ev, sort_keys=True, default=float),
+                    )
+                    for sid, ev in items
+                ],
+            )
+        return len(items)
+
+    def tasks(self, studio_project_id: int, states: tuple[str, ...]) -> list[sqlite3.Row]:
+        """Task rows of a Label Studio project in the given states, in plan order."""
+        marks = ",".join("?" * len(states))
+        return self.conn.execute(
+            f"SELECT * FROM tasks WHERE studio_project_id = ? AND state IN ({marks}) "
+            "ORDER BY row_id",
+            (studio_project_id, *states),
+        ).fetchall()
+
+    def set_task_state(self, row_ids: list[int], state: str) -> None:
+        """Move task rows to a state (``pending`` before an import)."""
+        with self.transaction() as conn:
+            conn.executemany(
+                "UPDATE tasks SET state = ? WHERE row_id = ?", [(state, r) for r in row_ids]
+            )
+
+    def open_tasks(self, assignments: list[tuple[int, int]]) -> None:
+        """Record imported tasks: ``(row_id, task_id)`` pairs become ``open``."""
+        t = now()
+        with self.transaction() as conn:
+            conn.executemany(
+                "UPDATE tasks SET task_id = ?, state = 'open', pushed_at = ? WHERE row_id = ?",
+                [(task_id, t, row_id) for row_id, task_id in assignments],
+            )
+
+    def drop_tasks(self, row_ids: list[int]) -> None:
+        """Forget planned or pending rows that never became Label Studio tasks."""
+        with self.transaction() as conn:
+            conn.executemany(
+                "DELETE FROM tasks WHERE row_id = ? AND state IN ('planned', 'pending')",
+                [(r,) for r in row_ids],
+            )
+
+    def busy_sample_ids(self) -> set[str]:
+        """Samples with a planned, pending or open task: never pushed again."""
+        return {
+            r[0]
+            for r in self.conn.execute(
+                "SELECT DISTINCT sample_id FROM tasks WHERE state IN ('planned', 'pending', 'open')"
+            )
+        }
+
+    def reviewed_sample_ids(self) -> set[str]:
+        """Samples reviewed since their label last changed (not pushed again)."""
+        return {
+            r[0]
+            for r in self.conn.execute(
+                """SELECT r.sample_id FROM reviews r
+               JOIN (SELECT sample_id, MAX(version_id) AS vid FROM label_versions
+                     GROUP BY sample_id) cur ON cur.sample_id = r.sample_id
+               WHERE r.outcome != 'unresolved' AND r.version_after = cur.vid"""
+            )
+        }
+
+    def task_rows_by_task_id(self, studio_project_id: int) -> dict[int, sqlite3.Row]:
+        """Every pushed task row of a project, keyed by Label Studio task id."""
+        return {
+            r["task_id"]: r
+            for r in self.conn.execute(
+                "SELECT * FROM tasks WHERE studio_project_id = ? AND task_id IS NOT NULL",
+                (studio_project_id,),
+            )
+        }
+
+    def record_review(
+        self,
+        row: sqlite3.Row,
+        *,
+        outcome: str,
+        label: str | None,
+        reviewers: list[str],
+        annotation_ids: list[int],
+        votes: dict[str, int],
+        fingerprint: str,
+        version_after: int,
+        still_open: bool,
+    ) -> None:
+        """Record a task's resolution (inside the pull's transaction)."""
+        t = now()
+        self.conn.execute(
+            "INSERT INTO reviews (sample_id, task_id, studio_project_id, cycle, outcome, label, "
+            "reviewers, annotation_ids, votes, version_after, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                row["sample_id"],
+                row["task_id"],
+                row["studio_project_id"],
+                row["cycle"],
+                outcome,
+                label,
+                json.dumps(reviewers),
+                json.dumps(annotation_ids),
+                json.dumps(votes, sort_keys=True),
+                version_after,
+                t,
+            ),
+        )
+        self.conn.execute(
+            "UPDATE tasks SET fingerprint = ?, outcome = ?, state = ?, resolved_at = ? "
+            "WHERE row_id = ?",
+            (
+                fingerprint,
+                outcome,
+                "open" if still_open else "resolved",
+                None if still_open else t,
+                row["row_id"],
+            ),
+        )
+
+    def last_pull_cursor(self, studio_project_id: int) -> str | None:
+        """The update-time cursor of the newest pull of a project."""
+        row = self.conn.execute(
+            "SELECT cursor FROM pulls WHERE studio_project_id = ? ORDER BY pull_id DESC LIMIT 1",
+            (studio_project_id,),
+        ).fetchone()
+        return None if row is None else row[0]
+
+    def add_pull(self, studio_project_id: int, cursor: str | None, summary: dict[str, Any]) -> None:
+        """Record a pull (inside the pull's transaction)."""
+        self.conn.execute(
+            "INSERT INTO pulls (studio_project_id, started_at, cursor, summary) "
+            "VALUES (?, ?, ?, ?)",
+            (studio_project_id, now(), cursor, json.dumps(summary, sort_keys=True)),
+        )
+
+    def reviews(self) -> pd.DataFrame:
+        """Every recorded task resolution, oldest first."""
+        return pd.read_sql_query("SELECT * FROM reviews ORDER BY review_id", self.conn)

@@ -1,0 +1,111 @@
+"""The SQLite label store: append-only versions, original kept, transactions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from relabel.errors import StoreError
+from relabel.store import Store
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    s = Store.create(
+        tmp_path / "relabel.db",
+        ["cat", "dog", "fox"],
+        [("a", "/img/a.png", "cat"), ("b", "/img/b.png", "dog"), ("c", "/img/c.png", "cat")],
+    )
+    yield s
+    s.close()
+
+
+def test_original_labels_and_order(store: Store) -> None:
+    labels = store.labels()
+    assert labels["sample_id"].tolist() == ["a", "b", "c"]
+    assert labels["label"].tolist() == ["cat", "dog", "cat"]
+    assert labels["original_label"].tolist() == ["cat", "dog", "cat"]
+    assert labels["source"].tolist() == ["original"] * 3
+    assert labels["changed_in_cycle"].isna().all()
+
+
+def test_versions_append_and_original_is_kept(store: Store) -> None:
+    v1 = store.add_version(
+        "a",
+        "dog",
+        source="review",
+        cycle=1,
+        reviewers=["r1", "r2"],
+        evidence={"task_id": 5, "p_given": 0.1},
+    )
+    v2 = store.add_version("a", "fox", source="manual", cycle=2)
+    assert v2 > v1
+    row = store.labels().set_index("sample_id").loc["a"]
+    assert (row["label"], row["original_label"], row["changed_in_cycle"]) == ("fox", "cat", 2)
+    assert row["n_versions"] == 3
+    hist = store.history("a")
+    assert [h.label for h in hist] == ["cat", "dog", "fox"]
+    assert [h.source for h in hist] == ["original", "review", "manual"]
+    assert hist[1].reviewers == ["r1", "r2"] and hist[1].evidence == {"p_given": 0.1, "task_id": 5}
+    assert hist[1].cycle == 1
+
+
+def test_exclusion_is_a_version(store: Store) -> None:
+    store.add_version("b", "dog", source="review", status="excluded", cycle=1)
+    labels = store.labels().set_index("sample_id")
+    assert labels.loc["b", "status"] == "excluded"
+    assert [h.status for h in store.history("b")] == ["active", "excluded"]
+
+
+@pytest.mark.parametrize(
+    ("sample", "label", "source", "message"),
+    [
+        ("zzz", "cat", "review", "unknown sample_id 'zzz'"),
+        ("a", "cow", "review", "unknown label 'cow'"),
+        ("a", "dog", "original", "label source must be one of"),
+        ("a", "dog", "guess", "label source must be one of"),
+    ],
+)
+def test_bad_writes_change_nothing(
+    store: Store, sample: str, label: str, source: str, message: str
+) -> None:
+    before = store.max_version()
+    with pytest.raises(StoreError, match=message):
+        store.add_version(sample, label, source=source)
+    assert store.max_version() == before
+
+
+def test_transaction_rolls_back_everything(store: Store) -> None:
+    before = store.max_version()
+    with pytest.raises(RuntimeError), store.transaction():
+        store.add_version("a", "dog", source="review")
+        store.add_version("b", "cat", source="review")
+        raise RuntimeError("crash in the middle")
+    assert store.max_version() == before
+    assert store.labels()["label"].tolist() == ["cat", "dog", "cat"]
+
+
+def test_reopen_keeps_everything(store: Store, tmp_path: Path) -> None:
+    store.add_version("c", "fox", source="import")
+    store.close()
+    with Store.open(tmp_path / "relabel.db") as again:
+        assert again.classes == ["cat", "dog", "fox"]
+        assert again.labels()["label"].tolist() == ["cat", "dog", "fox"]
+
+
+def test_open_missing_or_foreign_file(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="not found"):
+        Store.open(tmp_path / "nope.db")
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"not sqlite at all" * 100)
+    with pytest.raises(StoreError, match="not a relabel label store"):
+        Store.open(junk)
+
+
+def test_create_refuses_duplicate_ids_and_leaves_no_file(tmp_path: Path) -> None:
+    import sqlite3
+
+    with pytest.raises(sqlite3.IntegrityError):
+        Store.create(tmp_path / "x.db", ["a", "b"], [("s", "/p", "a"), ("s", "/q", "b")])
+    assert not (tmp_path / "x.db").exists()
