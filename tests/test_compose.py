@@ -1,0 +1,402 @@
+"""The deployment files: docker-compose.yml, the worker image and its entrypoint.
+
+No Docker engine is needed: ``scripts/validate-compose.sh`` validates the compose file with
+docker-compose 1.29.2 from a cached venv (created on first use, about 20 s), and the worker's
+entrypoint loop is run directly with a fake ``relabel`` command.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPOSE_FILE = ROOT / "docker-compose.yml"
+VALIDATE = ROOT / "scripts" / "validate-compose.sh"
+ENTRYPOINT = ROOT / "docker" / "worker-entrypoint.sh"
+DOCKERFILE = ROOT / "docker" / "worker.Dockerfile"
+ENV_EXAMPLE = ROOT / ".env.example"
+COMPOSE_VENV = Path(os.environ.get("RELABEL_COMPOSE_VENV", ROOT / ".venv-compose"))
+DUMMY = "dummy-validate-compose-not-a-secret"
+SECRET_KEY = re.compile(r"PASSWORD|TOKEN|API_KEY|SECRET|DSN", re.IGNORECASE)
+REQUIRED_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*):\?[^}]+\}")
+
+
+def _validate(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", str(VALIDATE), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+    )
+
+
+@pytest.fixture(scope="module")
+def validated() -> None:
+    """Run the validation once (creating the cached venv if needed); it must pass."""
+    result = _validate()
+    assert result.returncode == 0, f"validate-compose.sh failed:\n{result.stdout}{result.stderr}"
+    assert (COMPOSE_VENV / "bin" / "docker-compose").is_file()
+
+
+@pytest.fixture(scope="module")
+def resolved(validated: None) -> dict[str, Any]:
+    """The configuration docker-compose resolves, with dummy values for required variables."""
+    result = _validate("--json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def raw(validated: None) -> dict[str, Any]:
+    """docker-compose.yml as written (no interpolation), parsed by the compose venv's PyYAML."""
+    code = "import json, sys, yaml; json.dump(yaml.safe_load(open(sys.argv[1])), sys.stdout)"
+    result = subprocess.run(
+        [str(COMPOSE_VENV / "bin" / "python"), "-c", code, str(COMPOSE_FILE)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return json.loads(result.stdout)
+
+
+def _env(service: dict[str, Any]) -> dict[str, str]:
+    env = service.get("environment", {})
+    if isinstance(env, list):
+        env = dict(item.split("=", 1) for item in env)
+    return {k: "" if v is None else str(v) for k, v in env.items()}
+
+
+# --- the compose file ------------------------------------------------------------------------
+
+
+def test_validation_script_passes(validated: None) -> None:
+    result = _validate()
+    assert result.returncode == 0, result.stderr
+    assert "is valid" in result.stderr
+
+
+def test_services(resolved: dict[str, Any]) -> None:
+    assert set(resolved["services"]) == {"db", "label-studio", "relabel-worker"}
+
+
+def test_images_are_pinned(resolved: dict[str, Any]) -> None:
+    for name, service in resolved["services"].items():
+        image = service["image"]
+        repo, sep, tag = image.rpartition(":")
+        assert sep and repo and "/" not in tag, f"{name}: image {image!r} has no tag"
+        assert tag != "latest" and re.match(r"\d", tag), f"{name}: {image!r} is not a version"
+    services = resolved["services"]
+    assert services["label-studio"]["image"] == "heartexlabs/label-studio:1.23.2"
+    assert re.fullmatch(r"postgres:\d+\.\d+-alpine", services["db"]["image"])
+    dockerfile = DOCKERFILE.read_text()
+    base = re.search(r"^FROM\s+(\S+)", dockerfile, re.MULTILINE)
+    assert base and re.fullmatch(r"python:3\.11\.\d+-slim(-\w+)?", base.group(1)), base
+
+
+def test_no_literal_secrets(raw: dict[str, Any]) -> None:
+    for name, service in raw["services"].items():
+        for key, value in _env(service).items():
+            if SECRET_KEY.search(key) and value not in ("", "true", "false"):
+                assert REQUIRED_REF.fullmatch(value), (
+                    f"{name}: {key} must come from the environment as ${{VAR:?message}}, "
+                    f"not {value!r}"
+                )
+    for key in ("SENTRY_DSN", "FRONTEND_SENTRY_DSN"):
+        assert _env(raw["services"]["label-studio"])[key] == ""
+
+
+def test_secrets_reach_the_services_from_the_environment(resolved: dict[str, Any]) -> None:
+    worker = _env(resolved["services"]["relabel-worker"])
+    studio = _env(resolved["services"]["label-studio"])
+    db = _env(resolved["services"]["db"])
+    assert worker["LABEL_STUDIO_API_KEY"] == DUMMY
+    assert worker["LABEL_STUDIO_URL"] == "http://label-studio:8080"
+    assert studio["LABEL_STUDIO_USER_TOKEN"] == DUMMY
+    assert studio["POSTGRE_PASSWORD"] == db["POSTGRES_PASSWORD"] == DUMMY
+
+
+def test_label_studio_settings(resolved: dict[str, Any]) -> None:
+    studio = resolved["services"]["label-studio"]
+    env = _env(studio)
+    assert env["DJANGO_DB"] == "default"
+    assert env["POSTGRE_HOST"] == "db" and env["POSTGRE_PORT"] == "5432"
+    assert env["POSTGRE_NAME"] and env["POSTGRE_USER"]
+    assert env["LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN"] == "true"
+    assert env["LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK"] == "true"
+    assert env["COLLECT_ANALYTICS"] == "false" and env["LATEST_VERSION_CHECK"] == "false"
+    assert env["LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED"] == "true"
+    root = env["LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT"]
+    mounts = [v.split(":") for v in studio["volumes"]]
+    images = [m for m in mounts if m[0] == "/nonexistent/validate-compose/RELABEL_IMAGES_DIR"]
+    assert len(images) == 1 and images[0][2] == "ro"
+    assert images[0][1].startswith(root.rstrip("/") + "/"), "images must be under the doc root"
+    assert any(m[1] == "/label-studio/data" for m in mounts)
+    assert studio["depends_on"]["db"]["condition"] == "service_healthy"
+    assert "/health" in " ".join(studio["healthcheck"]["test"])
+    assert resolved["services"]["db"]["healthcheck"]["test"][0] == "CMD-SHELL"
+
+
+def test_worker_settings(resolved: dict[str, Any]) -> None:
+    worker = resolved["services"]["relabel-worker"]
+    studio = resolved["services"]["label-studio"]
+    assert worker["build"]["dockerfile"] == "docker/worker.Dockerfile"
+    assert worker["depends_on"]["label-studio"]["condition"] == "service_healthy"
+    env = _env(worker)
+    assert env["RELABEL_INTERVAL"] == "900"
+    assert env["RELABEL_PROJECT"] == "/state/project"
+    mounts = [v.split(":") for v in worker["volumes"]]
+    image_mounts = [m for m in mounts if m[0].endswith("RELABEL_IMAGES_DIR")]
+    assert len(image_mounts) == 1 and image_mounts[0][2] == "ro"
+    # Same path in both containers, so local-files URLs computed by the worker resolve.
+    studio_images = [v.split(":")[1] for v in studio["volumes"] if "RELABEL_IMAGES_DIR" in v]
+    assert image_mounts[0][1] == studio_images[0]
+    assert any(m[1] == "/state" and m[2] == "rw" for m in mounts)
+    assert "ports" not in worker and "ports" not in resolved["services"]["db"]
+
+
+def test_ports_bound_to_loopback(resolved: dict[str, Any]) -> None:
+    published = [
+        (name, port) for name, s in resolved["services"].items() for port in s.get("ports", [])
+    ]
+    assert published == [("label-studio", "127.0.0.1:8080:8080/tcp")]
+
+
+@pytest.mark.parametrize(
+    "var",
+    [
+        "POSTGRES_PASSWORD",
+        "LABEL_STUDIO_API_KEY",
+        "LABEL_STUDIO_ADMIN_EMAIL",
+        "LABEL_STUDIO_ADMIN_PASSWORD",
+        "RELABEL_IMAGES_DIR",
+    ],
+)
+def test_missing_required_variable_fails(validated: None, var: str) -> None:
+    result = _validate("--without", var)
+    assert result.returncode != 0
+    assert var in result.stderr and "INVALID" in result.stderr
+
+
+def test_required_variables_are_documented(validated: None) -> None:
+    required = set(REQUIRED_REF.findall(COMPOSE_FILE.read_text()))
+    assert required == {
+        "POSTGRES_PASSWORD",
+        "LABEL_STUDIO_API_KEY",
+        "LABEL_STUDIO_ADMIN_EMAIL",
+        "LABEL_STUDIO_ADMIN_PASSWORD",
+        "RELABEL_IMAGES_DIR",
+    }
+    example = dict(
+        line.split("=", 1)
+        for line in ENV_EXAMPLE.read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    assert set(example) == required
+    for key, value in example.items():
+        if SECRET_KEY.search(key):
+            assert value.startswith("change-me"), f".env.example: {key} must be a placeholder"
+
+
+def test_schema_errors_are_caught(validated: None, tmp_path: Path) -> None:
+    text = COMPOSE_FILE.read_text()
+    good = tmp_path / "good.yml"
+    good.write_text(text)
+    assert _validate(str(good)).returncode == 0  # the copy itself is valid
+    bad = tmp_path / "bad.yml"
+    bad.write_text(text.replace("    restart: unless-stopped\n", "    restartt: always\n", 1))
+    result = _validate(str(bad))
+    assert result.returncode == 1
+    assert "restartt" in result.stderr
+
+
+# --- the worker entrypoint --------------------------------------------------------------------
+
+FAKE_RELABEL = """#!/usr/bin/env bash
+printf '%s\\n' "$*" >> "$FAKE_DIR/calls"
+code=$(head -n 1 "$FAKE_DIR/codes")
+sed -i 1d "$FAKE_DIR/codes"
+case $code in
+sleep) echo $$ > "$FAKE_DIR/sleep.pid"; exec sleep 30 ;;
+stop | "") kill -TERM "$PPID"; exit 0 ;;
+*) exit "$code" ;;
+esac
+"""
+
+
+@pytest.fixture
+def worker_env(tmp_path: Path) -> dict[str, str]:
+    fake = tmp_path / "relabel"
+    fake.write_text(FAKE_RELABEL)
+    fake.chmod(0o755)
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "relabel.toml").write_text('[project]\nname = "t"\n')
+    return {
+        "PATH": os.environ["PATH"],
+        "FAKE_DIR": str(tmp_path),
+        "RELABEL_BIN": str(fake),
+        "RELABEL_PROJECT": str(project),
+        "RELABEL_INTERVAL": "0.05",
+        "RELABEL_STATUS_DIR": str(tmp_path / "status"),
+        "LABEL_STUDIO_URL": "http://label-studio:8080",
+        "LABEL_STUDIO_API_KEY": "dummy",
+    }
+
+
+def _json_lines(text: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+def test_entrypoint_syntax() -> None:
+    result = subprocess.run(["bash", "-n", str(ENTRYPOINT)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert os.access(ENTRYPOINT, os.X_OK)
+    assert ENTRYPOINT.read_text().startswith("#!/usr/bin/env bash\n")
+
+
+def test_entrypoint_loop_exit_codes(worker_env: dict[str, str], tmp_path: Path) -> None:
+    (tmp_path / "codes").write_text("0\n3\n4\n5\n7\n1\n6\nstop\n")
+    worker_env["RELABEL_MIN_REVIEWS"] = "2"
+    result = subprocess.run(
+        ["bash", str(ENTRYPOINT)], env=worker_env, capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 0, result.stderr
+    calls = (tmp_path / "calls").read_text().splitlines()
+    assert calls == [f"cycle {worker_env['RELABEL_PROJECT']} --yes --json-logs --min-reviews 2"] * 8
+    records = [r for r in _json_lines(result.stderr) if "outcome" in r]
+    assert [r["exit_code"] for r in records] == [0, 3, 4, 5, 7, 1, 6]
+    assert [r["level"] for r in records] == ["INFO"] * 3 + ["WARNING"] + ["ERROR"] * 3
+    assert [r["outcome"] for r in records][:5] == [
+        "done",
+        "waiting_for_reviews",
+        "nothing_to_do",
+        "locked",
+        "label_studio_unavailable",
+    ]
+    assert [r.get("consecutive_errors") for r in records[4:]] == [1, 2, 3]
+    assert _json_lines(result.stderr)[-1]["message"] == "worker stopped"
+    # Three failures in a row: unhealthy at the default threshold, healthy above it.
+    health = subprocess.run(
+        ["bash", str(ENTRYPOINT), "health"], env=worker_env, capture_output=True, text=True
+    )
+    assert health.returncode == 1 and "3 failed cycles" in health.stderr
+    worker_env["RELABEL_UNHEALTHY_AFTER"] = "4"
+    assert subprocess.run(["bash", str(ENTRYPOINT), "health"], env=worker_env).returncode == 0
+
+
+def test_entrypoint_success_resets_errors(worker_env: dict[str, str], tmp_path: Path) -> None:
+    (tmp_path / "codes").write_text("1\n1\n3\nstop\n")
+    result = subprocess.run(
+        ["bash", str(ENTRYPOINT)], env=worker_env, capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 0, result.stderr
+    status = (tmp_path / "status" / "status").read_text()
+    assert "consecutive_errors=0" in status
+    assert subprocess.run(["bash", str(ENTRYPOINT), "health"], env=worker_env).returncode == 0
+
+
+@pytest.mark.parametrize("phase", ["cycle", "sleep"])
+def test_entrypoint_stops_promptly_on_sigterm(
+    worker_env: dict[str, str], tmp_path: Path, phase: str
+) -> None:
+    (tmp_path / "codes").write_text("sleep\n" if phase == "cycle" else "0\n")
+    worker_env["RELABEL_INTERVAL"] = "30"
+    proc = subprocess.Popen(
+        ["bash", str(ENTRYPOINT)],
+        env=worker_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        marker = tmp_path / ("sleep.pid" if phase == "cycle" else "calls")
+        deadline = time.monotonic() + 10
+        while not (marker.exists() and marker.read_text().strip()):
+            assert time.monotonic() < deadline, "the loop never started a cycle"
+            time.sleep(0.02)
+        time.sleep(0.2)  # now inside the cycle, or sleeping between cycles
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=10)
+        took = time.monotonic() - started
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, stderr
+    assert took < 3, f"took {took:.1f} s to stop"
+    assert _json_lines(stderr)[-1]["message"] == "worker stopped"
+    if phase == "cycle":
+        pid = int((tmp_path / "sleep.pid").read_text())
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)  # the running cycle was stopped too
+        assert "interrupted" in stderr
+
+
+def test_entrypoint_missing_project_keeps_looping(
+    worker_env: dict[str, str], tmp_path: Path
+) -> None:
+    worker_env["RELABEL_PROJECT"] = str(tmp_path / "absent")
+    worker_env["RELABEL_UNHEALTHY_AFTER"] = "2"
+    proc = subprocess.Popen(
+        ["bash", str(ENTRYPOINT)], env=worker_env, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        time.sleep(0.6)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=10)
+    errors = [r for r in _json_lines(stderr) if r["level"] == "ERROR"]
+    assert len(errors) >= 2 and "relabel init" in errors[0]["message"]
+    assert not (tmp_path / "calls").exists()
+    health = subprocess.run(["bash", str(ENTRYPOINT), "health"], env=worker_env)
+    assert health.returncode == 1
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("RELABEL_INTERVAL", "0"),
+        ("RELABEL_INTERVAL", "soon"),
+        ("RELABEL_MIN_REVIEWS", "-1"),
+        ("LABEL_STUDIO_API_KEY", ""),
+    ],
+)
+def test_entrypoint_rejects_bad_settings(worker_env: dict[str, str], key: str, value: str) -> None:
+    worker_env[key] = value
+    result = subprocess.run(
+        ["bash", str(ENTRYPOINT)], env=worker_env, capture_output=True, text=True, timeout=10
+    )
+    assert result.returncode == 6
+    assert key in _json_lines(result.stderr)[0]["message"]
+
+
+def test_entrypoint_runs_other_commands(worker_env: dict[str, str]) -> None:
+    result = subprocess.run(
+        ["bash", str(ENTRYPOINT), "printf", "%s|", "relabel", "init"],
+        env=worker_env,
+        capture_output=True,
+        text=True,
+        timeout=10,
+    )
+    assert result.returncode == 0 and result.stdout == "relabel|init|"
+
+
+def test_dockerfile_installs_the_package_and_the_entrypoint() -> None:
+    text = DOCKERFILE.read_text()
+    assert re.search(r"^RUN pip install \.", text, re.MULTILINE)
+    assert "COPY docker/worker-entrypoint.sh /usr/local/bin/relabel-worker" in text
+    assert 'ENTRYPOINT ["/usr/local/bin/relabel-worker"]' in text
+    user = re.findall(r"^USER\s+(\S+)", text, re.MULTILINE)
+    assert user and user[-1] not in {"root", "0"}
