@@ -18,17 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from relabel.errors import ConfigError
+from relabel.scoring import DEFAULT_METHOD, SCORING_METHODS
 
 CONFIG_FILE = "relabel.toml"
 
-SCORING_METHODS = (
-    "self_confidence",
-    "normalized_margin",
-    "margin",
-    "max_softmax",
-    "confidence_weighted_entropy",
-    "disagreement",
-)
 LANES = ("label_issue", "uncertain", "all")
 IMAGE_MODES = ("upload", "local-files", "url", "inline")
 
@@ -96,7 +89,7 @@ class TrainingConfig:
 class ScoringConfig:
     """How samples are ranked (see :mod:`relabel.scoring`)."""
 
-    method: str = "self_confidence"
+    method: str = DEFAULT_METHOD
     uncertain_threshold: float = 0.5
 
 

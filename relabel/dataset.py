@@ -45,13 +45,16 @@ class Record:
     label : str
         The given label (a class name).
     where : str
-        Where the record came from, for messages (``manifest.csv:12`` or the file path).
+        Where the record came from, for messages (``manifest.csv line 12`` or the file path).
+    row : int
+        Position in the input (0-based).
     """
 
     sample_id: str
     path: str
     label: str
     where: str
+    row: int = 0
 
 
 @dataclass(frozen=True)
@@ -102,7 +105,9 @@ def read_folder(images_dir: Path) -> tuple[list[Record], list[Problem]]:
                 ignored += 1
                 continue
             rel = file.relative_to(root).as_posix()
-            records.append(Record(rel, str(file.resolve()), class_dir.name, str(file)))
+            records.append(
+                Record(rel, str(file.resolve()), class_dir.name, str(file), len(records))
+            )
     if ignored:
         log.warning(
             "%s: ignored %d files that are not images (%s)",
@@ -168,22 +173,24 @@ def read_manifest(manifest: Path) -> tuple[list[Record], list[Problem]]:
     ):
         where = f"{manifest.name} {row_word} {offset + first_line}"
         if not path:
-            problems.append(Problem(where, "empty path"))
+            problems.append(Problem(where, "empty path", row=offset))
             continue
         resolved = Path(path) if os.path.isabs(path) else base / path
         if not label:
-            problems.append(Problem(where, "empty label", path))
+            problems.append(Problem(where, "empty label", path, offset))
             continue
         if not sid:
-            problems.append(Problem(where, "empty id", path))
+            problems.append(Problem(where, "empty id", path, offset))
             continue
         if not has_id:
             sid = Path(path).as_posix()
         if sid in seen:
-            problems.append(Problem(where, f"duplicate id {sid!r} (first at {seen[sid]})", path))
+            problems.append(
+                Problem(where, f"duplicate id {sid!r} (first at {seen[sid]})", path, offset)
+            )
             continue
         seen[sid] = where
-        records.append(Record(sid, str(resolved.resolve()), label, where))
+        records.append(Record(sid, str(resolved.resolve()), label, where, offset))
     return records, problems
 
 
@@ -246,7 +253,7 @@ def validate_records(
     kept: list[Record] = []
     for rec in records:
         if declared is not None and rec.label not in declared:
-            problems.append(Problem(rec.where, f"unknown label {rec.label!r}", rec.path))
+            problems.append(Problem(rec.where, f"unknown label {rec.label!r}", rec.path, rec.row))
         else:
             kept.append(rec)
     if check_images and kept:
@@ -254,7 +261,8 @@ def validate_records(
             reasons = list(pool.map(check_image, (r.path for r in kept), chunksize=64))
         bad = {i: why for i, why in enumerate(reasons) if why}
         problems += [
-            Problem(kept[i].where, f"{why}: {kept[i].path}", kept[i].path) for i, why in bad.items()
+            Problem(kept[i].where, f"{why}: {kept[i].path}", kept[i].path, kept[i].row)
+            for i, why in bad.items()
         ]
         kept = [r for i, r in enumerate(kept) if i not in bad]
     final_classes = declared or sorted({r.label for r in kept})

@@ -48,11 +48,14 @@ class Problem:
         What is wrong, for a person.
     path : str | None
         The image path of the row, when there is one.
+    row : int | None
+        The row's position in the input (0-based), to report problems in input order.
     """
 
     where: str
     message: str
     path: str | None = None
+    row: int | None = None
 
     def __str__(self) -> str:
         return f"{self.where}: {self.message}"

@@ -220,7 +220,7 @@ class Project:
         validated = dataset_mod.validate_records(
             records, folds=training.folds, classes=ds.classes or None, check_images=check_images
         )
-        problems = problems + validated.problems
+        problems = sorted(problems + validated.problems, key=lambda p: (p.row is None, p.row or 0))
         if problems and not skip_invalid:
             from relabel.errors import DatasetError
 
