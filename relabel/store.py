@@ -458,10 +458,11 @@ class Store:
         return out
 
     # -- Label Studio task map ----------------------------------------------------------------
-    def studio_project(self) -> sqlite3.Row | None:
-        """The Label Studio project this relabel project pushes to (the newest one)."""
+    def studio_project(self, url: str) -> sqlite3.Row | None:
+        """The Label Studio project on the server at ``url`` this project pushes to."""
         return self.conn.execute(
-            "SELECT * FROM studio_projects ORDER BY created_at DESC LIMIT 1"
+            "SELECT * FROM studio_projects WHERE url = ? ORDER BY created_at DESC LIMIT 1",
+            (url,),
         ).fetchone()
 
     def add_studio_project(

@@ -1,0 +1,27 @@
+"""Failpoints: named places where a test can make the process die (``kill -9``).
+
+Set ``RELABEL_FAILPOINT=<name>`` (optionally ``<name>:<n>`` to die on the n-th hit) and the
+process sends itself SIGKILL when it reaches that place. Used by the fault tests to prove
+that a crash at the worst moment never repeats a push or applies a review twice. Unset in
+normal use, where :func:`hit` costs one dictionary look-up.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+_hits: dict[str, int] = {}
+
+
+def hit(name: str) -> None:
+    """Die here if ``RELABEL_FAILPOINT`` names this place (and its hit count is reached)."""
+    spec = os.environ.get("RELABEL_FAILPOINT")
+    if not spec:
+        return
+    target, _, count = spec.partition(":")
+    if target != name:
+        return
+    _hits[name] = _hits.get(name, 0) + 1
+    if _hits[name] >= int(count or 1):
+        os.kill(os.getpid(), signal.SIGKILL)
