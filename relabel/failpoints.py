@@ -19,7 +19,9 @@ def hit(name: str) -> None:
     spec = os.environ.get("RELABEL_FAILPOINT")
     if not spec:
         return
-    target, _, count = spec.partition(":")
+    target, _, count = spec.rpartition(":")
+    if not count.isdigit():
+        target, count = spec, "1"
     if target != name:
         return
     _hits[name] = _hits.get(name, 0) + 1

@@ -125,6 +125,17 @@ CREATE TABLE IF NOT EXISTS reviews (
     created_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS reviews_sample ON reviews(sample_id);
+CREATE TABLE IF NOT EXISTS answers (
+    studio_project_id INTEGER NOT NULL,
+    task_id INTEGER NOT NULL,
+    annotation_id INTEGER NOT NULL,
+    sample_id TEXT NOT NULL,
+    reviewer TEXT NOT NULL,
+    choice TEXT,
+    cancelled INTEGER NOT NULL,
+    updated_at TEXT,
+    PRIMARY KEY (studio_project_id, annotation_id)
+);
 CREATE TABLE IF NOT EXISTS pulls (
     pull_id INTEGER PRIMARY KEY AUTOINCREMENT,
     studio_project_id INTEGER NOT NULL,
@@ -622,6 +633,35 @@ class Store:
                 None if still_open else t,
                 row["row_id"],
             ),
+        )
+
+    def replace_answers(self, studio_project_id: int, task_id: int, sample_id: str,
+                        answers: list[tuple[int, str, str | None, bool, str | None]]) -> None:
+        """Replace the recorded answers of one task (inside the pull's transaction).
+
+        ``answers`` holds ``(annotation_id, reviewer, choice, cancelled, updated_at)``.
+        """
+        self.conn.execute(
+            "DELETE FROM answers WHERE studio_project_id = ? AND task_id = ?",
+            (studio_project_id, task_id),
+        )
+        self.conn.executemany(
+            "INSERT INTO answers VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(studio_project_id, task_id, a, sample_id, r, c, int(x), u)
+             for a, r, c, x, u in answers],
+        )
+
+    def answers(self) -> pd.DataFrame:
+        """Every reviewer answer last pulled, with the sample's current label."""
+        return pd.read_sql_query(
+            """SELECT a.*, cur.label AS current_label, cur.status AS current_status
+               FROM answers a JOIN (
+                   SELECT lv.sample_id, lv.label, lv.status FROM label_versions lv
+                   JOIN (SELECT sample_id, MAX(version_id) AS vid FROM label_versions
+                         GROUP BY sample_id) m ON m.vid = lv.version_id
+               ) cur ON cur.sample_id = a.sample_id
+               ORDER BY a.annotation_id""",
+            self.conn,
         )
 
     def last_pull_cursor(self, studio_project_id: int) -> str | None:
