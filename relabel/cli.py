@@ -153,12 +153,16 @@ def train(project: Path, no_final_model: bool) -> None:
     """Cross-validate a model: out-of-fold probabilities for every sample."""
     from relabel.project import Project
 
+    from relabel.reporting import build_report
+
     with Project.open(project) as p:
         r = p.train(progress=_progress, final_model=not no_final_model)
+        report_path = build_report(p)
     click.echo(
         f"run {r.run_id}: {r.n_samples} samples, out-of-fold accuracy "
         f"{r.oof_accuracy:.4f}, macro-F1 {r.oof_macro_f1:.4f}, {r.seconds:.1f} s"
     )
+    click.echo(f"report: {report_path}")
 
 
 @main.command()
@@ -305,13 +309,16 @@ def _print_summary(title: str, summary: Any) -> None:
 @click.option("--budget", type=click.IntRange(min=0), help="Most samples to push (default: config).")
 @click.option("--lane", type=click.Choice(["label_issue", "uncertain", "all"]),
               help="Which lane to take samples from (default: config review.lane).")
-def push(project: Path, budget: int | None, lane: str | None) -> None:
+@click.option("--batch-size", default=500, show_default=True, type=click.IntRange(min=1),
+              help="Tasks per import request.")
+def push(project: Path, budget: int | None, lane: str | None, batch_size: int) -> None:
     """Send the most suspicious samples to Label Studio (idempotent, resumable)."""
     from relabel.project import Project
     from relabel.studio.push import push as push_samples
 
     with Project.open(project) as p:
-        summary = push_samples(p, _client(p), budget=budget, lane=lane, progress=_progress)
+        summary = push_samples(p, _client(p), budget=budget, lane=lane, batch_size=batch_size,
+                               progress=_progress)
     _print_summary("push", summary)
 
 
@@ -496,6 +503,22 @@ def studio_stop(data_dir: Path) -> None:
 
     stopped = server.stop_server(data_dir.resolve())
     click.echo("stopped" if stopped else "no server was running")
+
+
+@main.command()
+@project_arg
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for report.html (default: PROJECT/report).")
+@click.option("--new-images", type=click.Path(exists=True, path_type=Path),
+              help="Folder or manifest of a new batch: adds a shift check against it.")
+def report(project: Path, out: Path | None, new_images: Path | None) -> None:
+    """Write the HTML report (evaluation, label quality, galleries, cycles, shift, annotators)."""
+    from relabel.project import Project
+    from relabel.reporting import build_report
+
+    with Project.open(project) as p:
+        path = build_report(p, out, new_images=new_images)
+    click.echo(f"wrote {path}")
 
 
 def run() -> None:

@@ -1,0 +1,140 @@
+"""Build a project's HTML report: gather the inputs from the store and the latest run.
+
+:mod:`relabel.report` renders data it is given and knows nothing of projects; this module
+is the bridge. :func:`build_report` is what ``relabel report`` and the end of each train
+and cycle call.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from relabel.consensus import NOT_SURE
+from relabel.project import Project
+from relabel.store import now
+
+log = logging.getLogger(__name__)
+
+REPORT_DIR = "report"
+
+
+def _cycle_rows(project: Project) -> list:
+    from relabel.cycle import cycle_history
+    from relabel.report import CycleRow
+
+    rows = []
+    for c in cycle_history(project):
+        if c["status"] != "done" or c["reviewed"] is None:
+            continue
+        rows.append(CycleRow(
+            cycle=int(c["cycle"]), budget=c["budget"], reviewed=int(c["reviewed"] or 0),
+            corrected=int(c["corrected"] or 0), hit_rate=c["hit_rate"],
+            est_errors_left=c["estimated_errors_left"], accuracy=c["accuracy"],
+            macro_f1=c["macro_f1"],
+        ))
+    return rows
+
+
+def reviewer_rows(answers: pd.DataFrame) -> list:
+    """Per reviewer: tasks answered, agreement with the sample's current label, skips.
+
+    Parameters
+    ----------
+    answers : pandas.DataFrame
+        :meth:`relabel.store.Store.answers`.
+    """
+    from relabel.report import ReviewerRow
+
+    rows = []
+    for name, group in answers.groupby("reviewer", sort=True):
+        skipped = group["cancelled"].astype(bool) | (group["choice"] == NOT_SURE)
+        answered = group[~skipped]
+        agreement = (
+            float((answered["choice"] == answered["current_label"]).mean())
+            if len(answered) else None
+        )
+        rows.append(ReviewerRow(name=str(name), tasks=int(group["task_id"].nunique()),
+                                agreement_with_final=agreement, skips=int(skipped.sum())))
+    return rows
+
+
+def _shift(project: Project, given: np.ndarray, paths: list[str], new_images: Path):
+    from relabel import dataset as dataset_mod
+    from relabel.report import pixel_features, shift_check
+
+    if new_images.is_dir():
+        records, _ = dataset_mod.read_folder(new_images)
+    else:
+        records, _ = dataset_mod.read_manifest(new_images)
+    classes = project.config.dataset.classes
+    known = [r for r in records if r.label in classes]
+    predicted = len(known) < len(records)
+    if predicted:
+        from relabel import training
+
+        run = project.store.latest_run("train")
+        model = project.root / "runs" / (run["run_id"] if run else "") / "model.keras"
+        probs = training.predict_probabilities(model, [r.path for r in records],
+                                               project.train_settings())
+        new_labels = np.asarray(probs).argmax(axis=1)
+    else:
+        index = {c: i for i, c in enumerate(classes)}
+        new_labels = np.asarray([index[r.label] for r in records])
+    return shift_check(
+        given, new_labels, len(classes), pixel_features(paths),
+        pixel_features([r.path for r in records]), project.config.training.seed,
+        new_labels_are_predictions=predicted,
+    )
+
+
+def build_report(project: Project, out_dir: Path | None = None, *,
+                 new_images: Path | None = None) -> Path:
+    """Write ``report.html`` (and its figures) for a trained project; return its path.
+
+    Parameters
+    ----------
+    project : Project
+        The opened project; it needs a training run.
+    out_dir : Path, optional
+        Where to write (default ``PROJECT/report``).
+    new_images : Path, optional
+        A folder or manifest of a new batch of images for the shift check (labels from the
+        manifest, or the final model's predictions when it has none).
+    """
+    from relabel.report import ReportInputs, write_report
+
+    ranked = project.rank()
+    s = ranked.scores
+    classes = project.config.dataset.classes
+    index = {c: i for i, c in enumerate(classes)}
+    labels = project.store.labels().set_index("sample_id")
+    ids = ranked.table["sample_id"].tolist()
+    original = labels.loc[ids, "original_label"].map(index).to_numpy(dtype=np.int64)
+    paths = ranked.table["path"].tolist()
+    shift = _shift(project, np.asarray(s.given), paths, new_images) if new_images else None
+    inputs = ReportInputs(
+        project_name=project.config.name,
+        classes=list(classes),
+        sample_ids=ids,
+        paths=paths,
+        given=np.asarray(s.given),
+        probs=np.asarray(ranked.probs, dtype=np.float64),
+        suspicion=np.asarray(s.suspicion),
+        rank=np.asarray(s.rank),
+        lane=np.asarray(s.lane),
+        noise_matrix=np.asarray(s.joint.noise_matrix),
+        errors_per_class=np.asarray(s.joint.errors_per_class),
+        errors_per_pair=np.asarray(s.joint.errors_per_pair),
+        original=original,
+        cycles=_cycle_rows(project),
+        reviewers=reviewer_rows(project.store.answers()),
+        shift=shift,
+        generated_at=now(),
+        run_id=ranked.run_id,
+    )
+    path = write_report(inputs, out_dir or project.root / REPORT_DIR)
+    return Path(path)

@@ -1,0 +1,164 @@
+"""Render report.html in headless Chromium: every image must load; take a screenshot.
+
+Needs the Debian package ``chromium`` (``apt-get install -y chromium``), or set
+``RELABEL_CHROMIUM`` to a Chromium/Chrome binary. A missing browser FAILS this test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from html import unescape
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from sklearn.datasets import load_digits
+
+from relabel.report import CycleRow, ReportInputs, ReviewerRow, shift_check, write_report
+
+CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--hide-scrollbars",
+]
+
+# Appended to a copy of the report: once every resource has loaded, list the images
+# that did not decode; --dump-dom then prints the result with the DOM.
+PROBE = """
+<img id="probe-sentinel" src="report_files/does-not-exist.png" alt="">
+<script>
+window.addEventListener("load", () => {
+  const imgs = Array.from(document.images);
+  const bad = imgs.filter((i) => !(i.complete && i.naturalWidth > 0))
+                  .map((i) => i.getAttribute("src"));
+  const out = document.createElement("pre");
+  out.id = "img-check";
+  out.textContent = JSON.stringify({total: imgs.length, bad: bad});
+  document.body.appendChild(out);
+});
+</script>
+"""
+
+
+def chromium_binary() -> str:
+    env = os.environ.get("RELABEL_CHROMIUM")
+    if env:
+        return env
+    for name in CANDIDATES:
+        found = shutil.which(name)
+        if found:
+            return found
+    pytest.fail(
+        "headless Chromium is needed to check the HTML report but was not found "
+        f"(looked for {', '.join(CANDIDATES)} on PATH and $RELABEL_CHROMIUM). "
+        "Install it: apt-get update && apt-get install -y chromium"
+    )
+
+
+def run_chromium(args: list[str], timeout: float = 90.0) -> subprocess.CompletedProcess:
+    with tempfile.TemporaryDirectory(prefix="relabel-chromium-") as profile:
+        cmd = [chromium_binary(), *FLAGS, f"--user-data-dir={profile}", *args]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def build_report(tmp_path: Path) -> Path:
+    digits = load_digits()
+    rng = np.random.default_rng(0)
+    names = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+    img_dir = tmp_path / "images"
+    img_dir.mkdir()
+    pick = np.concatenate([np.flatnonzero(digits.target == c)[:25] for c in range(10)])
+    paths, true = [], digits.target[pick]
+    for i in pick:
+        p = img_dir / f"digit_{i:04d}.png"
+        Image.fromarray((digits.images[i] * 15).astype(np.uint8), mode="L").save(p)
+        paths.append(str(p))
+    n, k = len(pick), 10
+    given = true.copy()
+    for a, b in ((1, 7), (7, 1), (3, 8)):
+        idx = np.flatnonzero(true == a)
+        given[rng.choice(idx, 6, replace=False)] = b
+    logits = rng.normal(0, 1, (n, k))
+    logits[np.arange(n), true] += 4
+    probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    pair = np.zeros((k, k))
+    np.add.at(pair, (given, true), 1)
+    np.fill_diagonal(pair, 0)
+    noise = pair + np.diag(np.bincount(given, minlength=k) - pair.sum(1))
+    noise /= noise.sum(1, keepdims=True)
+    suspicion = 1 - probs[np.arange(n), given]
+    pred = probs.argmax(1)
+    feats = np.asarray([digits.images[i].ravel() / 16 for i in pick])
+    inputs = ReportInputs(
+        project_name="digits <demo>",
+        classes=names,
+        sample_ids=[Path(p).stem for p in paths],
+        paths=paths,
+        given=given,
+        probs=probs,
+        suspicion=suspicion,
+        rank=np.argsort(np.argsort(-suspicion)),
+        lane=np.where(pred != given, "label_issue", "ok"),
+        noise_matrix=noise,
+        errors_per_class=pair.sum(1),
+        errors_per_pair=pair,
+        original=true,
+        cycles=[
+            CycleRow(1, 40, 40, 14, 0.35, 10.0, 0.86, 0.85),
+            CycleRow(2, 40, 38, 6, 6 / 38, 4.0, 0.90, 0.89),
+        ],
+        reviewers=[ReviewerRow("ann", 50, 0.94, 1), ReviewerRow("bob", 28, 0.89, 3)],
+        shift=shift_check(given, given[::-1], k, feats, 1 - feats[::-1], seed=0),
+        generated_at="2025-01-01 12:00",
+        run_id="run-0007",
+    )
+    return write_report(inputs, tmp_path / "report")
+
+
+def test_report_renders_in_headless_chromium(tmp_path):
+    chromium_binary()  # fail first, clearly, when the browser is missing
+    html = build_report(tmp_path)
+    n_imgs = len(re.findall(r"<img\b", html.read_text(encoding="utf-8")))
+    assert n_imgs > 50
+
+    probe = html.with_name("probe.html")
+    probe.write_text(
+        html.read_text(encoding="utf-8").replace("</body>", PROBE + "</body>"), encoding="utf-8"
+    )
+    done = run_chromium(["--virtual-time-budget=20000", "--dump-dom", probe.as_uri()])
+    found = re.search(r'<pre id="img-check">(.*?)</pre>', done.stdout, re.S)
+    assert found, f"no image check in the DOM; chromium said:\n{done.stderr[-3000:]}"
+    check = json.loads(unescape(found.group(1)))
+    assert check["total"] == n_imgs + 1
+    # The sentinel proves the probe notices a broken image; nothing else may be broken.
+    assert check["bad"] == ["report_files/does-not-exist.png"], check["bad"]
+
+    shot = tmp_path / "screenshot.png"
+    done = run_chromium(
+        [
+            "--window-size=1280,2400",
+            f"--screenshot={shot}",
+            "--virtual-time-budget=20000",
+            html.as_uri(),
+        ]
+    )
+    assert shot.is_file(), f"no screenshot; chromium said:\n{done.stderr[-3000:]}"
+    with Image.open(shot) as im:
+        assert im.size == (1280, 2400)
+        pixels = np.asarray(im.convert("L"), dtype=np.float64)
+    assert pixels.std() > 10, "the screenshot looks blank"
+    assert (pixels < 128).mean() > 0.01, "the screenshot has almost no dark (text) pixels"
