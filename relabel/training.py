@@ -1,0 +1,1159 @@
+"""Train Keras image classifiers and compute out-of-fold class probabilities.
+
+This is the only module of relabel that imports TensorFlow and Keras. Importing it is
+cheap: TensorFlow and Keras are imported the first time a function here needs them
+(see :func:`import_keras`), so ``relabel --help`` and the commands that never train
+stay fast.
+
+Images are streamed from disk by a ``tf.data`` pipeline (read, decode, resize, scale to
+[0, 1], batch, prefetch); they are never all held in memory at once.
+
+Determinism: every function here seeds Keras (``keras.utils.set_random_seed``), seeds
+every shuffle and split, and turns on TensorFlow's op determinism (a process-wide
+setting) when TensorFlow is first imported. The same files, labels, settings and seed
+give bit-identical probabilities on the same machine and library versions.
+
+Models
+------
+``small_cnn`` (the default) is a small convolutional network that trains in seconds on a
+CPU at small image sizes (16 to 64 pixels). Any name of ``keras.applications``
+(``MobileNetV2``, ``EfficientNetB0``, ``ResNet50``, ...) builds that backbone without its
+top, with average pooling, dropout and a dense softmax head. A backbone starts from
+random weights unless ``TrainSettings.weights`` names a local weights file; then the
+backbone is frozen (run in inference mode) and only the head is trained. relabel never
+downloads weights.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import importlib
+import logging
+import math
+import os
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from relabel.errors import ExitCode, TrainingError, WeightsNotFoundError
+
+if TYPE_CHECKING:
+    import keras
+    import tensorflow as tf
+
+__all__ = [
+    "ARCHITECTURES",
+    "CrossValResult",
+    "FitInfo",
+    "FoldInfo",
+    "InvalidSettingsError",
+    "TrainSettings",
+    "available_architectures",
+    "build_model",
+    "check_settings",
+    "cross_validated_probabilities",
+    "fit_model",
+    "import_keras",
+    "make_dataset",
+    "predict_probabilities",
+    "train_final_model",
+]
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+
+#: The built-in architecture; every other accepted name is a ``keras.applications`` model.
+SMALL_CNN = "small_cnn"
+ARCHITECTURES = (SMALL_CNN,)
+
+_FLIP_MODES = ("none", "horizontal", "vertical", "horizontal_and_vertical")
+_CLASS_WEIGHTS = ("none", "balanced")
+_LOSSES = ("crossentropy", "focal")
+
+# Lines TensorFlow writes to the stderr file descriptor while it is imported that say
+# nothing useful to a relabel user; every other line is passed through.
+_IMPORT_NOISE = (
+    "oneDNN custom operations are on",
+    "All log messages before absl::InitializeLog() is called",
+)
+
+
+class InvalidSettingsError(TrainingError):
+    """A training setting is out of range or names something that does not exist."""
+
+    exit_code = ExitCode.INVALID_INPUT
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """How to build, train and cross-validate a classifier.
+
+    Attributes
+    ----------
+    image_size : tuple[int, int]
+        ``(height, width)`` every image is resized to (aspect ratio is not kept).
+    channels : int
+        1 (grayscale) or 3 (RGB).
+    architecture : str
+        ``"small_cnn"`` or the name of a ``keras.applications`` model, e.g.
+        ``"MobileNetV2"``, ``"EfficientNetB0"``, ``"ResNet50"``.
+    weights : str | None
+        Local weights file of the backbone without its top (``include_top=False``);
+        ``None`` starts from random weights. Never downloaded; ``"imagenet"`` is refused.
+    epochs : int
+        Most epochs per fit (early stopping may stop sooner).
+    batch_size : int
+        Images per batch.
+    learning_rate : float
+        Adam learning rate.
+    dropout : float
+        Dropout rate before the last dense layer.
+    l2 : float
+        L2 kernel regularization of the convolution and dense layers relabel builds
+        (not of a backbone's own layers); 0 turns it off.
+    class_weight : str
+        ``"none"`` or ``"balanced"`` (``n_samples / (n_classes * count)`` per class).
+    loss : str
+        ``"crossentropy"`` or ``"focal"`` (categorical focal cross-entropy).
+    focal_gamma : float
+        Focusing parameter of the focal loss.
+    flip : str
+        Random flips: ``"none"``, ``"horizontal"``, ``"vertical"`` or
+        ``"horizontal_and_vertical"``.
+    translation : float
+        Random shift, as a fraction of height and width; 0 turns it off.
+    rotation : float
+        Random rotation, as a fraction of a full turn; 0 turns it off.
+    contrast : float
+        Random contrast factor; 0 turns it off.
+    folds : int
+        Number of cross-validation folds (at least 2).
+    validation_fraction : float
+        Fraction of each training set held out (stratified) for early stopping;
+        0 trains every epoch on everything without early stopping.
+    patience : int
+        Early-stopping patience in epochs on the validation loss; the weights of the
+        best epoch are restored.
+    seed : int
+        Seed of every random choice.
+    """
+
+    image_size: tuple[int, int]
+    channels: int
+    architecture: str = SMALL_CNN
+    weights: str | None = None
+    epochs: int = 15
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    dropout: float = 0.25
+    l2: float = 1e-4
+    class_weight: str = "none"
+    loss: str = "crossentropy"
+    focal_gamma: float = 2.0
+    flip: str = "none"
+    translation: float = 0.0
+    rotation: float = 0.0
+    contrast: float = 0.0
+    folds: int = 5
+    validation_fraction: float = 0.1
+    patience: int = 3
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        try:
+            size = tuple(int(v) for v in self.image_size)
+        except (TypeError, ValueError):
+            size = ()
+        if len(size) != 2 or min(size) < 1:
+            raise InvalidSettingsError(
+                f"image_size must be two positive integers (height, width), got {self.image_size!r}"
+            )
+        object.__setattr__(self, "image_size", size)
+        if self.weights is not None:
+            object.__setattr__(self, "weights", os.fspath(self.weights))
+        problems = []
+        if self.channels not in (1, 3):
+            problems.append(f"channels must be 1 or 3, got {self.channels!r}")
+        if self.epochs < 1:
+            problems.append(f"epochs must be at least 1, got {self.epochs!r}")
+        if self.batch_size < 1:
+            problems.append(f"batch_size must be at least 1, got {self.batch_size!r}")
+        if not self.learning_rate > 0:
+            problems.append(f"learning_rate must be positive, got {self.learning_rate!r}")
+        if not 0 <= self.dropout < 1:
+            problems.append(f"dropout must be in [0, 1), got {self.dropout!r}")
+        if not self.l2 >= 0:
+            problems.append(f"l2 must be 0 or positive, got {self.l2!r}")
+        if self.class_weight not in _CLASS_WEIGHTS:
+            problems.append(
+                f"class_weight must be one of {_CLASS_WEIGHTS}, got {self.class_weight!r}"
+            )
+        if self.loss not in _LOSSES:
+            problems.append(f"loss must be one of {_LOSSES}, got {self.loss!r}")
+        if not self.focal_gamma >= 0:
+            problems.append(f"focal_gamma must be 0 or positive, got {self.focal_gamma!r}")
+        if self.flip not in _FLIP_MODES:
+            problems.append(f"flip must be one of {_FLIP_MODES}, got {self.flip!r}")
+        for name in ("translation", "rotation", "contrast"):
+            value = getattr(self, name)
+            if not 0 <= value < 1:
+                problems.append(f"{name} must be in [0, 1), got {value!r}")
+        if self.folds < 2:
+            problems.append(f"folds must be at least 2, got {self.folds!r}")
+        if not 0 <= self.validation_fraction < 1:
+            problems.append(
+                f"validation_fraction must be in [0, 1), got {self.validation_fraction!r}"
+            )
+        if self.patience < 0:
+            problems.append(f"patience must be 0 or more, got {self.patience!r}")
+        if problems:
+            raise InvalidSettingsError("invalid training settings: " + "; ".join(problems))
+
+
+@dataclass(frozen=True)
+class FitInfo:
+    """What happened while fitting one model.
+
+    Attributes
+    ----------
+    n_train : int
+        Images the model was trained on.
+    n_val : int
+        Images of the early-stopping validation slice (0 when there was none).
+    epochs_run : int
+        Epochs actually run.
+    best_epoch : int
+        1-based epoch whose weights were kept (the last one without validation).
+    train_loss : float
+        Training loss of the kept epoch.
+    train_accuracy : float
+        Training accuracy of the kept epoch (augmented images, dropout on).
+    val_loss : float | None
+        Validation loss of the kept epoch, ``None`` without validation.
+    val_accuracy : float | None
+        Validation accuracy of the kept epoch, ``None`` without validation.
+    seconds : float
+        Wall-clock time of the fit.
+    """
+
+    n_train: int
+    n_val: int
+    epochs_run: int
+    best_epoch: int
+    train_loss: float
+    train_accuracy: float
+    val_loss: float | None
+    val_accuracy: float | None
+    seconds: float
+
+
+@dataclass(frozen=True)
+class FoldInfo:
+    """One fold of a cross-validation.
+
+    Attributes
+    ----------
+    fold : int
+        1-based fold number.
+    n_heldout : int
+        Images predicted by this fold's model.
+    heldout_accuracy : float
+        Accuracy of those predictions against the given (possibly wrong) labels.
+    fit : FitInfo
+        How the fold's model was fitted.
+    seconds : float
+        Wall-clock time of the fold (fit and prediction).
+    """
+
+    fold: int
+    n_heldout: int
+    heldout_accuracy: float
+    fit: FitInfo
+    seconds: float
+
+
+@dataclass(frozen=True)
+class CrossValResult:
+    """Out-of-fold probabilities of a cross-validation.
+
+    Attributes
+    ----------
+    probabilities : numpy.ndarray
+        ``(n, n_classes)`` float32; row ``i`` was predicted by the model of the fold that
+        held sample ``i`` out, so it never saw sample ``i``.
+    fold_of_sample : numpy.ndarray
+        ``(n,)`` int32, the 1-based fold that held each sample out.
+    folds : tuple[FoldInfo, ...]
+        Per-fold details.
+    accuracy : float
+        Accuracy of the out-of-fold predictions against the given labels.
+    seconds : float
+        Wall-clock time of the whole cross-validation.
+    """
+
+    probabilities: np.ndarray
+    fold_of_sample: np.ndarray
+    folds: tuple[FoldInfo, ...] = field(default_factory=tuple)
+    accuracy: float = 0.0
+    seconds: float = 0.0
+
+
+# --------------------------------------------------------------------------- imports
+
+
+@contextlib.contextmanager
+def _filtered_stderr_fd() -> Iterator[None]:
+    """Capture what is written to file descriptor 2 and re-emit it without known noise."""
+    try:
+        fd = 2
+        os.fstat(fd)
+    except OSError:
+        yield
+        return
+    with tempfile.TemporaryFile() as captured:
+        sys.stderr.flush()
+        saved = os.dup(fd)
+        os.dup2(captured.fileno(), fd)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, fd)
+            os.close(saved)
+            captured.seek(0)
+            text = captured.read().decode("utf-8", "replace")
+            kept = [
+                line
+                for line in text.splitlines(keepends=True)
+                if not any(noise in line for noise in _IMPORT_NOISE)
+            ]
+            if kept:
+                sys.stderr.write("".join(kept))
+                sys.stderr.flush()
+
+
+@functools.cache
+def import_keras() -> tuple[Any, Any]:
+    """Import TensorFlow and Keras once, quietly, with op determinism turned on.
+
+    Sets ``KERAS_BACKEND=tensorflow`` and ``TF_CPP_MIN_LOG_LEVEL=2`` unless already set,
+    drops TensorFlow's start-up notices from stderr, and calls
+    ``tf.config.experimental.enable_op_determinism()`` (a process-wide setting).
+
+    Returns
+    -------
+    tuple
+        The ``tensorflow`` and ``keras`` modules.
+    """
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with _filtered_stderr_fd():
+        import keras as keras_module
+        import tensorflow as tf_module
+    if keras_module.backend.backend() != "tensorflow":
+        raise TrainingError(
+            f"relabel needs the TensorFlow backend of Keras, but KERAS_BACKEND is "
+            f"{keras_module.backend.backend()!r}; unset it or set it to 'tensorflow'"
+        )
+    tf_module.get_logger().setLevel(logging.ERROR)
+    tf_module.config.experimental.enable_op_determinism()
+    return tf_module, keras_module
+
+
+def _tf() -> Any:
+    return import_keras()[0]
+
+
+def _keras() -> Any:
+    return import_keras()[1]
+
+
+def available_architectures() -> list[str]:
+    """Names accepted as ``TrainSettings.architecture``.
+
+    Returns
+    -------
+    list[str]
+        ``"small_cnn"`` followed by the ``keras.applications`` model names.
+    """
+    keras = _keras()
+    apps = sorted(
+        name
+        for name in dir(keras.applications)
+        if name[:1].isupper() and callable(getattr(keras.applications, name))
+    )
+    return [SMALL_CNN, *apps]
+
+
+def _application(architecture: str) -> Callable[..., Any]:
+    keras = _keras()
+    if architecture != SMALL_CNN and architecture[:1].isupper():
+        fn = getattr(keras.applications, architecture, None)
+        if callable(fn):
+            return fn
+    raise InvalidSettingsError(
+        f"unknown architecture {architecture!r}; valid names are: "
+        + ", ".join(available_architectures())
+    )
+
+
+def _weights_file(settings: TrainSettings) -> Path | None:
+    """The checked local weights file of ``settings``, or None."""
+    if settings.weights is None:
+        return None
+    if settings.architecture == SMALL_CNN:
+        raise InvalidSettingsError(
+            f"weights {settings.weights!r} were given, but architecture 'small_cnn' takes no "
+            "weights file; choose a keras.applications architecture or drop the weights setting"
+        )
+    hint = (
+        "relabel never downloads weights: download the no-top weights file of "
+        f"{settings.architecture} yourself and give its local path as the weights setting, "
+        "or leave weights unset to start from random weights"
+    )
+    if settings.weights.strip().lower() == "imagenet":
+        raise WeightsNotFoundError(f"weights {settings.weights!r} is not a local file; {hint}")
+    path = Path(settings.weights).expanduser()
+    if not path.is_file():
+        raise WeightsNotFoundError(f"weights file {path} does not exist; {hint}")
+    return path
+
+
+def check_settings(settings: TrainSettings) -> None:
+    """Check what ``TrainSettings`` cannot check without Keras, before any long work.
+
+    Parameters
+    ----------
+    settings : TrainSettings
+        The settings to check.
+
+    Raises
+    ------
+    InvalidSettingsError
+        The architecture is unknown, or a weights file is given for ``small_cnn``.
+    WeightsNotFoundError
+        The weights file does not exist, or is ``"imagenet"``.
+    """
+    if settings.architecture != SMALL_CNN:
+        _application(settings.architecture)
+    _weights_file(settings)
+
+
+# --------------------------------------------------------------------------- data
+
+
+def _load_image(path: Any, settings: TrainSettings) -> Any:
+    tf = _tf()
+    # Decode as RGB whatever the file holds: BMP and GIF cannot be decoded to one
+    # channel directly, and this drops an alpha channel in every format.
+    image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
+    if settings.channels == 1:
+        image = tf.image.rgb_to_grayscale(image)
+    image = tf.image.resize(image, settings.image_size, antialias=True)
+    image = tf.clip_by_value(image / 255.0, 0.0, 1.0)
+    image.set_shape((*settings.image_size, settings.channels))
+    return image
+
+
+def make_dataset(
+    paths: Sequence[str | os.PathLike[str]],
+    labels: np.ndarray | None,
+    n_classes: int,
+    settings: TrainSettings,
+    *,
+    training: bool,
+    shuffle_seed: int | None = None,
+) -> tf.data.Dataset:
+    """A ``tf.data`` pipeline that streams images from disk.
+
+    Each element is a batch of images ``(b, height, width, channels)`` float32 in [0, 1],
+    paired with one-hot labels ``(b, n_classes)`` float32 when ``labels`` is given. Only
+    the file paths and integer labels are held in memory; images are read, decoded and
+    resized in parallel as batches are needed, in a deterministic order.
+
+    Parameters
+    ----------
+    paths : Sequence[str | os.PathLike]
+        Image files (PNG, JPEG, BMP or GIF; the first frame of an animated GIF).
+    labels : numpy.ndarray | None
+        Integer class of each image, or ``None`` for images only (prediction).
+    n_classes : int
+        Number of classes (width of the one-hot labels).
+    settings : TrainSettings
+        Image size, channels and batch size.
+    training : bool
+        Shuffle the files (re-shuffled every epoch) when true; keep their order otherwise.
+    shuffle_seed : int | None
+        Seed of the shuffle; defaults to ``settings.seed``.
+
+    Returns
+    -------
+    tf.data.Dataset
+        Batched, prefetched dataset.
+    """
+    tf = _tf()
+    files = [os.fspath(p) for p in paths]
+    if labels is None:
+        ds = tf.data.Dataset.from_tensor_slices(tf.constant(files, dtype=tf.string))
+    else:
+        y = np.asarray(labels)
+        if y.shape != (len(files),):
+            raise TrainingError(f"got {len(files)} image paths but labels of shape {y.shape}")
+        ds = tf.data.Dataset.from_tensor_slices(
+            (tf.constant(files, dtype=tf.string), tf.constant(y.astype(np.int32)))
+        )
+    if training and files:
+        seed = settings.seed if shuffle_seed is None else shuffle_seed
+        ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+
+    if labels is None:
+
+        def load(path: Any) -> Any:
+            return _load_image(path, settings)
+
+    else:
+
+        def load(path: Any, label: Any) -> Any:  # type: ignore[misc]
+            return _load_image(path, settings), tf.one_hot(label, n_classes, dtype=tf.float32)
+
+    ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return ds.batch(settings.batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def _check_files_exist(paths: Sequence[str]) -> None:
+    missing = [p for p in paths if not os.path.isfile(p)]
+    if missing:
+        shown = ", ".join(missing[:5]) + (
+            f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        )
+        raise TrainingError(f"{len(missing)} image file(s) not found: {shown}")
+
+
+def _find_unreadable(paths: Sequence[str], settings: TrainSettings) -> tuple[str, str] | None:
+    """Decode images one by one (only after a pipeline failed) to name the culprit."""
+    tf = _tf()
+    for path in paths:
+        try:
+            _load_image(tf.constant(path), settings)
+        except (tf.errors.OpError, ValueError) as exc:
+            return path, getattr(exc, "message", str(exc)).strip().splitlines()[0]
+    return None
+
+
+@contextlib.contextmanager
+def _naming_bad_images(paths: Sequence[str], settings: TrainSettings) -> Iterator[None]:
+    """Turn TensorFlow's anonymous decoding errors into a TrainingError naming the file."""
+    tf = _tf()
+    try:
+        yield
+    except tf.errors.OpError as exc:
+        file_errors = (
+            tf.errors.InvalidArgumentError,
+            tf.errors.NotFoundError,
+            tf.errors.PermissionDeniedError,
+            tf.errors.DataLossError,
+        )
+        found = _find_unreadable(paths, settings) if isinstance(exc, file_errors) else None
+        if found is None:
+            raise TrainingError(f"TensorFlow failed: {exc.message.strip()}") from exc
+        path, reason = found
+        raise TrainingError(f"cannot read image {path}: {reason}") from exc
+
+
+# --------------------------------------------------------------------------- model
+
+
+@functools.cache
+def _backbone_input_layer() -> type:
+    """The Keras layer that feeds [0, 1] images to a ``keras.applications`` backbone."""
+    keras = _keras()
+
+    @keras.saving.register_keras_serializable(package="relabel")
+    class BackboneInput(keras.layers.Layer):
+        """Scale [0, 1] images to [0, 255], repeat gray to RGB, apply preprocess_input."""
+
+        def __init__(self, architecture: str, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.architecture = architecture
+            module = importlib.import_module(_application(architecture).__module__)
+            self._preprocess = module.preprocess_input
+
+        def call(self, inputs: Any) -> Any:
+            x = keras.ops.multiply(inputs, 255.0)
+            if x.shape[-1] == 1:
+                x = keras.ops.repeat(x, 3, axis=-1)
+            return self._preprocess(x)
+
+        def compute_output_shape(self, input_shape: Any) -> Any:
+            return (*input_shape[:-1], 3)
+
+        def get_config(self) -> dict[str, Any]:
+            return {**super().get_config(), "architecture": self.architecture}
+
+    return BackboneInput
+
+
+def _augmentation_layers(settings: TrainSettings) -> list[Any]:
+    layers = _keras().layers
+    augment = []
+    if settings.flip != "none":
+        augment.append(layers.RandomFlip(settings.flip))
+    if settings.translation > 0:
+        augment.append(layers.RandomTranslation(settings.translation, settings.translation))
+    if settings.rotation > 0:
+        augment.append(layers.RandomRotation(settings.rotation))
+    if settings.contrast > 0:
+        augment.append(layers.RandomContrast(settings.contrast, value_range=(0.0, 1.0)))
+    return augment
+
+
+def build_model(n_classes: int, settings: TrainSettings) -> keras.Model:
+    """Build (but do not compile) a classifier of ``settings.architecture``.
+
+    The model takes ``(height, width, channels)`` images in [0, 1] and outputs softmax
+    probabilities. Random augmentation layers (flip, translation, rotation, contrast,
+    each only when its setting is on) come first and act only in training.
+
+    Parameters
+    ----------
+    n_classes : int
+        Number of output classes (at least 2).
+    settings : TrainSettings
+        Architecture, image size, channels, weights, dropout, l2 and augmentation.
+
+    Returns
+    -------
+    keras.Model
+        The uncompiled model.
+
+    Raises
+    ------
+    InvalidSettingsError
+        Unknown architecture, too few classes, or an input size the backbone refuses.
+    WeightsNotFoundError
+        ``settings.weights`` is not an existing local file.
+    TrainingError
+        The weights file could not be loaded into the backbone.
+    """
+    keras = _keras()
+    if n_classes < 2:
+        raise InvalidSettingsError(f"a classifier needs at least 2 classes, got {n_classes}")
+    regularizer = keras.regularizers.L2(settings.l2) if settings.l2 > 0 else None
+    height, width = settings.image_size
+    inputs = keras.Input((height, width, settings.channels), name="image")
+    x = inputs
+    for layer in _augmentation_layers(settings):
+        x = layer(x)
+
+    if settings.architecture == SMALL_CNN:
+        if settings.weights is not None:
+            _weights_file(settings)  # raises: small_cnn takes no weights
+        # Three conv blocks; more (up to six) for big images, so the last feature map
+        # is at most about 8 pixels on its short side.
+        filters = (32, 64, 128, 128, 256, 256)
+        side = min(height, width)
+        blocks = 0
+        while blocks < 3 or (side > 8 and blocks < len(filters)):
+            x = keras.layers.Conv2D(
+                filters[blocks],
+                3,
+                padding="same",
+                use_bias=False,
+                kernel_regularizer=regularizer,
+            )(x)
+            # A short memory (momentum 0.8, not Keras' 0.99) makes the inference-mode
+            # statistics usable after a few dozen steps, so early stopping on the
+            # validation loss is not fooled in the first epochs of small datasets.
+            x = keras.layers.BatchNormalization(momentum=0.8)(x)
+            x = keras.layers.ReLU()(x)
+            if side >= 2:
+                x = keras.layers.MaxPooling2D()(x)
+                side //= 2
+            blocks += 1
+        x = keras.layers.GlobalAveragePooling2D()(x)
+    else:
+        application = _application(settings.architecture)
+        weights = _weights_file(settings)
+        x = _backbone_input_layer()(settings.architecture, name="backbone_input")(x)
+        try:
+            backbone = application(
+                include_top=False,
+                weights=None,
+                input_shape=(height, width, 3),
+                pooling="avg",
+            )
+        except ValueError as exc:
+            raise InvalidSettingsError(
+                f"cannot build {settings.architecture} for images of {height}x{width}: {exc}"
+            ) from exc
+        if weights is not None:
+            try:
+                with warnings.catch_warnings():
+                    # Keras only warns when layers of the file do not match; refuse that.
+                    warnings.simplefilter("error", UserWarning)
+                    backbone.load_weights(weights)
+            except Exception as exc:
+                raise TrainingError(
+                    f"cannot load weights file {weights} into {settings.architecture} "
+                    f"(include_top=False, input {height}x{width}x3): {exc}"
+                ) from exc
+            backbone.trainable = False
+            x = backbone(x, training=False)
+        else:
+            x = backbone(x)
+
+    if settings.dropout > 0:
+        x = keras.layers.Dropout(settings.dropout)(x)
+    outputs = keras.layers.Dense(
+        n_classes, activation="softmax", kernel_regularizer=regularizer, name="probabilities"
+    )(x)
+    return keras.Model(inputs, outputs, name=settings.architecture.lower())
+
+
+def _compile(model: keras.Model, settings: TrainSettings) -> None:
+    keras = _keras()
+    if settings.loss == "focal":
+        loss = keras.losses.CategoricalFocalCrossentropy(gamma=settings.focal_gamma)
+    else:
+        loss = keras.losses.CategoricalCrossentropy()
+    model.compile(
+        optimizer=keras.optimizers.Adam(settings.learning_rate),
+        loss=loss,
+        metrics=[keras.metrics.CategoricalAccuracy(name="acc")],
+        jit_compile=False,
+    )
+
+
+# --------------------------------------------------------------------------- training
+
+
+def _check_inputs(
+    paths: Sequence[Any], labels: Any, n_classes: int
+) -> tuple[list[str], np.ndarray]:
+    files = [os.fspath(p) for p in paths]
+    y = np.asarray(labels)
+    if y.ndim != 1 or len(y) != len(files):
+        raise TrainingError(f"got {len(files)} image paths but labels of shape {y.shape}")
+    if len(files) == 0:
+        raise TrainingError("no images to train on")
+    if not np.issubdtype(y.dtype, np.integer):
+        raise TrainingError(f"labels must be integer class indices, got dtype {y.dtype}")
+    if n_classes < 2:
+        raise InvalidSettingsError(f"a classifier needs at least 2 classes, got {n_classes}")
+    if y.min() < 0 or y.max() >= n_classes:
+        raise TrainingError(
+            f"labels must be in [0, {n_classes - 1}], found {int(y.min())}..{int(y.max())}"
+        )
+    _check_files_exist(files)
+    return files, y.astype(np.int64)
+
+
+def _validation_split(
+    labels: np.ndarray, fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split positions ``0..len(labels)-1`` into (fit, validation), stratified if possible."""
+    from sklearn.model_selection import train_test_split
+
+    n = len(labels)
+    positions = np.arange(n)
+    n_val = min(n - 1, round(fraction * n))
+    if fraction <= 0 or n_val < 1:
+        return positions, positions[:0]
+    try:
+        fit, val = train_test_split(
+            positions, test_size=n_val, stratify=labels, random_state=seed, shuffle=True
+        )
+    except ValueError:
+        # A class too small to appear on both sides, or fewer slots than classes.
+        logger.debug("validation slice not stratified: classes too small")
+        fit, val = train_test_split(positions, test_size=n_val, random_state=seed, shuffle=True)
+    return np.sort(fit), np.sort(val)
+
+
+def _class_weights(labels: np.ndarray, n_classes: int) -> dict[int, float]:
+    """sklearn's "balanced" weights; classes absent from ``labels`` get weight 1."""
+    counts = np.bincount(labels, minlength=n_classes)
+    present = counts > 0
+    weights = np.ones(n_classes)
+    weights[present] = len(labels) / (present.sum() * counts[present])
+    return {k: float(w) for k, w in enumerate(weights)}
+
+
+@contextlib.contextmanager
+def _quiet_keras_warnings() -> Iterator[None]:
+    """Hide warnings Keras raises about itself, not about the user's data or settings."""
+    with warnings.catch_warnings():
+        # e.g. "shuffle=True was passed, but will be ignored" for tf.data input.
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"keras\.")
+        # numpy 2 about TensorFlow's __array__ (keras get_weights/set_weights).
+        warnings.filterwarnings(
+            "ignore", message=r"__array__ implementation doesn't accept a copy keyword"
+        )
+        yield
+
+
+@functools.cache
+def _progress_callback_class() -> type:
+    keras = _keras()
+
+    class ProgressCallback(keras.callbacks.Callback):
+        """Reports every epoch through ``progress`` and remembers the history."""
+
+        def __init__(self, tag: str, epochs: int, progress: Progress | None) -> None:
+            super().__init__()
+            self.tag = tag
+            self.epochs = epochs
+            self.progress = progress
+            self.history: list[dict[str, float]] = []
+
+        def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+            values = {k: float(v) for k, v in (logs or {}).items()}
+            self.history.append(values)
+            shown = " ".join(
+                f"{key}={values[key]:.4f}"
+                for key in ("loss", "acc", "val_loss", "val_acc")
+                if key in values
+            )
+            message = f"{self.tag}: epoch {epoch + 1}/{self.epochs} {shown}"
+            logger.debug(message)
+            if self.progress is not None:
+                self.progress(message)
+
+    return ProgressCallback
+
+
+def fit_model(
+    paths: Sequence[str | os.PathLike[str]],
+    labels: np.ndarray,
+    n_classes: int,
+    settings: TrainSettings,
+    *,
+    seed: int | None = None,
+    tag: str = "fit",
+    progress: Progress | None = None,
+) -> tuple[keras.Model, FitInfo]:
+    """Train one model, with early stopping on a stratified validation slice.
+
+    Clears the Keras session and seeds Keras with ``seed`` first, so the result depends
+    only on the arguments.
+
+    Parameters
+    ----------
+    paths : Sequence[str | os.PathLike]
+        Image files.
+    labels : numpy.ndarray
+        Integer class of each image, in ``[0, n_classes)``.
+    n_classes : int
+        Number of classes.
+    settings : TrainSettings
+        Model and training settings.
+    seed : int | None
+        Seed of this fit; defaults to ``settings.seed``.
+    tag : str
+        Prefix of the progress messages, e.g. ``"fold 2/5"``.
+    progress : Callable[[str], None] | None
+        Called with one line per epoch.
+
+    Returns
+    -------
+    tuple[keras.Model, FitInfo]
+        The trained model (weights of the best validation epoch) and what happened.
+
+    Raises
+    ------
+    TrainingError
+        Bad inputs, a missing or unreadable image, or a failed fit.
+    """
+    keras = _keras()
+    files, y = _check_inputs(paths, labels, n_classes)
+    check_settings(settings)
+    seed = settings.seed if seed is None else seed
+    started = time.perf_counter()
+
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(seed)
+    fit_pos, val_pos = _validation_split(y, settings.validation_fraction, seed)
+    fit_files = [files[i] for i in fit_pos]
+    val_files = [files[i] for i in val_pos]
+    train_ds = make_dataset(
+        fit_files, y[fit_pos], n_classes, settings, training=True, shuffle_seed=seed
+    )
+    val_ds = (
+        make_dataset(val_files, y[val_pos], n_classes, settings, training=False)
+        if len(val_pos)
+        else None
+    )
+    model = build_model(n_classes, settings)
+    _compile(model, settings)
+
+    reporter = _progress_callback_class()(tag, settings.epochs, progress)
+    callbacks: list[Any] = [reporter]
+    stopper = None
+    if val_ds is not None:
+        stopper = keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=settings.patience, restore_best_weights=True
+        )
+        callbacks.append(stopper)
+    class_weight = (
+        _class_weights(y[fit_pos], n_classes) if settings.class_weight == "balanced" else None
+    )
+
+    with _naming_bad_images(files, settings), _quiet_keras_warnings():
+        model.fit(
+            train_ds,
+            validation_data=val_ds,
+            epochs=settings.epochs,
+            class_weight=class_weight,
+            callbacks=callbacks,
+            verbose=0,
+        )
+
+    history = reporter.history
+    best = len(history) - 1
+    if stopper is not None and history:
+        best = int(stopper.best_epoch)
+    kept = history[best] if history else {}
+    info = FitInfo(
+        n_train=len(fit_pos),
+        n_val=len(val_pos),
+        epochs_run=len(history),
+        best_epoch=best + 1,
+        train_loss=kept.get("loss", math.nan),
+        train_accuracy=kept.get("acc", math.nan),
+        val_loss=kept.get("val_loss") if stopper is not None else None,
+        val_accuracy=kept.get("val_acc") if stopper is not None else None,
+        seconds=time.perf_counter() - started,
+    )
+    return model, info
+
+
+def _predict(model: keras.Model, files: list[str], settings: TrainSettings) -> np.ndarray:
+    n_classes = int(model.output_shape[-1])
+    if not files:
+        return np.zeros((0, n_classes), np.float32)
+    ds = make_dataset(files, None, n_classes, settings, training=False)
+    with _naming_bad_images(files, settings), _quiet_keras_warnings():
+        probabilities = model.predict(ds, verbose=0)
+    return np.asarray(probabilities, dtype=np.float32)
+
+
+def cross_validated_probabilities(
+    paths: Sequence[str | os.PathLike[str]],
+    labels: np.ndarray,
+    n_classes: int,
+    settings: TrainSettings,
+    progress: Progress | None = None,
+) -> CrossValResult:
+    """Out-of-fold class probabilities of every sample by stratified K-fold.
+
+    The samples are split by ``StratifiedKFold(settings.folds, shuffle=True,
+    random_state=settings.seed)``. For fold ``k`` a model is trained (seed
+    ``settings.seed + k``) on the other folds, minus a stratified validation slice used
+    for early stopping, and predicts the held-out fold. Every sample is predicted
+    exactly once, by a model that never saw it.
+
+    Parameters
+    ----------
+    paths : Sequence[str | os.PathLike]
+        Image files.
+    labels : numpy.ndarray
+        Given integer class of each image, in ``[0, n_classes)``.
+    n_classes : int
+        Number of classes.
+    settings : TrainSettings
+        Model, training and cross-validation settings.
+    progress : Callable[[str], None] | None
+        Called with one line per epoch and per finished fold.
+
+    Returns
+    -------
+    CrossValResult
+        Out-of-fold probabilities and per-fold details.
+
+    Raises
+    ------
+    TrainingError
+        Bad inputs or settings, a missing or unreadable image, or a failed fit.
+    WeightsNotFoundError
+        The backbone's weights file does not exist.
+    """
+    from sklearn.model_selection import StratifiedKFold
+
+    files, y = _check_inputs(paths, labels, n_classes)
+    check_settings(settings)
+    n = len(files)
+    if settings.folds > n:
+        raise InvalidSettingsError(f"cannot split {n} images into {settings.folds} folds")
+    started = time.perf_counter()
+    splitter = StratifiedKFold(n_splits=settings.folds, shuffle=True, random_state=settings.seed)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        try:
+            splits = list(splitter.split(np.zeros(n), y))
+        except ValueError as exc:
+            raise InvalidSettingsError(f"cannot make {settings.folds} folds: {exc}") from exc
+    for warning in caught:
+        logger.warning("%s", warning.message)
+
+    probabilities = np.full((n, n_classes), np.nan, dtype=np.float32)
+    fold_of_sample = np.zeros(n, dtype=np.int32)
+    folds = []
+    for k, (train_idx, heldout_idx) in enumerate(splits):
+        fold_started = time.perf_counter()
+        tag = f"fold {k + 1}/{settings.folds}"
+        model, fit_info = fit_model(
+            [files[i] for i in train_idx],
+            y[train_idx],
+            n_classes,
+            settings,
+            seed=settings.seed + k,
+            tag=tag,
+            progress=progress,
+        )
+        predicted = _predict(model, [files[i] for i in heldout_idx], settings)
+        probabilities[heldout_idx] = predicted
+        fold_of_sample[heldout_idx] = k + 1
+        accuracy = float(np.mean(predicted.argmax(axis=1) == y[heldout_idx]))
+        info = FoldInfo(
+            fold=k + 1,
+            n_heldout=len(heldout_idx),
+            heldout_accuracy=accuracy,
+            fit=fit_info,
+            seconds=time.perf_counter() - fold_started,
+        )
+        folds.append(info)
+        message = (
+            f"{tag}: done in {info.seconds:.1f} s, {fit_info.epochs_run} epochs "
+            f"(best {fit_info.best_epoch}), held-out accuracy {accuracy:.4f}"
+        )
+        logger.info(message)
+        if progress is not None:
+            progress(message)
+        del model
+    _keras().backend.clear_session()
+
+    if np.isnan(probabilities).any() or (fold_of_sample == 0).any():
+        raise TrainingError("internal error: some samples were not predicted by any fold")
+    return CrossValResult(
+        probabilities=probabilities,
+        fold_of_sample=fold_of_sample,
+        folds=tuple(folds),
+        accuracy=float(np.mean(probabilities.argmax(axis=1) == y)),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def train_final_model(
+    paths: Sequence[str | os.PathLike[str]],
+    labels: np.ndarray,
+    n_classes: int,
+    settings: TrainSettings,
+    out_path: Path,
+    progress: Progress | None = None,
+) -> FitInfo:
+    """Train one model on all samples and save it as a ``.keras`` file.
+
+    A stratified validation slice is still held out for early stopping.
+
+    Parameters
+    ----------
+    paths : Sequence[str | os.PathLike]
+        Image files.
+    labels : numpy.ndarray
+        Integer class of each image, in ``[0, n_classes)``.
+    n_classes : int
+        Number of classes.
+    settings : TrainSettings
+        Model and training settings (seed ``settings.seed``).
+    out_path : pathlib.Path
+        Where to save the model; must end in ``.keras``. Written atomically.
+    progress : Callable[[str], None] | None
+        Called with one line per epoch.
+
+    Returns
+    -------
+    FitInfo
+        What happened during the fit.
+    """
+    out_path = Path(out_path)
+    if out_path.suffix != ".keras":
+        raise InvalidSettingsError(f"model file {out_path} must end in .keras")
+    model, info = fit_model(paths, labels, n_classes, settings, tag="final", progress=progress)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    partial = out_path.with_name(out_path.stem + ".partial.keras")
+    try:
+        with _quiet_keras_warnings():
+            model.save(partial)
+        os.replace(partial, out_path)
+    except OSError as exc:
+        raise TrainingError(f"cannot save model to {out_path}: {exc}") from exc
+    finally:
+        partial.unlink(missing_ok=True)
+    logger.info("saved model to %s", out_path)
+    return info
+
+
+def predict_probabilities(
+    model_path: Path | keras.Model,
+    paths: Sequence[str | os.PathLike[str]],
+    settings: TrainSettings,
+    progress: Progress | None = None,
+) -> np.ndarray:
+    """Class probabilities of images by a saved (or in-memory) model.
+
+    Parameters
+    ----------
+    model_path : pathlib.Path | keras.Model
+        A ``.keras`` file written by :func:`train_final_model`, or a model.
+    paths : Sequence[str | os.PathLike]
+        Image files to predict.
+    settings : TrainSettings
+        Image size, channels and batch size the model was trained with.
+    progress : Callable[[str], None] | None
+        Called once before predicting.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(len(paths), n_classes)`` float32 probabilities.
+
+    Raises
+    ------
+    TrainingError
+        The model file cannot be loaded or does not fit the settings, or an image is
+        missing or unreadable.
+    """
+    keras = _keras()
+    if isinstance(model_path, keras.Model):
+        model = model_path
+        where = "the model"
+    else:
+        where = str(model_path)
+        if not Path(model_path).is_file():
+            raise TrainingError(f"model file {model_path} does not exist")
+        _backbone_input_layer()  # registers the custom layer for loading
+        try:
+            with _quiet_keras_warnings():
+                model = keras.models.load_model(model_path, compile=False)
+        except Exception as exc:
+            raise TrainingError(f"cannot load model file {model_path}: {exc}") from exc
+    expected = (*settings.image_size, settings.channels)
+    if tuple(model.input_shape[1:]) != expected:
+        raise TrainingError(
+            f"{where} takes images of shape {tuple(model.input_shape[1:])}, but the settings "
+            f"say {expected} (image_size and channels)"
+        )
+    files = [os.fspath(p) for p in paths]
+    _check_files_exist(files)
+    if progress is not None:
+        progress(f"predicting {len(files)} images")
+    return _predict(model, files, settings)
