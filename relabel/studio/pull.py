@@ -1,0 +1,186 @@
+"""Pull reviews from Label Studio and apply them to the label store exactly once.
+
+A pull reads the tasks updated since the previous pull (the cursor), resolves each task's
+votes (:mod:`relabel.consensus`) and, in ONE transaction, records the resolutions, the new
+label versions they imply and the new cursor. A crash before the commit changes nothing;
+a second pull changes nothing (a task whose set of answers is unchanged is skipped by its
+fingerprint); an answer edited after a pull changes the fingerprint, so the task is
+resolved again and, if the outcome differs from the current label, a new version is added.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from relabel import failpoints
+from relabel.consensus import Vote, resolve
+from relabel.project import Project
+from relabel.studio.client import ReviewedTask, StudioClient
+from relabel.studio.push import ensure_studio_project
+
+log = logging.getLogger(__name__)
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class PullSummary:
+    """What a pull did.
+
+    Attributes
+    ----------
+    reviewed : int
+        Tasks resolved by this pull (confirmed + corrected + excluded).
+    confirmed, corrected, excluded, unresolved : int
+        Outcomes; ``unresolved`` tasks stay open for another reviewer.
+    corrections : dict
+        ``"given>new"`` -> count of corrections per class pair.
+    tasks_seen : int
+        Tasks with answers read from Label Studio.
+    unchanged : int
+        Of those, tasks whose answers did not change since the last pull.
+    unknown : int
+        Tasks relabel did not push (ignored).
+    """
+
+    reviewed: int = 0
+    confirmed: int = 0
+    corrected: int = 0
+    excluded: int = 0
+    unresolved: int = 0
+    corrections: dict[str, int] = field(default_factory=dict)
+    tasks_seen: int = 0
+    unchanged: int = 0
+    unknown: int = 0
+    seconds: float = 0.0
+
+
+def fingerprint(task: ReviewedTask) -> str:
+    """A stable digest of a task's answers (id, choice, skipped), order-independent."""
+    answers = sorted((a.id, a.choice or "", bool(a.was_cancelled)) for a in task.annotations)
+    return json.dumps(answers)
+
+
+def apply_reviews(
+    project: Project,
+    studio_project_id: int,
+    tasks: list[ReviewedTask],
+    *,
+    cursor: str | None,
+    cycle: int | None = None,
+) -> PullSummary:
+    """Resolve and apply reviewed tasks in one transaction; see the module docstring."""
+    store = project.store
+    classes = project.config.dataset.classes
+    min_agreement = project.config.review.min_agreement
+    rows = store.task_rows_by_task_id(studio_project_id)
+    outcomes: Counter[str] = Counter()
+    corrections: Counter[str] = Counter()
+    unchanged = unknown = 0
+    with store.transaction():
+        for task in sorted(tasks, key=lambda t: t.task_id):
+            row = rows.get(task.task_id)
+            if row is None:
+                unknown += 1
+                continue
+            fp = fingerprint(task)
+            if row["fingerprint"] == fp:
+                unchanged += 1
+                continue
+            votes = [Vote(a.id, str(a.user), a.choice, bool(a.was_cancelled))
+                     for a in task.annotations]
+            res = resolve(votes, classes=classes, min_agreement=min_agreement)
+            reviewers = sorted({v.reviewer for v in votes if not v.cancelled})
+            current = store.current_version(row["sample_id"])
+            evidence: dict[str, Any] = {
+                "studio_project_id": studio_project_id,
+                "task_id": task.task_id,
+                "annotation_ids": sorted(v.annotation_id for v in votes if not v.cancelled),
+                "votes": res.votes,
+                "agreement": round(res.agreement, 4),
+                "reason": res.reason,
+                **{k: v for k, v in json.loads(row["evidence"]).items()
+                   if k in ("p_given", "p_predicted", "predicted_label", "run_id")},
+            }
+            version = int(current["version_id"])
+            label = res.label
+            if res.outcome == "label":
+                if label == current["label"] and current["status"] == "active":
+                    outcome = "confirmed"
+                else:
+                    outcome = "corrected"
+                    corrections[f"{current['label']}>{label}"] += 1
+                    version = store.add_version(
+                        row["sample_id"], label, source="review", cycle=row["cycle"],
+                        reviewers=reviewers, evidence=evidence,
+                    )
+            elif res.outcome == "excluded":
+                label = current["label"]
+                outcome = "excluded"
+                if current["status"] != "excluded":
+                    version = store.add_version(
+                        row["sample_id"], current["label"], source="review", status="excluded",
+                        cycle=row["cycle"], reviewers=reviewers, evidence=evidence,
+                    )
+            else:
+                outcome = "unresolved"
+            outcomes[outcome] += 1
+            store.replace_answers(
+                studio_project_id, task.task_id, row["sample_id"],
+                [(a.id, str(a.user), a.choice, bool(a.was_cancelled), a.updated_at)
+                 for a in task.annotations],
+            )
+            store.record_review(
+                row, outcome=outcome, label=label, reviewers=reviewers,
+                annotation_ids=evidence["annotation_ids"], votes=res.votes, fingerprint=fp,
+                version_after=version, still_open=outcome == "unresolved",
+            )
+        summary = PullSummary(
+            reviewed=outcomes["confirmed"] + outcomes["corrected"] + outcomes["excluded"],
+            confirmed=outcomes["confirmed"],
+            corrected=outcomes["corrected"],
+            excluded=outcomes["excluded"],
+            unresolved=outcomes["unresolved"],
+            corrections=dict(sorted(corrections.items())),
+            tasks_seen=len(tasks),
+            unchanged=unchanged,
+            unknown=unknown,
+        )
+        store.add_pull(studio_project_id, cursor, summary.__dict__)
+        failpoints.hit("apply:before_commit")
+    if cycle is not None:
+        log.debug("pull applied for cycle %s", cycle)
+    return summary
+
+
+def pull(
+    project: Project,
+    client: StudioClient,
+    *,
+    cycle: int | None = None,
+    progress: Progress | None = None,
+) -> PullSummary:
+    """Read every answer since the last pull and apply the outcomes exactly once.
+
+    Raises
+    ------
+    StudioError
+        Server unreachable, token refused, project deleted or its classes changed; the
+        store is unchanged.
+    """
+    started = time.perf_counter()
+    sp = ensure_studio_project(project, client, create=False)
+    cursor = project.store.last_pull_cursor(sp)
+    tasks = client.list_reviewed_tasks(sp, updated_after=cursor)
+    if progress:
+        progress(f"pull: {len(tasks)} task(s) with answers since {cursor or 'the start'}")
+    # The listing's watermark (server time a little before it started) never misses an
+    # answer given while pages were read; tasks read twice are skipped by fingerprint.
+    new_cursor = getattr(tasks, "watermark", None) or cursor
+    summary = apply_reviews(project, sp, tasks, cursor=new_cursor, cycle=cycle)
+    return PullSummary(**{**summary.__dict__, "seconds": time.perf_counter() - started})

@@ -1,0 +1,262 @@
+"""Push the top of the ranking to Label Studio: idempotent and resumable.
+
+A push goes through states recorded in the label store's ``tasks`` table:
+
+``planned``
+    the selection is fixed (one transaction), before anything is sent;
+``pending``
+    a batch is about to be imported (recorded before the import);
+``open``
+    Label Studio answered with the task ids (recorded after the import).
+
+A push interrupted at any point resumes: ``pending`` rows are reconciled with the tasks
+that exist in Label Studio (found by ``sample_id``), so a batch that reached the server
+before the crash is not imported again; ``planned`` rows are pushed. A sample with a
+planned, pending or open task is never selected again, nor is a sample reviewed since its
+label last changed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from relabel import failpoints
+from relabel.errors import StudioConfigMismatchError
+from relabel.project import Project
+from relabel.selection import select_for_review
+from relabel.studio.client import StudioClient, TaskSpec
+from relabel.studio.labeling import build_label_config
+
+log = logging.getLogger(__name__)
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class PushSummary:
+    """What a push did."""
+
+    studio_project_id: int
+    planned: int
+    pushed: int
+    reconciled: int
+    resumed: bool
+    excluded_busy: int
+    excluded_reviewed: int
+    seconds: float
+
+
+def ensure_studio_project(project: Project, client: StudioClient, *, create: bool = True) -> int:
+    """Return the Label Studio project of this relabel project, creating it once.
+
+    Raises
+    ------
+    StudioProjectMissingError
+        The project relabel created was deleted in Label Studio.
+    StudioConfigMismatchError
+        Its class list no longer matches the relabel project's.
+    ProjectError
+        No Label Studio project yet and ``create`` is False.
+    """
+    classes = project.config.dataset.classes
+    row = project.store.studio_project(client.url)
+    if row is None:
+        if not create:
+            from relabel.errors import ProjectError
+
+            raise ProjectError(
+                f"{project.root}: nothing was pushed to {client.url} yet (relabel push first)"
+            )
+        title = project.config.studio.title or f"relabel: {project.config.name}"
+        description = (
+            f"Label review for the relabel project '{project.config.name}'. "
+            "Pick the correct class; 'Not sure' leaves the task for another reviewer."
+        )
+        sp = client.create_project(title, build_label_config(classes), description)
+        project.store.add_studio_project(sp, client.url, title, classes)
+        log.info("created Label Studio project %d (%s)", sp, title)
+        return sp
+    sp = int(row["studio_project_id"])
+    client.get_project(sp)
+    server_classes = client.project_classes(sp)
+    if server_classes != classes:
+        raise StudioConfigMismatchError(
+            f"Label Studio project {sp} at {client.url} now has classes {server_classes}, "
+            f"but the relabel project '{project.config.name}' has {classes}; restore the "
+            "labeling config in Label Studio (relabel never guesses a class mapping)"
+        )
+    return sp
+
+
+def _task_spec(project: Project, row: Any, path: str, evidence: dict[str, Any]) -> TaskSpec:
+    pre = project.config.review.pre_annotate
+    data = {
+        "given_label": evidence["given_label"],
+        "predicted_label": evidence["predicted_label"],
+        "predicted_confidence": f"{evidence['p_predicted']:.2f}",
+        "suspicion": round(float(evidence["suspicion"]), 6),
+        "rank": int(evidence["rank"]),
+        "lane": evidence["lane"],
+        "cycle": row["cycle"],
+    }
+    prediction = None
+    if pre:
+        prediction = {
+            "label": evidence["predicted_label"],
+            "score": float(evidence["p_predicted"]),
+            "model_version": evidence["run_id"],
+        }
+    return TaskSpec(sample_id=row["sample_id"], image=path, data=data, prediction=prediction)
+
+
+def plan(
+    project: Project,
+    studio_project_id: int,
+    *,
+    budget: int | None = None,
+    lane: str | None = None,
+    cycle: int | None = None,
+) -> tuple[int, int, int]:
+    """Fix the selection for the next push (state ``planned``).
+
+    Returns
+    -------
+    planned, excluded_busy, excluded_reviewed
+    """
+    review = project.config.review
+    ranked = project.rank()
+    busy = project.store.busy_sample_ids()
+    reviewed = project.store.reviewed_sample_ids() - busy
+    n = budget if budget is not None else project.config.budget_count(len(ranked.table))
+    chosen = select_for_review(
+        ranked.table,
+        n,
+        lane=lane or review.lane,
+        exclude=busy | reviewed,
+        uncertain_share=review.uncertain_share,
+        per_class_balance=review.per_class_balance,
+    )
+    items = [
+        (
+            r.sample_id,
+            {
+                "given_label": r.given_label,
+                "predicted_label": r.predicted_label,
+                "p_given": float(r.p_given),
+                "p_predicted": float(r.p_predicted),
+                "suspicion": float(r.suspicion),
+                "rank": int(r.rank),
+                "lane": r.lane,
+                "run_id": ranked.run_id,
+            },
+        )
+        for r in chosen.itertuples(index=False)
+    ]
+    project.store.plan_tasks(studio_project_id, items, cycle=cycle, batch=uuid.uuid4().hex[:12])
+    return len(items), len(busy), len(reviewed)
+
+
+def reconcile_pending(project: Project, client: StudioClient, studio_project_id: int) -> int:
+    """Settle rows left ``pending`` by an interrupted push; return how many were found."""
+    store = project.store
+    pending = store.tasks(studio_project_id, ("pending",))
+    if not pending:
+        return 0
+    found = client.find_tasks_by_sample_ids(studio_project_id, [r["sample_id"] for r in pending])
+    assignments = []
+    missing = []
+    for r in pending:
+        task_ids = sorted(found.get(r["sample_id"], []))
+        if task_ids:
+            if len(task_ids) > 1:
+                log.warning("sample %s has %d tasks in Label Studio: %s", r["sample_id"],
+                            len(task_ids), task_ids)
+            assignments.append((r["row_id"], task_ids[0]))
+        else:
+            missing.append(r["row_id"])
+    store.open_tasks(assignments)
+    store.set_task_state(missing, "planned")
+    log.info("interrupted push: %d task(s) had reached Label Studio, %d will be sent again",
+             len(assignments), len(missing))
+    return len(assignments)
+
+
+def push_planned(
+    project: Project,
+    client: StudioClient,
+    studio_project_id: int,
+    *,
+    batch_size: int = 500,
+    progress: Progress | None = None,
+) -> int:
+    """Import every planned task in batches; return how many were imported."""
+    store = project.store
+    labels = store.labels()
+    paths = dict(zip(labels["sample_id"], labels["path"], strict=True))
+    rows = store.tasks(studio_project_id, ("planned",))
+    done = 0
+    for start in range(0, len(rows), batch_size):
+        batch = rows[start : start + batch_size]
+        specs = [
+            _task_spec(project, r, paths[r["sample_id"]], json.loads(r["evidence"])) for r in batch
+        ]
+        row_ids = [r["row_id"] for r in batch]
+        store.set_task_state(row_ids, "pending")
+        task_ids = client.import_tasks(
+            studio_project_id, specs, project.config.review.image_mode,
+            document_root=project.config.studio.document_root or None,
+        )
+        failpoints.hit("push:after_import")
+        store.open_tasks(list(zip(row_ids, task_ids, strict=True)))
+        done += len(batch)
+        if progress:
+            progress(f"push: {done}/{len(rows)} tasks")
+    return done
+
+
+def push(
+    project: Project,
+    client: StudioClient,
+    *,
+    budget: int | None = None,
+    lane: str | None = None,
+    cycle: int | None = None,
+    batch_size: int = 500,
+    progress: Progress | None = None,
+) -> PushSummary:
+    """Send the most suspicious samples to Label Studio, within the review budget.
+
+    If an earlier push was interrupted, this finishes it instead of selecting anew.
+
+    Parameters
+    ----------
+    project : Project
+        The opened relabel project (it must have a training run).
+    client : StudioClient
+        The Label Studio connection.
+    budget : int, optional
+        Most samples to push (default: ``review.budget`` from the config).
+    lane : str, optional
+        ``label_issue``, ``uncertain`` or ``all`` (default: ``review.lane``).
+    cycle : int, optional
+        The cycle the tasks belong to.
+    batch_size : int
+        Tasks per import request.
+    progress : callable, optional
+        Receives progress lines.
+    """
+    started = time.perf_counter()
+    sp = ensure_studio_project(project, client)
+    reconciled = reconcile_pending(project, client, sp)
+    resumed = bool(project.store.tasks(sp, ("planned",))) or reconciled > 0
+    planned = busy = reviewed = 0
+    if not project.store.tasks(sp, ("planned",)) and not reconciled:
+        planned, busy, reviewed = plan(project, sp, budget=budget, lane=lane, cycle=cycle)
+    pushed = push_planned(project, client, sp, batch_size=batch_size, progress=progress)
+    return PushSummary(sp, planned, pushed, reconciled, resumed, busy, reviewed,
+                       time.perf_counter() - started)
