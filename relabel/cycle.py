@@ -338,6 +338,9 @@ def run_cycle(
     evaluated = step("evaluate", lambda: _evaluate(project, retrained["run_id"]))
     summary = {**selected, **(steps.info("pull") or {}), **evaluated}
     _finish(project, cycle, "done", summary)
+    from relabel.reporting import build_report
+
+    progress(f"cycle {cycle}: report {build_report(project)}")
     result.summary = cycle_history(project)[-1]
     return result
 
