@@ -1,0 +1,396 @@
+"""Run every benchmark and write BENCHMARKS.md: ``python -m benchmarks --quick|--full``.
+
+Quick mode (CI, a few minutes on 2 CPU cores):
+
+* detection: the digits trained with relabel's CNN at reduced epochs; MNIST and CIFAR-10
+  on the reference probabilities only (no training on 10,000 images);
+* review yield: the digits, 3 cycles at reduced epochs;
+* speed: scoring 1M x 10 against cleanlab; throughput on the digits and MNIST; Label
+  Studio push/pull of 1,000 tasks; the cycle time on the digits;
+* memory: 2,000 vs 12,000 streamed MNIST images (the same 6x ratio as the full run).
+
+Full mode (the published table): MNIST and CIFAR-10 also trained with relabel's CNN in
+every label setting, review yield and training at the project's epochs, scoring 1M x 10 and
+1M x 100, push/pull of 10,000 tasks, the 5-fold cycle on the 10,000 MNIST test images and
+memory at 10,000 vs 60,000 images.
+
+The data folder (``--data``, default ``../shared/data``) is optional: without it, MNIST and
+CIFAR-10 are skipped with a note and the memory test uses the digits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import shlex
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from benchmarks import datasets, detection, memory, report, review, speed
+from benchmarks.datasets import DataUnavailableError
+
+log = logging.getLogger("benchmarks")
+
+SECTIONS = ("detection", "speed", "memory", "review")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a mode runs."""
+
+    mode: str
+    digits_epochs: int
+    big_epochs: int | None  # MNIST / CIFAR-10 CNN training; None: reference pyx only
+    review_epochs: int | None  # None: the project's own setting
+    scoring_n: int
+    scoring_classes: tuple[int, ...]
+    scoring_repeat: int
+    throughput: tuple[tuple[str, int, int | None], ...]  # (dataset, epochs, limit)
+    studio_tasks: int
+    memory_sizes: tuple[int, int]
+    cycle: tuple[str, str]  # (dataset, setting spec) whose run also trains the final model
+
+
+QUICK = Plan(
+    mode="quick",
+    digits_epochs=5,
+    big_epochs=None,
+    review_epochs=3,
+    scoring_n=1_000_000,
+    scoring_classes=(10,),
+    scoring_repeat=3,
+    throughput=(("digits", 3, None), ("mnist", 2, 4000)),
+    studio_tasks=1000,
+    memory_sizes=(2000, 12000),
+    cycle=("digits", datasets.PAIR_NOISE["digits"]),
+)
+FULL = Plan(
+    mode="full",
+    digits_epochs=15,
+    big_epochs=15,
+    review_epochs=None,
+    scoring_n=1_000_000,
+    scoring_classes=(10, 100),
+    scoring_repeat=3,
+    throughput=(("digits", 3, None), ("mnist", 3, None), ("cifar10", 3, None)),
+    studio_tasks=10_000,
+    memory_sizes=(10_000, 60_000),
+    cycle=("mnist", "original"),
+)
+#: The plans by mode (tests swap in a smaller one).
+PLANS = {"quick": QUICK, "full": FULL}
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for dist in (
+        "relabel",
+        "numpy",
+        "tensorflow-cpu",
+        "tensorflow",
+        "keras",
+        "scikit-learn",
+        "pandas",
+        "cleanlab",
+        "label-studio-sdk",
+    ):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    try:
+        from relabel.studio import server
+
+        version = server.installed_version(server.default_venv())
+        out["label-studio (server venv)"] = version or "not installed"
+    except Exception as exc:  # the server venv is optional
+        out["label-studio (server venv)"] = f"unknown ({type(exc).__name__})"
+    return out
+
+
+def _machine() -> dict[str, Any]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mem_gb = 0.0
+    try:
+        with open("/proc/meminfo", encoding="utf-8") as f:
+            mem_gb = int(f.readline().split()[1]) / 1024**2
+    except (OSError, ValueError, IndexError):
+        pass
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {
+        "cpu": cpu,
+        "cores": cores,
+        "memory_gb": mem_gb,
+        "os": platform.platform(),
+        "load_start": " ".join(f"{v:.1f}" for v in os.getloadavg()),
+    }
+
+
+def _load_available(
+    names: Sequence[str], data: Path, cache: Path, skipped: list[str]
+) -> dict[str, datasets.BenchDataset]:
+    out = {}
+    for name in names:
+        try:
+            out[name] = datasets.load(name, data, cache)
+        except DataUnavailableError as exc:
+            skipped.append(f"{name}: {exc}")
+            log.warning("skipping %s: %s", name, exc)
+    return out
+
+
+def run_detection(
+    plan: Plan, data: Path, cache: Path, reuse: bool, results: dict[str, Any]
+) -> None:
+    """Section 1 (and the cycle time of section 3)."""
+    from relabel import scoring
+
+    skipped: list[str] = []
+    sets = _load_available(("digits", "mnist", "cifar10"), data, cache, skipped)
+    out: list[dict[str, Any]] = []
+    say = log.info
+    for name, ds in sets.items():
+        epochs = plan.digits_epochs if name == "digits" else plan.big_epochs
+        train = detection.TrainPlan(epochs) if epochs else None
+        if train is None:
+            skipped.append(f"{name}: relabel CNN not trained in {plan.mode} mode")
+        final_for = plan.cycle[1] if plan.cycle[0] == name else None
+        for r in detection.run_dataset(
+            ds,
+            train=train,
+            workdir=cache / "detection",
+            reuse=reuse,
+            final_model_for=final_for,
+            progress=say,
+        ):
+            out.append(r.to_dict())
+            if r.notes:
+                info = json.loads(r.notes)
+                if info.get("reused"):
+                    results["notes"].append(
+                        f"{name} / {r.setting}: out-of-fold probabilities reused from an "
+                        "earlier identical training (--reuse-oof)"
+                    )
+                if info.get("final_model"):
+                    results.setdefault("speed", {})["cycle"] = {
+                        "what": f"{name}, {ds.n:,} images, {r.setting}"
+                        + (" (timing from a cached run)" if info["reused"] else ""),
+                        "seconds": info["seconds"],
+                        "folds": info["folds"],
+                        "epochs": info["epochs"],
+                        "epochs_run": ", ".join(str(e) for e in info["epochs_run"]),
+                        "oof_accuracy": info["oof_accuracy"],
+                    }
+    big = (
+        f"MNIST/CIFAR-10 at most {plan.big_epochs} epochs"
+        if plan.big_epochs
+        else "MNIST/CIFAR-10 not trained in this mode"
+    )
+    results["detection"] = {
+        "default_method": scoring.DEFAULT_METHOD,
+        "settings": out,
+        "skipped": skipped,
+        "train_note": (
+            f"5-fold, the project's default small_cnn; digits at most {plan.digits_epochs} "
+            f"epochs, {big}; early stopping with patience 3"
+        ),
+    }
+
+
+def run_speed(plan: Plan, data: Path, cache: Path, results: dict[str, Any]) -> None:
+    """Section 3: scoring, throughput, Label Studio."""
+    sp = results.setdefault("speed", {})
+    try:
+        sp["scoring"] = speed.scoring_speed(
+            plan.scoring_n, plan.scoring_classes, plan.scoring_repeat
+        )
+    except Exception as exc:
+        log.exception("scoring speed failed")
+        sp["scoring_error"] = f"{type(exc).__name__}: {exc}"
+    sp["throughput"], sp["throughput_errors"] = [], []
+    for name, epochs, limit in plan.throughput:
+        try:
+            ds = datasets.load(name, data, cache)
+        except DataUnavailableError as exc:
+            sp["throughput_errors"].append(f"{name} skipped: {exc}")
+            continue
+        try:
+            log.info("throughput: %s", name)
+            sp["throughput"].append(speed.throughput(ds, epochs=epochs, limit=limit))
+        except Exception as exc:
+            log.exception("throughput failed")
+            sp["throughput_errors"].append(f"{name}: {type(exc).__name__}: {exc}")
+    if "cycle" not in sp:
+        sp["cycle_note"] = f"Not measured in this run (the {plan.cycle[0]} detection run is off)."
+    if plan.studio_tasks <= 0:
+        sp["studio_error"] = "not run in this plan"
+        return
+    try:
+        log.info("Label Studio push/pull of %d tasks", plan.studio_tasks)
+        sp["studio"] = speed.studio_speed(["--n", str(plan.studio_tasks)])
+    except ModuleNotFoundError as exc:
+        sp["studio_error"] = f"benchmarks/bench_studio.py is not available ({exc})"
+    except Exception as exc:
+        log.exception("Label Studio push/pull failed")
+        sp["studio_error"] = f"{type(exc).__name__}: {exc}"
+
+
+def run_memory(plan: Plan, data: Path, cache: Path, results: dict[str, Any]) -> None:
+    """Section 3: peak memory over streamed images."""
+    try:
+        ds = datasets.load("mnist", data, cache)
+    except DataUnavailableError:
+        ds = datasets.load("digits", data, cache)
+    results["memory"] = memory.run(ds, plan.memory_sizes, cache / "memory")
+
+
+def run_review(plan: Plan, data: Path, cache: Path, results: dict[str, Any]) -> None:
+    """Section 2: review yield."""
+    ds = datasets.load("digits", data, cache)
+    results["review"] = review.run(
+        ds,
+        cache / "review",
+        cycles=3,
+        noise=datasets.PAIR_NOISE["digits"],
+        seed=0,
+        epochs=plan.review_epochs,
+        progress=log.info,
+    )
+
+
+def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    """Run the benchmarks, write BENCHMARKS.md and the results JSON; return the results."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="CI mode: a few minutes (default)")
+    mode.add_argument("--full", action="store_true", help="the published table")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=Path(os.environ.get("RELABEL_BENCH_DATA", datasets.DEFAULT_DATA)),
+        help="data folder laid out as ../shared/data (default: %(default)s)",
+    )
+    parser.add_argument("--cache", type=Path, default=datasets.DEFAULT_CACHE)
+    parser.add_argument("--out", type=Path, default=datasets.REPO_ROOT / "BENCHMARKS.md")
+    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument(
+        "--sections",
+        default=",".join(SECTIONS),
+        help=f"comma-separated subset of {','.join(SECTIONS)}",
+    )
+    parser.add_argument(
+        "--reuse-oof",
+        action="store_true",
+        help="reuse out-of-fold probabilities saved by an earlier run with the same data, "
+        "labels and training plan (the tables say so)",
+    )
+    parser.add_argument(
+        "--strict", action="store_true", help="exit 1 when an acceptance check fails"
+    )
+    parser.add_argument("-v", action="store_true", help="log relabel's own progress too")
+    parser.add_argument(
+        "--from-json",
+        type=Path,
+        default=None,
+        help="only re-render --out from the results JSON of an earlier run",
+    )
+    args = parser.parse_args(argv)
+    if args.from_json is not None:
+        results = json.loads(args.from_json.read_text(encoding="utf-8"))
+        args.out.write_text(report.render(results), encoding="utf-8")
+        log.info("re-rendered %s from %s", args.out, args.from_json)
+        results["exit_code"] = 0
+        return results
+    plan = PLANS["full" if args.full else "quick"]
+    sections = [s.strip() for s in args.sections.split(",") if s.strip()]
+    unknown = set(sections) - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown section(s) {', '.join(sorted(unknown))}")
+
+    started = time.perf_counter()
+    data = args.data.resolve()
+    cache = args.cache.resolve()
+    cache.mkdir(parents=True, exist_ok=True)
+    argv_list = list(sys.argv[1:] if argv is None else argv)
+    results: dict[str, Any] = {
+        "meta": {
+            "mode": plan.mode,
+            "command": "python -m benchmarks " + " ".join(shlex.quote(a) for a in argv_list),
+            "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "machine": _machine(),
+            "versions": _versions(),
+            "data": str(data) if data.is_dir() else None,
+        },
+        "errors": {},
+        "notes": [],
+    }
+    if not data.is_dir():
+        results["notes"].append(f"data folder {data} absent: MNIST and CIFAR-10 skipped")
+    runners = {
+        "detection": lambda: run_detection(plan, data, cache, args.reuse_oof, results),
+        "speed": lambda: run_speed(plan, data, cache, results),
+        "memory": lambda: run_memory(plan, data, cache, results),
+        "review": lambda: run_review(plan, data, cache, results),
+    }
+    json_path = args.json or cache / f"results-{plan.mode}.json"
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+
+    def save() -> None:  # after every section, so a late failure loses nothing
+        json_path.write_text(json.dumps(results, indent=1, default=float), encoding="utf-8")
+
+    for name in SECTIONS:
+        if name not in sections:
+            continue
+        log.info("== %s", name)
+        t0 = time.perf_counter()
+        try:
+            runners[name]()
+        except Exception as exc:
+            log.exception("section %s failed", name)
+            results["errors"][name] = f"{type(exc).__name__}: {exc}"
+        log.info("== %s done in %.0f s", name, time.perf_counter() - t0)
+        save()
+
+    results["meta"]["wall_seconds"] = time.perf_counter() - started
+    results["meta"]["machine"]["load_end"] = " ".join(f"{v:.1f}" for v in os.getloadavg())
+    save()
+    args.out.write_text(report.render(results), encoding="utf-8")
+    minutes = results["meta"]["wall_seconds"] / 60
+    log.info("wrote %s and %s in %.1f min", args.out, json_path, minutes)
+    results["exit_code"] = 1 if results["errors"] else 0
+    if args.strict and any(ok is False for _, _, ok in report.checks(results)):
+        results["exit_code"] = 1
+    return results
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point; returns the exit status."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    verbose = "-v" in (sys.argv[1:] if argv is None else argv)
+    for name in ("relabel", "httpx", "httpcore", "urllib3"):
+        logging.getLogger(name).setLevel(logging.INFO if verbose else logging.WARNING)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    return int(run(argv)["exit_code"])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
