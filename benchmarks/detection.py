@@ -4,8 +4,8 @@ For every dataset, label setting and probability source, every ranking is measur
 and the same ``(labels, probs)``:
 
 * relabel's scoring methods (:data:`relabel.scoring.SCORING_METHODS`; the default marked);
-* two candidate methods prototyped here for the choice of relabel's default
-  (:func:`cl_prune_first`, :func:`noise_posterior`);
+* two alternatives prototyped here for the choice of relabel's default
+  (:func:`cl_prune_first`, :func:`noise_posterior_calibrated`);
 * cleanlab's ``find_label_issues`` (a flagged set: its count, precision and recall) and
   ``get_label_quality_scores`` (a ranking);
 * a seeded random order.
@@ -38,10 +38,10 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
 
-#: Candidate methods prototyped here (not in relabel.scoring yet).
-CANDIDATES = ("cl_prune_first", "noise_posterior", "noise_posterior_calibrated")
-#: Pseudo-count added to every cell of the confident joint in noise_posterior.
-POSTERIOR_ALPHA = 0.1
+#: Alternative methods prototyped here (not in relabel.scoring).
+CANDIDATES = ("cl_prune_first", "noise_posterior_calibrated")
+#: Pseudo-count added to every cell of the calibrated joint (as relabel does to the counts).
+POSTERIOR_ALPHA = scoring.POSTERIOR_PSEUDO_COUNT
 TOP_CUTS = (100, 275, 500)
 RANDOM_SEED = 12345
 
@@ -95,34 +95,22 @@ def cl_prune_first(labels: np.ndarray, probs: np.ndarray) -> np.ndarray:
     return base + cl_prune_mask(y, p)
 
 
-def noise_posterior(
-    labels: np.ndarray,
-    probs: np.ndarray,
-    alpha: float = POSTERIOR_ALPHA,
-    *,
-    calibrated: bool = False,
+def noise_posterior_calibrated(
+    labels: np.ndarray, probs: np.ndarray, alpha: float = POSTERIOR_ALPHA
 ) -> np.ndarray:
-    """Suspicion: the posterior probability that the given label is wrong.
+    """Suspicion: relabel's ``noise_posterior`` with cleanlab's CALIBRATED joint as counts.
 
-    With ``C`` the confident joint's raw counts (given ``i`` x confident true ``j``; with
-    ``calibrated``, the calibrated joint instead) plus ``alpha`` in every cell,
-    ``T[i, j] = C[i, j] / sum_i C[i, j]`` estimates ``P(given = i | true = j)``. Taking
-    the model's probabilities ``p`` as the prior over the true class,
-    ``P(true = j | x, given = y) ~ T[y, j] * p_j``, and the score is
-    ``1 - T[y, y] p_y / sum_j T[y, j] p_j``. A class the model finds likely counts as
-    evidence of an error only as far as the estimated noise says labels of that class get
-    flipped to the given one.
-
-    Raw counts estimate ``T`` column by column without bias under class-conditional noise:
-    whether a sample of true class ``j`` clears the threshold ``t_j`` does not depend on
-    the label it was given. The calibrated joint rescales ROWS to the given-label counts,
-    which shrinks the estimated flip rate into a class whose own samples are often below
-    threshold (class-pair noise).
+    ``T[i, j] = (C[i, j] + alpha) / sum_i (C[i, j] + alpha)`` with ``C`` the calibrated
+    joint instead of the raw confident counts; the score is
+    ``1 - T[y, y] p_y / sum_j T[y, j] p_j`` (see :func:`relabel.scoring.noise_posterior`).
+    Kept to show why relabel uses raw counts: the calibration rescales ROWS to the
+    given-label counts, which shrinks the estimated flip rate into a class whose own
+    samples are often below threshold (class-pair noise).
     """
     y = np.asarray(labels, dtype=np.intp)
     p = np.asarray(probs, dtype=np.float64)
     joint = scoring.confident_joint(y, p)
-    q = (joint.calibrated if calibrated else joint.counts.astype(np.float64)) + alpha
+    q = joint.calibrated + alpha
     t = q / q.sum(axis=0, keepdims=True)
     w = t[y] * p
     rows = np.arange(p.shape[0])
@@ -138,8 +126,7 @@ def method_scores(labels: np.ndarray, probs: np.ndarray) -> dict[str, np.ndarray
         out[m] = scoring.suspicion(labels, probs, m)
     candidates = {
         "cl_prune_first": lambda: cl_prune_first(labels, probs),
-        "noise_posterior": lambda: noise_posterior(labels, probs),
-        "noise_posterior_calibrated": lambda: noise_posterior(labels, probs, calibrated=True),
+        "noise_posterior_calibrated": lambda: noise_posterior_calibrated(labels, probs),
     }
     for name, compute in candidates.items():
         # once relabel ships a method of this name, its own implementation is measured

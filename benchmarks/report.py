@@ -13,10 +13,10 @@ from relabel import scoring
 
 #: Methods shown in the cross-setting comparison of the default-method question.
 FOCUS = (
+    "noise_posterior",
     "self_confidence",
     "normalized_margin",
     "cl_prune_first",
-    "noise_posterior",
     "cleanlab_quality_scores",
 )
 
@@ -27,9 +27,9 @@ LABELS = {
     "max_softmax": "max_softmax (ignores the label)",
     "confidence_weighted_entropy": "confidence_weighted_entropy",
     "disagreement": "disagreement",
-    "cl_prune_first": "candidate: cl_prune_first",
-    "noise_posterior": "candidate: noise_posterior",
-    "noise_posterior_calibrated": "candidate: noise_posterior (calibrated joint)",
+    "cl_prune_first": "alternative: cl_prune_first",
+    "noise_posterior": "noise_posterior",
+    "noise_posterior_calibrated": "alternative: noise_posterior (calibrated joint)",
     "cleanlab_quality_scores": "cleanlab get_label_quality_scores",
     "random": "random order",
 }
@@ -247,10 +247,13 @@ def _default_question(det: dict[str, Any]) -> list[str]:
         "",
         "precision@k / p@flagged of the main candidates on every setting; the last column "
         "is cleanlab `find_label_issues`'s own precision (at its flagged count). "
+        "`noise_posterior` is the posterior probability that the given label is wrong "
+        "under the noise estimated by the confident joint "
+        "(`relabel.scoring.noise_posterior`); `self_confidence` is `1 - p[given]`; "
         "`cl_prune_first` puts cleanlab's prune-by-noise-rate picks first (by "
-        "self-confidence), then the rest by self-confidence; `noise_posterior` is the "
-        "posterior probability that the given label is wrong under the noise estimated by "
-        "the confident joint (see `benchmarks/detection.py`).",
+        "self-confidence), then the rest by self-confidence (`benchmarks/detection.py`). "
+        "The default is the method with the best mean and the most settings at or above "
+        "cleanlab.",
         "",
     ]
     body = []
@@ -623,12 +626,12 @@ def _closing(results: dict[str, Any]) -> list[str]:
             )
         lines += [
             "",
-            "What would fix it: rank with the noise the confident joint estimates. The "
-            "`noise_posterior` candidate (the posterior probability that the given label is "
-            "wrong, with the column-normalised confident counts as the flip rates and the "
-            "model's probabilities as the prior) reaches the precision shown in the "
-            "comparison table above; putting cleanlab's per-pair picks first "
-            "(`cl_prune_first`) matches cleanlab at its own cutoff but not beyond it.",
+            "What would fix it: a cutoff effect needs no fix (at cleanlab's own cutoff "
+            "the default is at least as precise). Where the model is weak, every ranking "
+            "inherits the weakness of the probabilities -- the reference-pyx rows rank the "
+            "same images with a strong model -- so the fix is a better model, not another "
+            "score: a `keras.applications` backbone with local weights (`model.backbone`), "
+            "more epochs and augmentation for natural images.",
             "",
         ]
     notes = results.get("notes") or []

@@ -79,7 +79,7 @@ def test_noise_posterior_is_a_probability_and_uses_the_noise_estimate():
     is_error = np.zeros(given.size, dtype=bool)
     is_error[:n_flip] = True
 
-    post = detection.noise_posterior(given, probs)
+    post = scoring.noise_posterior(given, probs)
     assert post.shape == given.shape
     assert np.all((post >= 0) & (post <= 1))
     sc = scoring.suspicion(given, probs, "self_confidence")

@@ -75,8 +75,53 @@ def test_tiny_suspicion_methods() -> None:
     r = (1.5 * math.log(2) / math.log(3)) / 0.25
     cwe = scoring.suspicion(y, p, "confidence_weighted_entropy")
     assert cwe[3] == pytest.approx(1 - math.log1p(r) / r, rel=1e-6)
-    assert set(scoring.SCORING_METHODS) == {*expected, "confidence_weighted_entropy"}
-    assert scoring.DEFAULT_METHOD == "self_confidence"
+    assert set(scoring.SCORING_METHODS) == {
+        *expected,
+        "confidence_weighted_entropy",
+        "noise_posterior",
+    }
+    assert scoring.DEFAULT_METHOD == "noise_posterior"
+
+
+def test_tiny_noise_posterior() -> None:
+    # raw confident-joint counts [[1,1,0],[0,0,1],[0,0,1]] (test_tiny_confident_joint) plus
+    # 0.1 per cell; column sums 1.3, 1.3, 2.3, so
+    #   T = [[11/13, 11/13, 1/23], [1/13, 1/13, 11/23], [1/13, 1/13, 11/23]]
+    # score = 1 - T[y, y] p_y / sum_j T[y, j] p_j
+    a, b, c, d = 11 / 13, 1 / 13, 1 / 23, 11 / 23
+    expected = [
+        1 - a * 0.70 / (a * 0.70 + a * 0.20 + c * 0.10),
+        1 - b * 0.30 / (b * 0.10 + b * 0.30 + d * 0.60),
+        1 - d * 0.60 / (b * 0.20 + b * 0.20 + d * 0.60),
+        1 - a * 0.25 / (a * 0.25 + a * 0.50 + c * 0.25),
+    ]
+    got = scoring.suspicion(TINY_LABELS, TINY_PROBS, "noise_posterior")
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+    np.testing.assert_allclose(scoring.noise_posterior(TINY_LABELS, TINY_PROBS), expected)
+    np.testing.assert_allclose(
+        scoring.score_samples(TINY_LABELS, TINY_PROBS).suspicion, expected, rtol=1e-12
+    )
+    # row 1 (given 1, the model says 2, and 2s are estimated to be labelled 1 rarely but
+    # 1s almost never confidently 1) ranks first; row 2 (label = prediction) last
+    assert int(np.argmax(got)) == 1 and int(np.argmin(got)) == 2
+    with pytest.raises(ScoringInputError, match="pseudo_count"):
+        scoring.noise_posterior(TINY_LABELS, TINY_PROBS, pseudo_count=0)
+
+
+def test_noise_posterior_follows_the_estimated_flips() -> None:
+    # class 1 is often labelled 2 (rows 0-3), class 0 never is; two samples labelled 2 with
+    # the same p[given] = 0.4, one looks like a 1 (a known flip), one like a 0 (no flip
+    # seen): self-confidence ties them, the noise posterior puts the known flip first.
+    y, p, _ = _noisy(3000, 3, 0.0, 1)
+    y = y.copy()
+    ones = np.flatnonzero(y == 1)[:300]
+    y[ones] = 2  # 1 -> 2 flips, seen confidently by the joint
+    y = np.concatenate([y, [2, 2]])
+    p = np.vstack([p, [[0.0, 0.6, 0.4], [0.6, 0.0, 0.4]]])
+    sc = scoring.suspicion(y, p, "self_confidence")
+    assert sc[-2] == pytest.approx(sc[-1])
+    npst = scoring.suspicion(y, p, "noise_posterior")
+    assert npst[-2] > npst[-1] + 0.1
 
 
 def test_tiny_confident_joint() -> None:
@@ -104,7 +149,7 @@ def test_tiny_confident_joint() -> None:
 
 
 def test_tiny_score_samples() -> None:
-    s = scoring.score_samples(TINY_LABELS, TINY_PROBS)
+    s = scoring.score_samples(TINY_LABELS, TINY_PROBS, method="self_confidence")
     np.testing.assert_allclose(s.suspicion, [0.30, 0.70, 0.40, 0.75])
     np.testing.assert_array_equal(s.order, [3, 1, 2, 0])
     np.testing.assert_array_equal(s.rank, [4, 2, 3, 1])
@@ -118,7 +163,9 @@ def test_tiny_score_samples() -> None:
     assert s.method == "self_confidence" and s.n_samples == 4
     assert s.joint.n_label_errors == 2
     # a higher bar for certainty makes row 2 (max 0.6) uncertain
-    s2 = scoring.score_samples(TINY_LABELS, TINY_PROBS, uncertain_threshold=0.65)
+    s2 = scoring.score_samples(
+        TINY_LABELS, TINY_PROBS, method="self_confidence", uncertain_threshold=0.65
+    )
     np.testing.assert_array_equal(s2.lane, ["ok", "label_issue", "uncertain", "label_issue"])
 
 
@@ -142,7 +189,7 @@ AGREE_PROBS = np.array(
 
 
 def test_lanes_skip_samples_whose_label_the_model_predicts() -> None:
-    s = scoring.score_samples(AGREE_LABELS, AGREE_PROBS)
+    s = scoring.score_samples(AGREE_LABELS, AGREE_PROBS, method="self_confidence")
     # t = [0.9, 0.575, 0.43]; counts [[2,0,0],[1,2,1],[1,0,1]]; row 2 calibrated to
     # [1.5, 0, 1.5] rounds to [1, 0, 2]: errors (1,0), (1,2), (2,0)
     np.testing.assert_allclose(s.joint.thresholds, [0.9, 0.575, 0.43])
