@@ -152,7 +152,6 @@ def init(
 def train(project: Path, no_final_model: bool) -> None:
     """Cross-validate a model: out-of-fold probabilities for every sample."""
     from relabel.project import Project
-
     from relabel.reporting import build_report
 
     with Project.open(project) as p:
@@ -306,7 +305,8 @@ def _print_summary(title: str, summary: Any) -> None:
 
 @main.command()
 @project_arg
-@click.option("--budget", type=click.IntRange(min=0), help="Most samples to push (default: config).")
+@click.option("--budget", type=click.IntRange(min=0),
+              help="Most samples to push (default: config).")
 @click.option("--lane", type=click.Choice(["label_issue", "uncertain", "all"]),
               help="Which lane to take samples from (default: config review.lane).")
 @click.option("--batch-size", default=500, show_default=True, type=click.IntRange(min=1),
@@ -350,7 +350,8 @@ def _read_truth(path: Path) -> dict[str, str]:
 
 @main.command("review-simulate")
 @project_arg
-@click.option("--truth", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+@click.option("--truth", required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="CSV with id,label: the true labels the simulated reviewers know.")
 @click.option("--accuracy", default=0.95, show_default=True, type=click.FloatRange(0, 1))
 @click.option("--reviewers", default=2, show_default=True, type=click.IntRange(min=1))

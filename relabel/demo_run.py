@@ -76,6 +76,22 @@ def reset_project(project_dir: Path) -> None:
         shutil.rmtree(project_dir / name, ignore_errors=True)
 
 
+def _wipe_studio_dir(studio_dir: Path) -> None:
+    """Delete a local Label Studio data folder, refusing any folder that is not one."""
+    from relabel.errors import StudioError
+    from relabel.studio import server as server_mod
+
+    if not studio_dir.exists():
+        return
+    markers = ("label_studio.sqlite3", server_mod.LOG_FILE, server_mod.PID_FILE)
+    if any(studio_dir.iterdir()) and not any((studio_dir / m).exists() for m in markers):
+        raise StudioError(
+            f"{studio_dir} is not empty and does not look like a Label Studio data folder; "
+            "the demo deletes its data folder before each run, so give it another --studio-dir"
+        )
+    shutil.rmtree(studio_dir)
+
+
 def run_demo(
     project_dir: Path,
     *,
@@ -134,10 +150,17 @@ def run_demo(
     if studio_url is None:
         venv = server_mod.default_venv()
         server_mod.install_server(venv)
+        studio_dir = Path(studio_dir).resolve()
+        # The demo starts from scratch: its project state was just reset, so the Label
+        # Studio data of an earlier demo (its projects, and the admin and token fixed on
+        # the first start of a data folder) is stale. Stop that server and start afresh.
+        if server_mod.stop_server(studio_dir):
+            say(f"stopped the earlier demo's Label Studio ({studio_dir})")
+        _wipe_studio_dir(studio_dir)
         say(f"starting Label Studio in {studio_dir} (first start takes about 30 s)")
         local = server_mod.start_server(
-            venv, Path(studio_dir).resolve(), username=DEMO_USER, password=password, token=token,
-            document_root=project_dir.resolve(),
+            venv, studio_dir, username=DEMO_USER, password=password, token=token,
+            document_root=project_dir.resolve(), timeout=240.0,
         )
         studio_url = local.url
     client = StudioClient(studio_url, token)
