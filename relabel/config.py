@@ -107,6 +107,10 @@ class ReviewConfig:
         Share of the budget given to the ``uncertain`` lane when ``lane = "label_issue"``.
     per_class_balance : bool
         Spread the budget over given classes in proportion to their estimated errors.
+    fill_budget : bool
+        With ``lane = "label_issue"``: when the lane (sized by the estimated number of
+        label errors) has fewer eligible samples than the budget, fill the rest with the
+        next most suspicious samples outside the ``uncertain`` lane.
     min_agreement : float
         A label wins when its share of the non-skipped votes is strictly more than this.
     pre_annotate : bool
@@ -125,6 +129,7 @@ class ReviewConfig:
     lane: str = "label_issue"
     uncertain_share: float = 0.0
     per_class_balance: bool = False
+    fill_budget: bool = True
     min_agreement: float = 0.5
     pre_annotate: bool = True
     image_mode: str = "upload"

@@ -57,6 +57,7 @@ def select_for_review(
     exclude: Collection[str] = (),
     uncertain_share: float = 0.0,
     per_class_balance: bool = False,
+    fill: bool = True,
 ) -> pd.DataFrame:
     """Pick up to ``budget`` samples for review.
 
@@ -77,11 +78,18 @@ def select_for_review(
     per_class_balance : bool
         Spread the label-issue budget over given classes in proportion to their
         candidates, instead of taking the global top.
+    fill : bool
+        With ``lane="label_issue"``: when the lane has fewer eligible samples than its
+        share of the budget, fill the rest with the next most suspicious samples of the
+        ``ok`` lane (never the ``uncertain`` lane, which has its own share). The lane's
+        size is an estimate of the errors left, and an underestimate after the first
+        cycle; filling spends the budget the data lead set on the most likely errors.
 
     Returns
     -------
     pandas.DataFrame
-        The chosen rows: label-issue picks in rank order, then uncertain picks.
+        The chosen rows: label-issue picks in rank order, then the fill in rank order,
+        then uncertain picks.
     """
     if budget < 0:
         raise ConfigError(f"review budget must be >= 0, got {budget}")
@@ -98,4 +106,7 @@ def select_for_review(
     issues = _by_rank(pool[pool["lane"] == "label_issue"])
     n_issues = budget - len(uncertain)
     picked = _balanced(issues, n_issues) if per_class_balance else issues.head(n_issues)
+    if fill and len(picked) < n_issues:
+        rest = _by_rank(pool[pool["lane"] == "ok"]).head(n_issues - len(picked))
+        picked = pd.concat([picked, rest])
     return pd.concat([picked, uncertain])

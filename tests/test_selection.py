@@ -37,7 +37,15 @@ def test_top_of_label_issue_lane(table: pd.DataFrame) -> None:
 
 
 def test_budget_larger_than_lane_takes_only_the_lane(table: pd.DataFrame) -> None:
-    assert ids(select_for_review(table, 50)) == ["a", "b", "c", "d", "e"]
+    assert ids(select_for_review(table, 50, fill=False)) == ["a", "b", "c", "d", "e"]
+
+
+def test_budget_larger_than_lane_is_filled_from_ok_lane(table: pd.DataFrame) -> None:
+    # the lane's 5, then the ok lane by rank; never the uncertain lane (f, g)
+    assert ids(select_for_review(table, 50)) == ["a", "b", "c", "d", "e", "h"]
+    assert ids(select_for_review(table, 6, exclude={"b"})) == ["a", "c", "d", "e", "h"]
+    # the uncertain share still comes from the uncertain lane
+    assert ids(select_for_review(table, 8, uncertain_share=0.25)) == list("abcdeh") + ["g", "f"]
 
 
 def test_exclusions_are_skipped(table: pd.DataFrame) -> None:
