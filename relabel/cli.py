@@ -225,8 +225,36 @@ def status(project: Path, as_json: bool) -> None:
                 click.echo(f"  {pair['given']} -> {pair['likely']}: {pair['estimated']}")
     else:
         click.echo("not trained yet: relabel train " + str(project))
-    for row in info.get("cycles", []):
-        click.echo(json.dumps(row, default=str))
+    _print_cycles(info.get("cycles", []))
+
+
+def _fmt(value: Any, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def _print_cycles(cycles: list[dict[str, Any]]) -> None:
+    if not cycles:
+        return
+    click.echo("cycles:")
+    click.echo(f"  {'cycle':>5} {'status':>8} {'budget':>6} {'reviewed':>8} {'corrected':>9} "
+               f"{'hit rate':>8} {'est. errors left':>16} {'accuracy':>8} {'macro-F1':>8} "
+               f"{'minutes':>7}")
+    for c in cycles:
+        minutes = sum(c["step_seconds"].values()) / 60
+        click.echo(
+            f"  {c['cycle']:>5} {c['status']:>8} {_fmt(c['budget'], '>6')} "
+            f"{_fmt(c['reviewed'], '>8')} {_fmt(c['corrected'], '>9')} "
+            f"{_fmt(c['hit_rate'], '>8.2f')} {_fmt(c['estimated_errors_left'], '>16')} "
+            f"{_fmt(c['accuracy'], '>8.4f')} {_fmt(c['macro_f1'], '>8.4f')} {minutes:>7.1f}"
+        )
+    sources = {c["accuracy_source"] for c in cycles if c.get("accuracy_source")}
+    if sources:
+        click.echo("  accuracy: " + "; ".join(sorted(sources)))
+    hint = cycles[-1].get("stop_hint") or next(
+        (c["stop_hint"] for c in reversed(cycles) if c.get("stop_hint")), None
+    )
+    if hint:
+        click.echo(f"  {hint}")
 
 
 @main.command()

@@ -471,12 +471,13 @@ class Project:
 
     # -- reports ----------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
-        """Samples, classes, class balance, estimated errors and confused pairs.
+        """Samples, classes, class balance, estimated errors, confused pairs and cycles.
 
         Returns
         -------
         dict
-            JSON-serialisable; the estimates are present only after a training run.
+            JSON-serialisable; the estimates are present only after a training run;
+            ``cycles`` is :func:`relabel.cycle.cycle_history`.
         """
         labels = self.store.labels()
         classes = self.config.dataset.classes
@@ -520,6 +521,9 @@ class Project:
                 k: int((ranked.table["lane"] == k).sum())
                 for k in ("label_issue", "uncertain", "ok")
             }
+        from relabel.cycle import cycle_history  # cycle builds on Project
+
+        out["cycles"] = cycle_history(self)
         return out
 
     def export(self, out: Path) -> int:
