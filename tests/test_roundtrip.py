@@ -236,7 +236,7 @@ def test_killed_push_resumes_with_one_task_per_sample(
 def test_killed_pull_applies_nothing_then_exactly_once(
     tmp_path: Path, studio_server, studio_client: StudioClient, reviewers: dict[str, int]
 ) -> None:
-    project = make_project(tmp_path, 3, budget=3)
+    project = make_project(tmp_path, 6, budget=6)
     env = studio_env(studio_client, studio_server.token)
     assert relabel_cmd(["push", str(project)], env).returncode == 0
     tasks = task_map(project)
@@ -248,8 +248,7 @@ def test_killed_pull_applies_nothing_then_exactly_once(
     assert versions(project) == []
     assert relabel_cmd(["pull", str(project)], env).returncode == 0
     assert relabel_cmd(["pull", str(project)], env).returncode == 0
-    assert versions(project) == [("s000", "fox", "active", "review"),
-                                 ("s001", "fox", "active", "review")]
+    assert versions(project) == [(f"s{i:03d}", "fox", "active", "review") for i in (0, 1, 3, 4)]
 
 
 def snapshot(project: Path) -> bytes:
@@ -265,7 +264,7 @@ def test_server_errors_change_nothing(
 
     from relabel.studio.labeling import build_label_config
 
-    project = make_project(tmp_path, 3, budget=3)
+    project = make_project(tmp_path, 6, budget=6)
     env = studio_env(studio_client, studio_server.token)
     assert relabel_cmd(["push", str(project)], env).returncode == 0
     before = snapshot(project)
@@ -306,7 +305,7 @@ def test_token_never_reaches_files_or_logs(
     tmp_path: Path, studio_server, studio_client: StudioClient, reviewers: dict[str, int]
 ) -> None:
     token = studio_server.token
-    project = make_project(tmp_path, 3, budget=3)
+    project = make_project(tmp_path, 6, budget=6)
     env = studio_env(studio_client, token)
     outputs = []
     for args in (["-vv", "push", str(project)], ["-vv", "status", str(project)]):

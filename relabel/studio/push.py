@@ -69,6 +69,8 @@ def ensure_studio_project(project: Project, client: StudioClient, *, create: boo
         if not create:
             from relabel.errors import ProjectError
 
+            client.check()  # an unreachable server or a refused token says so first
+
             raise ProjectError(
                 f"{project.root}: nothing was pushed to {client.url} yet (relabel push first)"
             )
@@ -140,6 +142,7 @@ def plan(
         exclude=busy | reviewed,
         uncertain_share=review.uncertain_share,
         per_class_balance=review.per_class_balance,
+        fill=review.fill_budget,
     )
     items = [
         (
