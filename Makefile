@@ -34,10 +34,13 @@ browser:
 demo: install studio
 	$(BIN)/relabel demo
 
-# README command two: every test (Label Studio round trips run against a real local server).
+# README command two: every test (Label Studio round trips run against a real local server),
+# then the benchmarks in quick mode (figures printed and written to build/, not asserted:
+# acceptance figures are read from BENCHMARKS.md, made by `make bench`).
 test: install studio browser
 	$(BIN)/ruff check relabel tests benchmarks
 	$(BIN)/pytest
+	$(BIN)/python -m benchmarks --quick --out build/BENCHMARKS-quick.md --json build/benchmarks-quick.json
 
 lint: install
 	$(BIN)/ruff check relabel tests benchmarks
