@@ -59,13 +59,15 @@ def digits_data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 def make_project(root: Path, manifest: Path, title: str, *, budget: int = 24) -> Path:
-    """A small, fast copy of the bundled demo project (3 folds, 3 epochs)."""
+    """A small, fast copy of the bundled demo project (3 folds, 10 epochs of batches of 16:
+    about 0.9 out-of-fold accuracy on 400 digits, enough to find most injected errors)."""
     project = root / title
     project.mkdir(parents=True)
     text = CONFIG.read_text()
     for old, new in (
         ('path = "data/manifest.csv"', f'path = "{manifest}"'),
-        ("epochs = 15", "epochs = 3"),
+        ("epochs = 15", "epochs = 10"),
+        ("batch_size = 64", "batch_size = 16"),
         ("folds = 5", "folds = 3"),
         ("budget = 0.05", f"budget = {budget}"),
         ('title = "relabel demo: digits"', f'title = "relabel test: {title}"'),
