@@ -45,7 +45,7 @@ def test_budget_larger_than_lane_is_filled_from_ok_lane(table: pd.DataFrame) -> 
     assert ids(select_for_review(table, 50)) == ["a", "b", "c", "d", "e", "h"]
     assert ids(select_for_review(table, 6, exclude={"b"})) == ["a", "c", "d", "e", "h"]
     # the uncertain share still comes from the uncertain lane
-    assert ids(select_for_review(table, 8, uncertain_share=0.25)) == list("abcdeh") + ["g", "f"]
+    assert ids(select_for_review(table, 8, uncertain_share=0.25)) == [*"abcdeh", "g", "f"]
 
 
 def test_exclusions_are_skipped(table: pd.DataFrame) -> None:
