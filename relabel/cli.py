@@ -444,14 +444,19 @@ def cycle(project: Path, until: str | None, truth: Path | None, min_reviews: int
               type=click.Path(file_okay=False, path_type=Path),
               help="Data folder of the local Label Studio.")
 @click.option("--keep-server", is_flag=True, help="Leave the local Label Studio running.")
+@click.option("--studio-url", default=None, metavar="URL",
+              help="Use this running Label Studio (token from $LABEL_STUDIO_API_KEY) "
+                   "instead of starting a local one.")
 def demo(project_dir: Path, cycles: int, noise: str, seed: int, no_simulate: bool,
-         studio_dir: Path, keep_server: bool) -> None:
+         studio_dir: Path, keep_server: bool, studio_url: str | None) -> None:
     """Full demo: local Label Studio, noisy digits, cycles with simulated reviewers."""
     import os
 
     from relabel.demo_run import DemoCycle, run_demo
     from relabel.errors import ConfigError
 
+    if studio_url and not os.environ.get("LABEL_STUDIO_API_KEY"):
+        raise ConfigError("--studio-url: set LABEL_STUDIO_API_KEY to that server's API token")
     if no_simulate and not os.environ.get("LABEL_STUDIO_API_KEY"):
         raise ConfigError(
             "--no-simulate: set LABEL_STUDIO_API_KEY to a secret of your choice first "
@@ -466,16 +471,19 @@ def demo(project_dir: Path, cycles: int, noise: str, seed: int, no_simulate: boo
                    f"{row.estimated_errors_left:>11} {row.seconds:>7.1f}")
 
     result = run_demo(project_dir, cycles=cycles, noise=noise, seed=seed,
-                      simulate=not no_simulate, studio_dir=studio_dir, keep_server=keep_server,
+                      simulate=not no_simulate, studio_url=studio_url, studio_dir=studio_dir,
+                      keep_server=keep_server,
                       on_cycle=show, progress=_progress)
     click.echo(f"initial noise {result.initial_noise:.2%}; project: {result.project_dir}")
     if result.waiting:
         click.echo(f"Tasks are waiting in Label Studio: {result.url}")
-        click.echo(f"  login: {result.username}   password: {result.password}")
+        if not studio_url:
+            click.echo(f"  login: {result.username}   password: {result.password}")
         click.echo(f"  then: export LABEL_STUDIO_URL={result.url}; "
                    f"relabel cycle {result.project_dir}")
-        click.echo(f"  stop the server with: relabel studio stop --data-dir {studio_dir}")
-    elif keep_server:
+        if not studio_url:
+            click.echo(f"  stop the server with: relabel studio stop --data-dir {studio_dir}")
+    elif keep_server and not studio_url:
         click.echo(f"Label Studio keeps running: {result.url} "
                    f"(login {result.username} / {result.password})")
 

@@ -24,6 +24,7 @@ import pandas as pd
 
 from relabel import demo
 from relabel.cycle import SimulatedReview, project_lock, run_cycle
+from relabel.errors import ConfigError
 from relabel.project import Project
 from relabel.store import DB_FILE
 
@@ -146,7 +147,10 @@ def run_demo(
     local = None
     with Project.open(project_dir) as project:
         url_env, token_env = project.config.studio.url_env, project.config.studio.token_env
-    token = os.environ.get(token_env) or secrets.token_hex(20)
+    token = os.environ.get(token_env)
+    if studio_url is not None and not token:
+        raise ConfigError(f"set {token_env} to the API token of the Label Studio at {studio_url}")
+    token = token or secrets.token_hex(20)
     if studio_url is None:
         venv = server_mod.default_venv()
         server_mod.install_server(venv)

@@ -1,17 +1,90 @@
-"""Shared pytest fixtures (one section per topic)."""
+"""Shared pytest fixtures (one section per topic) and the test tiers.
+
+Tiers are markers applied automatically from the fixtures a test uses, directly or
+through another fixture (see :data:`FIXTURE_TIERS`):
+
+* ``studio``: a REAL Label Studio server (one per test session, a fresh project per test);
+* ``browser``: headless Chromium;
+* ``compose``: docker-compose (validated offline in its own venv);
+* ``slow``: trains a Keras model (the ``trains`` fixture, or ``keras`` which uses it).
+
+``make test-fast`` runs ``-m "not studio and not browser and not compose and not slow"``;
+``make test`` runs every tier. A test that trains without asking for the ``keras`` fixture
+fails (see :func:`_training_needs_the_trains_fixture`), so the fast tier never trains.
+"""
 
 from __future__ import annotations
 
+import os
 import secrets
+import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 if TYPE_CHECKING:
     from relabel.studio.client import StudioClient
     from relabel.studio.server import LocalServer
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: fixture -> the tier marker of every test that uses it (directly or through another fixture)
+FIXTURE_TIERS = {
+    "studio_server": "studio",
+    "chromium": "browser",
+    "compose_venv": "compose",
+    "trains": "slow",
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each test with the tiers of the fixtures it uses."""
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        for fixture, marker in FIXTURE_TIERS.items():
+            if fixture in used:
+                item.add_marker(marker)
+
+
+# ---------------------------------------------------------------------------------------
+# Training: the ``trains`` fixture marks a test slow; without it, training is refused.
+# ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def trains() -> dict[str, str]:
+    """For a test that trains a model (tier ``slow``): the environment of a training child
+    process (TensorFlow's start-up notices off, one hash seed)."""
+    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONHASHSEED": "0"}
+
+
+@pytest.fixture(scope="session")
+def keras(trains: dict[str, str]) -> Any:
+    """Keras (TensorFlow backend), imported once. Ask for it in every test that trains here."""
+    from relabel.training import import_keras
+
+    return import_keras()[1]
+
+
+@pytest.fixture(autouse=True)
+def _training_needs_the_trains_fixture(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fail a test that trains in this process without the ``trains`` fixture (tier ``slow``)."""
+    if "trains" in request.fixturenames:
+        return
+    from relabel import training
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError(
+            f"{request.node.nodeid} trains a model: ask for the `trains` (or `keras`) "
+            "fixture, so that it is marked slow and stays out of `make test-fast`"
+        )
+
+    monkeypatch.setattr(training, "fit_model", refuse)
 
 
 # ---------------------------------------------------------------------------------------
@@ -68,3 +141,39 @@ def studio_client(studio_server: LocalServer) -> Iterator[StudioClient]:
         yield client
     finally:
         client.close()
+
+
+# ---------------------------------------------------------------------------------------
+# Headless Chromium (tier ``browser``) and docker-compose (tier ``compose``).
+# ---------------------------------------------------------------------------------------
+
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Path of a headless Chromium ($RELABEL_CHROMIUM or on PATH); missing FAILS the test."""
+    found = os.environ.get("RELABEL_CHROMIUM") or next(
+        (shutil.which(name) for name in CHROMIUM_NAMES if shutil.which(name)), None
+    )
+    if not found:
+        pytest.fail(
+            "headless Chromium is needed to check the HTML report but was not found "
+            f"(looked for {', '.join(CHROMIUM_NAMES)} on PATH and $RELABEL_CHROMIUM). "
+            "Install it: make browser (apt-get install -y chromium)",
+            pytrace=False,
+        )
+    return found
+
+
+@pytest.fixture(scope="session")
+def compose_venv() -> Path:
+    """The venv with docker-compose 1.29.2 that scripts/validate-compose.sh creates once."""
+    venv = Path(os.environ.get("RELABEL_COMPOSE_VENV", ROOT / ".venv-compose"))
+    done = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "validate-compose.sh")],
+        capture_output=True, text=True, timeout=900, cwd=ROOT, check=False,
+    )
+    if done.returncode != 0 or not (venv / "bin" / "docker-compose").is_file():
+        pytest.fail(f"validate-compose.sh failed:\n{done.stdout}{done.stderr}", pytrace=False)
+    return venv

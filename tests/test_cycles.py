@@ -6,12 +6,14 @@
 * ``--until pushed`` stops with exit code 3 (waiting); the next call resumes with the pull;
   ``relabel status`` shows the cycle history;
 * a second ``relabel cycle`` on a locked project exits at once with code 5;
-* ``relabel demo`` (README command one) runs to the end.
+* ``relabel demo`` (README command one) runs to the end on the session's server.
+
+Plumbing, not quality: every project here trains a tiny model (8x8 images, 2 folds, 2
+epochs); the review yield of the real demo settings is measured by the benchmarks.
 """
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -25,8 +27,6 @@ from relabel.cycle import project_lock
 from relabel.errors import ExitCode
 from relabel.project import Project
 from relabel.studio.client import StudioClient
-
-pytestmark = [pytest.mark.studio, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "projects" / "digits" / "relabel.toml"
@@ -42,11 +42,27 @@ def relabel(
     )
 
 
-def studio_env(client: StudioClient, token: str, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
+def tiny(text: str, **changes: str) -> str:
+    """The bundled demo config with a tiny model (8x8, 2 folds, 2 epochs) and ``changes``."""
+    for old, new in (
+        ("image_size = [16, 16]", "image_size = [8, 8]"),
+        ("epochs = 15", "epochs = 2"),
+        ("batch_size = 64", "batch_size = 32"),
+        ("folds = 5", "folds = 2"),
+        *changes.items(),
+    ):
+        assert old in text, old
+        text = text.replace(old, new)
+    return text
+
+
+@pytest.fixture(scope="module")
+def env(trains: dict[str, str], studio_server, studio_client: StudioClient) -> dict[str, str]:
+    """The environment of a ``relabel`` child process: the session's Label Studio."""
+    out = {k: v for k, v in trains.items()
            if not k.startswith("LABEL_STUDIO") and k != "RELABEL_FAILPOINT"}
-    env.update(LABEL_STUDIO_URL=client.url, LABEL_STUDIO_API_KEY=token, **extra)
-    return env
+    out.update(LABEL_STUDIO_URL=studio_client.url, LABEL_STUDIO_API_KEY=studio_server.token)
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -59,21 +75,14 @@ def digits_data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 def make_project(root: Path, manifest: Path, title: str, *, budget: int = 24) -> Path:
-    """A small, fast copy of the bundled demo project (3 folds, 10 epochs of batches of 16:
-    about 0.9 out-of-fold accuracy on 400 digits, enough to find most injected errors)."""
+    """A copy of the bundled demo project on ``manifest`` with a tiny model."""
     project = root / title
     project.mkdir(parents=True)
-    text = CONFIG.read_text()
-    for old, new in (
-        ('path = "data/manifest.csv"', f'path = "{manifest}"'),
-        ("epochs = 15", "epochs = 10"),
-        ("batch_size = 64", "batch_size = 16"),
-        ("folds = 5", "folds = 3"),
-        ("budget = 0.05", f"budget = {budget}"),
-        ('title = "relabel demo: digits"', f'title = "relabel test: {title}"'),
-    ):
-        assert old in text, old
-        text = text.replace(old, new)
+    text = tiny(CONFIG.read_text(), **{
+        'path = "data/manifest.csv"': f'path = "{manifest}"',
+        "budget = 0.05": f"budget = {budget}",
+        'title = "relabel demo: digits"': f'title = "relabel test: {title}"',
+    })
     (project / "relabel.toml").write_text(text)
     Project.init(project)
     return project
@@ -105,10 +114,9 @@ def store_tasks(project: Path) -> list[tuple]:
 
 
 def test_killed_cycle_ends_like_an_uninterrupted_one(
-    tmp_path: Path, digits_data, studio_server, studio_client: StudioClient
+    tmp_path: Path, digits_data, env: dict[str, str], studio_client: StudioClient
 ) -> None:
     manifest, truth = digits_data
-    env = studio_env(studio_client, studio_server.token)
 
     def cycle(project: Path) -> list[str]:
         return ["cycle", str(project), "--simulate-review", str(truth), "--yes"]
@@ -140,10 +148,9 @@ def test_killed_cycle_ends_like_an_uninterrupted_one(
 
 
 def test_until_pushed_waits_then_resumes_and_status_shows_history(
-    tmp_path: Path, digits_data, studio_server, studio_client: StudioClient
+    tmp_path: Path, digits_data, env: dict[str, str], studio_client: StudioClient
 ) -> None:
     manifest, truth = digits_data
-    env = studio_env(studio_client, studio_server.token)
     project = make_project(tmp_path, manifest, "waiting", budget=12)
 
     r = relabel(["cycle", str(project), "--until", "pushed"], env)
@@ -176,10 +183,9 @@ def test_until_pushed_waits_then_resumes_and_status_shows_history(
 
 
 def test_second_cycle_on_a_locked_project_exits_at_once(
-    tmp_path: Path, digits_data, studio_server, studio_client: StudioClient
+    tmp_path: Path, digits_data, env: dict[str, str]
 ) -> None:
     manifest, _ = digits_data
-    env = studio_env(studio_client, studio_server.token)
     project = make_project(tmp_path, manifest, "locked")
     with project_lock(project):
         started = time.monotonic()
@@ -192,23 +198,22 @@ def test_second_cycle_on_a_locked_project_exits_at_once(
         assert p.store.conn.execute("SELECT COUNT(*) FROM cycles").fetchone()[0] == 0
 
 
-def test_demo_command_runs_to_the_end(tmp_path: Path) -> None:
-    """README command one's entry point, `relabel demo`, on a copy of the bundled project."""
+def test_demo_command_runs_to_the_end(tmp_path: Path, env: dict[str, str]) -> None:
+    """README command one's entry point, `relabel demo`, on the session's Label Studio
+    (``--studio-url``, token from the environment) with a tiny model."""
     project = tmp_path / "digits"
     project.mkdir()
-    (project / "relabel.toml").write_text(CONFIG.read_text())
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LABEL_STUDIO")}
-    r = relabel(["demo", "--project", str(project), "--studio-dir", str(tmp_path / "ls")],
-                env, timeout=1800)
+    (project / "relabel.toml").write_text(tiny(CONFIG.read_text()))
+    r = relabel(["demo", "--project", str(project), "--cycles", "2",
+                 "--studio-url", env["LABEL_STUDIO_URL"]], env)
     assert r.returncode == 0, r.stderr[-4000:]
     lines = [line.split() for line in r.stdout.splitlines()]
-    cycles = [row for row in lines if row and row[0] in {"1", "2", "3"}]
-    assert [row[0] for row in cycles] == ["1", "2", "3"]
+    cycles = [row for row in lines if row and row[0] in {"1", "2"}]
+    assert [row[0] for row in cycles] == ["1", "2"]
     noise = [float(row[4].rstrip("%")) for row in cycles]
     initial = next(line for line in r.stdout.splitlines() if line.startswith("initial noise"))
     start = float(initial.split()[2].rstrip("%;"))
     assert start > 8.0  # 30% of three classes of ten
-    assert noise[0] < start and noise[-1] < noise[0]
-    assert noise[-1] < start / 2
+    assert start > noise[0] > noise[1]  # every cycle corrected labels
     assert (project / "report" / "report.html").is_file()
-    assert not (tmp_path / "ls" / "relabel-studio.pid").exists()  # the demo stopped its server
+    assert "Label Studio keeps running" not in r.stdout  # an outside server is left alone

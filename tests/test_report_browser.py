@@ -1,28 +1,25 @@
 """Render report.html in headless Chromium: every image must load; take a screenshot.
 
-Needs the Debian package ``chromium`` (``apt-get install -y chromium``), or set
-``RELABEL_CHROMIUM`` to a Chromium/Chrome binary. A missing browser FAILS this test.
+Needs the Debian package ``chromium`` (``make browser``), or set ``RELABEL_CHROMIUM`` to a
+Chromium/Chrome binary: the session's ``chromium`` fixture (tier ``browser``) FAILS the test
+when it is missing.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import subprocess
 import tempfile
 from html import unescape
 from pathlib import Path
 
 import numpy as np
-import pytest
 from PIL import Image
 from sklearn.datasets import load_digits
 
 from relabel.report import CycleRow, ReportInputs, ReviewerRow, shift_check, write_report
 
-CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -54,24 +51,11 @@ window.addEventListener("load", () => {
 """
 
 
-def chromium_binary() -> str:
-    env = os.environ.get("RELABEL_CHROMIUM")
-    if env:
-        return env
-    for name in CANDIDATES:
-        found = shutil.which(name)
-        if found:
-            return found
-    pytest.fail(
-        "headless Chromium is needed to check the HTML report but was not found "
-        f"(looked for {', '.join(CANDIDATES)} on PATH and $RELABEL_CHROMIUM). "
-        "Install it: apt-get update && apt-get install -y chromium"
-    )
-
-
-def run_chromium(args: list[str], timeout: float = 90.0) -> subprocess.CompletedProcess:
+def run_chromium(
+    chromium: str, args: list[str], timeout: float = 90.0
+) -> subprocess.CompletedProcess:
     with tempfile.TemporaryDirectory(prefix="relabel-chromium-") as profile:
-        cmd = [chromium_binary(), *FLAGS, f"--user-data-dir={profile}", *args]
+        cmd = [chromium, *FLAGS, f"--user-data-dir={profile}", *args]
         return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
 
 
@@ -129,8 +113,7 @@ def build_report(tmp_path: Path) -> Path:
     return write_report(inputs, tmp_path / "report")
 
 
-def test_report_renders_in_headless_chromium(tmp_path):
-    chromium_binary()  # fail first, clearly, when the browser is missing
+def test_report_renders_in_headless_chromium(tmp_path, chromium):
     html = build_report(tmp_path)
     n_imgs = len(re.findall(r"<img\b", html.read_text(encoding="utf-8")))
     assert n_imgs > 50
@@ -139,7 +122,7 @@ def test_report_renders_in_headless_chromium(tmp_path):
     probe.write_text(
         html.read_text(encoding="utf-8").replace("</body>", PROBE + "</body>"), encoding="utf-8"
     )
-    done = run_chromium(["--virtual-time-budget=20000", "--dump-dom", probe.as_uri()])
+    done = run_chromium(chromium, ["--virtual-time-budget=20000", "--dump-dom", probe.as_uri()])
     found = re.search(r'<pre id="img-check">(.*?)</pre>', done.stdout, re.S)
     assert found, f"no image check in the DOM; chromium said:\n{done.stderr[-3000:]}"
     check = json.loads(unescape(found.group(1)))
@@ -149,6 +132,7 @@ def test_report_renders_in_headless_chromium(tmp_path):
 
     shot = tmp_path / "screenshot.png"
     done = run_chromium(
+        chromium,
         [
             "--window-size=1280,2400",
             f"--screenshot={shot}",

@@ -31,8 +31,6 @@ from relabel.studio.pull import pull
 from relabel.studio.push import push
 from tests.imagefiles import write_png
 
-pytestmark = pytest.mark.studio
-
 CLASSES = ["cat", "dog", "fox"]
 
 

@@ -174,7 +174,6 @@ def http_files(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 # ------------------------------------------------------------------------------- server
 
 
-@pytest.mark.studio
 def test_check_and_token_secrecy(
     studio_server: server_mod.LocalServer, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -193,7 +192,6 @@ def test_check_and_token_secrecy(
         assert token not in (studio_server.data_dir / name).read_text(errors="replace")
 
 
-@pytest.mark.studio
 def test_wrong_token_is_an_auth_error(studio_server: server_mod.LocalServer) -> None:
     bad = StudioClient(studio_server.url, "not-the-token-123", retries=3, backoff=0.01)
     with pytest.raises(StudioAuthError, match="refused"):
@@ -202,7 +200,6 @@ def test_wrong_token_is_an_auth_error(studio_server: server_mod.LocalServer) -> 
         bad.list_reviewed_tasks(1)
 
 
-@pytest.mark.studio
 def test_personal_access_token_works(studio_client: StudioClient) -> None:
     resp = studio_client._raw("POST", "/api/token/")  # create a personal access token
     pat = resp.json()["token"]
@@ -212,7 +209,6 @@ def test_personal_access_token_works(studio_client: StudioClient) -> None:
     assert client.project_classes(pid) == CLASSES
 
 
-@pytest.mark.studio
 def test_project_round_trip_and_deletion(studio_client: StudioClient) -> None:
     pid = _project(studio_client)
     info = studio_client.get_project(pid)
@@ -230,7 +226,6 @@ def test_project_round_trip_and_deletion(studio_client: StudioClient) -> None:
     studio_client.delete_project(pid, missing_ok=True)
 
 
-@pytest.mark.studio
 @pytest.mark.parametrize("mode", ["upload", "local-files", "inline", "url"])
 def test_import_serves_the_images(
     mode: str,
@@ -265,7 +260,6 @@ def test_import_serves_the_images(
     assert studio_client.get_project(pid).task_count == 5
 
 
-@pytest.mark.studio
 def test_upload_pipeline_keeps_order_and_converts_other_formats(
     studio_server: server_mod.LocalServer, tmp_path: Path
 ) -> None:
@@ -288,7 +282,6 @@ def test_upload_pipeline_keeps_order_and_converts_other_formats(
         client.import_tasks(pid, [TaskSpec("gone", tmp_path / "missing.png")])
 
 
-@pytest.mark.studio
 def test_import_mode_errors(studio_client: StudioClient, tmp_path: Path) -> None:
     pid = _project(studio_client)
     img = write_png(tmp_path / "x.png", 1)
@@ -305,7 +298,6 @@ def test_import_mode_errors(studio_client: StudioClient, tmp_path: Path) -> None
     assert studio_client.get_project(pid).task_count == 0
 
 
-@pytest.mark.studio
 def test_find_tasks_by_sample_ids(studio_client: StudioClient) -> None:
     pid = _project(studio_client)
     uri = "data:image/png;base64,AAAA"
@@ -318,7 +310,6 @@ def test_find_tasks_by_sample_ids(studio_client: StudioClient) -> None:
     assert studio_client.find_tasks_by_sample_ids(pid, []) == {}
 
 
-@pytest.mark.studio
 def test_reviewed_tasks_incremental_with_skips(studio_client: StudioClient) -> None:
     pid = _project(studio_client)
     uri = "data:image/png;base64,AAAA"
@@ -362,7 +353,6 @@ def test_reviewed_tasks_incremental_with_skips(studio_client: StudioClient) -> N
     }
 
 
-@pytest.mark.studio
 def test_ambiguous_import_failure_is_reconciled(
     studio_client: StudioClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -389,7 +379,6 @@ def test_ambiguous_import_failure_is_reconciled(
     ]
 
 
-@pytest.mark.studio
 def test_transient_failures_are_retried(
     studio_client: StudioClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -419,7 +408,6 @@ def test_transient_failures_are_retried(
     assert [a.id for a in reviewed.annotations] == [ann]  # no duplicate annotation
 
 
-@pytest.mark.studio
 def test_simulated_reviewers(studio_client: StudioClient) -> None:
     pid = _project(studio_client, ["cat", "dog", "bird"])
     uri = "data:image/png;base64,AAAA"
@@ -453,7 +441,6 @@ def test_simulated_reviewers(studio_client: StudioClient) -> None:
     assert ids
 
 
-@pytest.mark.studio
 def test_webhook_reaches_a_local_receiver(studio_client: StudioClient) -> None:
     received: list[bytes] = []
 
@@ -483,7 +470,6 @@ def test_webhook_reaches_a_local_receiver(studio_client: StudioClient) -> None:
         httpd.server_close()
 
 
-@pytest.mark.studio
 def test_server_refuses_a_second_start(
     studio_server: server_mod.LocalServer, tmp_path: Path
 ) -> None:
@@ -551,7 +537,6 @@ def test_default_venv(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         )
 
 
-@pytest.mark.studio
 def test_upload_falls_back_to_smaller_batches(
     studio_server: server_mod.LocalServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

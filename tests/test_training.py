@@ -61,8 +61,7 @@ def test_importing_the_module_does_not_import_tensorflow() -> None:
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-@pytest.mark.slow
-def test_out_of_fold_probabilities_cover_every_sample_once(digits) -> None:
+def test_out_of_fold_probabilities_cover_every_sample_once(digits, keras) -> None:
     paths, y = digits
     messages: list[str] = []
     result = cross_validated_probabilities(paths, y, N_CLASSES, FAST, progress=messages.append)
@@ -115,20 +114,18 @@ AUGMENTED = dataclasses.replace(
 
 
 @pytest.fixture(scope="module")
-def augmented_run(digits) -> tuple[list[str], np.ndarray, np.ndarray]:
+def augmented_run(digits, keras) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Out-of-fold probabilities of AUGMENTED on 120 digits, computed once."""
     paths, y = digits[0][:120], digits[1][:120]
     return paths, y, cross_validated_probabilities(paths, y, N_CLASSES, AUGMENTED).probabilities
 
 
-@pytest.mark.slow
 def test_same_seed_gives_identical_probabilities_in_one_process(augmented_run) -> None:
     paths, y, first = augmented_run
     again = cross_validated_probabilities(paths, y, N_CLASSES, AUGMENTED)
     assert np.array_equal(first, again.probabilities)
 
 
-@pytest.mark.slow
 def test_same_seed_gives_identical_probabilities_in_another_process(
     augmented_run, tmp_path
 ) -> None:
@@ -267,8 +264,9 @@ def test_image_size_from_a_list_becomes_a_tuple() -> None:
     assert TrainSettings(image_size=[16, 20], channels=3).image_size == (16, 20)
 
 
-@pytest.mark.slow
-def test_backbone_builds_and_trains_one_step_with_random_weights(digits, tmp_path) -> None:
+def test_backbone_builds_and_trains_one_step_with_random_weights(
+    digits, tmp_path, keras
+) -> None:
     paths, y = digits[0][:40], digits[1][:40]
     settings = TrainSettings(
         image_size=(32, 32),  # MobileNetV2's smallest input
@@ -327,7 +325,7 @@ def test_backbone_loads_a_local_weights_file_and_freezes_it(tmp_path, suffix) ->
         build_model(N_CLASSES, wrong)
 
 
-def test_focal_loss_and_balanced_class_weights_run(digits) -> None:
+def test_focal_loss_and_balanced_class_weights_run(digits, keras) -> None:
     paths, y = digits
     # Imbalanced: all of classes 0 and 1, a few of the others.
     keep = np.flatnonzero((y <= 1) | (np.arange(len(y)) % 6 == 0))
@@ -348,7 +346,9 @@ def test_balanced_class_weights_follow_sklearn() -> None:
     assert weights[3] == 1.0
 
 
-def test_final_model_is_saved_and_reloaded_with_the_same_predictions(digits, tmp_path) -> None:
+def test_final_model_is_saved_and_reloaded_with_the_same_predictions(
+    digits, tmp_path, keras
+) -> None:
     paths, y = digits
     settings = dataclasses.replace(FAST, epochs=3, rotation=0.05)
     out = tmp_path / "runs" / "r1" / "model.keras"
@@ -375,7 +375,7 @@ def test_final_model_is_saved_and_reloaded_with_the_same_predictions(digits, tmp
         train_final_model(paths, y, N_CLASSES, settings, tmp_path / "model.h5")
 
 
-def test_unreadable_or_missing_image_is_named(digits, tmp_path) -> None:
+def test_unreadable_or_missing_image_is_named(digits, tmp_path, keras) -> None:
     paths, y = digits
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"this is not an image")
