@@ -14,6 +14,16 @@ every label setting, review yield and training at the project's epochs, scoring 
 1M x 100, push/pull of 10,000 tasks, the 5-fold cycle on the 10,000 MNIST test images and
 memory at 10,000 vs 60,000 images.
 
+Both modes also measure HELD-OUT label settings, which played no part in choosing relabel's
+default score: the noise specs at seeds 1 and 2, other class pairs, and (CIFAR-10) real
+human noise from CIFAR-10H. The digits are trained on each (7 trainings); MNIST and CIFAR-10
+use the reference probabilities, and in full mode relabel's CNN is also trained on the two
+CIFAR-10H settings.
+
+Output: full mode writes ``BENCHMARKS.md`` and the results behind it, ``BENCHMARKS.json``,
+in the repository root (commit both; ``--from-json BENCHMARKS.json`` re-renders the text).
+Quick mode writes ``build/BENCHMARKS-quick.md`` and ``build/benchmarks-quick.json``.
+
 The data folder (``--data``, default ``../shared/data``) is optional: without it, MNIST and
 CIFAR-10 are skipped with a note and the memory test uses the digits.
 """
@@ -35,7 +45,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from benchmarks import datasets, detection, memory, report, review, speed
+import numpy as np
+
+from benchmarks import datasets, detection, human_noise, memory, report, review, speed
 from benchmarks.datasets import DataUnavailableError
 
 log = logging.getLogger("benchmarks")
@@ -58,6 +70,7 @@ class Plan:
     studio_tasks: int
     memory_sizes: tuple[int, int]
     cycle: tuple[str, str]  # (dataset, setting spec) whose run also trains the final model
+    heldout_seeds: tuple[int, ...] = detection.HELDOUT_SEEDS  # held-out repeats of the noise
 
 
 QUICK = Plan(
@@ -88,6 +101,39 @@ FULL = Plan(
 )
 #: The plans by mode (tests swap in a smaller one).
 PLANS = {"quick": QUICK, "full": FULL}
+
+
+#: Default report per mode: the published one in the repository root, quick runs in build/.
+DEFAULT_OUT = {
+    "full": datasets.REPO_ROOT / "BENCHMARKS.md",
+    "quick": datasets.REPO_ROOT / "build" / "BENCHMARKS-quick.md",
+}
+DEFAULT_JSON_QUICK = datasets.REPO_ROOT / "build" / "benchmarks-quick.json"
+
+
+def output_paths(mode: str, out: Path | None, json_path: Path | None) -> tuple[Path, Path]:
+    """The report and results JSON paths of a run in ``mode`` (``full`` or ``quick``).
+
+    Full mode writes the JSON beside the report (``BENCHMARKS.md`` -> ``BENCHMARKS.json``)
+    so that both are committed together; quick mode never defaults to the repository root.
+
+    Returns
+    -------
+    out, json_path
+    """
+    out = out or DEFAULT_OUT[mode]
+    if json_path is None:
+        json_path = out.with_suffix(".json") if mode == "full" else DEFAULT_JSON_QUICK
+    return out, json_path
+
+
+def display_path(path: Path, base: Path = datasets.REPO_ROOT) -> str:
+    """``path`` relative to ``base`` (the repository root) when inside it, else absolute."""
+    path, base = Path(path).resolve(), Path(base).resolve()
+    try:
+        return path.relative_to(base).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def _versions() -> dict[str, str]:
@@ -156,62 +202,143 @@ def _load_available(
     return out
 
 
+def _train_plan(plan: Plan, name: str) -> detection.TrainPlan | None:
+    epochs = plan.digits_epochs if name == "digits" else plan.big_epochs
+    return detection.TrainPlan(epochs) if epochs else None
+
+
+def _human_counts(ds: datasets.BenchDataset, data: Path, skipped: list[str]) -> np.ndarray | None:
+    """CIFAR-10H vote counts for CIFAR-10 (canonical test order = the dataset's), else None."""
+    if ds.name != "cifar10":
+        return None
+    try:
+        return human_noise.load_counts(data, ds.n, len(ds.classes))
+    except DataUnavailableError as exc:
+        skipped.append(f"{ds.name} human noise: {exc}")
+        log.warning("no CIFAR-10H settings: %s", exc)
+        return None
+
+
+def _heldout_trained(name: str, settings: Sequence[detection.LabelSetting]) -> set[str]:
+    """Tags of the held-out settings relabel's model is trained on (when it is trained).
+
+    Every digits setting, and the human-noise settings of the larger datasets (their other
+    held-out settings are measured on the reference probabilities only, to keep it cheap).
+    """
+    return {s.tag for s in settings if name == "digits" or s.spec in human_noise.SETTINGS}
+
+
+def _train_note(settings: Sequence[dict[str, Any]], plan: Plan) -> str:
+    """How relabel's model was trained, read from the fingerprints of the trainings."""
+    for s in settings:
+        info = json.loads(s["notes"]) if s.get("notes") else {}
+        fp = info.get("fingerprint")
+        if not fp:
+            continue
+        tr = fp["training"]
+        big = (
+            f"MNIST/CIFAR-10 at most {plan.big_epochs} epochs"
+            if plan.big_epochs
+            else "MNIST/CIFAR-10 not trained in this mode"
+        )
+        stop = (
+            f"early stopping with patience {tr['patience']} on a "
+            f"{tr['validation_fraction']:.0%} validation slice"
+            if tr.get("validation_fraction")
+            else "no early stopping"
+        )
+        return (
+            f"{tr['folds']}-fold, the project's default model `{fp['model']['architecture']}`; "
+            f"digits at most {plan.digits_epochs} epochs, {big}; {stop}; relabel "
+            f"{fp['relabel_version']}"
+        )
+    return "no relabel model trained in this run"
+
+
+def _reuse_note(settings: Sequence[dict[str, Any]]) -> str | None:
+    reused = [
+        f"{s['dataset']} / {s['setting']}"
+        for s in settings
+        if s.get("notes") and json.loads(s["notes"]).get("reused")
+    ]
+    if not reused:
+        return None
+    return (
+        f"out-of-fold probabilities of {len(reused)} training(s) reused from an earlier run "
+        "with the same data, labels, model and training config, relabel version and model "
+        "code (--reuse-oof): " + "; ".join(reused)
+    )
+
+
+def _record_cycle(results: dict[str, Any], ds: datasets.BenchDataset, r: dict[str, Any]) -> None:
+    info = json.loads(r["notes"]) if r.get("notes") else {}
+    if not info.get("final_model"):
+        return
+    results.setdefault("speed", {})["cycle"] = {
+        "what": f"{ds.name}, {ds.n:,} images, {r['setting']}"
+        + (" (timing from a cached run)" if info["reused"] else ""),
+        "seconds": info["seconds"],
+        "folds": info["folds"],
+        "epochs": info["epochs"],
+        "epochs_run": ", ".join(str(e) for e in info["epochs_run"]),
+        "oof_accuracy": info["oof_accuracy"],
+    }
+
+
 def run_detection(
     plan: Plan, data: Path, cache: Path, reuse: bool, results: dict[str, Any]
 ) -> None:
-    """Section 1 (and the cycle time of section 3)."""
+    """Section 1 (and the cycle time of section 3): selection and held-out settings."""
     from relabel import scoring
 
     skipped: list[str] = []
+    det: dict[str, Any] = {
+        "default_method": scoring.DEFAULT_METHOD,
+        "settings": [],
+        "heldout": [],
+        "skipped": skipped,
+        "heldout_skipped": [],
+        "heldout_seeds": list(plan.heldout_seeds),
+        "heldout_pairs": {},
+    }
+    results["detection"] = det
     sets = _load_available(("digits", "mnist", "cifar10"), data, cache, skipped)
-    out: list[dict[str, Any]] = []
-    say = log.info
+    workdir = cache / "detection"
     for name, ds in sets.items():
-        epochs = plan.digits_epochs if name == "digits" else plan.big_epochs
-        train = detection.TrainPlan(epochs) if epochs else None
+        train = _train_plan(plan, name)
         if train is None:
             skipped.append(f"{name}: relabel CNN not trained in {plan.mode} mode")
         final_for = plan.cycle[1] if plan.cycle[0] == name else None
         for r in detection.run_dataset(
             ds,
             train=train,
-            workdir=cache / "detection",
+            workdir=workdir,
             reuse=reuse,
             final_model_for=final_for,
-            progress=say,
+            progress=log.info,
         ):
-            out.append(r.to_dict())
-            if r.notes:
-                info = json.loads(r.notes)
-                if info.get("reused"):
-                    results["notes"].append(
-                        f"{name} / {r.setting}: out-of-fold probabilities reused from an "
-                        "earlier identical training (--reuse-oof)"
-                    )
-                if info.get("final_model"):
-                    results.setdefault("speed", {})["cycle"] = {
-                        "what": f"{name}, {ds.n:,} images, {r.setting}"
-                        + (" (timing from a cached run)" if info["reused"] else ""),
-                        "seconds": info["seconds"],
-                        "folds": info["folds"],
-                        "epochs": info["epochs"],
-                        "epochs_run": ", ".join(str(e) for e in info["epochs_run"]),
-                        "oof_accuracy": info["oof_accuracy"],
-                    }
-    big = (
-        f"MNIST/CIFAR-10 at most {plan.big_epochs} epochs"
-        if plan.big_epochs
-        else "MNIST/CIFAR-10 not trained in this mode"
-    )
-    results["detection"] = {
-        "default_method": scoring.DEFAULT_METHOD,
-        "settings": out,
-        "skipped": skipped,
-        "train_note": (
-            f"5-fold, the project's default small_cnn; digits at most {plan.digits_epochs} "
-            f"epochs, {big}; early stopping with patience 3"
-        ),
-    }
+            det["settings"].append(r.to_dict())
+            _record_cycle(results, ds, det["settings"][-1])
+        held = detection.heldout_settings(
+            ds, plan.heldout_seeds, _human_counts(ds, data, det["heldout_skipped"])
+        )
+        det["heldout_pairs"][name] = ds.heldout_pair_noise
+        if any(s.spec in human_noise.SETTINGS for s in held):
+            det["human_noise"] = dict(human_noise.SETTINGS)
+        for r in detection.run_settings(
+            ds,
+            held,
+            train=train,
+            workdir=workdir,
+            reuse=reuse,
+            train_only=_heldout_trained(name, held),
+            progress=log.info,
+        ):
+            det["heldout"].append(r.to_dict())
+    det["train_note"] = _train_note(det["settings"] + det["heldout"], plan)
+    note = _reuse_note(det["settings"] + det["heldout"])
+    if note:
+        results["notes"].append(note)
 
 
 def run_speed(plan: Plan, data: Path, cache: Path, results: dict[str, Any]) -> None:
@@ -275,6 +402,43 @@ def run_review(plan: Plan, data: Path, cache: Path, results: dict[str, Any]) -> 
     )
 
 
+def keep_earlier_sections(
+    results: dict[str, Any], json_path: Path, sections: Sequence[str]
+) -> None:
+    """Copy into ``results`` every section of the earlier results at ``json_path`` that this
+    run does not redo (``--update``), with its provenance (``meta.sections``) and notes.
+
+    Raises
+    ------
+    SystemExit
+        No earlier results there, or they were made in another mode.
+    """
+    if not json_path.is_file():
+        raise SystemExit(f"--update: no earlier results at {json_path}")
+    earlier = json.loads(json_path.read_text(encoding="utf-8"))
+    mode = earlier.get("meta", {}).get("mode")
+    if mode != results["meta"]["mode"]:
+        raise SystemExit(
+            f"--update: {json_path} holds {mode} results, not {results['meta']['mode']}"
+        )
+    done = earlier["meta"].get("sections") or {
+        name: {"command": earlier["meta"]["command"], "date": earlier["meta"]["date"]}
+        for name in SECTIONS
+        if earlier.get(name)
+    }
+    for name in SECTIONS:
+        if name in sections:
+            continue
+        if name in earlier.get("errors", {}):
+            results["errors"][name] = earlier["errors"][name]
+        if name in done and name in earlier:
+            results[name] = earlier[name]
+            results["meta"]["sections"][name] = done[name]
+    if "detection" not in sections and "cycle" in earlier.get("speed", {}):
+        results.setdefault("speed", {})["cycle"] = earlier["speed"]["cycle"]
+    results["notes"] += [n for n in earlier.get("notes", []) if n not in results["notes"]]
+
+
 def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Run the benchmarks, write BENCHMARKS.md and the results JSON; return the results."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
@@ -288,8 +452,21 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
         help="data folder laid out as ../shared/data (default: %(default)s)",
     )
     parser.add_argument("--cache", type=Path, default=datasets.DEFAULT_CACHE)
-    parser.add_argument("--out", type=Path, default=datasets.REPO_ROOT / "BENCHMARKS.md")
-    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help=f"the Markdown report (default: {DEFAULT_OUT['full']} in full mode, "
+        f"{DEFAULT_OUT['quick']} in quick mode; with --from-json: that file with a .md "
+        "suffix)",
+    )
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=None,
+        help="the results JSON (default: beside --out with a .json suffix in full mode, "
+        f"{DEFAULT_JSON_QUICK} in quick mode)",
+    )
     parser.add_argument(
         "--sections",
         default=",".join(SECTIONS),
@@ -299,10 +476,17 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "--reuse-oof",
         action="store_true",
         help="reuse out-of-fold probabilities saved by an earlier run with the same data, "
-        "labels and training plan (the tables say so)",
+        "labels, model and training config, relabel version and model code (the report "
+        "says so)",
     )
     parser.add_argument(
         "--strict", action="store_true", help="exit 1 when an acceptance check fails"
+    )
+    parser.add_argument(
+        "--update",
+        action="store_true",
+        help="run only --sections and keep every other section of the existing results JSON "
+        "(same mode); the report names each section's command and date",
     )
     parser.add_argument("-v", action="store_true", help="log relabel's own progress too")
     parser.add_argument(
@@ -313,12 +497,16 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
     )
     args = parser.parse_args(argv)
     if args.from_json is not None:
+        out = args.out or args.from_json.with_suffix(".md")
         results = json.loads(args.from_json.read_text(encoding="utf-8"))
-        args.out.write_text(report.render(results), encoding="utf-8")
-        log.info("re-rendered %s from %s", args.out, args.from_json)
+        results["meta"]["json"] = display_path(args.from_json)
+        results["meta"]["out"] = display_path(out)
+        out.write_text(report.render(results), encoding="utf-8")
+        log.info("re-rendered %s from %s", out, args.from_json)
         results["exit_code"] = 0
         return results
     plan = PLANS["full" if args.full else "quick"]
+    args.out, json_path = output_paths(plan.mode, args.out, args.json)
     sections = [s.strip() for s in args.sections.split(",") if s.strip()]
     unknown = set(sections) - set(SECTIONS)
     if unknown:
@@ -337,10 +525,15 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
             "machine": _machine(),
             "versions": _versions(),
             "data": str(data) if data.is_dir() else None,
+            "json": display_path(json_path),
+            "out": display_path(args.out),
+            "sections": {},
         },
         "errors": {},
         "notes": [],
     }
+    if args.update:
+        keep_earlier_sections(results, json_path, sections)
     if not data.is_dir():
         results["notes"].append(f"data folder {data} absent: MNIST and CIFAR-10 skipped")
     runners = {
@@ -349,8 +542,8 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "memory": lambda: run_memory(plan, data, cache, results),
         "review": lambda: run_review(plan, data, cache, results),
     }
-    json_path = args.json or cache / f"results-{plan.mode}.json"
     json_path.parent.mkdir(parents=True, exist_ok=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
 
     def save() -> None:  # after every section, so a late failure loses nothing
         json_path.write_text(json.dumps(results, indent=1, default=float), encoding="utf-8")
@@ -360,12 +553,19 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
             continue
         log.info("== %s", name)
         t0 = time.perf_counter()
+        results["errors"].pop(name, None)
         try:
             runners[name]()
         except Exception as exc:
             log.exception("section %s failed", name)
             results["errors"][name] = f"{type(exc).__name__}: {exc}"
-        log.info("== %s done in %.0f s", name, time.perf_counter() - t0)
+        seconds = time.perf_counter() - t0
+        results["meta"]["sections"][name] = {
+            "command": results["meta"]["command"],
+            "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "seconds": seconds,
+        }
+        log.info("== %s done in %.0f s", name, seconds)
         save()
 
     results["meta"]["wall_seconds"] = time.perf_counter() - started

@@ -10,28 +10,38 @@ and the same ``(labels, probs)``:
   ``get_label_quality_scores`` (a ranking);
 * a seeded random order.
 
-Measures: precision@k with k = the number of true errors, precision at cleanlab's flagged
-count (the same cutoff as cleanlab's own precision), recall at a budget of 2k, AUROC; and
-for the original labels against human-confirmed errors, the rank of every confirmed error
-and how many fall in the top 100 / 275 / 500.
+Measures: precision at cleanlab's flagged count (the same cutoff as cleanlab's own
+precision), precision@k with k = the number of true errors (a cutoff only an oracle knows),
+precision in the top 5% of the ranking (what a review budget consumes), recall at a budget
+of 2k, AUROC; and for the original labels against human-confirmed errors, the rank of every
+confirmed error and how many fall in the top 100 / 275 / 500.
+
+Label settings come in two groups: the settings relabel's default score was chosen on
+(:func:`main_settings`: seed 0, the class pairs of :data:`benchmarks.datasets.PAIR_NOISE`,
+the original labels) and HELD-OUT settings that played no part in that choice
+(:func:`heldout_settings`: other seeds, other class pairs, CIFAR-10H human noise).
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import logging
 import shutil
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from benchmarks import human_noise
 from benchmarks.datasets import BenchDataset
 from relabel import metrics, scoring
+from relabel.config import Config
 from relabel.demo import inject_noise
 
 log = logging.getLogger(__name__)
@@ -44,6 +54,12 @@ CANDIDATES = ("cl_prune_first", "noise_posterior_calibrated")
 POSTERIOR_ALPHA = scoring.POSTERIOR_PSEUDO_COUNT
 TOP_CUTS = (100, 275, 500)
 RANDOM_SEED = 12345
+#: The review-budget cutoff: precision in the top ``REVIEW_PERCENT`` % of a ranking.
+REVIEW_PERCENT = 5
+#: Seeds of the noise of the settings the default score was chosen on.
+SELECTION_SEED = 0
+#: Seeds of the held-out repeats of the selection settings' noise specs.
+HELDOUT_SEEDS = (1, 2)
 
 
 # --------------------------------------------------------------------------------------
@@ -140,9 +156,27 @@ def method_scores(labels: np.ndarray, probs: np.ndarray) -> dict[str, np.ndarray
 # measuring
 
 
+def review_cut(n: int, percent: int = REVIEW_PERCENT) -> int:
+    """The top ``percent`` % of ``n`` samples, rounded up: ``ceil(percent * n / 100)``.
+
+    Integer arithmetic, so ``n = 10_000`` gives exactly 500; at least 1.
+
+    Examples
+    --------
+    >>> review_cut(1797), review_cut(10_000), review_cut(1)
+    (90, 500, 1)
+    """
+    return max(1, -(-int(n) * int(percent) // 100))
+
+
 @dataclass
 class SettingResult:
-    """One (dataset, probability source, label setting): every method's figures."""
+    """One (dataset, probability source, label setting): every method's figures.
+
+    ``methods[name]`` holds ``p_at_k``, ``p_at_flagged`` (precision in the top N, N = the
+    number cleanlab flags; None when it flags nothing), ``p_at_5pct`` (precision in the top
+    ``k5``), ``recall_at_2k`` and ``auroc``.
+    """
 
     dataset: str
     source: str
@@ -151,10 +185,13 @@ class SettingResult:
     k: int
     accuracy: float
     cleanlab: dict[str, Any]
-    methods: dict[str, dict[str, float]]
+    methods: dict[str, dict[str, float | None]]
     confirmed: dict[str, dict[str, Any]] = field(default_factory=dict)
     notes: str = ""
     seconds: float = 0.0
+    k5: int = 0
+    spec: str = ""
+    seed: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly dict."""
@@ -162,8 +199,11 @@ class SettingResult:
             "dataset": self.dataset,
             "source": self.source,
             "setting": self.setting,
+            "spec": self.spec,
+            "seed": self.seed,
             "n": self.n,
             "k": self.k,
+            "k5": self.k5,
             "accuracy": self.accuracy,
             "cleanlab": self.cleanlab,
             "methods": self.methods,
@@ -198,6 +238,11 @@ def evaluate(
     correctable : dict, optional
         For human-confirmed errors: those with an agreed correct label (index -> label).
         When given, the ranks of the confirmed errors are reported too.
+
+    Returns
+    -------
+    SettingResult
+        ``k5`` is :func:`review_cut` of the sample count.
     """
     from cleanlab.filter import find_label_issues
 
@@ -213,13 +258,15 @@ def evaluate(
         "recall": float(e[flagged].sum() / max(k, 1)),
         "hits": int(e[flagged].sum()),
     }
-    rows: dict[str, dict[str, float]] = {}
+    k5 = review_cut(y.size)
+    rows: dict[str, dict[str, float | None]] = {}
     confirmed: dict[str, dict[str, Any]] = {}
     for name, score in method_scores(y, p).items():
         order = scoring.rank_order(score)
         rows[name] = {
             "p_at_k": metrics.precision_at_k(e, order, k),
-            "p_at_flagged": metrics.precision_at_k(e, order, max(n_flagged, 1)),
+            "p_at_flagged": metrics.precision_at_k(e, order, n_flagged) if n_flagged else None,
+            "p_at_5pct": metrics.precision_at_k(e, order, k5),
             "recall_at_2k": metrics.recall_at(e, order, 2 * k),
             "auroc": metrics.auroc(e, score),
         }
@@ -251,6 +298,7 @@ def evaluate(
         cleanlab=cl,
         methods=rows,
         confirmed=confirmed,
+        k5=k5,
     )
 
 
@@ -267,14 +315,147 @@ class TrainPlan:
     final_model: bool = False
 
 
-def _oof_key(ds: BenchDataset, given: np.ndarray, plan: TrainPlan) -> str:
+#: Modules whose source decides the model and its inputs: part of the out-of-fold cache key.
+MODEL_MODULES = ("relabel.training", "relabel.dataset")
+
+
+def relabel_version() -> str:
+    """The version of the relabel package imported (``relabel.__version__``).
+
+    Falls back to the installed distribution's metadata, then to ``"unknown"``.
+    """
+    import relabel
+
+    version = getattr(relabel, "__version__", None)
+    if version:
+        return str(version)
+    try:
+        return metadata.version("relabel")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _sha256_file(path: Path) -> str:
     h = hashlib.sha256()
-    h.update(ds.name.encode())
-    h.update(np.asarray(given, dtype=np.int64).tobytes())
-    h.update(
-        json.dumps([plan.epochs, plan.folds, plan.final_model, ds.image_size, ds.channels]).encode()
-    )
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def model_code_digest(modules: Sequence[str] = MODEL_MODULES) -> str:
+    """sha256 of the source files of ``modules`` (those that build the model and read images).
+
+    An edit to how the model is built changes the out-of-fold probabilities even when the
+    config and the version do not.
+    """
+    h = hashlib.sha256()
+    for name in modules:
+        origin = importlib.util.find_spec(name)
+        path = Path(origin.origin) if origin and origin.origin else None
+        h.update(name.encode())
+        h.update(_sha256_file(path).encode() if path and path.is_file() else b"?")
     return h.hexdigest()[:16]
+
+
+def training_fingerprint(
+    config: Config,
+    *,
+    final_model: bool,
+    settings: Any = None,
+    version: str | None = None,
+    code: str | None = None,
+) -> dict[str, Any]:
+    """Everything besides the images and labels that decides out-of-fold probabilities.
+
+    Parameters
+    ----------
+    config : relabel.config.Config
+        The project's config as trained (after the benchmark's overrides, e.g. epochs).
+        Its ``model`` and ``training`` sections are taken whole, and its ``dataset``
+        section without ``path`` (where the benchmark wrote the manifest).
+    final_model : bool
+        Whether the final model is trained too (it changes the timing that is reported).
+    settings : dataclass, optional
+        The :class:`relabel.training.TrainSettings` the project derives from ``config``
+        (``Project.train_settings()``), so that a default of relabel's training that the
+        config does not name is covered too.
+    version, code : str, optional
+        relabel's version and :func:`model_code_digest` (default: of the relabel imported).
+
+    Returns
+    -------
+    dict
+        JSON-friendly; :func:`oof_key` hashes it.
+    """
+    dataset = asdict(config.dataset)
+    dataset.pop("path", None)
+    weights = str(config.model.weights or "")
+    out: dict[str, Any] = {
+        "model": asdict(config.model),
+        "training": asdict(config.training),
+        "dataset": dataset,
+        "weights_sha256": (
+            _sha256_file(Path(weights)) if weights and Path(weights).is_file() else None
+        ),
+        "final_model": bool(final_model),
+        "relabel_version": version if version is not None else relabel_version(),
+        "model_code": code if code is not None else model_code_digest(),
+    }
+    if settings is not None:
+        out["train_settings"] = asdict(settings)
+    return json.loads(json.dumps(out, default=str))  # plain JSON types (tuples -> lists)
+
+
+def oof_key(dataset: str, given: np.ndarray, fingerprint: dict[str, Any]) -> str:
+    """Cache key of out-of-fold probabilities: the dataset, the labels and the fingerprint.
+
+    Parameters
+    ----------
+    dataset : str
+        The dataset's name (its images are fixed by the data folder).
+    given : numpy.ndarray of int
+        The labels trained on.
+    fingerprint : dict
+        :func:`training_fingerprint` of the project.
+
+    Returns
+    -------
+    str
+        16 hex digits.
+    """
+    h = hashlib.sha256()
+    h.update(dataset.encode())
+    h.update(np.asarray(given, dtype=np.int64).tobytes())
+    h.update(json.dumps(fingerprint, sort_keys=True, default=str).encode())
+    return h.hexdigest()[:16]
+
+
+def _fresh_project(ds: BenchDataset, given: np.ndarray, plan: TrainPlan, workdir: Path) -> Path:
+    """A new relabel project in ``workdir/project`` on ``given`` (saved probabilities kept)."""
+    from relabel.project import Project
+
+    root = workdir / "project"
+    shutil.rmtree(root, ignore_errors=True)
+    workdir.mkdir(parents=True, exist_ok=True)
+    manifest = ds.write_manifest(given, workdir / "manifest.csv")
+    Project.init(
+        root,
+        manifest=manifest,
+        folds=plan.folds,
+        image_size=list(ds.image_size),
+        channels=ds.channels,
+        check_images=False,
+    )
+    return root
+
+
+def _load_saved(saved: Path) -> tuple[np.ndarray, dict[str, Any]]:
+    with np.load(saved) as z:
+        info = json.loads(str(z["info"]))
+        probs = z["probs"].astype(np.float64)
+    info["reused"] = True
+    return probs, info
 
 
 def train_oof(
@@ -288,40 +469,31 @@ def train_oof(
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Out-of-fold probabilities of relabel's CNN trained on ``given``, through a Project.
 
-    A relabel project is created in ``workdir`` from a manifest of ``given`` labels and
-    trained with ``plan`` (the project's default model otherwise). With ``reuse``, the
-    probabilities saved by an earlier run with the same data, labels and plan are used.
+    A relabel project is created in ``workdir/project`` from a manifest of ``given`` labels
+    and trained with ``plan`` (the project's default model otherwise). The probabilities are
+    saved as ``workdir/oof-<key>.npz`` with :func:`oof_key` of the project's
+    :func:`training_fingerprint`; with ``reuse``, a file of the same key is used instead of
+    training, so a changed model, training config, relabel version or model code retrains.
 
     Returns
     -------
     probs, info
         ``probs`` in the dataset's order (float64); ``info`` has ``seconds``,
-        ``oof_accuracy``, ``epochs``, ``folds`` and ``reused``.
+        ``oof_accuracy``, ``epochs``, ``folds``, ``key`` and ``reused``.
     """
     from relabel.project import Project
 
-    key = _oof_key(ds, given, plan)
-    saved = workdir / f"oof-{key}.npz"
-    if reuse and saved.is_file():
-        with np.load(saved) as z:
-            info = json.loads(str(z["info"]))
-            info["reused"] = True
-            return z["probs"].astype(np.float64), info
-    if workdir.exists():
-        shutil.rmtree(workdir)
-    workdir.mkdir(parents=True)
-    manifest = ds.write_manifest(given, workdir / "manifest.csv")
     started = time.perf_counter()
-    Project.init(
-        workdir / "project",
-        manifest=manifest,
-        folds=plan.folds,
-        image_size=list(ds.image_size),
-        channels=ds.channels,
-        check_images=False,
-    )
-    with Project.open(workdir / "project") as project:
+    root = _fresh_project(ds, given, plan, workdir)
+    with Project.open(root) as project:
         project.config.training.epochs = plan.epochs
+        fingerprint = training_fingerprint(
+            project.config, final_model=plan.final_model, settings=project.train_settings()
+        )
+        key = oof_key(ds.name, given, fingerprint)
+        saved = workdir / f"oof-{key}.npz"
+        if reuse and saved.is_file():
+            return _load_saved(saved)
         trained = project.train(progress=progress, final_model=plan.final_model)
         ranked = project.rank()
     seconds = time.perf_counter() - started
@@ -338,6 +510,8 @@ def train_oof(
         "epochs_run": folds,
         "folds": plan.folds,
         "final_model": plan.final_model,
+        "key": key,
+        "fingerprint": fingerprint,
         "reused": False,
     }
     np.savez_compressed(saved, probs=probs.astype(np.float32), info=json.dumps(info))
@@ -345,7 +519,42 @@ def train_oof(
 
 
 # --------------------------------------------------------------------------------------
-# the section
+# label settings
+
+
+@dataclass(eq=False)
+class LabelSetting:
+    """One label setting of a dataset: the labels given, and which of them are wrong.
+
+    Attributes
+    ----------
+    name : str
+        What the tables call it.
+    spec : str
+        The noise spec, ``"original"``, or a human-noise setting of
+        :data:`benchmarks.human_noise.SETTINGS`.
+    seed : int or None
+        Seed of the noise (None: no random choice).
+    given : numpy.ndarray of int64
+        The labels.
+    is_error : numpy.ndarray of bool
+        Which labels are wrong (the ground truth of the measures).
+    correctable : dict of int to int, optional
+        Human-confirmed errors with an agreed label (original labels only).
+    """
+
+    name: str
+    spec: str
+    seed: int | None
+    given: np.ndarray
+    is_error: np.ndarray
+    correctable: dict[int, int] | None = None
+
+    @property
+    def tag(self) -> str:
+        """A folder-safe name: the spec, and the seed unless it is 0 or None."""
+        tag = self.spec.replace(">", "-").replace(":", "_").replace(",", "+")
+        return tag if self.seed in (None, 0) else f"{tag}-seed{self.seed}"
 
 
 def label_settings(ds: BenchDataset) -> list[tuple[str, str]]:
@@ -357,76 +566,164 @@ def label_settings(ds: BenchDataset) -> list[tuple[str, str]]:
     ]
 
 
+def noise_setting(ds: BenchDataset, name: str, spec: str, seed: int) -> LabelSetting:
+    """Noise ``spec`` injected (seeded) into the dataset's labels, taken as the truth."""
+    given = inject_noise(ds.labels, spec, len(ds.classes), seed=seed)
+    return LabelSetting(f"{name} ({spec}, seed {seed})", spec, seed, given, given != ds.labels)
+
+
+def main_settings(ds: BenchDataset, seed: int = SELECTION_SEED) -> list[LabelSetting]:
+    """The settings the default score was chosen on (the SELECTION settings).
+
+    :func:`label_settings` at ``seed``, and the original labels against the
+    human-confirmed errors where those are known.
+    """
+    out = [noise_setting(ds, name, spec, seed) for name, spec in label_settings(ds)]
+    if ds.confirmed.size:
+        is_error = np.zeros(ds.n, dtype=bool)
+        is_error[ds.confirmed] = True
+        out.append(
+            LabelSetting("original labels", "original", None, ds.labels, is_error, ds.correctable)
+        )
+    return out
+
+
+def human_settings(ds: BenchDataset, counts: np.ndarray, seed: int = 0) -> list[LabelSetting]:
+    """The CIFAR-10H settings (:mod:`benchmarks.human_noise`) on the dataset's images.
+
+    ``counts`` must be in the dataset's order; an error is a label that differs from the
+    dataset's own (original) label.
+    """
+    out = []
+    for spec in human_noise.SETTINGS:
+        given = human_noise.human_labels(spec, counts, ds.labels, seed=seed)
+        sampled = spec == "human-sampled"
+        detail = f"seed {seed}" if sampled else f">= {human_noise.MIN_VOTES} votes"
+        out.append(
+            LabelSetting(
+                f"{spec} (CIFAR-10H, {detail})",
+                spec,
+                seed if sampled else None,
+                given,
+                given != ds.labels,
+            )
+        )
+    return out
+
+
+def heldout_settings(
+    ds: BenchDataset,
+    seeds: Sequence[int] = HELDOUT_SEEDS,
+    human_counts: np.ndarray | None = None,
+) -> list[LabelSetting]:
+    """Settings NOT used when the default score was chosen.
+
+    The noise specs of :func:`label_settings` at each of ``seeds``, the dataset's held-out
+    class pairs (:attr:`BenchDataset.heldout_pair_noise`) at the selection seed, and, with
+    ``human_counts``, the CIFAR-10H settings (:func:`human_settings`).
+    """
+    out = [
+        noise_setting(ds, name, spec, seed) for seed in seeds for name, spec in label_settings(ds)
+    ]
+    out.append(noise_setting(ds, "other class pairs 30%", ds.heldout_pair_noise, SELECTION_SEED))
+    if human_counts is not None:
+        out += human_settings(ds, human_counts)
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# the section
+
+REFERENCE_SOURCE = "reference pyx (cleanlab's OOF, trained on the original labels)"
+
+
+def run_settings(
+    ds: BenchDataset,
+    settings: Sequence[LabelSetting],
+    *,
+    train: TrainPlan | None,
+    workdir: Path,
+    reuse: bool = False,
+    train_only: Collection[str] | None = None,
+    final_model_for: str | None = None,
+    progress: Progress | None = None,
+) -> list[SettingResult]:
+    """``settings`` of one dataset, on every probability source available.
+
+    Sources: the reference probabilities when the dataset has them (computed on the
+    original labels; the injected noise was never seen by that model), and relabel's CNN
+    trained on each setting's labels when ``train`` is given (only on the settings whose
+    :attr:`LabelSetting.tag` is in ``train_only``, when that is given). The setting whose
+    spec is ``final_model_for`` also trains the final model, as a cycle's train step does,
+    so its time is the compute of a whole cycle.
+    """
+    say = progress or (lambda m: log.info("%s", m))
+    out: list[SettingResult] = []
+    if ds.reference_probs is not None:
+        for s in settings:
+            started = time.perf_counter()
+            r = evaluate(
+                s.given,
+                ds.reference_probs,
+                s.is_error,
+                dataset=ds.name,
+                source=REFERENCE_SOURCE,
+                setting=s.name,
+                correctable=s.correctable,
+            )
+            r.seconds, r.spec, r.seed = time.perf_counter() - started, s.spec, s.seed
+            out.append(r)
+            say(f"detection {ds.name} / reference pyx / {s.name}: done")
+    if train is None:
+        return out
+    for s in settings:
+        if train_only is not None and s.tag not in train_only:
+            continue
+        plan = TrainPlan(train.epochs, train.folds, final_model=s.spec == final_model_for)
+        say(f"detection {ds.name} / {s.name}: training {plan.folds}-fold, {plan.epochs} epochs")
+        probs, info = train_oof(
+            ds, s.given, plan, workdir / f"{ds.name}-{s.tag}", reuse=reuse, progress=None
+        )
+        model = info.get("fingerprint", {}).get("model", {})
+        r = evaluate(
+            s.given,
+            probs,
+            s.is_error,
+            dataset=ds.name,
+            source=(
+                f"relabel {model.get('architecture', 'model')} OOF ({plan.folds}-fold, at most "
+                f"{plan.epochs} epochs, trained on these labels)"
+            ),
+            setting=s.name,
+            correctable=s.correctable,
+        )
+        r.seconds, r.spec, r.seed = float(info["seconds"]), s.spec, s.seed
+        r.notes = json.dumps({**info, "spec": s.spec})
+        out.append(r)
+        say(
+            f"detection {ds.name} / CNN / {s.name}: OOF accuracy {info['oof_accuracy']:.3f}, "
+            f"{info['seconds']:.0f} s{' (reused)' if info['reused'] else ''}"
+        )
+    return out
+
+
 def run_dataset(
     ds: BenchDataset,
     *,
     train: TrainPlan | None,
     workdir: Path,
     reuse: bool = False,
-    seed: int = 0,
+    seed: int = SELECTION_SEED,
     final_model_for: str | None = None,
     progress: Progress | None = None,
 ) -> list[SettingResult]:
-    """Every label setting of one dataset, on every probability source available.
-
-    Sources: the reference probabilities when the dataset has them (computed on the
-    original labels; the injected noise was never seen by that model), and relabel's CNN
-    trained on each setting's labels when ``train`` is given. The setting whose noise spec
-    (or ``"original"``) is ``final_model_for`` also trains the final model, as a cycle's
-    train step does, so its time is the compute of a whole cycle.
-    """
-    say = progress or (lambda m: log.info("%s", m))
-    out: list[SettingResult] = []
-    truth = ds.labels
-    settings: list[tuple[str, str, np.ndarray, np.ndarray, dict[int, int] | None]] = []
-    for name, spec in label_settings(ds):
-        given = inject_noise(truth, spec, len(ds.classes), seed=seed)
-        settings.append((f"{name} ({spec}, seed {seed})", spec, given, given != truth, None))
-    if ds.confirmed.size:
-        is_error = np.zeros(ds.n, dtype=bool)
-        is_error[ds.confirmed] = True
-        settings.append(("original labels", "original", truth, is_error, ds.correctable))
-
-    if ds.reference_probs is not None:
-        for name, _spec, given, is_error, fix in settings:
-            started = time.perf_counter()
-            r = evaluate(
-                given,
-                ds.reference_probs,
-                is_error,
-                dataset=ds.name,
-                source="reference pyx (cleanlab's OOF, trained on the original labels)",
-                setting=name,
-                correctable=fix,
-            )
-            r.seconds = time.perf_counter() - started
-            out.append(r)
-            say(f"detection {ds.name} / reference pyx / {name}: done")
-    if train is not None:
-        for name, spec, given, is_error, fix in settings:
-            tag = spec.replace(">", "-").replace(":", "_").replace(",", "+")
-            plan = TrainPlan(train.epochs, train.folds, final_model=spec == final_model_for)
-            say(f"detection {ds.name} / {name}: training {plan.folds}-fold, {plan.epochs} epochs")
-            probs, info = train_oof(
-                ds, given, plan, workdir / f"{ds.name}-{tag}", reuse=reuse, progress=None
-            )
-            r = evaluate(
-                given,
-                probs,
-                is_error,
-                dataset=ds.name,
-                source=(
-                    f"relabel small_cnn OOF ({train.folds}-fold, at most {train.epochs} epochs, "
-                    f"trained on these labels)"
-                ),
-                setting=name,
-                correctable=fix,
-            )
-            r.seconds = float(info["seconds"])
-            r.notes = json.dumps({**info, "spec": spec})
-            out.append(r)
-            say(
-                f"detection {ds.name} / CNN / {name}: OOF accuracy {info['oof_accuracy']:.3f}, "
-                f"{info['seconds']:.0f} s{' (reused)' if info['reused'] else ''}"
-            )
-    return out
+    """The selection settings (:func:`main_settings`) of one dataset: see :func:`run_settings`."""
+    return run_settings(
+        ds,
+        main_settings(ds, seed),
+        train=train,
+        workdir=workdir,
+        reuse=reuse,
+        final_model_for=final_model_for,
+        progress=progress,
+    )

@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
 DEMO_PROJECT = REPO_ROOT / "projects" / "digits"
+#: The simulated reviewers of BOTH arms (passed to each explicitly, and recorded).
+REVIEWERS: dict[str, Any] = {"reviewers": 2, "accuracy": 0.95, "skip_rate": 0.05}
 
 
 class StudioUnavailableError(RuntimeError):
@@ -122,6 +124,7 @@ def relabel_arm(
         simulate=True,
         studio_dir=workdir / "studio",
         progress=progress,
+        **REVIEWERS,
     )
     truth = {sid: ds.classes[int(t)] for sid, t in zip(ds.ids, ds.labels, strict=True)}
     accuracy_true = _runs_accuracy(project_dir, truth)
@@ -274,6 +277,8 @@ def run(
     out["budget"] = budget
     out["budget_fraction"] = cfg.review.budget
     out["epochs"] = n_epochs
+    out["reviewers"] = {**REVIEWERS, "min_agreement": cfg.review.min_agreement}
+    out["selection"] = {"lane": cfg.review.lane, "fill_budget": cfg.review.fill_budget}
     try:
         out["relabel"] = relabel_arm(
             ds, workdir, cycles=cycles, noise=noise, seed=seed, epochs=epochs, progress=progress
@@ -293,7 +298,9 @@ def run(
         epochs=n_epochs,
         budget=budget,
         per_cycle=matched,
+        min_agreement=cfg.review.min_agreement,
         progress=progress,
+        **REVIEWERS,
     )
     out["random_matched"] = matched is not None
     return out
