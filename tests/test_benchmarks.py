@@ -282,6 +282,12 @@ def test_heldout_settings_are_not_selection_settings():
     worst = held[-1]
     assert worst.is_error.sum() == (np.arange(ds.n) % 4 >= 2).sum()  # the 2-votes rule
     assert held[0].is_error.sum() == round(0.1 * ds.n)
+    # relabel's CNN: every digits setting; on CIFAR-10 the human-noise ones, unless told not to
+    human = {s.tag for s in held if s.spec in human_noise.SETTINGS}
+    assert len(human) == 2
+    assert bench_main._heldout_trained("cifar10", held) == human
+    assert bench_main._heldout_trained("cifar10", held, human_cnn=False) == set()
+    assert bench_main._heldout_trained("digits", held, human_cnn=False) == {s.tag for s in held}
 
 
 # --------------------------------------------------------------------------------------
