@@ -236,9 +236,11 @@ def _print_cycles(cycles: list[dict[str, Any]]) -> None:
     if not cycles:
         return
     click.echo("cycles:")
-    click.echo(f"  {'cycle':>5} {'status':>8} {'budget':>6} {'reviewed':>8} {'corrected':>9} "
-               f"{'hit rate':>8} {'est. errors left':>16} {'accuracy':>8} {'macro-F1':>8} "
-               f"{'minutes':>7}")
+    click.echo(
+        f"  {'cycle':>5} {'status':>8} {'budget':>6} {'reviewed':>8} {'corrected':>9} "
+        f"{'hit rate':>8} {'est. errors left':>16} {'accuracy':>8} {'macro-F1':>8} "
+        f"{'minutes':>7}"
+    )
     for c in cycles:
         minutes = sum(c["step_seconds"].values()) / 60
         click.echo(
@@ -322,10 +324,15 @@ def _client(p: Any) -> Any:
 
 def _print_summary(title: str, summary: Any) -> None:
     data = summary if isinstance(summary, dict) else dict(vars(summary))
-    click.echo(title + ": " + ", ".join(
-        f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}"
-        for k, v in data.items() if not isinstance(v, dict)
-    ))
+    click.echo(
+        title
+        + ": "
+        + ", ".join(
+            f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}"
+            for k, v in data.items()
+            if not isinstance(v, dict)
+        )
+    )
     for k, v in data.items():
         if isinstance(v, dict) and v:
             click.echo(f"  {k}: " + ", ".join(f"{a} {b}" for a, b in v.items()))
@@ -333,20 +340,30 @@ def _print_summary(title: str, summary: Any) -> None:
 
 @main.command()
 @project_arg
-@click.option("--budget", type=click.IntRange(min=0),
-              help="Most samples to push (default: config).")
-@click.option("--lane", type=click.Choice(["label_issue", "uncertain", "all"]),
-              help="Which lane to take samples from (default: config review.lane).")
-@click.option("--batch-size", default=500, show_default=True, type=click.IntRange(min=1),
-              help="Tasks per import request.")
+@click.option(
+    "--budget", type=click.IntRange(min=0), help="Most samples to push (default: config)."
+)
+@click.option(
+    "--lane",
+    type=click.Choice(["label_issue", "uncertain", "all"]),
+    help="Which lane to take samples from (default: config review.lane).",
+)
+@click.option(
+    "--batch-size",
+    default=500,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Tasks per import request.",
+)
 def push(project: Path, budget: int | None, lane: str | None, batch_size: int) -> None:
     """Send the most suspicious samples to Label Studio (idempotent, resumable)."""
     from relabel.project import Project
     from relabel.studio.push import push as push_samples
 
     with Project.open(project) as p:
-        summary = push_samples(p, _client(p), budget=budget, lane=lane, batch_size=batch_size,
-                               progress=_progress)
+        summary = push_samples(
+            p, _client(p), budget=budget, lane=lane, batch_size=batch_size, progress=_progress
+        )
     _print_summary("push", summary)
 
 
@@ -378,15 +395,19 @@ def _read_truth(path: Path) -> dict[str, str]:
 
 @main.command("review-simulate")
 @project_arg
-@click.option("--truth", required=True,
-              type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="CSV with id,label: the true labels the simulated reviewers know.")
+@click.option(
+    "--truth",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="CSV with id,label: the true labels the simulated reviewers know.",
+)
 @click.option("--accuracy", default=0.95, show_default=True, type=click.FloatRange(0, 1))
 @click.option("--reviewers", default=2, show_default=True, type=click.IntRange(min=1))
 @click.option("--skip-rate", default=0.05, show_default=True, type=click.FloatRange(0, 1))
 @click.option("--seed", default=0, show_default=True)
-def review_simulate(project: Path, truth: Path, accuracy: float, reviewers: int,
-                    skip_rate: float, seed: int) -> None:
+def review_simulate(
+    project: Path, truth: Path, accuracy: float, reviewers: int, skip_rate: float, seed: int
+) -> None:
     """Answer open tasks as simulated reviewers, through the real Label Studio API."""
     from relabel.project import Project
     from relabel.studio.push import ensure_studio_project
@@ -395,23 +416,46 @@ def review_simulate(project: Path, truth: Path, accuracy: float, reviewers: int,
     with Project.open(project) as p:
         client = _client(p)
         sp = ensure_studio_project(p, client, create=False)
-        summary = simulate_reviews(client, sp, _read_truth(truth), accuracy=accuracy,
-                                   reviewers=reviewers, skip_rate=skip_rate, seed=seed)
+        summary = simulate_reviews(
+            client,
+            sp,
+            _read_truth(truth),
+            accuracy=accuracy,
+            reviewers=reviewers,
+            skip_rate=skip_rate,
+            seed=seed,
+        )
     _print_summary("review-simulate", summary)
 
 
 @main.command()
 @project_arg
-@click.option("--until", type=click.Choice(["pushed"]),
-              help="Stop after the push; the next run resumes with the pull.")
-@click.option("--simulate-review", "truth", type=click.Path(exists=True, dir_okay=False,
-              path_type=Path), help="Answer tasks with simulated reviewers knowing these labels.")
-@click.option("--min-reviews", type=click.IntRange(min=0),
-              help="Pull and retrain only once N tasks of the cycle have answers (0: all).")
+@click.option(
+    "--until",
+    type=click.Choice(["pushed"]),
+    help="Stop after the push; the next run resumes with the pull.",
+)
+@click.option(
+    "--simulate-review",
+    "truth",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Answer tasks with simulated reviewers knowing these labels.",
+)
+@click.option(
+    "--min-reviews",
+    type=click.IntRange(min=0),
+    help="Pull and retrain only once N tasks of the cycle have answers (0: all).",
+)
 @click.option("--budget", type=click.IntRange(min=0), help="Override the review budget.")
 @click.option("--yes", is_flag=True, help="Never prompt (relabel never prompts; for schedulers).")
-def cycle(project: Path, until: str | None, truth: Path | None, min_reviews: int | None,
-          budget: int | None, yes: bool) -> None:
+def cycle(
+    project: Path,
+    until: str | None,
+    truth: Path | None,
+    min_reviews: int | None,
+    budget: int | None,
+    yes: bool,
+) -> None:
     """Run or resume one cycle: train, select, push, pull, retrain, evaluate.
 
     Exit codes: 0 cycle done, 3 waiting for reviews, 4 nothing to do, 5 locked.
@@ -422,33 +466,68 @@ def cycle(project: Path, until: str | None, truth: Path | None, min_reviews: int
     del yes  # relabel never prompts; the flag exists so schedulers can say so
     with Project.open(project) as p, project_lock(p.root):
         simulate = SimulatedReview(truth=_read_truth(truth)) if truth else None
-        result = run_cycle(p, _client(p), until=until, simulate=simulate,
-                           min_reviews=min_reviews, budget=budget, progress=_progress)
-    click.echo(f"cycle {result.cycle}: {result.state}"
-               + (f" (steps: {', '.join(result.steps)})" if result.steps else ""))
+        result = run_cycle(
+            p,
+            _client(p),
+            until=until,
+            simulate=simulate,
+            min_reviews=min_reviews,
+            budget=budget,
+            progress=_progress,
+        )
+    click.echo(
+        f"cycle {result.cycle}: {result.state}"
+        + (f" (steps: {', '.join(result.steps)})" if result.steps else "")
+    )
     if result.summary:
         _print_summary(f"cycle {result.cycle}", result.summary)
     sys.exit(int(result.exit_code))
 
 
 @main.command()
-@click.option("--project", "project_dir", default=Path("projects/digits"), show_default=True,
-              type=click.Path(file_okay=False, path_type=Path), help="The demo project folder.")
+@click.option(
+    "--project",
+    "project_dir",
+    default=Path("projects/digits"),
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The demo project folder.",
+)
 @click.option("--cycles", default=3, show_default=True, type=click.IntRange(min=1))
-@click.option("--noise", default="1>7:0.3,3>8:0.3,5>6:0.3", show_default=True,
-              help="Injected label noise.")
+@click.option(
+    "--noise", default="1>7:0.3,3>8:0.3,5>6:0.3", show_default=True, help="Injected label noise."
+)
 @click.option("--seed", default=0, show_default=True)
-@click.option("--no-simulate", is_flag=True,
-              help="Stop after the first push and print the URL and login to review by hand.")
-@click.option("--studio-dir", default=Path(".relabel-studio"), show_default=True,
-              type=click.Path(file_okay=False, path_type=Path),
-              help="Data folder of the local Label Studio.")
+@click.option(
+    "--no-simulate",
+    is_flag=True,
+    help="Stop after the first push and print the URL and login to review by hand.",
+)
+@click.option(
+    "--studio-dir",
+    default=Path(".relabel-studio"),
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Data folder of the local Label Studio.",
+)
 @click.option("--keep-server", is_flag=True, help="Leave the local Label Studio running.")
-@click.option("--studio-url", default=None, metavar="URL",
-              help="Use this running Label Studio (token from $LABEL_STUDIO_API_KEY) "
-                   "instead of starting a local one.")
-def demo(project_dir: Path, cycles: int, noise: str, seed: int, no_simulate: bool,
-         studio_dir: Path, keep_server: bool, studio_url: str | None) -> None:
+@click.option(
+    "--studio-url",
+    default=None,
+    metavar="URL",
+    help="Use this running Label Studio (token from $LABEL_STUDIO_API_KEY) "
+    "instead of starting a local one.",
+)
+def demo(
+    project_dir: Path,
+    cycles: int,
+    noise: str,
+    seed: int,
+    no_simulate: bool,
+    studio_dir: Path,
+    keep_server: bool,
+    studio_url: str | None,
+) -> None:
     """Full demo: local Label Studio, noisy digits, cycles with simulated reviewers."""
     import os
 
@@ -462,30 +541,45 @@ def demo(project_dir: Path, cycles: int, noise: str, seed: int, no_simulate: boo
             "--no-simulate: set LABEL_STUDIO_API_KEY to a secret of your choice first "
             "(the local server is created with it, and `relabel cycle` needs it later)"
         )
-    click.echo(f"{'cycle':>5} {'reviewed':>8} {'corrected':>9} {'hit rate':>8} "
-               f"{'noise left':>10} {'accuracy':>8} {'est. errors':>11} {'seconds':>7}")
+    click.echo(
+        f"{'cycle':>5} {'reviewed':>8} {'corrected':>9} {'hit rate':>8} "
+        f"{'noise left':>10} {'accuracy':>8} {'est. errors':>11} {'seconds':>7}"
+    )
 
     def show(row: DemoCycle) -> None:
-        click.echo(f"{row.cycle:>5} {row.reviewed:>8} {row.corrected:>9} {row.hit_rate:>8.2f} "
-                   f"{row.noise_left:>10.2%} {row.accuracy:>8.4f} "
-                   f"{row.estimated_errors_left:>11} {row.seconds:>7.1f}")
+        click.echo(
+            f"{row.cycle:>5} {row.reviewed:>8} {row.corrected:>9} {row.hit_rate:>8.2f} "
+            f"{row.noise_left:>10.2%} {row.accuracy:>8.4f} "
+            f"{row.estimated_errors_left:>11} {row.seconds:>7.1f}"
+        )
 
-    result = run_demo(project_dir, cycles=cycles, noise=noise, seed=seed,
-                      simulate=not no_simulate, studio_url=studio_url, studio_dir=studio_dir,
-                      keep_server=keep_server,
-                      on_cycle=show, progress=_progress)
+    result = run_demo(
+        project_dir,
+        cycles=cycles,
+        noise=noise,
+        seed=seed,
+        simulate=not no_simulate,
+        studio_url=studio_url,
+        studio_dir=studio_dir,
+        keep_server=keep_server,
+        on_cycle=show,
+        progress=_progress,
+    )
     click.echo(f"initial noise {result.initial_noise:.2%}; project: {result.project_dir}")
     if result.waiting:
         click.echo(f"Tasks are waiting in Label Studio: {result.url}")
         if not studio_url:
             click.echo(f"  login: {result.username}   password: {result.password}")
-        click.echo(f"  then: export LABEL_STUDIO_URL={result.url}; "
-                   f"relabel cycle {result.project_dir}")
+        click.echo(
+            f"  then: export LABEL_STUDIO_URL={result.url}; relabel cycle {result.project_dir}"
+        )
         if not studio_url:
             click.echo(f"  stop the server with: relabel studio stop --data-dir {studio_dir}")
     elif keep_server and not studio_url:
-        click.echo(f"Label Studio keeps running: {result.url} "
-                   f"(login {result.username} / {result.password})")
+        click.echo(
+            f"Label Studio keeps running: {result.url} "
+            f"(login {result.username} / {result.password})"
+        )
 
 
 @main.group()
@@ -494,8 +588,11 @@ def studio() -> None:
 
 
 @studio.command("install")
-@click.option("--venv", type=click.Path(file_okay=False, path_type=Path),
-              help="Where to install (default: $RELABEL_STUDIO_VENV).")
+@click.option(
+    "--venv",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where to install (default: $RELABEL_STUDIO_VENV).",
+)
 def studio_install(venv: Path | None) -> None:
     """Install the Label Studio server into its own venv."""
     from relabel.studio import server
@@ -505,14 +602,22 @@ def studio_install(venv: Path | None) -> None:
 
 
 @studio.command("start")
-@click.option("--data-dir", default=Path(".relabel-studio"), show_default=True,
-              type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--data-dir",
+    default=Path(".relabel-studio"),
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+)
 @click.option("--port", type=click.IntRange(1, 65535), help="Port (default: a free one).")
 @click.option("--username", default="admin@relabel.local", show_default=True)
-@click.option("--document-root", type=click.Path(file_okay=False, path_type=Path),
-              help="Folder Label Studio may serve local files from.")
-def studio_start(data_dir: Path, port: int | None, username: str,
-                 document_root: Path | None) -> None:
+@click.option(
+    "--document-root",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder Label Studio may serve local files from.",
+)
+def studio_start(
+    data_dir: Path, port: int | None, username: str, document_root: Path | None
+) -> None:
     """Start Label Studio on 127.0.0.1 with the token from LABEL_STUDIO_API_KEY."""
     import os
 
@@ -522,18 +627,30 @@ def studio_start(data_dir: Path, port: int | None, username: str,
     token = os.environ.get("LABEL_STUDIO_API_KEY")
     password = os.environ.get("LABEL_STUDIO_PASSWORD")
     if not token or not password:
-        raise ConfigError("set LABEL_STUDIO_API_KEY (the API token to create) and "
-                          "LABEL_STUDIO_PASSWORD (the admin's password) first")
-    local = server.start_server(server.default_venv(), data_dir.resolve(), port=port,
-                                username=username, password=password, token=token,
-                                document_root=document_root.resolve() if document_root else None)
+        raise ConfigError(
+            "set LABEL_STUDIO_API_KEY (the API token to create) and "
+            "LABEL_STUDIO_PASSWORD (the admin's password) first"
+        )
+    local = server.start_server(
+        server.default_venv(),
+        data_dir.resolve(),
+        port=port,
+        username=username,
+        password=password,
+        token=token,
+        document_root=document_root.resolve() if document_root else None,
+    )
     click.echo(f"Label Studio is up: {local.url} (pid {local.pid}); login {username}")
     click.echo(f"export LABEL_STUDIO_URL={local.url}")
 
 
 @studio.command("stop")
-@click.option("--data-dir", default=Path(".relabel-studio"), show_default=True,
-              type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--data-dir",
+    default=Path(".relabel-studio"),
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+)
 def studio_stop(data_dir: Path) -> None:
     """Stop the local Label Studio started from DATA_DIR."""
     from relabel.studio import server
@@ -544,10 +661,16 @@ def studio_stop(data_dir: Path) -> None:
 
 @main.command()
 @project_arg
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
-              help="Folder for report.html (default: PROJECT/report).")
-@click.option("--new-images", type=click.Path(exists=True, path_type=Path),
-              help="Folder or manifest of a new batch: adds a shift check against it.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for report.html (default: PROJECT/report).",
+)
+@click.option(
+    "--new-images",
+    type=click.Path(exists=True, path_type=Path),
+    help="Folder or manifest of a new batch: adds a shift check against it.",
+)
 def report(project: Path, out: Path | None, new_images: Path | None) -> None:
     """Write the HTML report (evaluation, label quality, galleries, cycles, shift, annotators)."""
     from relabel.project import Project

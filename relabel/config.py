@@ -22,7 +22,12 @@ from relabel.scoring import DEFAULT_METHOD, SCORING_METHODS
 
 CONFIG_FILE = "relabel.toml"
 
+#: Epochs and label smoothing of the photo (RGB) defaults, see :func:`photo_defaults`.
+PHOTO_EPOCHS = 20
+PHOTO_LABEL_SMOOTHING = 0.0
+
 LANES = ("label_issue", "uncertain", "all")
+MODEL_MODES = ("train", "embed")
 IMAGE_MODES = ("upload", "local-files", "url", "inline")
 
 
@@ -57,10 +62,19 @@ class DatasetConfig:
 
 @dataclass
 class ModelConfig:
-    """The Keras model and its regularisation (see :class:`relabel.training.TrainSettings`)."""
+    """The Keras model and its regularisation (see :class:`relabel.training.TrainSettings`).
 
+    ``mode = "train"`` trains ``architecture`` on every fold; ``mode = "embed"`` runs every
+    image once through the frozen ``keras.applications`` backbone ``architecture`` (with
+    ``weights``: a local file, or ``"imagenet"``) and fits a logistic regression per fold.
+    """
+
+    mode: str = "train"
     architecture: str = "small_cnn"
     weights: str = ""
+    optimizer: str = "adam"
+    schedule: str = "constant"
+    label_smoothing: float = 0.0
     batch_size: int = 64
     learning_rate: float = 1e-3
     dropout: float = 0.25
@@ -83,6 +97,9 @@ class TrainingConfig:
     patience: int = 3
     validation_fraction: float = 0.1
     seed: int = 0
+    tta: bool = False
+    ensemble: int = 1
+    cache_images: bool = True
 
 
 @dataclass
@@ -166,6 +183,33 @@ class Config:
         return int(b) if b >= 1 else max(1, math.ceil(b * n_samples))
 
 
+def photo_defaults(
+    model: ModelConfig, training: TrainingConfig
+) -> tuple[ModelConfig, TrainingConfig]:
+    """The model and training defaults ``relabel init`` writes for an RGB (photo) project.
+
+    A residual CNN with batch norm (``resnet_small``), random horizontal flips and
+    translations (reflect padding), SGD with a one-cycle schedule, weight decay, label
+    smoothing and a fixed number of epochs (no early stopping on noisy validation labels),
+    with flip test-time augmentation. Measured in BENCHMARKS.md (CIFAR-10).
+    """
+    model = replace(
+        model,
+        architecture="resnet_small",
+        optimizer="sgd",
+        schedule="one_cycle",
+        learning_rate=0.1,
+        batch_size=128,
+        dropout=0.0,
+        l2=5e-4,
+        label_smoothing=PHOTO_LABEL_SMOOTHING,
+        flip="horizontal",
+        translation=0.125,
+    )
+    training = replace(training, epochs=PHOTO_EPOCHS, validation_fraction=0.0, tta=True)
+    return model, training
+
+
 _SECTIONS: dict[str, type] = {
     "dataset": DatasetConfig,
     "model": ModelConfig,
@@ -180,6 +224,9 @@ _CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("model", "class_weight"): ("none", "balanced"),
     ("model", "loss"): ("crossentropy", "focal"),
     ("model", "flip"): ("none", "horizontal", "vertical", "horizontal_and_vertical"),
+    ("model", "mode"): MODEL_MODES,
+    ("model", "optimizer"): ("adam", "sgd"),
+    ("model", "schedule"): ("constant", "cosine", "one_cycle"),
     ("scoring", "method"): SCORING_METHODS,
     ("review", "lane"): LANES,
     ("review", "image_mode"): IMAGE_MODES,
@@ -245,6 +292,15 @@ def validate(config: Config, file: str = CONFIG_FILE) -> Config:
         raise ConfigError(f"{file}: training.folds must be at least 2, got {t.folds}")
     if t.epochs < 1:
         raise ConfigError(f"{file}: training.epochs must be at least 1, got {t.epochs}")
+    if t.ensemble < 1:
+        raise ConfigError(f"{file}: training.ensemble must be at least 1, got {t.ensemble}")
+    if not 0.0 <= config.model.label_smoothing < 0.5:
+        raise ConfigError(f"{file}: model.label_smoothing must be in [0, 0.5)")
+    if config.model.mode == "embed" and config.model.architecture in ("small_cnn", "resnet_small"):
+        raise ConfigError(
+            f'{file}: model.mode = "embed" needs a keras.applications backbone as '
+            f'model.architecture (e.g. "MobileNetV2"), got {config.model.architecture!r}'
+        )
     if not 0.0 <= t.validation_fraction < 0.5:
         raise ConfigError(f"{file}: training.validation_fraction must be in [0, 0.5)")
     if r.budget <= 0:

@@ -128,8 +128,14 @@ class _Steps:
                 "info) VALUES (?, ?, 'done', ?, ?, ?, ?) ON CONFLICT(cycle, step) DO UPDATE SET "
                 "status = 'done', finished_at = excluded.finished_at, "
                 "seconds = excluded.seconds, info = excluded.info",
-                (self.cycle, step, started_at, now(), time.perf_counter() - started,
-                 json.dumps(info, default=float, sort_keys=True)),
+                (
+                    self.cycle,
+                    step,
+                    started_at,
+                    now(),
+                    time.perf_counter() - started,
+                    json.dumps(info, default=float, sort_keys=True),
+                ),
             )
 
 
@@ -174,8 +180,9 @@ def _evaluate(project: Project, run_id: str) -> dict[str, Any]:
         if problems:
             log.warning("held-out manifest %s: %d invalid row(s) ignored", path, len(problems))
         model = project.root / "runs" / run_id / "model.keras"
-        probs = training.predict_probabilities(model, [r.path for r in records],
-                                               project.train_settings())
+        probs = training.predict_probabilities(
+            model, [r.path for r in records], project.train_settings()
+        )
         y = project.label_indices(__import__("pandas").Series([r.label for r in records]))
         hp = np.asarray(probs).argmax(axis=1)
         out["holdout_accuracy"] = float(accuracy_score(y, hp))
@@ -230,8 +237,10 @@ def run_cycle(
     cycle, new = _current_cycle(project)
     if new:
         with store.transaction() as conn:
-            conn.execute("INSERT INTO cycles (cycle, status, started_at) VALUES (?, 'running', ?)",
-                         (cycle, now()))
+            conn.execute(
+                "INSERT INTO cycles (cycle, status, started_at) VALUES (?, 'running', ?)",
+                (cycle, now()),
+            )
         progress(f"cycle {cycle}: started")
     steps = _Steps(project, cycle)
     result = CycleResult(cycle, "done")
@@ -265,7 +274,9 @@ def run_cycle(
         ranked = project.rank()
         planned, busy, reviewed = push_mod.plan(project, sp, budget=budget, cycle=cycle)
         return {
-            "planned": planned, "studio_project_id": sp, "excluded_busy": busy,
+            "planned": planned,
+            "studio_project_id": sp,
+            "excluded_busy": busy,
             "excluded_reviewed": reviewed,
             "estimated_errors": int(ranked.scores.joint.n_label_errors),
             "budget": budget or project.config.budget_count(len(ranked.table)),
@@ -297,23 +308,29 @@ def run_cycle(
             from relabel.studio.simulate import simulate_reviews
 
             sim = simulate_reviews(
-                client, sp, simulate.truth, accuracy=simulate.accuracy,
-                reviewers=simulate.reviewers, skip_rate=simulate.skip_rate,
+                client,
+                sp,
+                simulate.truth,
+                accuracy=simulate.accuracy,
+                reviewers=simulate.reviewers,
+                skip_rate=simulate.skip_rate,
                 seed=simulate.seed + cycle,
             )
-            progress(f"cycle {cycle}: simulated reviewers answered "
-                     f"{getattr(sim, 'created', sim)}")
+            progress(f"cycle {cycle}: simulated reviewers answered {getattr(sim, 'created', sim)}")
         summary = pull_mod.pull(project, client, cycle=cycle, progress=progress)
         seen = store.conn.execute(
             "SELECT COUNT(DISTINCT t.row_id) FROM tasks t JOIN reviews r ON "
             "r.task_id = t.task_id AND r.studio_project_id = t.studio_project_id "
-            "WHERE t.cycle = ? AND t.studio_project_id = ?", (cycle, sp)
+            "WHERE t.cycle = ? AND t.studio_project_id = ?",
+            (cycle, sp),
         ).fetchone()[0]
         need = project.config.review.min_reviews if min_reviews is None else min_reviews
         need = cycle_tasks if need <= 0 else min(need, cycle_tasks)
-        progress(f"cycle {cycle}: {seen}/{cycle_tasks} task(s) answered (need {need}); "
-                 f"this pull: {summary.corrected} corrected, {summary.confirmed} confirmed, "
-                 f"{summary.excluded} excluded, {summary.unresolved} unresolved")
+        progress(
+            f"cycle {cycle}: {seen}/{cycle_tasks} task(s) answered (need {need}); "
+            f"this pull: {summary.corrected} corrected, {summary.confirmed} confirmed, "
+            f"{summary.excluded} excluded, {summary.unresolved} unresolved"
+        )
         if seen < need:
             return None
         return _cycle_review_counts(project, cycle, sp)
@@ -362,7 +379,8 @@ def _cycle_review_counts(project: Project, cycle: int, sp: int) -> dict[str, Any
         "excluded": counts.get("excluded", 0),
         "unresolved": counts.get("unresolved", 0),
         "hit_rate": (counts.get("corrected", 0) + counts.get("excluded", 0)) / reviewed
-        if reviewed else 0.0,
+        if reviewed
+        else 0.0,
     }
 
 
@@ -394,22 +412,24 @@ def cycle_history(project: Project) -> list[dict[str, Any]]:
                 (row["cycle"],),
             )
         }
-        out.append({
-            "cycle": row["cycle"],
-            "status": row["status"],
-            "budget": summary.get("budget"),
-            "reviewed": summary.get("reviewed"),
-            "corrected": summary.get("corrected"),
-            "excluded": summary.get("excluded"),
-            "hit_rate": summary.get("hit_rate"),
-            "estimated_errors_left": summary.get("estimated_errors_left"),
-            "accuracy": summary.get("accuracy"),
-            "macro_f1": summary.get("macro_f1"),
-            "accuracy_source": summary.get("accuracy_source"),
-            "step_seconds": times,
-            "started_at": row["started_at"],
-            "finished_at": row["finished_at"],
-        })
+        out.append(
+            {
+                "cycle": row["cycle"],
+                "status": row["status"],
+                "budget": summary.get("budget"),
+                "reviewed": summary.get("reviewed"),
+                "corrected": summary.get("corrected"),
+                "excluded": summary.get("excluded"),
+                "hit_rate": summary.get("hit_rate"),
+                "estimated_errors_left": summary.get("estimated_errors_left"),
+                "accuracy": summary.get("accuracy"),
+                "macro_f1": summary.get("macro_f1"),
+                "accuracy_source": summary.get("accuracy_source"),
+                "step_seconds": times,
+                "started_at": row["started_at"],
+                "finished_at": row["finished_at"],
+            }
+        )
     done = [c for c in out if c["status"] == "done" and c["reviewed"] is not None]
     if done:
         last = done[-1]

@@ -163,8 +163,13 @@ def run_demo(
         _wipe_studio_dir(studio_dir)
         say(f"starting Label Studio in {studio_dir} (first start takes about 30 s)")
         local = server_mod.start_server(
-            venv, studio_dir, username=DEMO_USER, password=password, token=token,
-            document_root=project_dir.resolve(), timeout=240.0,
+            venv,
+            studio_dir,
+            username=DEMO_USER,
+            password=password,
+            token=token,
+            document_root=project_dir.resolve(),
+            timeout=240.0,
         )
         studio_url = local.url
     client = StudioClient(studio_url, token)
@@ -173,15 +178,18 @@ def run_demo(
     try:
         with Project.open(project_dir) as project, project_lock(project_dir):
             result.initial_noise = noise_left(project, truth)[0]
-            say(f"digits: {project.store.n_samples()} images, "
-                f"{result.initial_noise:.1%} of labels wrong ({noise})")
+            say(
+                f"digits: {project.store.n_samples()} images, "
+                f"{result.initial_noise:.1%} of labels wrong ({noise})"
+            )
             if not simulate:
                 run_cycle(project, client, until="pushed", progress=say)
                 result.waiting = True
                 keep_server = True
                 return result
-            sim = SimulatedReview(truth=truth, accuracy=accuracy, reviewers=reviewers,
-                                  skip_rate=skip_rate, seed=seed)
+            sim = SimulatedReview(
+                truth=truth, accuracy=accuracy, reviewers=reviewers, skip_rate=skip_rate, seed=seed
+            )
             for _ in range(cycles):
                 r = run_cycle(project, client, simulate=sim, progress=say)
                 if r.state != "done":
@@ -190,9 +198,13 @@ def run_demo(
                 s: dict[str, Any] = r.summary
                 frac, wrong = noise_left(project, truth)
                 row = DemoCycle(
-                    cycle=r.cycle, reviewed=int(s.get("reviewed") or 0),
-                    corrected=int(s.get("corrected") or 0), hit_rate=float(s.get("hit_rate") or 0),
-                    noise_left=frac, mislabeled_left=wrong, accuracy=float(s.get("accuracy") or 0),
+                    cycle=r.cycle,
+                    reviewed=int(s.get("reviewed") or 0),
+                    corrected=int(s.get("corrected") or 0),
+                    hit_rate=float(s.get("hit_rate") or 0),
+                    noise_left=frac,
+                    mislabeled_left=wrong,
+                    accuracy=float(s.get("accuracy") or 0),
                     estimated_errors_left=int(s.get("estimated_errors_left") or 0),
                     seconds=float(sum((s.get("step_seconds") or {}).values())),
                 )

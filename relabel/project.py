@@ -38,6 +38,10 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
 RUNS_DIR = "runs"
+#: The decoded images of a training run (deleted when the run ends).
+IMAGE_CACHE = "images.npy"
+#: The backbone features of an ``embed`` run.
+EMBEDDINGS_FILE = "embeddings.npy"
 SKIPPED_FILE = "skipped.csv"
 SCORE_COLUMNS = [
     "sample_id",
@@ -234,6 +238,9 @@ class Project:
         else:
             size, chans = _infer_image_shape(validated.records[0].path)
         ds = replace(ds, image_size=list(image_size or size), channels=channels or chans)
+        if not existing and ds.channels == 3:
+            model, training = config_mod.photo_defaults(config.model, training)
+            config = replace(config, model=model)
         ds = replace(ds, classes=validated.classes)
         config = config_mod.validate(
             replace(config, dataset=ds, training=training), str(config_file)
@@ -285,6 +292,12 @@ class Project:
             validation_fraction=c.training.validation_fraction,
             patience=c.training.patience,
             seed=c.training.seed,
+            optimizer=c.model.optimizer,
+            schedule=c.model.schedule,
+            label_smoothing=c.model.label_smoothing,
+            tta=c.training.tta,
+            ensemble=c.training.ensemble,
+            cache_images=c.training.cache_images,
         )
 
     def active_samples(self) -> pd.DataFrame:
@@ -327,6 +340,7 @@ class Project:
         samples = self.active_samples()
         y = self.label_indices(samples["label"])
         settings = self.train_settings()
+        training.check_settings(settings)  # before anything is written
         run_id = _run_id(self.store)
         run_dir = self.root / RUNS_DIR / run_id
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -335,7 +349,7 @@ class Project:
         try:
             n_classes = len(self.config.dataset.classes)
             paths = samples["path"].tolist()
-            cv = training.cross_validated_probabilities(paths, y, n_classes, settings, progress)
+            cv, fit = self._fit(paths, y, n_classes, settings, run_dir, progress, final_model)
             probs = np.asarray(cv.probabilities, dtype=np.float32)
             np.savez_compressed(
                 run_dir / "oof.npz",
@@ -344,12 +358,6 @@ class Project:
                 probs=probs,
                 classes=np.asarray(self.config.dataset.classes, dtype=str),
             )
-            fit = None
-            if final_model:
-                progress("final model on all samples")
-                fit = training.train_final_model(
-                    paths, y, n_classes, settings, run_dir / "model.keras", progress
-                )
             pred = probs.argmax(axis=1)
             folds = [_as_dict(f) for f in getattr(cv, "folds", [])]
             metrics = {
@@ -374,6 +382,56 @@ class Project:
             metrics["seconds"],
             folds,
         )
+
+    def _fit(
+        self,
+        paths: list[str],
+        y: np.ndarray,
+        n_classes: int,
+        settings: Any,
+        run_dir: Path,
+        progress: Progress,
+        final_model: bool,
+    ) -> tuple[Any, Any]:
+        """Cross-validate (and fit the final model) by the config's ``model.mode``.
+
+        The images are decoded once into ``run_dir/images.npy`` (deleted at the end) and
+        every fold reads them from there; in ``embed`` mode the backbone's features are
+        kept as ``run_dir/embeddings.npy``.
+        """
+        from relabel import training
+        from relabel.training import embed
+
+        cache = run_dir / IMAGE_CACHE
+        try:
+            images = (
+                training.decode_images(paths, settings, cache, progress)
+                if settings.cache_images
+                else None
+            )
+            if self.config.model.mode == "embed":
+                features = embed.embed_images(paths, settings, progress, images=images)
+                np.save(run_dir / EMBEDDINGS_FILE, features)
+                cv = embed.cross_validated_probabilities(features, y, n_classes, settings, progress)
+                fit = None
+                if final_model:
+                    fit = embed.train_final_model(
+                        paths, features, y, n_classes, settings, run_dir / "model.keras", progress
+                    )
+                return cv, fit
+            cv = training.cross_validated_probabilities(
+                paths, y, n_classes, settings, progress, images=images
+            )
+            fit = None
+            if final_model:
+                progress("final model on all samples")
+                fit = training.train_final_model(
+                    paths, y, n_classes, settings, run_dir / "model.keras", progress, images=images
+                )
+            return cv, fit
+        finally:
+            images = None
+            cache.unlink(missing_ok=True)
 
     def _settings_dict(self) -> dict[str, Any]:
         c = self.config

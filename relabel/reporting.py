@@ -30,12 +30,18 @@ def _cycle_rows(project: Project) -> list:
     for c in cycle_history(project):
         if c["status"] != "done" or c["reviewed"] is None:
             continue
-        rows.append(CycleRow(
-            cycle=int(c["cycle"]), budget=c["budget"], reviewed=int(c["reviewed"] or 0),
-            corrected=int(c["corrected"] or 0), hit_rate=c["hit_rate"],
-            est_errors_left=c["estimated_errors_left"], accuracy=c["accuracy"],
-            macro_f1=c["macro_f1"],
-        ))
+        rows.append(
+            CycleRow(
+                cycle=int(c["cycle"]),
+                budget=c["budget"],
+                reviewed=int(c["reviewed"] or 0),
+                corrected=int(c["corrected"] or 0),
+                hit_rate=c["hit_rate"],
+                est_errors_left=c["estimated_errors_left"],
+                accuracy=c["accuracy"],
+                macro_f1=c["macro_f1"],
+            )
+        )
     return rows
 
 
@@ -55,10 +61,17 @@ def reviewer_rows(answers: pd.DataFrame) -> list:
         answered = group[~skipped]
         agreement = (
             float((answered["choice"] == answered["current_label"]).mean())
-            if len(answered) else None
+            if len(answered)
+            else None
         )
-        rows.append(ReviewerRow(name=str(name), tasks=int(group["task_id"].nunique()),
-                                agreement_with_final=agreement, skips=int(skipped.sum())))
+        rows.append(
+            ReviewerRow(
+                name=str(name),
+                tasks=int(group["task_id"].nunique()),
+                agreement_with_final=agreement,
+                skips=int(skipped.sum()),
+            )
+        )
     return rows
 
 
@@ -78,21 +91,27 @@ def _shift(project: Project, given: np.ndarray, paths: list[str], new_images: Pa
 
         run = project.store.latest_run("train")
         model = project.root / "runs" / (run["run_id"] if run else "") / "model.keras"
-        probs = training.predict_probabilities(model, [r.path for r in records],
-                                               project.train_settings())
+        probs = training.predict_probabilities(
+            model, [r.path for r in records], project.train_settings()
+        )
         new_labels = np.asarray(probs).argmax(axis=1)
     else:
         index = {c: i for i, c in enumerate(classes)}
         new_labels = np.asarray([index[r.label] for r in records])
     return shift_check(
-        given, new_labels, len(classes), pixel_features(paths),
-        pixel_features([r.path for r in records]), project.config.training.seed,
+        given,
+        new_labels,
+        len(classes),
+        pixel_features(paths),
+        pixel_features([r.path for r in records]),
+        project.config.training.seed,
         new_labels_are_predictions=predicted,
     )
 
 
-def build_report(project: Project, out_dir: Path | None = None, *,
-                 new_images: Path | None = None) -> Path:
+def build_report(
+    project: Project, out_dir: Path | None = None, *, new_images: Path | None = None
+) -> Path:
     """Write ``report.html`` (and its figures) for a trained project; return its path.
 
     Parameters

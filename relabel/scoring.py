@@ -697,9 +697,7 @@ def _noise_posterior(
     block = max(1, _BLOCK_ELEMENTS // k)
     for start in range(0, n, block):
         stop = min(n, start + block)
-        denom[start:stop] = np.einsum(
-            "ij,ij->i", p[start:stop], t[y[start:stop]], dtype=np.float64
-        )
+        denom[start:stop] = np.einsum("ij,ij->i", p[start:stop], t[y[start:stop]], dtype=np.float64)
     num = t[y, y] * p_given
     return 1.0 - num / np.maximum(denom, np.finfo(np.float64).tiny)
 

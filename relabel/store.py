@@ -635,8 +635,13 @@ class Store:
             ),
         )
 
-    def replace_answers(self, studio_project_id: int, task_id: int, sample_id: str,
-                        answers: list[tuple[int, str, str | None, bool, str | None]]) -> None:
+    def replace_answers(
+        self,
+        studio_project_id: int,
+        task_id: int,
+        sample_id: str,
+        answers: list[tuple[int, str, str | None, bool, str | None]],
+    ) -> None:
         """Replace the recorded answers of one task (inside the pull's transaction).
 
         ``answers`` holds ``(annotation_id, reviewer, choice, cancelled, updated_at)``.
@@ -647,8 +652,10 @@ class Store:
         )
         self.conn.executemany(
             "INSERT INTO answers VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [(studio_project_id, task_id, a, sample_id, r, c, int(x), u)
-             for a, r, c, x, u in answers],
+            [
+                (studio_project_id, task_id, a, sample_id, r, c, int(x), u)
+                for a, r, c, x, u in answers
+            ],
         )
 
     def answers(self) -> pd.DataFrame:

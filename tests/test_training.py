@@ -98,9 +98,13 @@ def test_out_of_fold_probabilities_cover_every_sample_once(digits, keras) -> Non
         assert fold.fit.n_train + fold.fit.n_val + fold.n_heldout == len(paths)
         assert fold.fit.n_val == round(0.1 * (len(paths) - fold.n_heldout))
         assert fold.fit.val_accuracy is not None
-    # Progress: one line per epoch of each fold, then one per finished fold.
-    assert messages[0].startswith("fold 1/3: epoch 1/6 loss=")
-    assert "val_acc=" in messages[0]
+    # Progress: the images are decoded once, then one line per epoch of each fold (with
+    # its throughput), then one per finished fold.
+    assert messages[0] == f"decoding {len(paths)} images once to 12x12x1"
+    assert messages[1].startswith(f"decoded {len(paths)} images in ")
+    assert messages[2].startswith("fold 1/3: epoch 1/6 loss=")
+    assert "val_acc=" in messages[2] and messages[2].endswith(" img/s")
+    assert all(fold.fit.images_per_second > 0 for fold in result.folds)
     assert sum(m.startswith("fold 2/3: epoch") for m in messages) == result.folds[1].fit.epochs_run
     assert any(m.startswith("fold 3/3: done") for m in messages)
     # The record can be stored as JSON by the caller.
@@ -177,8 +181,9 @@ def test_make_dataset_streams_batches_from_files(digits) -> None:
     # Order is kept without training; the first image matches its file.
     tf, _ = import_keras()
     original = np.asarray(Image.open(paths[0]), dtype=np.float32)[..., None]
-    expected = tf.image.resize(original, (12, 12), antialias=True).numpy() / 255.0
-    np.testing.assert_allclose(values[0], np.clip(expected, 0, 1), atol=1e-5)
+    resized = tf.image.resize(original, (12, 12), antialias=True).numpy()
+    expected = np.clip(np.round(resized), 0, 255) / 255.0  # resized, then uint8 as cached
+    np.testing.assert_allclose(values[0], expected, atol=1e-6)
 
     # Images only (prediction), and a training dataset is a shuffled permutation.
     only_images = next(iter(make_dataset(paths[:70], None, N_CLASSES, settings, training=False)))
@@ -208,21 +213,41 @@ def test_every_format_decodes_to_the_asked_channels(tmp_path, suffix, mode, chan
     assert 0.0 <= float(images.numpy().min()) <= float(images.numpy().max()) <= 1.0
 
 
-@pytest.mark.parametrize("weights", ["imagenet", "ImageNet", "missing/weights.h5"])
-def test_weights_are_never_downloaded(weights, digits) -> None:
+def test_a_missing_weights_file_is_refused_before_training(digits) -> None:
     settings = TrainSettings(
-        image_size=(32, 32), channels=3, architecture="MobileNetV2", weights=weights
+        image_size=(32, 32), channels=3, architecture="MobileNetV2", weights="missing/weights.h5"
     )
-    with pytest.raises(WeightsNotFoundError, match="never downloads weights") as info:
+    with pytest.raises(WeightsNotFoundError, match=r"missing/weights\.h5 does not exist") as info:
         build_model(N_CLASSES, settings)
-    assert weights in str(info.value)
-    assert info.value.exit_code == ExitCode.INVALID_INPUT
+    assert "imagenet" in str(info.value) and info.value.exit_code == ExitCode.INVALID_INPUT
     with pytest.raises(WeightsNotFoundError):
         check_settings(settings)
     # Cross-validation refuses before training anything.
     paths, y = digits
     with pytest.raises(WeightsNotFoundError):
         cross_validated_probabilities(paths, y, N_CLASSES, settings)
+
+
+@pytest.mark.parametrize("weights", ["imagenet", "ImageNet"])
+def test_imagenet_weights_offline_name_the_keras_cache_and_the_alternative(
+    weights, tmp_path, monkeypatch
+) -> None:
+    # Offline for real: an empty Keras cache, and the download address points at a local
+    # port nothing listens on (so the test holds on a machine with internet too).
+    import keras.src.applications.mobilenet_v2 as mobilenet_v2
+    from keras.src.backend import config as keras_config
+
+    (tmp_path / "keras-home").mkdir()
+    monkeypatch.setattr(keras_config, "_KERAS_DIR", str(tmp_path / "keras-home"))
+    monkeypatch.setattr(mobilenet_v2, "BASE_WEIGHT_PATH", "http://127.0.0.1:9/")
+    settings = TrainSettings(
+        image_size=(32, 32), channels=3, architecture="MobileNetV2", weights=weights
+    )
+    with pytest.raises(WeightsNotFoundError, match="cannot download the ImageNet weights") as info:
+        check_settings(settings)
+    message = str(info.value)
+    assert str(tmp_path / "keras-home" / "models") in message and "model.weights" in message
+    assert info.value.exit_code == ExitCode.INVALID_INPUT
 
 
 def test_unknown_architecture_lists_valid_names() -> None:
@@ -357,7 +382,8 @@ def test_final_model_is_saved_and_reloaded_with_the_same_predictions(
     assert out.is_file()
     assert not list(out.parent.glob("*.partial.keras"))
     assert info.n_train + info.n_val == len(paths) and info.n_val == 36
-    assert messages[0].startswith("final: epoch 1/3 ")
+    assert messages[0].startswith(f"decoding {len(paths)} images once")
+    assert messages[2].startswith("final: epoch 1/3 ")
 
     from_file = predict_probabilities(out, paths, settings)
     assert from_file.shape == (len(paths), N_CLASSES) and from_file.dtype == np.float32

@@ -92,8 +92,9 @@ def apply_reviews(
             if row["fingerprint"] == fp:
                 unchanged += 1
                 continue
-            votes = [Vote(a.id, str(a.user), a.choice, bool(a.was_cancelled))
-                     for a in task.annotations]
+            votes = [
+                Vote(a.id, str(a.user), a.choice, bool(a.was_cancelled)) for a in task.annotations
+            ]
             res = resolve(votes, classes=classes, min_agreement=min_agreement)
             reviewers = sorted({v.reviewer for v in votes if not v.cancelled})
             current = store.current_version(row["sample_id"])
@@ -104,8 +105,11 @@ def apply_reviews(
                 "votes": res.votes,
                 "agreement": round(res.agreement, 4),
                 "reason": res.reason,
-                **{k: v for k, v in json.loads(row["evidence"]).items()
-                   if k in ("p_given", "p_predicted", "predicted_label", "run_id")},
+                **{
+                    k: v
+                    for k, v in json.loads(row["evidence"]).items()
+                    if k in ("p_given", "p_predicted", "predicted_label", "run_id")
+                },
             }
             version = int(current["version_id"])
             label = res.label
@@ -116,29 +120,48 @@ def apply_reviews(
                     outcome = "corrected"
                     corrections[f"{current['label']}>{label}"] += 1
                     version = store.add_version(
-                        row["sample_id"], label, source="review", cycle=row["cycle"],
-                        reviewers=reviewers, evidence=evidence,
+                        row["sample_id"],
+                        label,
+                        source="review",
+                        cycle=row["cycle"],
+                        reviewers=reviewers,
+                        evidence=evidence,
                     )
             elif res.outcome == "excluded":
                 label = current["label"]
                 outcome = "excluded"
                 if current["status"] != "excluded":
                     version = store.add_version(
-                        row["sample_id"], current["label"], source="review", status="excluded",
-                        cycle=row["cycle"], reviewers=reviewers, evidence=evidence,
+                        row["sample_id"],
+                        current["label"],
+                        source="review",
+                        status="excluded",
+                        cycle=row["cycle"],
+                        reviewers=reviewers,
+                        evidence=evidence,
                     )
             else:
                 outcome = "unresolved"
             outcomes[outcome] += 1
             store.replace_answers(
-                studio_project_id, task.task_id, row["sample_id"],
-                [(a.id, str(a.user), a.choice, bool(a.was_cancelled), a.updated_at)
-                 for a in task.annotations],
+                studio_project_id,
+                task.task_id,
+                row["sample_id"],
+                [
+                    (a.id, str(a.user), a.choice, bool(a.was_cancelled), a.updated_at)
+                    for a in task.annotations
+                ],
             )
             store.record_review(
-                row, outcome=outcome, label=label, reviewers=reviewers,
-                annotation_ids=evidence["annotation_ids"], votes=res.votes, fingerprint=fp,
-                version_after=version, still_open=outcome == "unresolved",
+                row,
+                outcome=outcome,
+                label=label,
+                reviewers=reviewers,
+                annotation_ids=evidence["annotation_ids"],
+                votes=res.votes,
+                fingerprint=fp,
+                version_after=version,
+                still_open=outcome == "unresolved",
             )
         summary = PullSummary(
             reviewed=outcomes["confirmed"] + outcomes["corrected"] + outcomes["excluded"],

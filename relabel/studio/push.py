@@ -177,15 +177,22 @@ def reconcile_pending(project: Project, client: StudioClient, studio_project_id:
         task_ids = sorted(found.get(r["sample_id"], []))
         if task_ids:
             if len(task_ids) > 1:
-                log.warning("sample %s has %d tasks in Label Studio: %s", r["sample_id"],
-                            len(task_ids), task_ids)
+                log.warning(
+                    "sample %s has %d tasks in Label Studio: %s",
+                    r["sample_id"],
+                    len(task_ids),
+                    task_ids,
+                )
             assignments.append((r["row_id"], task_ids[0]))
         else:
             missing.append(r["row_id"])
     store.open_tasks(assignments)
     store.set_task_state(missing, "planned")
-    log.info("interrupted push: %d task(s) had reached Label Studio, %d will be sent again",
-             len(assignments), len(missing))
+    log.info(
+        "interrupted push: %d task(s) had reached Label Studio, %d will be sent again",
+        len(assignments),
+        len(missing),
+    )
     return len(assignments)
 
 
@@ -211,7 +218,9 @@ def push_planned(
         row_ids = [r["row_id"] for r in batch]
         store.set_task_state(row_ids, "pending")
         task_ids = client.import_tasks(
-            studio_project_id, specs, project.config.review.image_mode,
+            studio_project_id,
+            specs,
+            project.config.review.image_mode,
             document_root=project.config.studio.document_root or None,
         )
         failpoints.hit("push:after_import")
@@ -261,5 +270,6 @@ def push(
     if not project.store.tasks(sp, ("planned",)) and not reconciled:
         planned, busy, reviewed = plan(project, sp, budget=budget, lane=lane, cycle=cycle)
     pushed = push_planned(project, client, sp, batch_size=batch_size, progress=progress)
-    return PushSummary(sp, planned, pushed, reconciled, resumed, busy, reviewed,
-                       time.perf_counter() - started)
+    return PushSummary(
+        sp, planned, pushed, reconciled, resumed, busy, reviewed, time.perf_counter() - started
+    )

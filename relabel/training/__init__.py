@@ -51,6 +51,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ARCHITECTURES",
+    "OPTIMIZERS",
+    "SCHEDULES",
     "CrossValResult",
     "FitInfo",
     "FoldInfo",
@@ -73,11 +75,20 @@ Progress = Callable[[str], None]
 
 #: The built-in architecture; every other accepted name is a ``keras.applications`` model.
 SMALL_CNN = "small_cnn"
-ARCHITECTURES = (SMALL_CNN,)
+#: A residual CNN with batch norm for small photos (:mod:`relabel.training.resnet`).
+RESNET_SMALL = "resnet_small"
+ARCHITECTURES = (SMALL_CNN, RESNET_SMALL)
+#: The ``weights`` value that asks for ImageNet weights (Keras downloads them once).
+IMAGENET = "imagenet"
 
 _FLIP_MODES = ("none", "horizontal", "vertical", "horizontal_and_vertical")
 _CLASS_WEIGHTS = ("none", "balanced")
 _LOSSES = ("crossentropy", "focal")
+#: Optimizers and learning-rate schedules a fit can use.
+OPTIMIZERS = ("adam", "sgd")
+SCHEDULES = ("constant", "cosine", "one_cycle")
+#: Share of the steps of a one-cycle schedule spent warming up.
+WARMUP_SHARE = 0.15
 
 # Lines TensorFlow writes to the stderr file descriptor while it is imported that say
 # nothing useful to a relabel user; every other line is passed through.
@@ -145,6 +156,23 @@ class TrainSettings:
         best epoch are restored.
     seed : int
         Seed of every random choice.
+    optimizer : str
+        ``"adam"`` or ``"sgd"`` (Nesterov momentum 0.9).
+    schedule : str
+        Learning-rate schedule over the whole fit: ``"constant"``, ``"cosine"`` (cosine
+        decay to 0) or ``"one_cycle"`` (linear warm-up over the first 15 % of the steps to
+        ``learning_rate``, then cosine decay to 0).
+    label_smoothing : float
+        Label smoothing of the cross-entropy, in [0, 0.5).
+    tta : bool
+        Test-time augmentation: average the predictions of each image and of its flips
+        (the flips of ``flip``); without flips it changes nothing.
+    ensemble : int
+        Models per fold (seeds ``seed``, ``seed + 1000``, ...) whose predictions are averaged.
+    cache_images : bool
+        Decode and resize every image once into a uint8 array (memory-mapped in
+        ``cache_dir`` when one is given) and train from it; false streams and decodes the
+        files again every epoch.
     """
 
     image_size: tuple[int, int]
@@ -167,6 +195,12 @@ class TrainSettings:
     validation_fraction: float = 0.1
     patience: int = 3
     seed: int = 0
+    optimizer: str = "adam"
+    schedule: str = "constant"
+    label_smoothing: float = 0.0
+    tta: bool = False
+    ensemble: int = 1
+    cache_images: bool = True
 
     def __post_init__(self) -> None:
         try:
@@ -215,6 +249,14 @@ class TrainSettings:
             )
         if self.patience < 0:
             problems.append(f"patience must be 0 or more, got {self.patience!r}")
+        if self.optimizer not in OPTIMIZERS:
+            problems.append(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+        if self.schedule not in SCHEDULES:
+            problems.append(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        if not 0 <= self.label_smoothing < 0.5:
+            problems.append(f"label_smoothing must be in [0, 0.5), got {self.label_smoothing!r}")
+        if self.ensemble < 1:
+            problems.append(f"ensemble must be at least 1, got {self.ensemble!r}")
         if problems:
             raise InvalidSettingsError("invalid training settings: " + "; ".join(problems))
 
@@ -243,6 +285,9 @@ class FitInfo:
         Validation accuracy of the kept epoch, ``None`` without validation.
     seconds : float
         Wall-clock time of the fit.
+    images_per_second : float
+        Training throughput: images fitted per second over the epochs run (validation
+        included in the time).
     """
 
     n_train: int
@@ -254,6 +299,7 @@ class FitInfo:
     val_loss: float | None
     val_accuracy: float | None
     seconds: float
+    images_per_second: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -272,6 +318,8 @@ class FoldInfo:
         How the fold's model was fitted.
     seconds : float
         Wall-clock time of the fold (fit and prediction).
+    members : int
+        Models trained for this fold (``TrainSettings.ensemble``); ``fit`` is the first.
     """
 
     fold: int
@@ -279,6 +327,7 @@ class FoldInfo:
     heldout_accuracy: float
     fit: FitInfo
     seconds: float
+    members: int = 1
 
 
 @dataclass(frozen=True)
@@ -391,12 +440,12 @@ def available_architectures() -> list[str]:
         for name in dir(keras.applications)
         if name[:1].isupper() and callable(getattr(keras.applications, name))
     )
-    return [SMALL_CNN, *apps]
+    return [*ARCHITECTURES, *apps]
 
 
 def _application(architecture: str) -> Callable[..., Any]:
     keras = _keras()
-    if architecture != SMALL_CNN and architecture[:1].isupper():
+    if architecture not in ARCHITECTURES and architecture[:1].isupper():
         fn = getattr(keras.applications, architecture, None)
         if callable(fn):
             return fn
@@ -406,25 +455,26 @@ def _application(architecture: str) -> Callable[..., Any]:
     )
 
 
-def _weights_file(settings: TrainSettings) -> Path | None:
-    """The checked local weights file of ``settings``, or None."""
+def _weights_file(settings: TrainSettings) -> Path | str | None:
+    """The checked local weights file of ``settings``, ``IMAGENET``, or None."""
     if settings.weights is None:
         return None
-    if settings.architecture == SMALL_CNN:
+    if settings.architecture in ARCHITECTURES:
         raise InvalidSettingsError(
-            f"weights {settings.weights!r} were given, but architecture 'small_cnn' takes no "
-            "weights file; choose a keras.applications architecture or drop the weights setting"
+            f"weights {settings.weights!r} were given, but architecture "
+            f"{settings.architecture!r} takes no weights file; choose a keras.applications "
+            "architecture or drop the weights setting"
         )
-    hint = (
-        "relabel never downloads weights: download the no-top weights file of "
-        f"{settings.architecture} yourself and give its local path as the weights setting, "
-        "or leave weights unset to start from random weights"
-    )
-    if settings.weights.strip().lower() == "imagenet":
-        raise WeightsNotFoundError(f"weights {settings.weights!r} is not a local file; {hint}")
+    if settings.weights.strip().lower() == IMAGENET:
+        return IMAGENET
     path = Path(settings.weights).expanduser()
     if not path.is_file():
-        raise WeightsNotFoundError(f"weights file {path} does not exist; {hint}")
+        raise WeightsNotFoundError(
+            f"weights file {path} does not exist; give the local path of the no-top "
+            f'weights file of {settings.architecture}, "imagenet" (downloaded once by '
+            f"Keras into {keras_cache_dir()}), or leave weights unset to start from random "
+            "weights"
+        )
     return path
 
 
@@ -443,15 +493,25 @@ def check_settings(settings: TrainSettings) -> None:
     WeightsNotFoundError
         The weights file does not exist, or is ``"imagenet"``.
     """
-    if settings.architecture != SMALL_CNN:
+    if settings.architecture not in ARCHITECTURES:
         _application(settings.architecture)
-    _weights_file(settings)
+    if _weights_file(settings) == IMAGENET:
+        _imagenet_available(settings.architecture, settings.image_size)
+
+
+@functools.cache
+def _imagenet_available(architecture: str, image_size: tuple[int, int]) -> None:
+    """Build the backbone with ImageNet weights once (Keras downloads them if needed)."""
+    settings = TrainSettings(image_size, 3, architecture=architecture, weights=IMAGENET)
+    build_backbone(settings)
+    _keras().backend.clear_session()
 
 
 # --------------------------------------------------------------------------- data
 
 
-def _load_image(path: Any, settings: TrainSettings) -> Any:
+def _decode_image(path: Any, settings: TrainSettings) -> Any:
+    """One image file as a uint8 tensor of ``settings.image_size`` and channels."""
     tf = _tf()
     # Decode as RGB whatever the file holds: BMP and GIF cannot be decoded to one
     # channel directly, and this drops an alpha channel in every format.
@@ -459,9 +519,14 @@ def _load_image(path: Any, settings: TrainSettings) -> Any:
     if settings.channels == 1:
         image = tf.image.rgb_to_grayscale(image)
     image = tf.image.resize(image, settings.image_size, antialias=True)
-    image = tf.clip_by_value(image / 255.0, 0.0, 1.0)
+    image = tf.cast(tf.clip_by_value(tf.round(image), 0.0, 255.0), tf.uint8)
     image.set_shape((*settings.image_size, settings.channels))
     return image
+
+
+def _load_image(path: Any, settings: TrainSettings) -> Any:
+    """One image file as float32 in [0, 1]: exactly the decoded uint8 image / 255."""
+    return _tf().cast(_decode_image(path, settings), _tf().float32) / 255.0
 
 
 def make_dataset(
@@ -569,6 +634,169 @@ def _naming_bad_images(paths: Sequence[str], settings: TrainSettings) -> Iterato
         raise TrainingError(f"cannot read image {path}: {reason}") from exc
 
 
+def decode_images(
+    paths: Sequence[str | os.PathLike[str]],
+    settings: TrainSettings,
+    out: Path | None = None,
+    progress: Progress | None = None,
+) -> np.ndarray:
+    """Decode and resize every image once into a uint8 array.
+
+    The array is ``(n, height, width, channels)`` uint8, row ``i`` the image of
+    ``paths[i]`` exactly as training would read it (times 255). With ``out`` it is
+    written to that ``.npy`` file batch by batch and returned memory-mapped read-only,
+    so memory stays flat whatever the number of images; without ``out`` it is held in
+    memory.
+
+    Parameters
+    ----------
+    paths : Sequence[str | os.PathLike]
+        Image files (PNG, JPEG, BMP or GIF).
+    settings : TrainSettings
+        Image size and channels.
+    out : pathlib.Path | None
+        The ``.npy`` file to write (written under a temporary name, then renamed).
+    progress : Callable[[str], None] | None
+        Called with one line when decoding starts and one when it ends.
+
+    Returns
+    -------
+    numpy.ndarray
+        The decoded images (a ``numpy.memmap`` with ``out``).
+
+    Raises
+    ------
+    TrainingError
+        A file is missing or cannot be decoded (the message names it).
+    """
+    tf = _tf()
+    files = [os.fspath(p) for p in paths]
+    _check_files_exist(files)
+    shape = (len(files), *settings.image_size, settings.channels)
+    started = time.perf_counter()
+    if progress is not None:
+        progress(f"decoding {len(files)} images once to {shape[1]}x{shape[2]}x{shape[3]}")
+    partial = None
+    if out is None:
+        array = np.empty(shape, dtype=np.uint8)
+    else:
+        out = Path(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        partial = out.with_name(out.name + ".partial")
+        array = np.lib.format.open_memmap(partial, mode="w+", dtype=np.uint8, shape=shape)
+    try:
+        ds = tf.data.Dataset.from_tensor_slices(tf.constant(files or [""], dtype=tf.string))
+        ds = ds.take(len(files)).map(
+            lambda path: _decode_image(path, settings),
+            num_parallel_calls=tf.data.AUTOTUNE,
+            deterministic=True,
+        )
+        at = 0
+        with _naming_bad_images(files, settings):
+            for batch in ds.batch(256).prefetch(2):
+                values = batch.numpy()
+                array[at : at + len(values)] = values
+                at += len(values)
+        if out is not None:
+            array.flush()
+            del array
+            os.replace(partial, out)
+            array = np.load(out, mmap_mode="r")
+    finally:
+        if partial is not None:
+            partial.unlink(missing_ok=True)
+    seconds = time.perf_counter() - started
+    message = f"decoded {len(files)} images in {seconds:.1f} s"
+    logger.info(message)
+    if progress is not None:
+        progress(message)
+    return array
+
+
+@dataclass(frozen=True)
+class _Images:
+    """The images of a fit: their files, and the decoded array when images are cached."""
+
+    files: list[str]
+    array: np.ndarray | None = None
+
+    def dataset(
+        self,
+        positions: np.ndarray,
+        labels: np.ndarray | None,
+        n_classes: int,
+        settings: TrainSettings,
+        *,
+        training: bool,
+        seed: int,
+    ) -> tf.data.Dataset:
+        """Batches of the images at ``positions`` (with one-hot labels when given)."""
+        y = None if labels is None else np.asarray(labels)[positions]
+        if self.array is None:
+            files = [self.files[i] for i in positions]
+            return make_dataset(files, y, n_classes, settings, training=training, shuffle_seed=seed)
+        return _array_dataset(self.array, positions, y, n_classes, settings, training, seed)
+
+
+def _array_dataset(
+    array: np.ndarray,
+    positions: np.ndarray,
+    labels: np.ndarray | None,
+    n_classes: int,
+    settings: TrainSettings,
+    training: bool,
+    seed: int,
+) -> tf.data.Dataset:
+    """Batches read from a decoded uint8 array, reshuffled every epoch when training."""
+    tf = _tf()
+    positions = np.asarray(positions, dtype=np.int64)
+    order_of = np.arange(len(positions))
+    epochs = iter(range(1 << 62))
+    eye = np.eye(n_classes, dtype=np.float32)
+
+    def batches() -> Iterator[Any]:
+        order = order_of
+        if training:
+            order = np.random.default_rng([seed, next(epochs)]).permutation(len(positions))
+        for start in range(0, len(order), settings.batch_size):
+            chosen = order[start : start + settings.batch_size]
+            images = np.asarray(array[positions[chosen]], dtype=np.float32) / 255.0
+            yield images if labels is None else (images, eye[labels[chosen]])
+
+    image_spec = tf.TensorSpec((None, *array.shape[1:]), tf.float32)
+    signature = (
+        image_spec if labels is None else (image_spec, tf.TensorSpec((None, n_classes), tf.float32))
+    )
+    ds = tf.data.Dataset.from_generator(batches, output_signature=signature)
+    return ds.prefetch(2)
+
+
+@contextlib.contextmanager
+def _images_of(
+    files: list[str],
+    settings: TrainSettings,
+    images: np.ndarray | None,
+    progress: Progress | None,
+) -> Iterator[_Images]:
+    """The images of ``files``: ``images`` if given, else decoded to a temporary cache."""
+    if images is not None:
+        expected = (len(files), *settings.image_size, settings.channels)
+        if tuple(images.shape) != expected:
+            raise TrainingError(
+                f"decoded images have shape {tuple(images.shape)}, expected {expected}"
+            )
+        yield _Images(files, images)
+    elif not settings.cache_images:
+        yield _Images(files)
+    else:
+        with tempfile.TemporaryDirectory(prefix="relabel-images-") as tmp:
+            array = decode_images(files, settings, Path(tmp) / "images.npy", progress)
+            try:
+                yield _Images(files, array)
+            finally:
+                del array
+
+
 # --------------------------------------------------------------------------- model
 
 
@@ -616,6 +844,83 @@ def _augmentation_layers(settings: TrainSettings) -> list[Any]:
     return augment
 
 
+def keras_cache_dir() -> Path:
+    """Where Keras keeps downloaded weights (``$KERAS_HOME/models``, default ``~/.keras``).
+
+    ``KERAS_HOME`` is read by Keras when it is imported; where that folder is not
+    writable Keras falls back to ``/tmp/.keras``.
+    """
+    _keras()
+    from keras.src.backend import config as keras_config
+
+    home = os.path.expanduser(keras_config.keras_home())
+    if not os.access(home, os.W_OK):
+        home = os.path.join("/tmp", ".keras")
+    return Path(home) / "models"
+
+
+def build_backbone(settings: TrainSettings) -> tuple[keras.Model, bool]:
+    """The ``keras.applications`` backbone of ``settings``, without its top, average-pooled.
+
+    It takes ``(height, width, 3)`` images preprocessed for it (see the ``BackboneInput``
+    layer). With weights (a local file, or ``"imagenet"``, which Keras downloads once into
+    :func:`keras_cache_dir`) it is frozen; otherwise it starts from random weights.
+
+    Returns
+    -------
+    tuple[keras.Model, bool]
+        The backbone and whether it is frozen.
+
+    Raises
+    ------
+    InvalidSettingsError
+        Unknown architecture or an input size it refuses.
+    WeightsNotFoundError
+        The weights file does not exist, or the ImageNet weights cannot be downloaded.
+    TrainingError
+        The weights file does not fit the backbone.
+    """
+    application = _application(settings.architecture)
+    weights = _weights_file(settings)
+    height, width = settings.image_size
+    imagenet = weights == IMAGENET
+    try:
+        backbone = application(
+            include_top=False,
+            weights="imagenet" if imagenet else None,
+            input_shape=(height, width, 3),
+            pooling="avg",
+        )
+    except ValueError as exc:
+        raise InvalidSettingsError(
+            f"cannot build {settings.architecture} for images of {height}x{width}: {exc}"
+        ) from exc
+    except Exception as exc:
+        if not imagenet:
+            raise
+        raise WeightsNotFoundError(
+            f"cannot download the ImageNet weights of {settings.architecture} ({exc}); "
+            f"Keras downloads them once into {keras_cache_dir()} and needs internet for "
+            "that: copy the no-top weights file there, or set model.weights to a local "
+            "weights file of the backbone"
+        ) from exc
+    if weights is None:
+        return backbone, False
+    if not imagenet:
+        try:
+            with warnings.catch_warnings():
+                # Keras only warns when layers of the file do not match; refuse that.
+                warnings.simplefilter("error", UserWarning)
+                backbone.load_weights(weights)
+        except Exception as exc:
+            raise TrainingError(
+                f"cannot load weights file {weights} into {settings.architecture} "
+                f"(include_top=False, input {height}x{width}x3): {exc}"
+            ) from exc
+    backbone.trainable = False
+    return backbone, True
+
+
 def build_model(n_classes: int, settings: TrainSettings) -> keras.Model:
     """Build (but do not compile) a classifier of ``settings.architecture``.
 
@@ -654,7 +959,13 @@ def build_model(n_classes: int, settings: TrainSettings) -> keras.Model:
     for layer in _augmentation_layers(settings):
         x = layer(x)
 
-    if settings.architecture == SMALL_CNN:
+    if settings.architecture == RESNET_SMALL:
+        if settings.weights is not None:
+            _weights_file(settings)  # raises: built-in networks take no weights
+        from relabel.training.resnet import resnet_small
+
+        x = resnet_small(keras, x, regularizer)
+    elif settings.architecture == SMALL_CNN:
         if settings.weights is not None:
             _weights_file(settings)  # raises: small_cnn takes no weights
         # Three conv blocks; more (up to six) for big images, so the last feature map
@@ -681,35 +992,9 @@ def build_model(n_classes: int, settings: TrainSettings) -> keras.Model:
             blocks += 1
         x = keras.layers.GlobalAveragePooling2D()(x)
     else:
-        application = _application(settings.architecture)
-        weights = _weights_file(settings)
         x = _backbone_input_layer()(settings.architecture, name="backbone_input")(x)
-        try:
-            backbone = application(
-                include_top=False,
-                weights=None,
-                input_shape=(height, width, 3),
-                pooling="avg",
-            )
-        except ValueError as exc:
-            raise InvalidSettingsError(
-                f"cannot build {settings.architecture} for images of {height}x{width}: {exc}"
-            ) from exc
-        if weights is not None:
-            try:
-                with warnings.catch_warnings():
-                    # Keras only warns when layers of the file do not match; refuse that.
-                    warnings.simplefilter("error", UserWarning)
-                    backbone.load_weights(weights)
-            except Exception as exc:
-                raise TrainingError(
-                    f"cannot load weights file {weights} into {settings.architecture} "
-                    f"(include_top=False, input {height}x{width}x3): {exc}"
-                ) from exc
-            backbone.trainable = False
-            x = backbone(x, training=False)
-        else:
-            x = backbone(x)
+        backbone, frozen = build_backbone(settings)
+        x = backbone(x, training=False) if frozen else backbone(x)
 
     if settings.dropout > 0:
         x = keras.layers.Dropout(settings.dropout)(x)
@@ -719,14 +1004,40 @@ def build_model(n_classes: int, settings: TrainSettings) -> keras.Model:
     return keras.Model(inputs, outputs, name=settings.architecture.lower())
 
 
-def _compile(model: keras.Model, settings: TrainSettings) -> None:
+def _learning_rate(settings: TrainSettings, total_steps: int) -> Any:
+    """The learning rate or built-in Keras schedule of ``settings`` over ``total_steps``."""
+    schedules = _keras().optimizers.schedules
+    lr = settings.learning_rate
+    total_steps = max(1, total_steps)
+    if settings.schedule == "cosine":
+        return schedules.CosineDecay(lr, decay_steps=total_steps, alpha=0.0)
+    if settings.schedule == "one_cycle":
+        warmup = max(1, round(WARMUP_SHARE * total_steps))
+        return schedules.CosineDecay(
+            lr / 25,
+            decay_steps=max(1, total_steps - warmup),
+            alpha=0.0,
+            warmup_target=lr,
+            warmup_steps=warmup,
+        )
+    return lr
+
+
+def _compile(model: keras.Model, settings: TrainSettings, total_steps: int = 1) -> None:
     keras = _keras()
     if settings.loss == "focal":
-        loss = keras.losses.CategoricalFocalCrossentropy(gamma=settings.focal_gamma)
+        loss = keras.losses.CategoricalFocalCrossentropy(
+            gamma=settings.focal_gamma, label_smoothing=settings.label_smoothing
+        )
     else:
-        loss = keras.losses.CategoricalCrossentropy()
+        loss = keras.losses.CategoricalCrossentropy(label_smoothing=settings.label_smoothing)
+    rate = _learning_rate(settings, total_steps)
+    if settings.optimizer == "sgd":
+        optimizer = keras.optimizers.SGD(rate, momentum=0.9, nesterov=True)
+    else:
+        optimizer = keras.optimizers.Adam(rate)
     model.compile(
-        optimizer=keras.optimizers.Adam(settings.learning_rate),
+        optimizer=optimizer,
         loss=loss,
         metrics=[keras.metrics.CategoricalAccuracy(name="acc")],
         jit_compile=False,
@@ -808,14 +1119,24 @@ def _progress_callback_class() -> type:
     class ProgressCallback(keras.callbacks.Callback):
         """Reports every epoch through ``progress`` and remembers the history."""
 
-        def __init__(self, tag: str, epochs: int, progress: Progress | None) -> None:
+        def __init__(
+            self, tag: str, epochs: int, progress: Progress | None, n_images: int = 0
+        ) -> None:
             super().__init__()
             self.tag = tag
             self.epochs = epochs
             self.progress = progress
+            self.n_images = n_images
             self.history: list[dict[str, float]] = []
+            self.epoch_seconds: list[float] = []
+            self._epoch_started = 0.0
+
+        def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+            self._epoch_started = time.perf_counter()
 
         def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+            seconds = time.perf_counter() - self._epoch_started
+            self.epoch_seconds.append(seconds)
             values = {k: float(v) for k, v in (logs or {}).items()}
             self.history.append(values)
             shown = " ".join(
@@ -823,10 +1144,18 @@ def _progress_callback_class() -> type:
                 for key in ("loss", "acc", "val_loss", "val_acc")
                 if key in values
             )
-            message = f"{self.tag}: epoch {epoch + 1}/{self.epochs} {shown}"
+            rate = f" {self.n_images / seconds:.0f} img/s" if self.n_images and seconds else ""
+            message = f"{self.tag}: epoch {epoch + 1}/{self.epochs} {shown}{rate}"
             logger.debug(message)
             if self.progress is not None:
                 self.progress(message)
+
+        def images_per_second(self) -> float:
+            """Images per second over the epochs run, the first (tracing) one left out."""
+            timed = self.epoch_seconds[1:] or self.epoch_seconds
+            if not timed or not self.n_images:
+                return math.nan
+            return self.n_images * len(timed) / sum(timed)
 
     return ProgressCallback
 
@@ -840,6 +1169,7 @@ def fit_model(
     seed: int | None = None,
     tag: str = "fit",
     progress: Progress | None = None,
+    images: np.ndarray | None = None,
 ) -> tuple[keras.Model, FitInfo]:
     """Train one model, with early stopping on a stratified validation slice.
 
@@ -862,6 +1192,9 @@ def fit_model(
         Prefix of the progress messages, e.g. ``"fold 2/5"``.
     progress : Callable[[str], None] | None
         Called with one line per epoch.
+    images : numpy.ndarray | None
+        The images of ``paths`` already decoded by :func:`decode_images`; decoded here
+        (once, to a temporary file) when None and ``settings.cache_images`` is on.
 
     Returns
     -------
@@ -873,29 +1206,42 @@ def fit_model(
     TrainingError
         Bad inputs, a missing or unreadable image, or a failed fit.
     """
-    keras = _keras()
     files, y = _check_inputs(paths, labels, n_classes)
     check_settings(settings)
     seed = settings.seed if seed is None else seed
-    started = time.perf_counter()
+    with _images_of(files, settings, images, progress) as source:
+        return _fit(source, y, np.arange(len(y)), n_classes, settings, seed, tag, progress)
 
+
+def _fit(
+    source: _Images,
+    y: np.ndarray,
+    positions: np.ndarray,
+    n_classes: int,
+    settings: TrainSettings,
+    seed: int,
+    tag: str,
+    progress: Progress | None,
+) -> tuple[keras.Model, FitInfo]:
+    """Train one model on the images of ``source`` at ``positions`` (labels ``y``)."""
+    keras = _keras()
+    started = time.perf_counter()
     keras.backend.clear_session()
     keras.utils.set_random_seed(seed)
-    fit_pos, val_pos = _validation_split(y, settings.validation_fraction, seed)
-    fit_files = [files[i] for i in fit_pos]
-    val_files = [files[i] for i in val_pos]
-    train_ds = make_dataset(
-        fit_files, y[fit_pos], n_classes, settings, training=True, shuffle_seed=seed
-    )
+    y_here = y[positions]
+    fit_rel, val_rel = _validation_split(y_here, settings.validation_fraction, seed)
+    fit_pos, val_pos = positions[fit_rel], positions[val_rel]
+    train_ds = source.dataset(fit_pos, y, n_classes, settings, training=True, seed=seed)
     val_ds = (
-        make_dataset(val_files, y[val_pos], n_classes, settings, training=False)
+        source.dataset(val_pos, y, n_classes, settings, training=False, seed=seed)
         if len(val_pos)
         else None
     )
     model = build_model(n_classes, settings)
-    _compile(model, settings)
+    steps = math.ceil(len(fit_pos) / settings.batch_size) * settings.epochs
+    _compile(model, settings, steps)
 
-    reporter = _progress_callback_class()(tag, settings.epochs, progress)
+    reporter = _progress_callback_class()(tag, settings.epochs, progress, len(fit_pos))
     callbacks: list[Any] = [reporter]
     stopper = None
     if val_ds is not None:
@@ -907,7 +1253,7 @@ def fit_model(
         _class_weights(y[fit_pos], n_classes) if settings.class_weight == "balanced" else None
     )
 
-    with _naming_bad_images(files, settings), _quiet_keras_warnings():
+    with _naming_bad_images(source.files, settings), _quiet_keras_warnings():
         model.fit(
             train_ds,
             validation_data=val_ds,
@@ -932,18 +1278,43 @@ def fit_model(
         val_loss=kept.get("val_loss") if stopper is not None else None,
         val_accuracy=kept.get("val_acc") if stopper is not None else None,
         seconds=time.perf_counter() - started,
+        images_per_second=reporter.images_per_second(),
     )
     return model, info
 
 
-def _predict(model: keras.Model, files: list[str], settings: TrainSettings) -> np.ndarray:
+def _views(settings: TrainSettings) -> list[Callable[[Any], Any]]:
+    """The test-time views of a batch: itself, then its flips when ``settings.tta``."""
+    tf = _tf()
+    views: list[Callable[[Any], Any]] = [lambda x: x]
+    if settings.tta and settings.flip in ("horizontal", "horizontal_and_vertical"):
+        views.append(lambda x: tf.reverse(x, axis=[2]))
+    if settings.tta and settings.flip in ("vertical", "horizontal_and_vertical"):
+        views.append(lambda x: tf.reverse(x, axis=[1]))
+    if settings.tta and settings.flip == "horizontal_and_vertical":
+        views.append(lambda x: tf.reverse(x, axis=[1, 2]))
+    return views
+
+
+def _predict(
+    model: keras.Model, source: _Images, positions: np.ndarray, settings: TrainSettings
+) -> np.ndarray:
+    """Probabilities of the images at ``positions``, averaged over the test-time views."""
     n_classes = int(model.output_shape[-1])
-    if not files:
+    if not len(positions):
         return np.zeros((0, n_classes), np.float32)
-    ds = make_dataset(files, None, n_classes, settings, training=False)
-    with _naming_bad_images(files, settings), _quiet_keras_warnings():
-        probabilities = model.predict(ds, verbose=0)
-    return np.asarray(probabilities, dtype=np.float32)
+    total = np.zeros((len(positions), n_classes), np.float64)
+    views = _views(settings)
+    for view in views:
+        ds = source.dataset(positions, None, n_classes, settings, training=False, seed=0)
+        with _naming_bad_images(source.files, settings), _quiet_keras_warnings():
+            total += model.predict(ds.map(view), verbose=0)
+    return np.asarray(total / len(views), dtype=np.float32)
+
+
+def _seeds(settings: TrainSettings, fold: int) -> list[int]:
+    """Seeds of the ensemble members of fold ``fold`` (0-based)."""
+    return [settings.seed + fold + 1000 * member for member in range(settings.ensemble)]
 
 
 def cross_validated_probabilities(
@@ -952,14 +1323,17 @@ def cross_validated_probabilities(
     n_classes: int,
     settings: TrainSettings,
     progress: Progress | None = None,
+    *,
+    images: np.ndarray | None = None,
 ) -> CrossValResult:
     """Out-of-fold class probabilities of every sample by stratified K-fold.
 
     The samples are split by ``StratifiedKFold(settings.folds, shuffle=True,
     random_state=settings.seed)``. For fold ``k`` a model is trained (seed
-    ``settings.seed + k``) on the other folds, minus a stratified validation slice used
-    for early stopping, and predicts the held-out fold. Every sample is predicted
-    exactly once, by a model that never saw it.
+    ``settings.seed + k``; ``settings.ensemble`` models of seeds ``+ 1000`` apart) on the
+    other folds, minus a stratified validation slice used for early stopping, and
+    predicts the held-out fold (averaged over the ensemble and the test-time flips).
+    Every sample is predicted exactly once, by models that never saw it.
 
     Parameters
     ----------
@@ -973,6 +1347,9 @@ def cross_validated_probabilities(
         Model, training and cross-validation settings.
     progress : Callable[[str], None] | None
         Called with one line per epoch and per finished fold.
+    images : numpy.ndarray | None
+        The images of ``paths`` already decoded by :func:`decode_images`; decoded here
+        (once, to a temporary file) when None and ``settings.cache_images`` is on.
 
     Returns
     -------
@@ -986,59 +1363,21 @@ def cross_validated_probabilities(
     WeightsNotFoundError
         The backbone's weights file does not exist.
     """
-    from sklearn.model_selection import StratifiedKFold
-
     files, y = _check_inputs(paths, labels, n_classes)
     check_settings(settings)
-    n = len(files)
-    if settings.folds > n:
-        raise InvalidSettingsError(f"cannot split {n} images into {settings.folds} folds")
     started = time.perf_counter()
-    splitter = StratifiedKFold(n_splits=settings.folds, shuffle=True, random_state=settings.seed)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", UserWarning)
-        try:
-            splits = list(splitter.split(np.zeros(n), y))
-        except ValueError as exc:
-            raise InvalidSettingsError(f"cannot make {settings.folds} folds: {exc}") from exc
-    for warning in caught:
-        logger.warning("%s", warning.message)
-
-    probabilities = np.full((n, n_classes), np.nan, dtype=np.float32)
-    fold_of_sample = np.zeros(n, dtype=np.int32)
-    folds = []
-    for k, (train_idx, heldout_idx) in enumerate(splits):
-        fold_started = time.perf_counter()
-        tag = f"fold {k + 1}/{settings.folds}"
-        model, fit_info = fit_model(
-            [files[i] for i in train_idx],
-            y[train_idx],
-            n_classes,
-            settings,
-            seed=settings.seed + k,
-            tag=tag,
-            progress=progress,
-        )
-        predicted = _predict(model, [files[i] for i in heldout_idx], settings)
-        probabilities[heldout_idx] = predicted
-        fold_of_sample[heldout_idx] = k + 1
-        accuracy = float(np.mean(predicted.argmax(axis=1) == y[heldout_idx]))
-        info = FoldInfo(
-            fold=k + 1,
-            n_heldout=len(heldout_idx),
-            heldout_accuracy=accuracy,
-            fit=fit_info,
-            seconds=time.perf_counter() - fold_started,
-        )
-        folds.append(info)
-        message = (
-            f"{tag}: done in {info.seconds:.1f} s, {fit_info.epochs_run} epochs "
-            f"(best {fit_info.best_epoch}), held-out accuracy {accuracy:.4f}"
-        )
-        logger.info(message)
-        if progress is not None:
-            progress(message)
-        del model
+    splits = _folds(y, settings)
+    with _images_of(files, settings, images, progress) as source:
+        probabilities = np.full((len(files), n_classes), np.nan, dtype=np.float32)
+        fold_of_sample = np.zeros(len(files), dtype=np.int32)
+        folds = []
+        for k, (train_idx, heldout_idx) in enumerate(splits):
+            info, predicted = _cross_validate_fold(
+                source, y, n_classes, settings, k, train_idx, heldout_idx, progress
+            )
+            probabilities[heldout_idx] = predicted
+            fold_of_sample[heldout_idx] = k + 1
+            folds.append(info)
     _keras().backend.clear_session()
 
     if np.isnan(probabilities).any() or (fold_of_sample == 0).any():
@@ -1052,6 +1391,71 @@ def cross_validated_probabilities(
     )
 
 
+def _folds(y: np.ndarray, settings: TrainSettings) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The (train, held-out) positions of each fold, stratified and seeded."""
+    from sklearn.model_selection import StratifiedKFold
+
+    n = len(y)
+    if settings.folds > n:
+        raise InvalidSettingsError(f"cannot split {n} images into {settings.folds} folds")
+    splitter = StratifiedKFold(n_splits=settings.folds, shuffle=True, random_state=settings.seed)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        try:
+            splits = list(splitter.split(np.zeros(n), y))
+        except ValueError as exc:
+            raise InvalidSettingsError(f"cannot make {settings.folds} folds: {exc}") from exc
+    for warning in caught:
+        logger.warning("%s", warning.message)
+    return splits
+
+
+def _cross_validate_fold(
+    source: _Images,
+    y: np.ndarray,
+    n_classes: int,
+    settings: TrainSettings,
+    k: int,
+    train_idx: np.ndarray,
+    heldout_idx: np.ndarray,
+    progress: Progress | None,
+) -> tuple[FoldInfo, np.ndarray]:
+    """Train fold ``k``'s model(s) and predict its held-out samples."""
+    fold_started = time.perf_counter()
+    tag = f"fold {k + 1}/{settings.folds}"
+    seeds = _seeds(settings, k)
+    predicted = np.zeros((len(heldout_idx), n_classes), np.float64)
+    fits = []
+    for member, seed in enumerate(seeds):
+        member_tag = tag if len(seeds) == 1 else f"{tag} model {member + 1}/{len(seeds)}"
+        model, fit_info = _fit(
+            source, y, train_idx, n_classes, settings, seed, member_tag, progress
+        )
+        predicted += _predict(model, source, heldout_idx, settings)
+        fits.append(fit_info)
+        del model
+    predicted = (predicted / len(seeds)).astype(np.float32)
+    accuracy = float(np.mean(predicted.argmax(axis=1) == y[heldout_idx]))
+    info = FoldInfo(
+        fold=k + 1,
+        n_heldout=len(heldout_idx),
+        heldout_accuracy=accuracy,
+        fit=fits[0],
+        seconds=time.perf_counter() - fold_started,
+        members=len(seeds),
+    )
+    fit_info = fits[0]
+    message = (
+        f"{tag}: done in {info.seconds:.1f} s, {fit_info.epochs_run} epochs "
+        f"(best {fit_info.best_epoch}), {fit_info.images_per_second:.0f} img/s, "
+        f"held-out accuracy {accuracy:.4f}"
+    )
+    logger.info(message)
+    if progress is not None:
+        progress(message)
+    return info, predicted
+
+
 def train_final_model(
     paths: Sequence[str | os.PathLike[str]],
     labels: np.ndarray,
@@ -1059,6 +1463,8 @@ def train_final_model(
     settings: TrainSettings,
     out_path: Path,
     progress: Progress | None = None,
+    *,
+    images: np.ndarray | None = None,
 ) -> FitInfo:
     """Train one model on all samples and save it as a ``.keras`` file.
 
@@ -1078,6 +1484,8 @@ def train_final_model(
         Where to save the model; must end in ``.keras``. Written atomically.
     progress : Callable[[str], None] | None
         Called with one line per epoch.
+    images : numpy.ndarray | None
+        The images of ``paths`` already decoded by :func:`decode_images`.
 
     Returns
     -------
@@ -1087,7 +1495,9 @@ def train_final_model(
     out_path = Path(out_path)
     if out_path.suffix != ".keras":
         raise InvalidSettingsError(f"model file {out_path} must end in .keras")
-    model, info = fit_model(paths, labels, n_classes, settings, tag="final", progress=progress)
+    model, info = fit_model(
+        paths, labels, n_classes, settings, tag="final", progress=progress, images=images
+    )
     out_path.parent.mkdir(parents=True, exist_ok=True)
     partial = out_path.with_name(out_path.stem + ".partial.keras")
     try:
@@ -1156,4 +1566,4 @@ def predict_probabilities(
     _check_files_exist(files)
     if progress is not None:
         progress(f"predicting {len(files)} images")
-    return _predict(model, files, settings)
+    return _predict(model, _Images(files), np.arange(len(files)), settings)

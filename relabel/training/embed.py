@@ -1,0 +1,302 @@
+"""The fast path: a frozen pretrained backbone, then K-fold logistic regression.
+
+``model.mode = "embed"`` runs every image once through a frozen ``keras.applications``
+backbone (``TrainSettings.weights``: a local weights file, or ``"imagenet"``), keeps the
+pooled features ("embeddings"), and fits a scikit-learn logistic regression per fold on
+them: out-of-fold probabilities in seconds instead of K trainings. The final model is the
+backbone with the logistic regression as its softmax head, saved as a ``.keras`` file, so
+:func:`relabel.training.predict_probabilities` uses it like any trained model.
+
+:func:`neighbour_label_distribution` gives the k-nearest-neighbour label-agreement
+signal in embedding space.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from relabel.errors import TrainingError
+from relabel.training import (
+    CrossValResult,
+    FitInfo,
+    FoldInfo,
+    InvalidSettingsError,
+    Progress,
+    TrainSettings,
+    _backbone_input_layer,
+    _check_inputs,
+    _folds,
+    _Images,
+    _keras,
+    _naming_bad_images,
+    _quiet_keras_warnings,
+    build_backbone,
+    check_settings,
+    logger,
+)
+
+__all__ = [
+    "cross_validated_probabilities",
+    "embed_images",
+    "neighbour_label_distribution",
+    "train_final_model",
+]
+
+#: Inverse regularisation strength of the logistic regression (on standardised features).
+C = 0.1
+MAX_ITER = 1000
+
+
+def _check_embed_settings(settings: TrainSettings) -> None:
+    check_settings(settings)
+    if settings.weights is None:
+        raise InvalidSettingsError(
+            f"model.mode = 'embed' needs pretrained weights for {settings.architecture}: "
+            "set model.weights to a local weights file or to 'imagenet'"
+        )
+
+
+def embed_images(
+    paths: Sequence[str | os.PathLike[str]],
+    settings: TrainSettings,
+    progress: Progress | None = None,
+    *,
+    images: np.ndarray | None = None,
+) -> np.ndarray:
+    """The pooled features of every image by the frozen backbone of ``settings``.
+
+    Parameters
+    ----------
+    paths : Sequence[str | os.PathLike]
+        Image files.
+    settings : TrainSettings
+        A ``keras.applications`` architecture with ``weights`` (file or ``"imagenet"``).
+    progress : Callable[[str], None] | None
+        Called with one line before and one after.
+    images : numpy.ndarray | None
+        The images already decoded by :func:`relabel.training.decode_images`.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n, features)`` float32.
+    """
+    keras = _keras()
+    _check_embed_settings(settings)
+    files = [os.fspath(p) for p in paths]
+    started = time.perf_counter()
+    if progress is not None:
+        progress(f"embedding {len(files)} images with {settings.architecture}")
+    keras.backend.clear_session()
+    inputs = keras.Input((*settings.image_size, settings.channels), name="image")
+    x = _backbone_input_layer()(settings.architecture, name="backbone_input")(inputs)
+    backbone, _ = build_backbone(settings)
+    model = keras.Model(inputs, backbone(x, training=False))
+    source = _Images(files, images)
+    ds = source.dataset(
+        np.arange(len(files)), None, 2, settings, training=False, seed=settings.seed
+    )
+    with _naming_bad_images(files, settings), _quiet_keras_warnings():
+        features = np.asarray(model.predict(ds, verbose=0), dtype=np.float32)
+    message = (
+        f"embedded {len(files)} images into {features.shape[1]} features "
+        f"in {time.perf_counter() - started:.1f} s"
+    )
+    logger.info(message)
+    if progress is not None:
+        progress(message)
+    return features
+
+
+def _classifier(seed: int) -> Any:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(
+        StandardScaler(), LogisticRegression(C=C, max_iter=MAX_ITER, random_state=seed)
+    )
+
+
+def _fit_predict(
+    features: np.ndarray, y: np.ndarray, n_classes: int, fit_on: np.ndarray, seed: int
+) -> tuple[Any, np.ndarray]:
+    """Fit on the rows ``fit_on``; return the pipeline and its probabilities of all rows."""
+    classifier = _classifier(seed).fit(features[fit_on], y[fit_on])
+    proba = classifier.predict_proba(features)
+    full = np.zeros((len(features), n_classes), np.float64)
+    full[:, classifier.classes_] = proba  # a class absent from the fold keeps 0
+    return classifier, full
+
+
+def cross_validated_probabilities(
+    features: np.ndarray,
+    labels: np.ndarray,
+    n_classes: int,
+    settings: TrainSettings,
+    progress: Progress | None = None,
+) -> CrossValResult:
+    """Out-of-fold probabilities of a logistic regression on the embeddings.
+
+    The folds are those of :func:`relabel.training.cross_validated_probabilities` (the
+    same ``StratifiedKFold`` and seed).
+
+    Parameters
+    ----------
+    features : numpy.ndarray
+        ``(n, d)`` embeddings from :func:`embed_images`.
+    labels : numpy.ndarray
+        Given integer class of each sample.
+    n_classes : int
+        Number of classes.
+    settings : TrainSettings
+        Folds and seed.
+    progress : Callable[[str], None] | None
+        Called with one line per fold.
+
+    Returns
+    -------
+    CrossValResult
+    """
+    y = np.asarray(labels, dtype=np.int64)
+    if features.ndim != 2 or len(features) != len(y):
+        raise TrainingError(f"got {len(features)} embeddings for {len(y)} labels")
+    started = time.perf_counter()
+    probabilities = np.full((len(y), n_classes), np.nan, dtype=np.float32)
+    fold_of_sample = np.zeros(len(y), dtype=np.int32)
+    folds = []
+    for k, (train_idx, heldout_idx) in enumerate(_folds(y, settings)):
+        fold_started = time.perf_counter()
+        _, full = _fit_predict(features, y, n_classes, train_idx, settings.seed + k)
+        predicted = full[heldout_idx].astype(np.float32)
+        probabilities[heldout_idx] = predicted
+        fold_of_sample[heldout_idx] = k + 1
+        seconds = time.perf_counter() - fold_started
+        train_acc = float(np.mean(full[train_idx].argmax(axis=1) == y[train_idx]))
+        fit = FitInfo(len(train_idx), 0, 1, 1, np.nan, train_acc, None, None, seconds)
+        accuracy = float(np.mean(predicted.argmax(axis=1) == y[heldout_idx]))
+        folds.append(FoldInfo(k + 1, len(heldout_idx), accuracy, fit, seconds))
+        message = (
+            f"fold {k + 1}/{settings.folds}: logistic regression in {seconds:.1f} s, "
+            f"held-out accuracy {accuracy:.4f}"
+        )
+        logger.info(message)
+        if progress is not None:
+            progress(message)
+    return CrossValResult(
+        probabilities=probabilities,
+        fold_of_sample=fold_of_sample,
+        folds=tuple(folds),
+        accuracy=float(np.mean(probabilities.argmax(axis=1) == y)),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def train_final_model(
+    paths: Sequence[str | os.PathLike[str]],
+    features: np.ndarray,
+    labels: np.ndarray,
+    n_classes: int,
+    settings: TrainSettings,
+    out_path: Path,
+    progress: Progress | None = None,
+) -> FitInfo:
+    """Fit the logistic regression on every sample; save backbone + head as ``.keras``.
+
+    The saved model takes images like every relabel model (``image_size``, channels, values
+    in [0, 1]), standardises the backbone's features and applies the regression's softmax.
+
+    Returns
+    -------
+    FitInfo
+    """
+    keras = _keras()
+    started = time.perf_counter()
+    _check_inputs(paths, labels, n_classes)
+    y = np.asarray(labels, dtype=np.int64)
+    classifier, full = _fit_predict(features, y, n_classes, np.arange(len(y)), settings.seed)
+    scaler, regression = classifier[0], classifier[-1]
+    coef = np.zeros((n_classes, features.shape[1]), np.float32)
+    intercept = np.full(n_classes, -1e4, np.float32)  # classes never seen: probability 0
+    rows = regression.coef_ if len(regression.classes_) > 2 else None
+    if rows is None:  # binary: scikit-learn keeps one row, for class 1 against class 0
+        rows = np.vstack([-regression.coef_[0] / 2, regression.coef_[0] / 2])
+        bias = np.array([-regression.intercept_[0] / 2, regression.intercept_[0] / 2])
+    else:
+        bias = regression.intercept_
+    coef[regression.classes_] = rows
+    intercept[regression.classes_] = bias
+
+    keras.backend.clear_session()
+    inputs = keras.Input((*settings.image_size, settings.channels), name="image")
+    x = _backbone_input_layer()(settings.architecture, name="backbone_input")(inputs)
+    backbone, _ = build_backbone(settings)
+    x = backbone(x, training=False)
+    x = keras.layers.Normalization(
+        mean=scaler.mean_.astype(np.float32), variance=scaler.var_.astype(np.float32)
+    )(x)
+    head = keras.layers.Dense(n_classes, activation="softmax", name="probabilities")
+    outputs = head(x)
+    model = keras.Model(inputs, outputs, name=f"{settings.architecture.lower()}_embed")
+    head.set_weights([coef.T, intercept])
+
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    partial = out_path.with_name(out_path.stem + ".partial.keras")
+    try:
+        with _quiet_keras_warnings():
+            model.save(partial)
+        os.replace(partial, out_path)
+    except OSError as exc:
+        raise TrainingError(f"cannot save model to {out_path}: {exc}") from exc
+    finally:
+        partial.unlink(missing_ok=True)
+    train_acc = float(np.mean(full.argmax(axis=1) == y))
+    seconds = time.perf_counter() - started
+    if progress is not None:
+        progress(f"final model: logistic regression on {len(y)} embeddings, saved {out_path}")
+    return FitInfo(len(y), 0, 1, 1, np.nan, train_acc, None, None, seconds)
+
+
+def neighbour_label_distribution(
+    features: np.ndarray, labels: np.ndarray, n_classes: int, k: int = 10
+) -> np.ndarray:
+    """The given labels of each sample's ``k`` nearest neighbours (itself left out).
+
+    Neighbours are by cosine similarity of the embeddings. Row ``i`` is the share of each
+    class among the labels of sample ``i``'s neighbours: a probability-like matrix that any
+    score of :mod:`relabel.scoring` can rank (low agreement with the given label = suspect).
+
+    Parameters
+    ----------
+    features : numpy.ndarray
+        ``(n, d)`` embeddings.
+    labels : numpy.ndarray
+        Given integer class of each sample.
+    n_classes : int
+        Number of classes.
+    k : int
+        Neighbours per sample (at most ``n - 1``).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n, n_classes)`` float32, rows summing to 1.
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    y = np.asarray(labels, dtype=np.int64)
+    k = max(1, min(k, len(y) - 1))
+    index = NearestNeighbors(n_neighbors=k + 1, metric="cosine").fit(features)
+    _, neighbours = index.kneighbors(features)
+    out = np.zeros((len(y), n_classes), np.float32)
+    for row, found in enumerate(neighbours):
+        others = [j for j in found if j != row][:k]
+        np.add.at(out[row], y[others], 1.0)
+    return out / out.sum(axis=1, keepdims=True)
