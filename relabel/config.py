@@ -104,10 +104,17 @@ class TrainingConfig:
 
 @dataclass
 class ScoringConfig:
-    """How samples are ranked (see :mod:`relabel.scoring`)."""
+    """How samples are ranked (see :mod:`relabel.scoring`).
+
+    ``probabilities`` picks what the score ranks: ``"model"`` (the out-of-fold
+    probabilities) or ``"knn"`` (the given labels of each sample's ``knn_k`` nearest
+    neighbours in embedding space; ``model.mode = "embed"`` runs only).
+    """
 
     method: str = DEFAULT_METHOD
     uncertain_threshold: float = 0.5
+    probabilities: str = "model"
+    knn_k: int = 10
 
 
 @dataclass
@@ -225,6 +232,7 @@ _CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("model", "loss"): ("crossentropy", "focal"),
     ("model", "flip"): ("none", "horizontal", "vertical", "horizontal_and_vertical"),
     ("model", "mode"): MODEL_MODES,
+    ("scoring", "probabilities"): ("model", "knn"),
     ("model", "optimizer"): ("adam", "sgd"),
     ("model", "schedule"): ("constant", "cosine", "one_cycle"),
     ("scoring", "method"): SCORING_METHODS,
@@ -296,6 +304,18 @@ def validate(config: Config, file: str = CONFIG_FILE) -> Config:
         raise ConfigError(f"{file}: training.ensemble must be at least 1, got {t.ensemble}")
     if not 0.0 <= config.model.label_smoothing < 0.5:
         raise ConfigError(f"{file}: model.label_smoothing must be in [0, 0.5)")
+    if s.knn_k < 1:
+        raise ConfigError(f"{file}: scoring.knn_k must be at least 1, got {s.knn_k}")
+    if config.model.mode == "embed" and not config.model.weights:
+        raise ConfigError(
+            f'{file}: model.mode = "embed" needs pretrained weights: set model.weights to '
+            'a local weights file of the backbone or to "imagenet"'
+        )
+    if s.probabilities == "knn" and config.model.mode != "embed":
+        raise ConfigError(
+            f'{file}: scoring.probabilities = "knn" needs embeddings: set model.mode = '
+            '"embed" (or scoring.probabilities = "model")'
+        )
     if config.model.mode == "embed" and config.model.architecture in ("small_cnn", "resnet_small"):
         raise ConfigError(
             f'{file}: model.mode = "embed" needs a keras.applications backbone as '

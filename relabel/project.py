@@ -467,17 +467,42 @@ class Project:
             raise NotTrainedError(f"{oof_file}: missing; retrain with: relabel train {self.root}")
         with np.load(oof_file) as data:
             ids = data["sample_ids"].astype(str)
-            probs = data["probs"]
+            key = "knn_probs" if self.config.scoring.probabilities == "knn" else "probs"
+            if key not in data:
+                raise NotTrainedError(
+                    f"{oof_file}: has no k-nearest-neighbour label distribution (scoring."
+                    f'probabilities = "knn"); retrain in embed mode: relabel train {self.root}'
+                )
+            probs = data[key]
         labels = self.active_samples().set_index("sample_id", drop=False)
         keep = np.isin(ids, labels.index.to_numpy())
         samples = labels.loc[ids[keep]].reset_index(drop=True)
         return run, samples, probs[keep]
+
+    def _neighbour_labels(self, run_id: str, sample_ids: pd.Series, y: np.ndarray) -> np.ndarray:
+        """The current labels of each sample's nearest neighbours in the run's embeddings."""
+        from relabel.training.embed import neighbour_label_distribution
+
+        run_dir = self.root / RUNS_DIR / run_id
+        features_file = run_dir / EMBEDDINGS_FILE
+        if not features_file.is_file():
+            raise NotTrainedError(
+                f'{features_file}: missing; scoring.probabilities = "knn" needs a run of '
+                f'model.mode = "embed": relabel train {self.root}'
+            )
+        with np.load(run_dir / "oof.npz") as data:
+            row_of = {sid: i for i, sid in enumerate(data["sample_ids"].astype(str))}
+        features = np.load(features_file)[[row_of[sid] for sid in sample_ids]]
+        n_classes = len(self.config.dataset.classes)
+        return neighbour_label_distribution(features, y, n_classes, self.config.scoring.knn_k)
 
     def rank(self) -> RankedSamples:
         """Score the current labels against the newest run's out-of-fold probabilities."""
         run, samples, probs = self.latest_probabilities()
         y = self.label_indices(samples["label"])
         s = self.config.scoring
+        if s.probabilities == "knn":
+            probs = self._neighbour_labels(run["run_id"], samples["sample_id"], y)
         scores = scoring.score_samples(
             y, probs, method=s.method, uncertain_threshold=s.uncertain_threshold
         )

@@ -253,6 +253,19 @@ def test_embed_mode_runs_end_to_end_on_a_saved_backbone(
     assert saved.shape == (36, N_CLASSES)
     np.testing.assert_allclose(saved.sum(axis=1), 1.0, atol=1e-5)
 
+    # The k-nearest-neighbour label agreement ranks instead when asked.
+    config = config_mod.load(root)
+    config.scoring.probabilities = "knn"
+    config.scoring.knn_k = 5
+    config_mod.save(config, root)
+    with Project.open(root) as project:
+        knn = project.rank()
+    with np.load(result.run_dir / "oof.npz") as oof:
+        given = oof["labels"]
+    expected = neighbour_label_distribution(features, given, N_CLASSES, 5)
+    np.testing.assert_allclose(knn.probs, expected, atol=1e-6)
+    assert not np.allclose(knn.probs, ranked.probs)
+
 
 def test_embed_offline_imagenet_exits_6_and_writes_nothing(photos, tmp_path, monkeypatch) -> None:
     import keras.src.applications.mobilenet_v2 as mobilenet_v2
@@ -292,3 +305,54 @@ def test_neighbour_label_distribution_counts_the_labels_of_near_samples() -> Non
     assert dist.shape == (60, 3) and np.allclose(dist.sum(axis=1), 1.0)
     assert dist[5, 0] == 1.0 and dist[5, 2] == 0.0  # its neighbours disagree with it
     assert dist[0, 0] >= 0.8
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"mode": "embed", "architecture": "MobileNetV2"}, "needs pretrained weights"),
+        ({"mode": "embed", "architecture": "resnet_small", "weights": "w.h5"}, "backbone"),
+        ({"label_smoothing": 0.7}, "label_smoothing"),
+    ],
+)
+def test_inconsistent_photo_settings_are_refused_naming_the_key(
+    photos, tmp_path, changes, message
+) -> None:
+    _, _, manifest = photos
+    root = init_project(tmp_path / "proj", manifest)
+    text = (root / "relabel.toml").read_text()
+    for key, value in changes.items():
+        text = text.replace("[model]\n", f"[model]\n{key} = {json.dumps(value)}\n", 1)
+        text = _drop_second(text, key)
+    (root / "relabel.toml").write_text(text)
+    before = (root / "relabel.toml").read_text()
+    result = CliRunner().invoke(main, ["train", str(root)])
+    assert result.exit_code == ExitCode.INVALID_INPUT, result.output
+    assert message in result.output and "relabel.toml" in result.output
+    assert not (root / "runs").exists() and (root / "relabel.toml").read_text() == before
+
+
+def test_knn_scoring_needs_embed_mode(photos, tmp_path) -> None:
+    _, _, manifest = photos
+    root = init_project(tmp_path / "proj", manifest)
+    text = (
+        (root / "relabel.toml")
+        .read_text()
+        .replace('probabilities = "model"', 'probabilities = "knn"')
+    )
+    (root / "relabel.toml").write_text(text)
+    result = CliRunner().invoke(main, ["score", str(root), "--out", str(tmp_path / "s.csv")])
+    assert result.exit_code == ExitCode.INVALID_INPUT
+    assert 'scoring.probabilities = "knn" needs embeddings' in result.output
+
+
+def _drop_second(text: str, key: str) -> str:
+    """Keep the first ``key = ...`` line of the [model] table (the one just inserted)."""
+    lines, seen, out = text.splitlines(), False, []
+    for line in lines:
+        if line.startswith(f"{key} = "):
+            if seen:
+                continue
+            seen = True
+        out.append(line)
+    return "\n".join(out) + "\n"

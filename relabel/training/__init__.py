@@ -1,27 +1,35 @@
 """Train Keras image classifiers and compute out-of-fold class probabilities.
 
-This is the only module of relabel that imports TensorFlow and Keras. Importing it is
-cheap: TensorFlow and Keras are imported the first time a function here needs them
+This package is the only part of relabel that imports TensorFlow and Keras. Importing it
+is cheap: TensorFlow and Keras are imported the first time a function here needs them
 (see :func:`import_keras`), so ``relabel --help`` and the commands that never train
 stay fast.
 
-Images are streamed from disk by a ``tf.data`` pipeline (read, decode, resize, scale to
-[0, 1], batch, prefetch); they are never all held in memory at once.
+Images are decoded and resized ONCE per run into a uint8 array (:func:`decode_images`,
+memory-mapped from a ``.npy`` file, so memory stays flat), and every epoch of every fold
+reads batches from it; random flips and shifts are applied to those batches in numpy
+(:mod:`relabel.training.augment`). With ``TrainSettings.cache_images = False`` a
+``tf.data`` pipeline decodes the files again every epoch instead (:func:`make_dataset`).
 
 Determinism: every function here seeds Keras (``keras.utils.set_random_seed``), seeds
-every shuffle and split, and turns on TensorFlow's op determinism (a process-wide
-setting) when TensorFlow is first imported. The same files, labels, settings and seed
-give bit-identical probabilities on the same machine and library versions.
+every shuffle, augmentation and split, and turns on TensorFlow's op determinism (a
+process-wide setting) when TensorFlow is first imported. The same files, labels,
+settings and seed give bit-identical probabilities on the same machine and library
+versions.
 
 Models
 ------
-``small_cnn`` (the default) is a small convolutional network that trains in seconds on a
-CPU at small image sizes (16 to 64 pixels). Any name of ``keras.applications``
+``small_cnn`` (the default of grayscale projects) is a small convolutional network that
+trains in seconds on a CPU at small image sizes. ``resnet_small`` (the default of RGB
+projects, :mod:`relabel.training.resnet`) is a residual CNN with batch norm for photos,
+trained with SGD and a one-cycle schedule. Any name of ``keras.applications``
 (``MobileNetV2``, ``EfficientNetB0``, ``ResNet50``, ...) builds that backbone without its
 top, with average pooling, dropout and a dense softmax head. A backbone starts from
-random weights unless ``TrainSettings.weights`` names a local weights file; then the
-backbone is frozen (run in inference mode) and only the head is trained. relabel never
-downloads weights.
+random weights unless ``TrainSettings.weights`` names a local weights file or
+``"imagenet"`` (which Keras downloads once into :func:`keras_cache_dir`); then the
+backbone is frozen (run in inference mode) and only the head is trained.
+:mod:`relabel.training.embed` is the fast path: frozen backbone features and a K-fold
+logistic regression.
 """
 
 from __future__ import annotations
@@ -44,6 +52,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from relabel.errors import ExitCode, TrainingError, WeightsNotFoundError
+from relabel.training.augment import flip_and_shift
 
 if TYPE_CHECKING:
     import keras
@@ -747,7 +756,12 @@ def _array_dataset(
     training: bool,
     seed: int,
 ) -> tf.data.Dataset:
-    """Batches read from a decoded uint8 array, reshuffled every epoch when training."""
+    """Batches read from a decoded uint8 array.
+
+    When training, the order is reshuffled and the images are flipped and shifted
+    (:func:`relabel.training.augment.flip_and_shift`) every epoch, from a random stream
+    seeded by ``seed`` and the epoch.
+    """
     tf = _tf()
     positions = np.asarray(positions, dtype=np.int64)
     order_of = np.arange(len(positions))
@@ -756,11 +770,16 @@ def _array_dataset(
 
     def batches() -> Iterator[Any]:
         order = order_of
+        epoch = next(epochs)
         if training:
-            order = np.random.default_rng([seed, next(epochs)]).permutation(len(positions))
+            order = np.random.default_rng([seed, epoch]).permutation(len(positions))
+        rng = np.random.default_rng([seed, epoch, 1]) if training else None
         for start in range(0, len(order), settings.batch_size):
             chosen = order[start : start + settings.batch_size]
-            images = np.asarray(array[positions[chosen]], dtype=np.float32) / 255.0
+            batch = array[positions[chosen]]
+            if rng is not None:
+                batch = flip_and_shift(batch, rng, settings.flip, settings.translation)
+            images = np.asarray(batch, dtype=np.float32) / 255.0
             yield images if labels is None else (images, eye[labels[chosen]])
 
     image_spec = tf.TensorSpec((None, *array.shape[1:]), tf.float32)
@@ -830,12 +849,12 @@ def _backbone_input_layer() -> type:
     return BackboneInput
 
 
-def _augmentation_layers(settings: TrainSettings) -> list[Any]:
+def _augmentation_layers(settings: TrainSettings, data_augments: bool = False) -> list[Any]:
     layers = _keras().layers
     augment = []
-    if settings.flip != "none":
+    if settings.flip != "none" and not data_augments:
         augment.append(layers.RandomFlip(settings.flip))
-    if settings.translation > 0:
+    if settings.translation > 0 and not data_augments:
         augment.append(layers.RandomTranslation(settings.translation, settings.translation))
     if settings.rotation > 0:
         augment.append(layers.RandomRotation(settings.rotation))
@@ -921,7 +940,9 @@ def build_backbone(settings: TrainSettings) -> tuple[keras.Model, bool]:
     return backbone, True
 
 
-def build_model(n_classes: int, settings: TrainSettings) -> keras.Model:
+def build_model(
+    n_classes: int, settings: TrainSettings, *, data_augments: bool = False
+) -> keras.Model:
     """Build (but do not compile) a classifier of ``settings.architecture``.
 
     The model takes ``(height, width, channels)`` images in [0, 1] and outputs softmax
@@ -934,6 +955,9 @@ def build_model(n_classes: int, settings: TrainSettings) -> keras.Model:
         Number of output classes (at least 2).
     settings : TrainSettings
         Architecture, image size, channels, weights, dropout, l2 and augmentation.
+    data_augments : bool
+        The training batches are already flipped and shifted
+        (:mod:`relabel.training.augment`): leave out the flip and translation layers.
 
     Returns
     -------
@@ -956,7 +980,7 @@ def build_model(n_classes: int, settings: TrainSettings) -> keras.Model:
     height, width = settings.image_size
     inputs = keras.Input((height, width, settings.channels), name="image")
     x = inputs
-    for layer in _augmentation_layers(settings):
+    for layer in _augmentation_layers(settings, data_augments):
         x = layer(x)
 
     if settings.architecture == RESNET_SMALL:
@@ -1237,7 +1261,7 @@ def _fit(
         if len(val_pos)
         else None
     )
-    model = build_model(n_classes, settings)
+    model = build_model(n_classes, settings, data_augments=source.array is not None)
     steps = math.ceil(len(fit_pos) / settings.batch_size) * settings.epochs
     _compile(model, settings, steps)
 
