@@ -14,6 +14,13 @@ every label setting, review yield and training at the project's epochs, scoring 
 1M x 100, push/pull of 10,000 tasks, the 5-fold cycle on the 10,000 MNIST test images and
 memory at 10,000 vs 60,000 images.
 
+Photos (``--sections photos``): relabel's default config for an RGB project, as ``relabel
+init`` writes it, on the 10,000 CIFAR-10 test JPEGs: the whole 5-fold run with the final
+model (time and out-of-fold accuracy), the human-confirmed errors in its top 275, the two
+CIFAR-10H settings trained with it, the training throughput with and without the decoded
+image cache, and (full mode, unless ``--no-photos-long``) the folds at twice the epochs.
+Quick mode only measures the throughput (on fewer images) and the reference probabilities.
+
 Both modes also measure HELD-OUT label settings, which played no part in choosing relabel's
 default score: the noise specs at seeds 1 and 2, other class pairs, and (CIFAR-10) real
 human noise from CIFAR-10H. The digits are trained on each (7 trainings); MNIST and CIFAR-10
@@ -39,7 +46,7 @@ import platform
 import shlex
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
@@ -48,12 +55,12 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks import datasets, detection, human_noise, memory, report, review, speed
+from benchmarks import datasets, detection, human_noise, memory, photos, report, review, speed
 from benchmarks.datasets import DataUnavailableError
 
 log = logging.getLogger("benchmarks")
 
-SECTIONS = ("detection", "speed", "memory", "review")
+SECTIONS = ("detection", "speed", "memory", "review", "photos")
 
 
 @dataclass(frozen=True)
@@ -73,6 +80,11 @@ class Plan:
     cycle: tuple[str, str]  # (dataset, setting spec) whose run also trains the final model
     heldout_seeds: tuple[int, ...] = detection.HELDOUT_SEEDS  # held-out repeats of the noise
     heldout_human_cnn: bool = True  # train relabel's CNN on the CIFAR-10H settings too
+    photos_train: bool = True  # photos: train the default RGB config (CIFAR-10, CIFAR-10H)
+    photos_long: bool = True  # photos: also the folds at twice the epochs
+    photos_epochs: int | None = None  # photos: None = the project's own default
+    photos_folds: int = 5
+    photos_throughput: tuple[int, int] | None = (4000, 3)  # (images, epochs)
 
 
 QUICK = Plan(
@@ -87,6 +99,9 @@ QUICK = Plan(
     studio_tasks=1000,
     memory_sizes=(2000, 12000),
     cycle=("digits", datasets.PAIR_NOISE["digits"]),
+    photos_train=False,
+    photos_long=False,
+    photos_throughput=(1000, 2),
 )
 FULL = Plan(
     mode="full",
@@ -350,6 +365,47 @@ def run_detection(
         results["notes"].append(note)
 
 
+def photo_plan(plan: Plan) -> photos.PhotoPlan:
+    """The photos section's part of ``plan``."""
+    return photos.PhotoPlan(
+        train=plan.photos_train,
+        long=plan.photos_long,
+        epochs=plan.photos_epochs,
+        folds=plan.photos_folds,
+        throughput=plan.photos_throughput,
+    )
+
+
+def run_photos(
+    plan: Plan,
+    data: Path,
+    cache: Path,
+    reuse: bool,
+    results: dict[str, Any],
+    save: Callable[[], None] | None = None,
+) -> None:
+    """Section 4: relabel's default RGB config on the CIFAR-10 test JPEGs."""
+    try:
+        ds = datasets.load("cifar10", data, cache)
+    except DataUnavailableError as exc:
+        log.warning("skipping photos: %s", exc)
+        results["photos"] = {"skipped": [f"cifar10: {exc}"], "errors": {}}
+        return
+    sub = photo_plan(plan)
+    out = results["photos"] = photos.start(ds, sub)
+    counts = None
+    if sub.train:
+        counts = _human_counts(ds, data, out["skipped"])
+    photos.run(ds, sub, out, workdir=cache / "photos", counts=counts, reuse=reuse, save=save)
+    if out["errors"]:  # the parts that ran are kept; the run still fails
+        results["errors"]["photos"] = "failed part(s): " + "; ".join(
+            f"{part}: {error}" for part, error in out["errors"].items()
+        )
+    note = photos.reuse_note(out)
+    if note:
+        results["notes"].append(note)
+
+
 def run_speed(plan: Plan, data: Path, cache: Path, results: dict[str, Any]) -> None:
     """Section 3: scoring, throughput, Label Studio."""
     sp = results.setdefault("speed", {})
@@ -498,6 +554,12 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "(full mode otherwise also trains relabel's CNN on them: two CIFAR-10 trainings)",
     )
     parser.add_argument(
+        "--no-photos-long",
+        action="store_true",
+        help="photos: skip the folds at twice the epochs (full mode runs them: one more "
+        "CIFAR-10 training)",
+    )
+    parser.add_argument(
         "--update",
         action="store_true",
         help="run only --sections and keep every other section of the existing results JSON "
@@ -523,6 +585,8 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
     plan = PLANS["full" if args.full else "quick"]
     if args.no_human_cnn:
         plan = dataclasses.replace(plan, heldout_human_cnn=False)
+    if args.no_photos_long:
+        plan = dataclasses.replace(plan, photos_long=False)
     args.out, json_path = output_paths(plan.mode, args.out, args.json)
     sections = [s.strip() for s in args.sections.split(",") if s.strip()]
     unknown = set(sections) - set(SECTIONS)
@@ -553,17 +617,19 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
         keep_earlier_sections(results, json_path, sections)
     if not data.is_dir():
         results["notes"].append(f"data folder {data} absent: MNIST and CIFAR-10 skipped")
-    runners = {
-        "detection": lambda: run_detection(plan, data, cache, args.reuse_oof, results),
-        "speed": lambda: run_speed(plan, data, cache, results),
-        "memory": lambda: run_memory(plan, data, cache, results),
-        "review": lambda: run_review(plan, data, cache, results),
-    }
     json_path.parent.mkdir(parents=True, exist_ok=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
 
     def save() -> None:  # after every section, so a late failure loses nothing
         json_path.write_text(json.dumps(results, indent=1, default=float), encoding="utf-8")
+
+    runners = {
+        "detection": lambda: run_detection(plan, data, cache, args.reuse_oof, results),
+        "speed": lambda: run_speed(plan, data, cache, results),
+        "memory": lambda: run_memory(plan, data, cache, results),
+        "review": lambda: run_review(plan, data, cache, results),
+        "photos": lambda: run_photos(plan, data, cache, args.reuse_oof, results, save),
+    }
 
     for name in SECTIONS:
         if name not in sections:

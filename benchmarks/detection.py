@@ -28,10 +28,12 @@ import hashlib
 import importlib.util
 import json
 import logging
+import math
 import shutil
 import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -308,15 +310,27 @@ def evaluate(
 
 @dataclass
 class TrainPlan:
-    """How relabel's CNN is trained for a detection setting."""
+    """How relabel's model is trained for a detection setting.
 
-    epochs: int
+    Attributes
+    ----------
+    epochs : int or None
+        Epochs the project's config is set to; None keeps the project's own default (what
+        ``relabel init`` wrote for these images).
+    folds : int
+        Cross-validation folds.
+    final_model : bool
+        Also train the final model, as a cycle's train step does.
+    """
+
+    epochs: int | None
     folds: int = 5
     final_model: bool = False
 
 
 #: Modules whose source decides the model and its inputs: part of the out-of-fold cache key.
-MODEL_MODULES = ("relabel.training", "relabel.dataset")
+#: A package counts with every ``.py`` file under it.
+MODEL_MODULES = ("relabel.training", "relabel.dataset", "relabel.config")
 
 
 def relabel_version() -> str:
@@ -343,18 +357,39 @@ def _sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+def module_sources(name: str) -> list[tuple[str, Path]]:
+    """The source files of module ``name``: ``(name relative to it, path)``, sorted.
+
+    A package gives every ``.py`` file under its folder (sub-packages included), a plain
+    module its own file; a module that cannot be found gives nothing.
+    """
+    spec = importlib.util.find_spec(name)
+    if spec is None:
+        return []
+    if spec.submodule_search_locations:
+        out = []
+        for folder in map(Path, spec.submodule_search_locations):
+            out += [(p.relative_to(folder).as_posix(), p) for p in folder.rglob("*.py")]
+        return sorted(out)
+    return [(Path(spec.origin).name, Path(spec.origin))] if spec.origin else []
+
+
 def model_code_digest(modules: Sequence[str] = MODEL_MODULES) -> str:
     """sha256 of the source files of ``modules`` (those that build the model and read images).
 
-    An edit to how the model is built changes the out-of-fold probabilities even when the
-    config and the version do not.
+    Every ``.py`` file of a package counts (:func:`module_sources`), named by its path in
+    the package. An edit to how the model is built changes the out-of-fold probabilities
+    even when the config and the version do not.
     """
     h = hashlib.sha256()
     for name in modules:
-        origin = importlib.util.find_spec(name)
-        path = Path(origin.origin) if origin and origin.origin else None
         h.update(name.encode())
-        h.update(_sha256_file(path).encode() if path and path.is_file() else b"?")
+        files = module_sources(name)
+        if not files:
+            h.update(b"?")
+        for rel, path in files:
+            h.update(f"\0{rel}\0".encode())
+            h.update(_sha256_file(path).encode() if path.is_file() else b"?")
     return h.hexdigest()[:16]
 
 
@@ -431,7 +466,7 @@ def oof_key(dataset: str, given: np.ndarray, fingerprint: dict[str, Any]) -> str
     return h.hexdigest()[:16]
 
 
-def _fresh_project(ds: BenchDataset, given: np.ndarray, plan: TrainPlan, workdir: Path) -> Path:
+def fresh_project(ds: BenchDataset, given: np.ndarray, plan: TrainPlan, workdir: Path) -> Path:
     """A new relabel project in ``workdir/project`` on ``given`` (saved probabilities kept)."""
     from relabel.project import Project
 
@@ -448,6 +483,88 @@ def _fresh_project(ds: BenchDataset, given: np.ndarray, plan: TrainPlan, workdir
         check_images=False,
     )
     return root
+
+
+class DecodeClock:
+    """A progress callback that times relabel's decoding of the images.
+
+    relabel says ``decoding N images once ...`` when it starts decoding and
+    ``decoded N images in X s`` when done; the time between the two is added to
+    :attr:`seconds` (:attr:`count` decodings seen). Every message is passed on to
+    ``forward``.
+    """
+
+    def __init__(self, forward: Progress | None = None) -> None:
+        self.forward = forward
+        self.seconds = 0.0
+        self.count = 0
+        self._started: float | None = None
+
+    def __call__(self, message: str) -> None:
+        """Note the time of a decoding message, then pass ``message`` on."""
+        now = time.perf_counter()
+        if message.startswith("decoding "):
+            self._started = now
+        elif message.startswith("decoded ") and self._started is not None:
+            self.seconds += now - self._started
+            self.count += 1
+            self._started = None
+        if self.forward is not None:
+            self.forward(message)
+
+    @property
+    def measured(self) -> float | None:
+        """The decoding seconds, None when no decoding was seen."""
+        return self.seconds if self.count else None
+
+
+def finite(value: Any) -> float | None:
+    """``value`` as a float, None when it is missing or not finite (NaN is not JSON)."""
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def run_timings(trained: Any, call_seconds: float, decode_seconds: float | None) -> dict[str, Any]:
+    """Where the time of one ``Project.train`` call went, from its result and metrics.json.
+
+    Parameters
+    ----------
+    trained : relabel.project.TrainResult
+        What ``Project.train`` returned (its ``run_dir`` still holds ``metrics.json``).
+    call_seconds : float
+        Wall time of the whole ``Project.train`` call.
+    decode_seconds : float or None
+        Time spent decoding the images once (:class:`DecodeClock`); None: not seen.
+
+    Returns
+    -------
+    dict
+        ``train_call_seconds``, ``decode_seconds``, ``fold_seconds`` (per fold),
+        ``fold_images_per_second`` (training images/s per fold, first epoch excluded),
+        ``final_model_seconds`` and ``final_model_images_per_second`` (None without a
+        final model) and ``measured`` (UTC date).
+    """
+    metrics_file = Path(trained.run_dir) / "metrics.json"
+    metrics_json = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
+    final = metrics_json.get("final_model") or {}
+    return {
+        "train_call_seconds": float(call_seconds),
+        "decode_seconds": finite(decode_seconds),
+        "fold_seconds": [float(f["seconds"]) for f in trained.folds],
+        "fold_images_per_second": [
+            finite(f.get("fit", {}).get("images_per_second")) for f in trained.folds
+        ],
+        "final_model_seconds": finite(final.get("seconds")),
+        "final_model_images_per_second": finite(final.get("images_per_second")),
+        "measured": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
+def relabel_log(message: str) -> None:
+    """Log a progress line of relabel's as ``Project.train`` does by default (INFO)."""
+    logging.getLogger("relabel.project").info("%s", message)
 
 
 def _load_saved(saved: Path) -> tuple[np.ndarray, dict[str, Any]]:
@@ -470,23 +587,29 @@ def train_oof(
     """Out-of-fold probabilities of relabel's CNN trained on ``given``, through a Project.
 
     A relabel project is created in ``workdir/project`` from a manifest of ``given`` labels
-    and trained with ``plan`` (the project's default model otherwise). The probabilities are
-    saved as ``workdir/oof-<key>.npz`` with :func:`oof_key` of the project's
-    :func:`training_fingerprint`; with ``reuse``, a file of the same key is used instead of
-    training, so a changed model, training config, relabel version or model code retrains.
+    and trained with ``plan`` (the project's default model and, when ``plan.epochs`` is
+    None, its default epochs). The probabilities are saved as ``workdir/oof-<key>.npz``
+    with :func:`oof_key` of the project's :func:`training_fingerprint`; with ``reuse``, a
+    file of the same key is used instead of training, so a changed model, training config,
+    relabel version or model code retrains. The saved ``info`` keeps the timing of the run
+    that trained (:func:`run_timings`), so a reused result reports the time it was measured
+    with.
 
     Returns
     -------
     probs, info
         ``probs`` in the dataset's order (float64); ``info`` has ``seconds``,
-        ``oof_accuracy``, ``epochs``, ``folds``, ``key`` and ``reused``.
+        ``oof_accuracy``, ``epochs`` (as trained), ``plan_epochs``, ``folds``, ``key``,
+        ``reused`` and the fields of :func:`run_timings`.
     """
     from relabel.project import Project
 
     started = time.perf_counter()
-    root = _fresh_project(ds, given, plan, workdir)
+    root = fresh_project(ds, given, plan, workdir)
     with Project.open(root) as project:
-        project.config.training.epochs = plan.epochs
+        if plan.epochs is not None:
+            project.config.training.epochs = plan.epochs
+        epochs = project.config.training.epochs
         fingerprint = training_fingerprint(
             project.config, final_model=plan.final_model, settings=project.train_settings()
         )
@@ -494,7 +617,10 @@ def train_oof(
         saved = workdir / f"oof-{key}.npz"
         if reuse and saved.is_file():
             return _load_saved(saved)
-        trained = project.train(progress=progress, final_model=plan.final_model)
+        clock = DecodeClock(progress or relabel_log)
+        call_started = time.perf_counter()
+        trained = project.train(progress=clock, final_model=plan.final_model)
+        timings = run_timings(trained, time.perf_counter() - call_started, clock.measured)
         ranked = project.rank()
     seconds = time.perf_counter() - started
     position = {sample_id: i for i, sample_id in enumerate(ds.ids)}
@@ -506,13 +632,15 @@ def train_oof(
         "seconds": seconds,
         "train_seconds": trained.seconds,
         "oof_accuracy": trained.oof_accuracy,
-        "epochs": plan.epochs,
+        "epochs": epochs,
+        "plan_epochs": plan.epochs,
         "epochs_run": folds,
         "folds": plan.folds,
         "final_model": plan.final_model,
         "key": key,
         "fingerprint": fingerprint,
         "reused": False,
+        **timings,
     }
     np.savez_compressed(saved, probs=probs.astype(np.float32), info=json.dumps(info))
     return probs, info
@@ -680,7 +808,8 @@ def run_settings(
         if train_only is not None and s.tag not in train_only:
             continue
         plan = TrainPlan(train.epochs, train.folds, final_model=s.spec == final_model_for)
-        say(f"detection {ds.name} / {s.name}: training {plan.folds}-fold, {plan.epochs} epochs")
+        epochs = "the project's default" if plan.epochs is None else plan.epochs
+        say(f"detection {ds.name} / {s.name}: training {plan.folds}-fold, {epochs} epochs")
         probs, info = train_oof(
             ds, s.given, plan, workdir / f"{ds.name}-{s.tag}", reuse=reuse, progress=None
         )
@@ -692,7 +821,7 @@ def run_settings(
             dataset=ds.name,
             source=(
                 f"relabel {model.get('architecture', 'model')} OOF ({plan.folds}-fold, at most "
-                f"{plan.epochs} epochs, trained on these labels)"
+                f"{info['epochs']} epochs, trained on these labels)"
             ),
             setting=s.name,
             correctable=s.correctable,

@@ -484,6 +484,7 @@ def checks(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
                 mem["ratio"] <= 1.5,
             )
         )
+    out += photo_checks(results.get("photos") or {})
     return out
 
 
@@ -1115,6 +1116,573 @@ def _speed(sp: dict[str, Any], mem: dict[str, Any] | None) -> list[str]:
     return lines
 
 
+# --------------------------------------------------------------------------------------
+# photos: the default RGB config on CIFAR-10
+
+#: cleanlab's ranking among the methods of a setting (``get_label_quality_scores``).
+CLEANLAB_RANKING = "cleanlab_quality_scores"
+
+
+def _minutes(seconds: float | None) -> str:
+    return "–" if seconds is None else f"{seconds / 60:.1f} min"
+
+
+def photo_scale(ph: dict[str, Any], run: dict[str, Any] | None) -> bool:
+    """Whether ``run`` is at the scale the photo targets are set for.
+
+    The dataset's size and the folds of ``ph["targets"]``, at the project's own epochs.
+    """
+    t = ph.get("targets") or {}
+    return bool(
+        run
+        and ph.get("n") == t.get("n")
+        and run.get("folds") == t.get("folds")
+        and run.get("default_epochs") is True
+    )
+
+
+def _within(value: float | None, limit: float | None, scale: bool) -> bool | None:
+    """``value <= limit`` when both are known and at scale, else None (reported only)."""
+    return None if value is None or limit is None or not scale else value <= limit + TOL
+
+
+def _reached(value: float | None, target: float | None, scale: bool) -> bool | None:
+    """``value >= target`` when both are known and at scale, else None (reported only)."""
+    return None if value is None or target is None or not scale else value >= target - TOL
+
+
+def _measured_when(run: dict[str, Any]) -> str:
+    return f" (timing of a run on {run.get('measured')}, reused)" if run.get("reused") else ""
+
+
+def _user_checks(ph: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
+    u, t = ph.get("user"), ph.get("targets") or {}
+    if not u:
+        return []
+    scale = photo_scale(ph, u)
+    where = (
+        f"photos: relabel's default RGB config, {u['folds']} folds + final model on the "
+        f"{ph['n']:,} CIFAR-10 test JPEGs"
+    ) + ("" if scale else " (not at the targets' scale: reported only)")
+    when = _measured_when(u)
+    return [
+        (
+            f"{where}: the whole `Project.train` within {_minutes(t.get('whole_seconds'))}",
+            _minutes(u.get("whole_seconds")) + when,
+            _within(u.get("whole_seconds"), t.get("whole_seconds"), scale),
+        ),
+        (
+            f"{where}: the folds (decoding the images once included) within "
+            f"{_minutes(t.get('folds_seconds'))}",
+            _minutes(u.get("folds_seconds")) + when,
+            _within(u.get("folds_seconds"), t.get("folds_seconds"), scale),
+        ),
+        (
+            f"{where}: out-of-fold accuracy against the original labels >= "
+            f"{_f(t.get('oof_accuracy'))}",
+            _f(u.get("oof_accuracy")),
+            _reached(u.get("oof_accuracy"), t.get("oof_accuracy"), scale),
+        ),
+    ]
+
+
+def _confirmed_in_top(setting: dict[str, Any] | None, method: str, cut: int) -> int | None:
+    """How many confirmed errors ``method`` puts in its top ``cut`` (None: not measured)."""
+    value = ((setting or {}).get("confirmed") or {}).get(method, {}).get(f"top{cut}")
+    return None if value is None else int(value)
+
+
+def _confirmed_check(ph: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
+    t = ph.get("targets") or {}
+    user = (ph.get("original") or {}).get("user")
+    default = ph.get("default_method", scoring.DEFAULT_METHOD)
+    count = _confirmed_in_top(user, default, t.get("top_cut", 275))
+    if count is None:
+        return []
+    return [
+        (
+            f"photos: the default score ({default}) on the default config's probabilities puts "
+            f">= {t.get('confirmed_in_top')} of the {user['k']} confirmed CIFAR-10 errors in "
+            f"its top {t.get('top_cut')}",
+            f"{count} of {user['k']}",
+            _reached(count, t.get("confirmed_in_top"), photo_scale(ph, ph.get("user"))),
+        )
+    ]
+
+
+def human_vs_ranking(s: dict[str, Any], default: str) -> dict[str, Any]:
+    """The default against cleanlab's ranking on one human-noise setting, same probabilities.
+
+    Returns
+    -------
+    dict
+        ``p_at_k`` and ``p_at_5pct``: (default, cleanlab's ranking, default >= it); ``ok``:
+        both hold (None when a figure is missing).
+    """
+    out: dict[str, Any] = {}
+    for metric in ("p_at_k", "p_at_5pct"):
+        a = s["methods"].get(default, {}).get(metric)
+        b = s["methods"].get(CLEANLAB_RANKING, {}).get(metric)
+        out[metric] = (a, b, None if a is None or b is None else a >= b - TOL)
+    verdicts = [out[m][2] for m in ("p_at_k", "p_at_5pct")]
+    out["ok"] = None if None in verdicts else all(verdicts)
+    return out
+
+
+def _human_checks(ph: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
+    rows = ph.get("human") or []
+    if not rows:
+        return []
+    default = ph.get("default_method", scoring.DEFAULT_METHOD)
+    scale = len(rows) == 2 and all(photo_scale(ph, s.get("run")) for s in rows)
+    measured, verdicts = [], []
+    for s in rows:
+        v = human_vs_ranking(s, default)
+        verdicts.append(v["ok"])
+        measured.append(
+            f"{s.get('spec') or s['setting']}: p@k {_f(v['p_at_k'][0])} vs "
+            f"{_f(v['p_at_k'][1])}, top 5% {_f(v['p_at_5pct'][0])} vs {_f(v['p_at_5pct'][1])}"
+        )
+    ok = None if not scale or None in verdicts else all(verdicts)
+    won, comparable = wins(rows, default)
+    return [
+        (
+            f"photos, CIFAR-10H human noise trained with the default config: {default} "
+            f"precision@k and top-5% precision >= cleanlab's ranking (get_label_quality_scores) "
+            f"on the same probabilities, both settings"
+            + ("" if scale else " (not at the targets' scale: reported only)"),
+            "; ".join(measured),
+            ok,
+        ),
+        (
+            f"photos, CIFAR-10H: {default} at cleanlab's cutoff >= cleanlab find_label_issues "
+            "precision",
+            f"{won} of {_n(comparable, 'setting')}",
+            None,
+        ),
+    ]
+
+
+def photo_checks(ph: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
+    """The photos section's acceptance checks: (what, measured, passed or None)."""
+    if not ph:
+        return []
+    out = _user_checks(ph) + _confirmed_check(ph) + _human_checks(ph)
+    tp = ph.get("throughput") or {}
+    if tp.get("ratio") is not None:
+        before, after = (r["images_per_second"] for r in tp["rows"])
+        out.append(
+            (
+                f"photos: training images/s of the photo defaults, images decoded once vs "
+                f"every epoch ({tp['n']:,} images)",
+                f"{tp['ratio']:.2f}x ({after:.0f} vs {before:.0f} images/s)",
+                None,
+            )
+        )
+    return out
+
+
+def _config_text(c: dict[str, Any]) -> str:
+    """The photo config of a run, in words (from its fingerprint)."""
+    tta = "on" if c.get("tta") else "off"
+    vf = c.get("validation_fraction") or 0.0
+    stop = f"a {vf:.0%} validation slice" if vf else "no validation slice (a fixed schedule)"
+    return (
+        f"`{c['architecture']}`, {c['optimizer']} with a `{c['schedule']}` schedule (learning "
+        f"rate {c['learning_rate']}), batch {c['batch_size']}, l2 {c['l2']}, label smoothing "
+        f"{c['label_smoothing']}, flip `{c['flip']}`, translation {c['translation']}, "
+        f"test-time flips {tta}, {c['epochs']} epochs, {stop}, decoded image cache "
+        f"{'on' if c.get('cache_images') else 'off'}"
+    )
+
+
+def _time_vs(seconds: float | None, limit: float | None) -> str:
+    """``seconds`` against a ``limit`` (both in seconds), in words, in minutes."""
+    if seconds is None:
+        return "not measured"
+    if limit is None:
+        return _minutes(seconds)
+    if seconds <= limit + TOL:
+        return f"{_minutes(seconds)}, within the {_minutes(limit)} target"
+    return f"{_minutes(seconds)}, OVER the {_minutes(limit)} target by {_minutes(seconds - limit)}"
+
+
+def _accuracy_vs(accuracy: float | None, target: float | None) -> str:
+    """``accuracy`` against a ``target``, in words."""
+    if accuracy is None:
+        return "not measured"
+    if target is None:
+        return _f(accuracy)
+    relation = "at least" if accuracy >= target - TOL else "BELOW"
+    return f"{_f(accuracy)}, {relation} the {_f(target)} target"
+
+
+def user_verdict(ph: dict[str, Any]) -> str | None:
+    """One computed sentence on the user run against its targets."""
+    u, t = ph.get("user"), ph.get("targets") or {}
+    if not u:
+        return None
+    text = (
+        f"The whole run took {_time_vs(u.get('whole_seconds'), t.get('whole_seconds'))}; the "
+        f"folds alone {_time_vs(u.get('folds_seconds'), t.get('folds_seconds'))}; out-of-fold "
+        f"accuracy {_accuracy_vs(u.get('oof_accuracy'), t.get('oof_accuracy'))}."
+    )
+    if not photo_scale(ph, u):
+        text += " This run is not at the targets' scale (images, folds, the project's epochs)."
+    if u.get("reused"):
+        text += (
+            f" The timing was measured on {u.get('measured')} and reused with its out-of-fold "
+            "probabilities (--reuse-oof)."
+        )
+    return text
+
+
+def _photo_user(ph: dict[str, Any]) -> list[str]:
+    u, t = ph.get("user"), ph.get("targets") or {}
+    folds = (u or {}).get("folds") or t.get("folds", 5)
+    lines = [
+        f"### The default config on the original labels: {_n(folds, 'fold')} and the final model",
+        "",
+    ]
+    if not u:
+        return [*lines, "Not measured in this run.", ""]
+    scale = photo_scale(ph, u)
+    rates = u.get("images_per_second")
+    lines += _table(
+        ["figure", "measured", "target", "met?"],
+        [
+            [
+                "the whole `Project.train(final_model=True)` call",
+                _minutes(u.get("whole_seconds")),
+                f"<= {_minutes(t.get('whole_seconds'))}",
+                _met(_within(u.get("whole_seconds"), t.get("whole_seconds"), scale)),
+            ],
+            [
+                f"the {u['folds']} folds (fold times + decoding the images once)",
+                _minutes(u.get("folds_seconds")),
+                f"<= {_minutes(t.get('folds_seconds'))}",
+                _met(_within(u.get("folds_seconds"), t.get("folds_seconds"), scale)),
+            ],
+            ["decoding the images once", _f(u.get("decode_seconds"), 1) + " s", "", ""],
+            ["the final model", _minutes(u.get("final_model_seconds")), "", ""],
+            [
+                "out-of-fold accuracy (original labels)",
+                _f(u.get("oof_accuracy")),
+                f">= {_f(t.get('oof_accuracy'))}",
+                _met(_reached(u.get("oof_accuracy"), t.get("oof_accuracy"), scale)),
+            ],
+            [
+                "training images/s (mean over the folds, first epoch left out)",
+                "–" if rates is None else f"{rates:.0f}",
+                "",
+                "",
+            ],
+            ["epochs run per fold", ", ".join(str(e) for e in u.get("epochs_run") or []), "", ""],
+        ],
+    )
+    verdict = user_verdict(ph)
+    return lines + ([verdict, ""] if verdict else [])
+
+
+def _met(ok: bool | None) -> str:
+    return {True: "yes", False: "**NO**", None: "– (reported)"}[ok]
+
+
+def _higher_lower(a: float, b: float) -> str:
+    """``a`` against ``b`` in words: "the same as", "higher than" or "LOWER than"."""
+    if abs(a - b) <= TOL:
+        return "the same as"
+    return "higher than" if a > b else "LOWER than"
+
+
+def long_verdict(ph: dict[str, Any]) -> str | None:
+    """One computed sentence: the long run against the user run."""
+    u, g = ph.get("user"), ph.get("long")
+    if not u or not g:
+        return None
+    a, b = g["oof_accuracy"], u["oof_accuracy"]
+    relation = _higher_lower(a, b)
+    fa, fb = _two(a, b)
+    text = (
+        f"At twice the epochs ({g['epochs']} instead of {u['epochs']}) the out-of-fold "
+        f"accuracy is {fa}, {relation} the default's {fb} ({a - b:+.3f})"
+    )
+    if g.get("folds_seconds") and u.get("folds_seconds"):
+        ratio = g["folds_seconds"] / u["folds_seconds"]
+        text += (
+            f", for folds of {_minutes(g['folds_seconds'])} instead of "
+            f"{_minutes(u['folds_seconds'])} ({ratio:.1f}x the time)"
+        )
+    return text + "."
+
+
+def _photo_long(ph: dict[str, Any]) -> list[str]:
+    u, g = ph.get("user"), ph.get("long")
+    lines = ["### At twice the epochs, for users who can wait", ""]
+    if not g:
+        return [*lines, "Not measured in this run.", ""]
+    cols = [("out-of-fold accuracy (original labels)", "oof_accuracy", _f)]
+    cols += [("the folds (decoding included)", "folds_seconds", _minutes)]
+    header = [
+        "figure",
+        f"default ({u['epochs']} epochs)" if u else "default",
+        f"twice ({g['epochs']} epochs)",
+    ]
+    lines += _table(
+        header,
+        [[what, fmt(u.get(key)) if u else "–", fmt(g.get(key))] for what, key, fmt in cols],
+    )
+    verdict = long_verdict(ph)
+    if g.get("reused"):
+        verdict = (verdict or "") + f" Long run reused (measured on {g.get('measured')})."
+    return lines + ([verdict.strip(), ""] if verdict else [])
+
+
+def _compare_counts(a: int, b: int) -> str:
+    if a == b:
+        return "as many as"
+    return "more than" if a > b else "FEWER than"
+
+
+def confirmed_verdict(ph: dict[str, Any]) -> list[str]:
+    """Computed sentences on the confirmed errors in the top of each ranking."""
+    t = ph.get("targets") or {}
+    cut, want = t.get("top_cut", 275), t.get("confirmed_in_top")
+    default = ph.get("default_method", scoring.DEFAULT_METHOD)
+    original = ph.get("original") or {}
+    out = []
+    for key, what in (
+        ("user", "the default config's probabilities"),
+        ("long", "the probabilities at twice the epochs"),
+        (
+            "reference",
+            "the reference probabilities (the paper's model, which chose what to confirm)",
+        ),
+    ):
+        s = original.get(key)
+        mine = _confirmed_in_top(s, default, cut)
+        if mine is None:
+            continue
+        others = [
+            (m, _confirmed_in_top(s, m, cut))
+            for m in ("self_confidence", CLEANLAB_RANKING)
+            if m != default
+        ]
+        listed = ", ".join(
+            f"{_compare_counts(mine, c)} {LABELS.get(m, m)} ({c})"
+            for m, c in others
+            if c is not None
+        )
+        text = (
+            f"On {what} the default ({default}) puts {mine} of the {s['k']} confirmed errors in "
+            f"its top {cut}: {listed}."
+        )
+        if key == "user" and want is not None:
+            text += f" The target is {want}: " + ("met." if mine >= want else "NOT met.")
+        out.append(text)
+    return out
+
+
+def _photo_confirmed(ph: dict[str, Any]) -> list[str]:
+    t = ph.get("targets") or {}
+    cut = t.get("top_cut", 275)
+    original = ph.get("original") or {}
+    default = ph.get("default_method", scoring.DEFAULT_METHOD)
+    lines = [f"### Original labels: the human-confirmed errors in the top {cut}", ""]
+    if not original:
+        return [*lines, "Not measured in this run.", ""]
+    methods = [default, *(m for m in ("self_confidence", CLEANLAB_RANKING) if m != default)]
+    runs = {"user": ph.get("user") or {}, "long": ph.get("long") or {}}
+    names = {
+        "user": f"relabel, the default config ({runs['user'].get('epochs')} epochs)",
+        "long": f"relabel, twice the epochs ({runs['long'].get('epochs')})",
+        "reference": "reference pyx",
+    }
+    body = []
+    for key, name in names.items():
+        s = original.get(key)
+        if not s:
+            continue
+        cl = s["confirmed"].get("cleanlab_find_label_issues", {})
+        body.append(
+            [name, _f(s["accuracy"])]
+            + [str(_confirmed_in_top(s, m, cut)) for m in methods]
+            + [f"{cl.get('hits')} of {cl.get('flagged')}"]
+        )
+    lines += _table(
+        ["probabilities", "OOF acc."]
+        + [f"{_label(m, default)} in top {cut}" for m in methods]
+        + ["cleanlab find_label_issues: confirmed among flagged"],
+        body,
+    )
+    return [*lines, " ".join(confirmed_verdict(ph)), ""]
+
+
+def human_verdict(s: dict[str, Any], default: str) -> str:
+    """One computed sentence: the default against cleanlab on one human-noise setting."""
+    v = human_vs_ranking(s, default)
+
+    def versus(metric: str, what: str) -> str:
+        a, b, ok = v[metric]
+        if ok is None:
+            return f"{what} not measured"
+        fa, fb = _two(a, b)
+        return f"{what} {fa}, {'at least' if ok else 'BELOW'} cleanlab's ranking's {fb}"
+
+    cl = s["cleanlab"]
+    same = same_cutoff(s, default)
+    if same is None:
+        cutoff = "cleanlab's find_label_issues flags nothing (no cutoff to compare at)"
+    else:
+        a, b = _two(s["methods"][default]["p_at_flagged"], cl["precision"])
+        cutoff = (
+            f"at cleanlab's own cutoff ({cl['flagged']} flagged) {a}, "
+            f"{'at least' if same else 'LESS precise than'} cleanlab's {b}"
+        )
+    return (
+        f"{s['setting']}: the default's {versus('p_at_k', 'precision@k')}; "
+        f"{versus('p_at_5pct', 'top-5% precision')}; {cutoff}."
+    )
+
+
+def _photo_human(ph: dict[str, Any]) -> list[str]:
+    rows = ph.get("human") or []
+    default = ph.get("default_method", scoring.DEFAULT_METHOD)
+    lines = ["### CIFAR-10H human label noise, trained with the default config", ""]
+    if not rows:
+        return [*lines, "Not measured in this run.", ""]
+    lines += [
+        "The default config trained on each CIFAR-10H setting's labels (an error is a label "
+        "that differs from the original CIFAR-10 label); every ranking on the same "
+        "out-of-fold probabilities. cleanlab's ranking is `get_label_quality_scores`; "
+        "p@flagged is the like-for-like comparison with `find_label_issues`.",
+        "",
+    ]
+    body = []
+    for s in rows:
+        m, c = s["methods"][default], s["methods"].get(CLEANLAB_RANKING, {})
+        body.append(
+            [
+                s["setting"],
+                s["k"],
+                _f(s["accuracy"]),
+                _f(s.get("accuracy_true")),
+                _f(m["p_at_k"]),
+                _f(c.get("p_at_k")),
+                _f(m.get("p_at_5pct")),
+                _f(c.get("p_at_5pct")),
+                s["cleanlab"]["flagged"],
+                _f(s["cleanlab"]["precision"]),
+                _f(m["p_at_flagged"]),
+                _yes(same_cutoff(s, default)),
+            ]
+        )
+    lines += _table(
+        [
+            "labels",
+            "k (errors)",
+            "OOF acc. (given)",
+            "OOF acc. (true)",
+            f"{default} p@k",
+            "cleanlab ranking p@k",
+            f"{default} top 5%",
+            "cleanlab ranking top 5%",
+            "cleanlab flagged",
+            "cleanlab precision",
+            f"{default} p@flagged",
+            "p@flagged >= cleanlab?",
+        ],
+        body,
+    )
+    lines += [" ".join(human_verdict(s, default) for s in rows), ""]
+    reused = [s["setting"] for s in rows if (s.get("run") or {}).get("reused")]
+    if reused:
+        lines += ["Reused out-of-fold probabilities (--reuse-oof): " + "; ".join(reused) + ".", ""]
+    return lines
+
+
+def throughput_verdict(tp: dict[str, Any]) -> str | None:
+    """One computed sentence: images/s with the decoded cache against without."""
+    if tp.get("ratio") is None:
+        return None
+    before, after = (r["images_per_second"] for r in tp["rows"])
+    if tp["ratio"] >= 1:
+        return (
+            f"Decoding once trains {tp['ratio']:.2f}x as many images per second as decoding "
+            f"every epoch ({after:.0f} vs {before:.0f})."
+        )
+    return (
+        f"Decoding once is SLOWER than decoding every epoch: {after:.0f} vs {before:.0f} "
+        f"images per second ({tp['ratio']:.2f}x)."
+    )
+
+
+def _photo_throughput(ph: dict[str, Any]) -> list[str]:
+    tp = ph.get("throughput")
+    lines = ["### Training throughput: decoding every epoch vs once", ""]
+    if not tp:
+        return [*lines, "Not measured in this run.", ""]
+    lines += [
+        f"`fit_model` on the first {tp['n']:,} CIFAR-10 test JPEGs ({tp['image']}), "
+        f"{tp['epochs']} epochs, no validation slice, the photo defaults otherwise "
+        f"(`{tp['architecture']}`, batch {tp['batch_size']}); images/s over the epochs after "
+        "the first.",
+        "",
+    ]
+    lines += _table(
+        ["images fed", "train images/s", "fit s", "decoding s"],
+        [
+            [
+                r["what"],
+                "–" if r["images_per_second"] is None else f"{r['images_per_second']:.0f}",
+                _f(r["seconds"], 1),
+                _f(r.get("decode_seconds"), 1),
+            ]
+            for r in tp["rows"]
+        ],
+    )
+    verdict = throughput_verdict(tp)
+    return lines + ([verdict, ""] if verdict else [])
+
+
+def _photos(ph: dict[str, Any]) -> list[str]:
+    lines = ["## 4. Photos (CIFAR-10): relabel's default RGB config", ""]
+    t = ph.get("targets") or {}
+    config = (ph.get("user") or ph.get("long") or {}).get("config") or {}
+    trained = (
+        f"trained through `Project.train` with its defaults: {_config_text(config)}"
+        if config.get("architecture")
+        else "relabel's model not trained in this run"
+    )
+    if ph.get("n"):
+        lines += [
+            f"The {ph['n']:,} CIFAR-10 test JPEGs ({ph.get('image')}) in a relabel project "
+            f"created as `relabel init` creates one for RGB images, {trained}. Targets: the whole "
+            f"run within {_minutes(t.get('whole_seconds'))}, its folds within "
+            f"{_minutes(t.get('folds_seconds'))}, out-of-fold accuracy at least "
+            f"{_f(t.get('oof_accuracy'))}, and at least {t.get('confirmed_in_top')} of the "
+            f"{ph.get('confirmed')} confirmed errors in the default score's top "
+            f"{t.get('top_cut')}; they hold at {t.get('n', 0):,} images, "
+            f"{t.get('folds')} folds and the project's own epochs.",
+            "",
+        ]
+    if ph.get("skipped"):
+        lines += ["Skipped: " + "; ".join(ph["skipped"]), ""]
+    for part, error in (ph.get("errors") or {}).items():
+        lines += [f"{part} FAILED: `{error}`", ""]
+    if not ph.get("n"):
+        return lines
+    for render_part in (
+        _photo_user,
+        _photo_long,
+        _photo_confirmed,
+        _photo_human,
+        _photo_throughput,
+    ):
+        lines += render_part(ph)
+    return lines
+
+
 def _ceiling(r: dict[str, Any]) -> float:
     """A perfect model's agreement with the given labels: ``1 - k / n``."""
     return 1.0 - r["k"] / max(r["n"], 1)
@@ -1297,6 +1865,8 @@ def render(results: dict[str, Any]) -> str:
         lines += _review(results["review"])
     if results.get("speed") or results.get("memory"):
         lines += _speed(results.get("speed") or {}, results.get("memory"))
+    if results.get("photos"):
+        lines += _photos(results["photos"])
     lines += _closing(results)
     lines += ["## Machine, versions, command", ""]
     m = meta["machine"]

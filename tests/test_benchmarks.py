@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from benchmarks import __main__ as bench_main
-from benchmarks import datasets, detection, human_noise, report
+from benchmarks import datasets, detection, human_noise, photos, report
 from relabel import metrics, scoring
 from relabel.config import Config, ModelConfig, TrainingConfig
 from relabel.demo import inject_noise
@@ -632,3 +632,429 @@ def test_quick_mode_smoke(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, train
     # every figure of the summary table comes from the results
     first = digits[0]
     assert f"{first['cleanlab']['precision']:.3f}" in text
+
+
+# --------------------------------------------------------------------------------------
+# the photos section: relabel's default RGB config on CIFAR-10
+
+
+def test_model_code_digest_covers_every_file_of_a_package(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    names = [rel for rel, _ in detection.module_sources("relabel.training")]
+    assert names == sorted(names)
+    assert {"__init__.py", "augment.py", "resnet.py", "embed.py"} <= set(names)
+    assert detection.MODEL_MODULES == ("relabel.training", "relabel.dataset", "relabel.config")
+    package = tmp_path / "fakepkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("A = 1\n")
+    (package / "helper.py").write_text("B = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    before = detection.model_code_digest(("fakepkg",))
+    assert detection.model_code_digest(("fakepkg",)) == before  # deterministic
+    (package / "helper.py").write_text("B = 2\n")  # not the package's __init__
+    assert detection.model_code_digest(("fakepkg",)) != before
+    assert detection.model_code_digest(("no_such_module_here",)) != before
+
+
+def test_decode_clock_times_the_decoding_and_passes_every_line_on(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    ticks = iter([10.0, 12.5, 20.0, 30.0])
+    monkeypatch.setattr(detection.time, "perf_counter", lambda: next(ticks))
+    seen: list[str] = []
+    clock = detection.DecodeClock(seen.append)
+    assert clock.measured is None
+    clock("decoding 100 images once to 32x32x3")
+    clock("decoded 100 images in 2.5 s")
+    clock("fold 1/5: epoch 1/20")
+    clock("decoded 3 images in 1 s")  # no start: not counted
+    assert clock.measured == pytest.approx(2.5) and clock.count == 1
+    assert len(seen) == 4
+
+
+def _photo_run(**over) -> dict:
+    run = {
+        "folds": 5,
+        "epochs": 20,
+        "default_epochs": True,
+        "epochs_run": [20] * 5,
+        "final_model": True,
+        "oof_accuracy": 0.74,
+        "whole_seconds": 16 * 60.0,
+        "folds_seconds": 13 * 60.0,
+        "fold_seconds": [150.0] * 5,
+        "decode_seconds": 30.0,
+        "final_model_seconds": 170.0,
+        "images_per_second": 900.0,
+        "seconds": 1000.0,
+        "reused": False,
+        "measured": "2026-12-03 10:00 UTC",
+        "key": "k",
+        "config": {
+            "architecture": "resnet_small",
+            "optimizer": "sgd",
+            "schedule": "one_cycle",
+            "learning_rate": 0.1,
+            "batch_size": 128,
+            "l2": 5e-4,
+            "label_smoothing": 0.0,
+            "flip": "horizontal",
+            "translation": 0.125,
+            "epochs": 20,
+            "validation_fraction": 0.0,
+            "tta": True,
+            "ensemble": 1,
+            "cache_images": True,
+        },
+    }
+    return {**run, **over}
+
+
+def _original(top275: dict[str, int]) -> dict:
+    """The original labels against 54 confirmed errors: ``top275[method]`` in the top 275."""
+    s = _row("original labels", (60, 0.5), {m: (0.5, 0.3, 0.1) for m in top275}, spec="original")
+    s.update(dataset="cifar10", n=10_000, k=54, k5=500)
+    s["confirmed"] = {
+        m: {"ranks": [], "top100": c // 2, "top275": c, "top500": c + 1, "correctable": 0}
+        for m, c in top275.items()
+    }
+    s["confirmed"]["cleanlab_find_label_issues"] = {"flagged": 60, "hits": 30}
+    return s
+
+
+def _human(spec: str, default: tuple, cleanlab: tuple, flagged: tuple = (300, 0.6)) -> dict:
+    """A human-noise row: (p_at_flagged, p_at_k, p_at_5pct) of the default and cleanlab."""
+    s = _row(
+        f"{spec} (CIFAR-10H)",
+        flagged,
+        {"noise_posterior": default, "cleanlab_quality_scores": cleanlab},
+        spec=spec,
+        seed=0,
+        accuracy=0.7,
+    )
+    s.update(dataset="cifar10", n=10_000, k=500, k5=500, accuracy_true=0.8)
+    s["run"] = _photo_run(final_model=False, whole_seconds=13 * 60.0)
+    return s
+
+
+def _photos(**over) -> dict:
+    ph = {
+        "dataset": "cifar10",
+        "n": 10_000,
+        "image": "32x32x3",
+        "default_method": "noise_posterior",
+        "confirmed": 54,
+        "targets": dict(photos.TARGETS),
+        "plan": dataclasses.asdict(photos.PhotoPlan()),
+        "skipped": [],
+        "errors": {},
+        "user": _photo_run(),
+        "long": _photo_run(
+            epochs=40, oof_accuracy=0.77, folds_seconds=26 * 60.0, final_model=False
+        ),
+        "original": {
+            "user": _original(
+                {"noise_posterior": 22, "self_confidence": 18, "cleanlab_quality_scores": 25}
+            ),
+            "reference": _original(
+                {"noise_posterior": 40, "self_confidence": 41, "cleanlab_quality_scores": 40}
+            ),
+        },
+        "human": [
+            _human("human-sampled", (0.62, 0.50, 0.40), (0.55, 0.48, 0.40)),
+            _human("human-worst", (0.70, 0.60, 0.55), (0.66, 0.58, 0.50)),
+        ],
+        "throughput": {
+            "n": 4000,
+            "epochs": 3,
+            "image": "32x32x3",
+            "batch_size": 128,
+            "architecture": "resnet_small",
+            "rows": [
+                {
+                    "cache_images": c,
+                    "what": photos.FEEDS[c],
+                    "images_per_second": ips,
+                    "seconds": 30.0,
+                    "decode_seconds": d,
+                    "epochs_run": 3,
+                }
+                for c, ips, d in ((False, 300.0, None), (True, 900.0, 2.0))
+            ],
+            "ratio": 3.0,
+        },
+    }
+    return {**ph, **over}
+
+
+def _photo_checks(results: dict) -> dict[str, tuple[str, bool | None]]:
+    return {
+        what: (measured, ok) for what, measured, ok in report.checks(results) if "photos" in what
+    }
+
+
+def test_photos_report_passes_when_the_targets_are_met():
+    results = _results([])
+    results["photos"] = _photos()
+    checks = _photo_checks(results)
+    verdicts = [ok for _, ok in checks.values()]
+    assert verdicts.count(True) == 5 and False not in verdicts  # 3 user, confirmed, human
+    assert any(m == "16.0 min" for m, _ in checks.values())
+    assert ("22 of 54", True) in checks.values()
+    flat = " ".join(report.render(results).split())
+    assert "## 4. Photos (CIFAR-10): relabel's default RGB config" in flat
+    assert "`resnet_small`, sgd with a `one_cycle` schedule" in flat
+    assert "The whole run took 16.0 min, within the 18.0 min target" in flat
+    assert "the folds alone 13.0 min, within the 15.0 min target" in flat
+    assert "out-of-fold accuracy 0.740, at least the 0.720 target" in flat
+    assert (
+        "puts 22 of the 54 confirmed errors in its top 275: more than self_confidence (18), "
+        "FEWER than cleanlab get_label_quality_scores (25). The target is 20: met."
+    ) in flat
+    assert "accuracy is 0.770, higher than the default's 0.740 (+0.030)" in flat
+    assert "(2.0x the time)" in flat
+    assert "precision@k 0.500, at least cleanlab's ranking's 0.480" in flat
+    assert "at cleanlab's own cutoff (300 flagged) 0.620, at least cleanlab's 0.600" in flat
+    assert "Decoding once trains 3.00x as many images per second" in flat
+    assert "BELOW" not in flat.split("## 4. Photos")[1].split("## Closing")[0]
+
+
+def test_photos_report_states_every_loss_plainly():
+    ph = _photos(
+        user=_photo_run(whole_seconds=19.5 * 60, folds_seconds=16 * 60.0, oof_accuracy=0.70),
+        long=_photo_run(epochs=40, oof_accuracy=0.69, folds_seconds=30 * 60.0),
+        human=[
+            _human("human-sampled", (0.62, 0.50, 0.40), (0.55, 0.48, 0.40)),
+            _human("human-worst", (0.50, 0.55, 0.45), (0.66, 0.58, 0.50)),
+        ],
+    )
+    ph["original"]["user"] = _original(
+        {"noise_posterior": 12, "self_confidence": 18, "cleanlab_quality_scores": 12}
+    )
+    ph["throughput"]["rows"][1]["images_per_second"] = 240.0
+    ph["throughput"]["ratio"] = 0.8
+    results = _results([])
+    results["photos"] = ph
+    checks = _photo_checks(results)
+    assert [ok for _, ok in checks.values()].count(False) == 5
+    assert ("19.5 min", False) in checks.values() and ("12 of 54", False) in checks.values()
+    flat = " ".join(report.render(results).split())
+    assert "The whole run took 19.5 min, OVER the 18.0 min target by 1.5 min" in flat
+    assert "the folds alone 16.0 min, OVER the 15.0 min target by 1.0 min" in flat
+    assert "out-of-fold accuracy 0.700, BELOW the 0.720 target" in flat
+    assert "FEWER than self_confidence (18), as many as cleanlab" in flat
+    assert "The target is 20: NOT met." in flat
+    assert "accuracy is 0.690, LOWER than the default's 0.700 (-0.010)" in flat
+    assert "human-worst (CIFAR-10H): the default's precision@k 0.550, BELOW" in flat
+    assert (
+        "at cleanlab's own cutoff (300 flagged) 0.500, LESS precise than cleanlab's 0.600" in flat
+    )
+    assert "Decoding once is SLOWER than decoding every epoch: 240 vs 300" in flat
+    assert "| **FAIL** |" in report.render(results)
+
+
+def test_photos_report_only_reports_off_scale_or_reused_runs():
+    small = _photo_run(folds=2, default_epochs=False, whole_seconds=60 * 60.0, reused=True)
+    ph = _photos(user=small, long=None, human=[], throughput=None)
+    results = _results([])
+    results["photos"] = ph
+    checks = _photo_checks(results)
+    assert [ok for _, ok in checks.values()] == [None] * 4
+    assert ("60.0 min (timing of a run on 2026-12-03 10:00 UTC, reused)", None) in checks.values()
+    flat = " ".join(report.render(results).split())
+    assert "not at the targets' scale" in flat
+    assert "The timing was measured on 2026-12-03 10:00 UTC and reused" in flat
+    assert "### At twice the epochs, for users who can wait Not measured in this run." in flat
+    # a skipped section renders its reason, and no checks
+    bare = _results([])
+    bare["photos"] = {"skipped": ["cifar10: not found"], "errors": {}}
+    assert "Skipped: cifar10: not found" in report.render(bare)
+    assert _photo_checks(bare) == {}
+
+
+def test_photo_run_summary_from_train_oof_info():
+    info = {
+        "seconds": 100.0,
+        "train_seconds": 95.0,
+        "oof_accuracy": 0.7,
+        "epochs": 20,
+        "plan_epochs": None,
+        "epochs_run": [20, 20],
+        "folds": 2,
+        "final_model": True,
+        "key": "abc",
+        "fingerprint": {"model": {"architecture": "resnet_small"}, "training": {"tta": True}},
+        "reused": True,
+        "train_call_seconds": 90.0,
+        "decode_seconds": 5.0,
+        "fold_seconds": [30.0, 31.0],
+        "fold_images_per_second": [100.0, None],
+        "final_model_seconds": 20.0,
+        "final_model_images_per_second": 120.0,
+        "measured": "2026-12-03 10:00 UTC",
+    }
+    s = photos.run_summary(info)
+    assert s["folds_seconds"] == pytest.approx(66.0) and s["whole_seconds"] == 90.0
+    assert s["default_epochs"] is True and s["images_per_second"] == 100.0
+    assert s["reused"] is True and s["measured"] == "2026-12-03 10:00 UTC"
+    assert s["config"]["architecture"] == "resnet_small" and s["config"]["tta"] is True
+    assert photos.run_summary({**info, "plan_epochs": 3})["default_epochs"] is False
+    old = {k: v for k, v in info.items() if k not in ("plan_epochs", "fold_seconds")}
+    assert photos.run_summary(old)["default_epochs"] is False  # an older harness's info
+    assert photos.run_summary(old)["folds_seconds"] is None
+
+
+def _rgb_dataset(root: Path, n: int = 60, size: int = 8) -> datasets.BenchDataset:
+    """A CIFAR-10-like dataset of ``n`` tiny RGB JPEGs: class colours, reference probs."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    labels = np.arange(n) % 10
+    (root / "img").mkdir(parents=True, exist_ok=True)
+    ids, paths = [], []
+    for i, y in enumerate(labels):
+        colour = np.array([25 * y, 255 - 25 * y, (80 * y) % 256])
+        pixels = np.clip(rng.normal(colour, 30, (size, size, 3)), 0, 255).astype(np.uint8)
+        path = root / "img" / f"{i:03d}.jpg"
+        Image.fromarray(pixels, mode="RGB").save(path)
+        ids.append(f"cifar10_{i:05d}")
+        paths.append(str(path))
+    ds = datasets.BenchDataset(
+        "cifar10", root, ids, paths, labels, datasets.CIFAR10_CLASSES, [size, size], 3
+    )
+    probs = rng.dirichlet(np.ones(10), n)
+    probs[np.arange(n), labels] += 1.0
+    ds.reference_probs = probs / probs.sum(axis=1, keepdims=True)
+    ds.confirmed, ds.correctable = np.array([0, 7, 13]), {0: 1}
+    return ds
+
+
+def _votes(ds: datasets.BenchDataset) -> np.ndarray:
+    """CIFAR-10H-like votes: every 7th image (of 9 classes) has 3 votes for the next class."""
+    counts = np.zeros((ds.n, 10), dtype=np.int64)
+    counts[np.arange(ds.n), ds.labels] = 40
+    every7 = np.flatnonzero(np.arange(ds.n) % 7 == 0)
+    counts[every7, (ds.labels[every7] + 1) % 10] = 3
+    return counts
+
+
+def _fake_train_oof(ds, given, plan, workdir, *, reuse=False, progress=None):
+    """detection.train_oof without training: the given labels, made soft."""
+    probs = np.full((ds.n, 10), 0.02)
+    probs[np.arange(ds.n), given] = 0.82
+    epochs = plan.epochs or 20
+    info = {
+        "seconds": 12.0,
+        "train_seconds": 11.0,
+        "oof_accuracy": 1.0,
+        "epochs": epochs,
+        "plan_epochs": plan.epochs,
+        "epochs_run": [epochs] * plan.folds,
+        "folds": plan.folds,
+        "final_model": plan.final_model,
+        "key": "fake",
+        "fingerprint": {"model": {"architecture": "resnet_small"}, "training": {}},
+        "reused": reuse,
+        "train_call_seconds": 10.0,
+        "decode_seconds": 1.0,
+        "fold_seconds": [4.0] * plan.folds,
+        "fold_images_per_second": [50.0] * plan.folds,
+        "final_model_seconds": 2.0 if plan.final_model else None,
+        "measured": "2026-12-03 10:00 UTC",
+    }
+    return probs, info
+
+
+def test_photos_section_wiring_update_and_reuse_without_training(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """--sections photos --update: the other sections kept, every part run and rendered."""
+    ds = _rgb_dataset(tmp_path / "data")
+    monkeypatch.setattr(datasets, "load", lambda name, data, cache: ds)
+    monkeypatch.setattr(human_noise, "load_counts", lambda data, n, k: _votes(ds))
+    monkeypatch.setattr(detection, "train_oof", _fake_train_oof)
+    rates = iter([100.0, 250.0])
+
+    def fake_rate(paths, labels, n_classes, settings):
+        return {
+            "cache_images": settings.cache_images,
+            "what": "x",
+            "seconds": 1.0,
+            "images_per_second": next(rates),
+            "decode_seconds": None,
+            "epochs_run": 2,
+        }
+
+    monkeypatch.setattr(photos, "_feed_rate", fake_rate)
+    plan = dataclasses.replace(
+        bench_main.QUICK, photos_train=True, photos_epochs=None, photos_throughput=(30, 2)
+    )
+    monkeypatch.setitem(bench_main.PLANS, "quick", plan)
+    earlier = _losing_results()
+    js, out = tmp_path / "results.json", tmp_path / "BENCHMARKS.md"
+    js.write_text(json.dumps(earlier), encoding="utf-8")
+    argv = ["--quick", "--sections", "photos", "--update", "--out", str(out), "--json", str(js)]
+    results = bench_main.run([*argv, "--cache", str(tmp_path / "cache"), "--reuse-oof"])
+    assert results["errors"] == {} and results["detection"] == earlier["detection"]
+    assert set(results["meta"]["sections"]) == {"detection", "photos"}
+    ph = results["photos"]
+    assert ph["errors"] == {} and ph["skipped"] == [
+        "the long run (twice the epochs) is off (--no-photos-long)"
+    ]
+    assert ph["user"]["final_model"] and ph["user"]["default_epochs"]
+    assert ph["user"]["folds_seconds"] == pytest.approx(21.0)  # 5 folds x 4 s + decoding 1 s
+    assert set(ph["original"]) == {"user", "reference"}
+    assert ph["original"]["user"]["confirmed"][scoring.DEFAULT_METHOD]["top275"] == 3
+    assert [s["spec"] for s in ph["human"]] == list(human_noise.SETTINGS)
+    assert all(s["accuracy_true"] < 1.0 and s["k"] > 0 for s in ph["human"])
+    assert ph["throughput"]["n"] == 30 and ph["throughput"]["ratio"] == pytest.approx(2.5)
+    assert ph["throughput"]["architecture"] == "resnet_small"  # the photo defaults of init
+    assert any(
+        n.startswith("photos: out-of-fold probabilities of 3 training(s)") for n in results["notes"]
+    )
+    saved = json.loads(js.read_text())
+    assert saved["photos"]["human"][1]["spec"] == "human-worst"
+    text = out.read_text()
+    assert "## 4. Photos (CIFAR-10)" in text and "## 1. Detection quality" in text
+    assert "Sections come from more than one run" in text
+    assert "Reused out-of-fold probabilities (--reuse-oof)" in text
+    # a later --update of another section keeps the photos
+    later = _results([])
+    later["meta"].update(command="python -m benchmarks --quick --update", sections={})
+    bench_main.keep_earlier_sections(later, js, ["detection"])
+    assert later["photos"] == saved["photos"] and "photos" in later["meta"]["sections"]
+    # full-mode options: the long run (off with --no-photos-long)
+    assert bench_main.FULL.photos_long and bench_main.FULL.photos_train
+    assert bench_main.photo_plan(bench_main.FULL) == photos.PhotoPlan()
+
+
+def test_photos_section_smoke_trains_the_default_config(tmp_path: Path, trains: dict):
+    """The photos runner end to end on 60 tiny JPEGs: 2 folds, 1 epoch, then reused."""
+    ds = _rgb_dataset(tmp_path / "data")
+    plan = photos.PhotoPlan(epochs=1, folds=2, long=False, throughput=(40, 2))
+    out = photos.run(ds, plan, photos.start(ds, plan), workdir=tmp_path / "w", counts=_votes(ds))
+    assert out["errors"] == {}
+    u = out["user"]
+    assert u["folds"] == 2 and u["epochs"] == 1 and u["default_epochs"] is False
+    assert u["config"]["architecture"] == "resnet_small"  # the photo defaults of init
+    assert u["config"]["validation_fraction"] == 0.0 and u["config"]["tta"] is True
+    assert u["whole_seconds"] > 0 and u["final_model_seconds"] > 0
+    assert u["decode_seconds"] is not None and len(u["fold_seconds"]) == 2
+    assert u["folds_seconds"] == pytest.approx(sum(u["fold_seconds"]) + u["decode_seconds"])
+    assert set(out["original"]) == {"user", "reference"}
+    assert [s["spec"] for s in out["human"]] == list(human_noise.SETTINGS)
+    rows = out["throughput"]["rows"]
+    assert [r["cache_images"] for r in rows] == [False, True]
+    assert rows[0]["decode_seconds"] is None and rows[1]["decode_seconds"] is not None
+    assert out["throughput"]["ratio"] > 0
+    again = dataclasses.replace(plan, throughput=None)
+    reused = photos.run(
+        ds, again, photos.start(ds, again), workdir=tmp_path / "w", counts=_votes(ds), reuse=True
+    )
+    assert reused["user"]["reused"] and reused["user"]["whole_seconds"] == u["whole_seconds"]
+    assert photos.reuse_note(reused) and not photos.reuse_note(out)
+    results = _results([])
+    results["photos"] = out
+    assert all(ok is None for _, ok in _photo_checks(results).values())  # not at scale
+    assert "## 4. Photos (CIFAR-10)" in report.render(results)

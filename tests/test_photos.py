@@ -196,7 +196,8 @@ def test_init_writes_photo_defaults_for_rgb_and_keeps_grey_defaults(photos, tmp_
 def test_photo_project_trains_from_the_cache_and_removes_it(photos, tmp_path, keras) -> None:
     _, _, manifest = photos
     root = init_project(tmp_path / "proj", manifest, "--folds", "2", "--image-size", "8")
-    text = (root / "relabel.toml").read_text().replace("epochs = 20", "epochs = 1")
+    epochs = f"epochs = {config_mod.PHOTO_EPOCHS}\n"
+    text = (root / "relabel.toml").read_text().replace(epochs, "epochs = 1\n")
     (root / "relabel.toml").write_text(text)
     with Project.open(root) as project:
         result = project.train(final_model=False)
