@@ -467,13 +467,7 @@ class Project:
             raise NotTrainedError(f"{oof_file}: missing; retrain with: relabel train {self.root}")
         with np.load(oof_file) as data:
             ids = data["sample_ids"].astype(str)
-            key = "knn_probs" if self.config.scoring.probabilities == "knn" else "probs"
-            if key not in data:
-                raise NotTrainedError(
-                    f"{oof_file}: has no k-nearest-neighbour label distribution (scoring."
-                    f'probabilities = "knn"); retrain in embed mode: relabel train {self.root}'
-                )
-            probs = data[key]
+            probs = data["probs"]
         labels = self.active_samples().set_index("sample_id", drop=False)
         keep = np.isin(ids, labels.index.to_numpy())
         samples = labels.loc[ids[keep]].reset_index(drop=True)

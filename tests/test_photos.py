@@ -152,7 +152,7 @@ def test_cached_and_given_images_train_identically_with_flip_tta(photos, tmp_pat
 
 def test_an_ensemble_averages_models_of_other_seeds(photos, keras) -> None:
     paths, y, _ = photos
-    settings = dataclasses.replace(SMALL, ensemble=2, tta=False)
+    settings = dataclasses.replace(SMALL, ensemble=2, tta=False, epochs=1)
     two = cross_validated_probabilities(paths, y, N_CLASSES, settings)
     one = cross_validated_probabilities(
         paths, y, N_CLASSES, dataclasses.replace(settings, ensemble=1)
