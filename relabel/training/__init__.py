@@ -75,6 +75,7 @@ __all__ = [
     "import_keras",
     "make_dataset",
     "predict_probabilities",
+    "save_model",
     "train_final_model",
 ]
 
@@ -1522,6 +1523,19 @@ def train_final_model(
     model, info = fit_model(
         paths, labels, n_classes, settings, tag="final", progress=progress, images=images
     )
+    save_model(model, out_path)
+    return info
+
+
+def save_model(model: keras.Model, out_path: Path) -> None:
+    """Save ``model`` to ``out_path`` (``.keras``) atomically: written aside, then renamed.
+
+    Raises
+    ------
+    TrainingError
+        The file cannot be written.
+    """
+    out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     partial = out_path.with_name(out_path.stem + ".partial.keras")
     try:
@@ -1533,7 +1547,6 @@ def train_final_model(
     finally:
         partial.unlink(missing_ok=True)
     logger.info("saved model to %s", out_path)
-    return info
 
 
 def predict_probabilities(

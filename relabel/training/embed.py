@@ -39,6 +39,7 @@ from relabel.training import (
     build_backbone,
     check_settings,
     logger,
+    save_model,
 )
 
 __all__ = [
@@ -246,17 +247,7 @@ def train_final_model(
     model = keras.Model(inputs, outputs, name=f"{settings.architecture.lower()}_embed")
     head.set_weights([coef.T, intercept])
 
-    out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    partial = out_path.with_name(out_path.stem + ".partial.keras")
-    try:
-        with _quiet_keras_warnings():
-            model.save(partial)
-        os.replace(partial, out_path)
-    except OSError as exc:
-        raise TrainingError(f"cannot save model to {out_path}: {exc}") from exc
-    finally:
-        partial.unlink(missing_ok=True)
+    save_model(model, out_path)
     train_acc = float(np.mean(full.argmax(axis=1) == y))
     seconds = time.perf_counter() - started
     if progress is not None:
