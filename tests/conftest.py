@@ -172,7 +172,11 @@ def compose_venv() -> Path:
     venv = Path(os.environ.get("RELABEL_COMPOSE_VENV", ROOT / ".venv-compose"))
     done = subprocess.run(
         ["bash", str(ROOT / "scripts" / "validate-compose.sh")],
-        capture_output=True, text=True, timeout=900, cwd=ROOT, check=False,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=ROOT,
+        check=False,
     )
     if done.returncode != 0 or not (venv / "bin" / "docker-compose").is_file():
         pytest.fail(f"validate-compose.sh failed:\n{done.stdout}{done.stderr}", pytrace=False)

@@ -38,7 +38,11 @@ def relabel(
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "relabel.cli", *args],
-        env=env, capture_output=True, text=True, timeout=timeout, cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
     )
 
 
@@ -61,8 +65,11 @@ def tiny(text: str, **changes: str) -> str:
 @pytest.fixture(scope="module")
 def env(trains: dict[str, str], studio_server, studio_client: StudioClient) -> dict[str, str]:
     """The environment of a ``relabel`` child process: the session's Label Studio."""
-    out = {k: v for k, v in trains.items()
-           if not k.startswith("LABEL_STUDIO") and k != "RELABEL_FAILPOINT"}
+    out = {
+        k: v
+        for k, v in trains.items()
+        if not k.startswith("LABEL_STUDIO") and k != "RELABEL_FAILPOINT"
+    }
     out.update(LABEL_STUDIO_URL=studio_client.url, LABEL_STUDIO_API_KEY=studio_server.token)
     return out
 
@@ -82,13 +89,16 @@ def make_project(root: Path, manifest: Path, title: str, *, budget: int = 24) ->
     the ranking to put injected errors in the budget)."""
     project = root / title
     project.mkdir(parents=True)
-    text = tiny(CONFIG.read_text(), **{
-        "epochs = 2": "epochs = 8",
-        "batch_size = 32": "batch_size = 16",
-        'path = "data/manifest.csv"': f'path = "{manifest}"',
-        "budget = 0.05": f"budget = {budget}",
-        'title = "relabel demo: digits"': f'title = "relabel test: {title}"',
-    })
+    text = tiny(
+        CONFIG.read_text(),
+        **{
+            "epochs = 2": "epochs = 8",
+            "batch_size = 32": "batch_size = 16",
+            'path = "data/manifest.csv"': f'path = "{manifest}"',
+            "budget = 0.05": f"budget = {budget}",
+            'title = "relabel demo: digits"': f'title = "relabel test: {title}"',
+        },
+    )
     (project / "relabel.toml").write_text(text)
     Project.init(project)
     return project
@@ -210,8 +220,18 @@ def test_demo_command_runs_to_the_end(tmp_path: Path, env: dict[str, str]) -> No
     project = tmp_path / "digits"
     project.mkdir()
     (project / "relabel.toml").write_text(tiny(CONFIG.read_text()))
-    r = relabel(["demo", "--project", str(project), "--cycles", "2",
-                 "--studio-url", env["LABEL_STUDIO_URL"]], env)
+    r = relabel(
+        [
+            "demo",
+            "--project",
+            str(project),
+            "--cycles",
+            "2",
+            "--studio-url",
+            env["LABEL_STUDIO_URL"],
+        ],
+        env,
+    )
     assert r.returncode == 0, r.stderr[-4000:]
     lines = [line.split() for line in r.stdout.splitlines()]
     cycles = [row for row in lines if row and row[0] in {"1", "2"}]

@@ -33,16 +33,16 @@ def cli(*args: str) -> str:
     return result.output
 
 
-def make_digits_project(root: Path, *, subset: int | None = None, epochs: int = 2,
-                        folds: int = 2) -> tuple[Path, dict[str, str]]:
+def make_digits_project(
+    root: Path, *, subset: int | None = None, epochs: int = 2, folds: int = 2
+) -> tuple[Path, dict[str, str]]:
     data = demo.write_digits(root / "data", noise=NOISE, seed=0)
     if subset is not None:
         manifest = pd.read_csv(data.manifest, dtype=str).head(subset)
         manifest.to_csv(data.manifest, index=False)
     project = root / "project"
     project.mkdir()
-    text = CONFIG.read_text().replace('path = "data/manifest.csv"',
-                                      f'path = "{data.manifest}"')
+    text = CONFIG.read_text().replace('path = "data/manifest.csv"', f'path = "{data.manifest}"')
     for old, new in (
         ("epochs = 15", f"epochs = {epochs}"),
         ("folds = 5", f"folds = {folds}"),
@@ -110,7 +110,12 @@ def test_status_and_export(digits, tmp_path: Path) -> None:
     cli("export", str(project), "--out", str(tmp_path / "m.csv"))
     exported = pd.read_csv(tmp_path / "m.csv")
     assert exported.columns.tolist() == [
-        "id", "path", "label", "original_label", "changed_in_cycle", "status"
+        "id",
+        "path",
+        "label",
+        "original_label",
+        "changed_in_cycle",
+        "status",
     ]
     assert len(exported) == 1797 and (exported["label"] == exported["original_label"]).all()
 

@@ -138,7 +138,7 @@ def test_report_renders_in_headless_chromium(tmp_path, chromium):
             f"--screenshot={shot}",
             "--virtual-time-budget=20000",
             html.as_uri(),
-        ]
+        ],
     )
     assert shot.is_file(), f"no screenshot; chromium said:\n{done.stderr[-3000:]}"
     with Image.open(shot) as im:

@@ -91,8 +91,7 @@ def task_map(project: Path) -> dict[str, int]:
 @pytest.fixture
 def reviewers(studio_client: StudioClient) -> dict[str, int]:
     return {
-        name: studio_client.ensure_user(f"{name}@relabel.test")
-        for name in ("ann", "bob", "cid")
+        name: studio_client.ensure_user(f"{name}@relabel.test") for name in ("ann", "bob", "cid")
     }
 
 
@@ -102,8 +101,7 @@ def annotate(client: StudioClient, task: int, user: int, choice: str | None) -> 
     return client.create_annotation(task, choice, user)
 
 
-def test_round_trip(tmp_path: Path, studio_client: StudioClient,
-                    reviewers: dict[str, int]) -> None:
+def test_round_trip(tmp_path: Path, studio_client: StudioClient, reviewers: dict[str, int]) -> None:
     project = make_project(tmp_path, 6, budget=6)
     with Project.open(project) as p:
         summary = push(p, studio_client)
@@ -196,7 +194,10 @@ def test_round_trip(tmp_path: Path, studio_client: StudioClient,
 def relabel_cmd(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "relabel.cli", *args],
-        env=env, capture_output=True, text=True, timeout=300,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -211,8 +212,10 @@ def test_killed_push_resumes_with_one_task_per_sample(
 ) -> None:
     project = make_project(tmp_path, 9, budget=9)
     env = studio_env(studio_client, studio_server.token)
-    killed = relabel_cmd(["push", str(project), "--batch-size", "2"],
-                         {**env, "RELABEL_FAILPOINT": "push:after_import:2"})
+    killed = relabel_cmd(
+        ["push", str(project), "--batch-size", "2"],
+        {**env, "RELABEL_FAILPOINT": "push:after_import:2"},
+    )
     assert killed.returncode == -9, killed.stderr  # SIGKILL after the 2nd batch's import
     with Project.open(project) as p:
         states = [r[0] for r in p.store.conn.execute("SELECT state FROM tasks")]
@@ -240,8 +243,9 @@ def test_killed_pull_applies_nothing_then_exactly_once(
     tasks = task_map(project)
     for sid in tasks:
         annotate(studio_client, tasks[sid], reviewers["ann"], "fox")
-    killed = relabel_cmd(["pull", str(project)],
-                         {**env, "RELABEL_FAILPOINT": "apply:before_commit"})
+    killed = relabel_cmd(
+        ["pull", str(project)], {**env, "RELABEL_FAILPOINT": "apply:before_commit"}
+    )
     assert killed.returncode == -9
     assert versions(project) == []
     assert relabel_cmd(["pull", str(project)], env).returncode == 0
@@ -313,13 +317,17 @@ def test_token_never_reaches_files_or_logs(
     for sid, task in task_map(project).items():
         annotate(studio_client, task, reviewers["ann"], "cat")
         del sid
-    for args in (["-vv", "pull", str(project)], ["-vv", "export", str(project), "--out",
-                                                  str(project / "export.csv")]):
+    for args in (
+        ["-vv", "pull", str(project)],
+        ["-vv", "export", str(project), "--out", str(project / "export.csv")],
+    ):
         r = relabel_cmd(args, env)
         assert r.returncode == 0, r.stderr
         outputs.append(r.stdout + r.stderr)
     # failures print messages too: they must not carry the token either
-    r = relabel_cmd(["-vv", "pull", str(project)], {**env, "LABEL_STUDIO_URL": "http://127.0.0.1:9"})
+    r = relabel_cmd(
+        ["-vv", "pull", str(project)], {**env, "LABEL_STUDIO_URL": "http://127.0.0.1:9"}
+    )
     outputs.append(r.stdout + r.stderr)
     assert any("Label Studio" in o or "push" in o for o in outputs)
     for out in outputs:

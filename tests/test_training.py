@@ -289,9 +289,7 @@ def test_image_size_from_a_list_becomes_a_tuple() -> None:
     assert TrainSettings(image_size=[16, 20], channels=3).image_size == (16, 20)
 
 
-def test_backbone_builds_and_trains_one_step_with_random_weights(
-    digits, tmp_path, keras
-) -> None:
+def test_backbone_builds_and_trains_one_step_with_random_weights(digits, tmp_path, keras) -> None:
     paths, y = digits[0][:40], digits[1][:40]
     settings = TrainSettings(
         image_size=(32, 32),  # MobileNetV2's smallest input
