@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # relabel worker entrypoint.
 #
-#   relabel-worker            run `relabel cycle PROJECT --yes --json-logs` every RELABEL_INTERVAL s
+#   relabel-worker            run `relabel cycle PROJECT --json-logs` every RELABEL_INTERVAL s
 #   relabel-worker loop       the same
 #   relabel-worker health     exit 0 unless RELABEL_UNHEALTHY_AFTER cycles in a row failed
 #   relabel-worker CMD ...    run CMD as given (e.g. `relabel init /state/project --images DIR`)
@@ -135,7 +135,7 @@ wait_child() {
 
 run_cycle() {
     # One tick: run a cycle and log what its exit code means.
-    local -a args=(cycle "$PROJECT" --yes --json-logs)
+    local -a args=(cycle "$PROJECT" --json-logs)
     if [[ -n $MIN_REVIEWS ]]; then
         args+=(--min-reviews "$MIN_REVIEWS")
     fi

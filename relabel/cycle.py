@@ -12,27 +12,23 @@ scheduler) resumes with the pull.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
-import os
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from relabel.errors import ExitCode, ProjectLockedError
+from relabel.errors import ExitCode
 from relabel.project import Project
 from relabel.store import now
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
 
-LOCK_FILE = ".lock"
 STEPS = ("train", "select", "push", "pull", "retrain", "evaluate")
 
 
@@ -76,33 +72,6 @@ class CycleResult:
             "waiting": ExitCode.WAITING,
             "nothing_to_do": ExitCode.NOTHING_TO_DO,
         }[self.state]
-
-
-@contextmanager
-def project_lock(root: Path) -> Iterator[None]:
-    """Hold the project's lock; raise at once if another process holds it.
-
-    Raises
-    ------
-    ProjectLockedError
-        Another relabel process is running a cycle on this project.
-    """
-    path = Path(root) / LOCK_FILE
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
-            raise ProjectLockedError(
-                f"{root}: another relabel process (pid {holder}) is running a cycle on this "
-                "project; try again when it has finished"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
-        yield
-    finally:
-        os.close(fd)
 
 
 class _Steps:
@@ -202,7 +171,7 @@ def run_cycle(
     until: str | None = None,
     simulate: SimulatedReview | None = None,
     min_reviews: int | None = None,
-    budget: int | None = None,
+    budget: float | None = None,
     progress: Progress | None = None,
 ) -> CycleResult:
     """Run (or resume) one relabel cycle.
@@ -220,8 +189,8 @@ def run_cycle(
     min_reviews : int, optional
         Pull and retrain only once this many tasks of the cycle have answers
         (default ``review.min_reviews``; 0 means every task of the cycle).
-    budget : int, optional
-        Override the review budget (a count).
+    budget : float, optional
+        Override the review budget: a count, or a fraction of the samples in (0, 1).
     progress : callable, optional
         Receives progress lines.
 
@@ -279,7 +248,7 @@ def run_cycle(
             "excluded_busy": busy,
             "excluded_reviewed": reviewed,
             "estimated_errors": int(ranked.scores.joint.n_label_errors),
-            "budget": budget or project.config.budget_count(len(ranked.table)),
+            "budget": project.config.budget_count(len(ranked.table), budget),
         }
 
     selected = step("select", select)

@@ -23,10 +23,12 @@ from typing import Any
 import pandas as pd
 
 from relabel import demo
-from relabel.cycle import SimulatedReview, project_lock, run_cycle
+from relabel.cycle import SimulatedReview, run_cycle
 from relabel.errors import ConfigError
+from relabel.lock import project_lock
 from relabel.project import Project
 from relabel.store import DB_FILE
+from relabel.studio.urls import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +151,9 @@ def run_demo(
         url_env, token_env = project.config.studio.url_env, project.config.studio.token_env
     token = os.environ.get(token_env)
     if studio_url is not None and not token:
-        raise ConfigError(f"set {token_env} to the API token of the Label Studio at {studio_url}")
+        raise ConfigError(
+            f"set {token_env} to the API token of the Label Studio at {redact_url(studio_url)}"
+        )
     token = token or secrets.token_hex(20)
     if studio_url is None:
         venv = server_mod.default_venv()

@@ -271,7 +271,7 @@ def test_entrypoint_loop_exit_codes(worker_env: dict[str, str], tmp_path: Path) 
     )
     assert result.returncode == 0, result.stderr
     calls = (tmp_path / "calls").read_text().splitlines()
-    assert calls == [f"cycle {worker_env['RELABEL_PROJECT']} --yes --json-logs --min-reviews 2"] * 8
+    assert calls == [f"cycle {worker_env['RELABEL_PROJECT']} --json-logs --min-reviews 2"] * 8
     records = [r for r in _json_lines(result.stderr) if "outcome" in r]
     assert [r["exit_code"] for r in records] == [0, 3, 4, 5, 7, 1, 6]
     assert [r["level"] for r in records] == ["INFO"] * 3 + ["WARNING"] + ["ERROR"] * 3
