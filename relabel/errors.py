@@ -125,6 +125,12 @@ class StudioConfigMismatchError(StudioError):
     """The Label Studio project's class list no longer matches the relabel project."""
 
 
+class StudioBindingError(StudioError):
+    """The bound Label Studio project cannot be found, or proven to be relabel's, at the
+    server's URL (after a move): the message names the old and new URL and how to re-bind
+    (``relabel studio bind PROJECT --studio-project ID``)."""
+
+
 class ProjectLockedError(RelabelError):
     """Another relabel process holds the project's lock."""
 

@@ -227,7 +227,7 @@ def test_killed_push_resumes_with_one_task_per_sample(
     tasks = task_map(project)
     assert sorted(tasks) == [f"s{i:03d}" for i in range(9)]
     with Project.open(project) as p:
-        sp = p.store.studio_project(studio_client.url)["studio_project_id"]
+        sp = p.store.studio_project()["studio_project_id"]
         assert {r[0] for r in p.store.conn.execute("SELECT state FROM tasks")} == {"open"}
     in_studio = studio_client.list_task_sample_ids(sp)
     assert {k: len(v) for k, v in in_studio.items()} == dict.fromkeys(tasks, 1)
@@ -285,7 +285,7 @@ def test_server_errors_change_nothing(
 
     # the class list changed behind relabel's back
     with Project.open(project) as p:
-        sp = int(p.store.studio_project(studio_client.url)["studio_project_id"])
+        sp = int(p.store.studio_project()["studio_project_id"])
     sdk = LabelStudio(base_url=studio_client.url, api_key=studio_server.token)
     sdk.projects.update(id=sp, label_config=build_label_config(["cat", "dog", "wolf"]))
     with Project.open(project) as p, pytest.raises(StudioConfigMismatchError, match="wolf"):

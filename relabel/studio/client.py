@@ -18,7 +18,11 @@ repeat:
   before anything is sent again; an annotation carries a ``unique_id`` that the server
   refuses twice (HTTP 409); file uploads that are repeated only leave unused files.
 
-The API token never appears in a log line, an exception message, a ``repr`` or a file.
+The API token never appears in a log line, an exception message, a ``repr`` or a file;
+neither do credentials or query values in the server's URL (``http://user:secret@host``):
+messages use :attr:`StudioClient.display_url` (:func:`relabel.studio.urls.redact_url`).
+Each HTTP request is logged at DEBUG on the ``relabel.studio.http`` logger (method,
+redacted URL, status or error, milliseconds).
 """
 
 from __future__ import annotations
@@ -55,8 +59,13 @@ from relabel.errors import (
     StudioUnreachableError,
 )
 from relabel.studio.labeling import CHOICES_NAME, HEADER_FIELDS, IMAGE_NAME, parse_classes
+from relabel.studio.urls import redact_text, redact_url
 
 log = logging.getLogger(__name__)
+#: One DEBUG line per HTTP request: method, redacted URL, status (or error), milliseconds.
+#: The CLI shows it with ``-vv``.
+http_log = logging.getLogger("relabel.studio.http")
+_STARTED = "relabel_started"  # request extension: perf_counter() when the request left
 
 T = TypeVar("T")
 
@@ -233,6 +242,52 @@ def _response_detail(resp: httpx.Response) -> str:
         return _detail(resp.text)
 
 
+# --------------------------------------------------------------------------- HTTP log
+
+
+def _http_started(request: httpx.Request) -> None:
+    request.extensions[_STARTED] = time.perf_counter()
+
+
+def _elapsed_ms(request: httpx.Request | None) -> float:
+    started = request.extensions.get(_STARTED) if request is not None else None
+    return (time.perf_counter() - started) * 1000 if isinstance(started, float) else 0.0
+
+
+def _http_answered(response: httpx.Response) -> None:
+    if http_log.isEnabledFor(logging.DEBUG):
+        request = response.request
+        http_log.debug(
+            "%s %s -> %d (%.0f ms)",
+            request.method,
+            redact_url(str(request.url)),
+            response.status_code,
+            _elapsed_ms(request),
+        )
+
+
+def _http_failed(exc: httpx.HTTPError) -> None:
+    if not http_log.isEnabledFor(logging.DEBUG):
+        return
+    try:
+        request: httpx.Request | None = exc.request
+    except RuntimeError:  # an error raised outside a request
+        request = None
+    if request is None:
+        return
+    http_log.debug(
+        "%s %s -> %s (%.0f ms)",
+        request.method,
+        redact_url(str(request.url)),
+        type(exc).__name__,
+        _elapsed_ms(request),
+    )
+
+
+def _error_text(exc: Exception) -> str:
+    return redact_text(f"{type(exc).__name__}: {exc}")
+
+
 # --------------------------------------------------------------------------- helpers
 
 
@@ -382,10 +437,13 @@ class StudioClient:
         url = (url or "").strip().rstrip("/")
         parsed = urlparse(url)
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            raise ConfigError(f"the Label Studio URL {url!r} is not an http(s) URL")
+            raise ConfigError(f"the Label Studio URL {redact_url(url)!r} is not an http(s) URL")
         if not token or not token.strip():
-            raise ConfigError(f"{token_name} for Label Studio at {url} is empty")
+            raise ConfigError(f"{token_name} for Label Studio at {redact_url(url)} is empty")
+        #: The server's URL as given (used for requests only, never in a message).
         self.url = url
+        #: The URL for messages, logs and the label store: no credentials, no query values.
+        self.display_url = redact_url(url)
         self.timeout = float(timeout)
         self.retries = max(1, int(retries))
         self.backoff = float(backoff)
@@ -400,6 +458,7 @@ class StudioClient:
             timeout=self.timeout,
             follow_redirects=True,
             limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
+            event_hooks={"request": [_http_started], "response": [_http_answered]},
         )
         try:
             self._sdk = LabelStudio(
@@ -411,7 +470,8 @@ class StudioClient:
             )
         except ApiError as exc:  # an expired or malformed personal access token
             raise StudioAuthError(
-                f"Label Studio at {url} cannot use {token_name}: {_detail(exc.body)}"
+                f"Label Studio at {redact_url(url)} cannot use {token_name}: "
+                f"{redact_text(_detail(exc.body))}"
             ) from None
         self._users: dict[str, int] = {}
         self._emails: dict[int, str] = {}
@@ -458,7 +518,7 @@ class StudioClient:
         return cls(values[url_env], values[token_env], **kwargs)
 
     def __repr__(self) -> str:
-        return f"StudioClient(url={self.url!r})"
+        return f"StudioClient(url={self.display_url!r})"
 
     def close(self) -> None:
         """Close the HTTP connections."""
@@ -532,9 +592,11 @@ class StudioClient:
                     check_first = False
                 return attempt()
             except _NOT_SENT as exc:
-                last, network, retry_any = f"{type(exc).__name__}: {exc}", True, True
+                _http_failed(exc)
+                last, network, retry_any = _error_text(exc), True, True
             except _MAYBE_SENT as exc:
-                last, network = f"{type(exc).__name__}: {exc}", True
+                _http_failed(exc)
+                last, network = _error_text(exc), True
             except ApiError as exc:
                 failure = _HTTPError(exc.status_code or 0, _detail(exc.body))
                 final, retry_any, last = self._judge(failure, what, project_id)
@@ -547,15 +609,15 @@ class StudioClient:
             if not retry_any and not idempotent and not check_first:
                 if reconcile is None:
                     raise StudioError(
-                        f"Label Studio at {self.url}: {what} failed ({last}); it may or may "
-                        "not have been applied on the server"
+                        f"Label Studio at {self.display_url}: {what} failed ({last}); it may "
+                        "or may not have been applied on the server"
                     )
                 check_first = True
             if i + 1 < self.retries:
                 delay = min(self.max_backoff, self.backoff * 2**i)
                 log.warning(
                     "Label Studio at %s: %s failed (%s); retry %d/%d in %.1f s",
-                    self.url,
+                    self.display_url,
                     what,
                     last,
                     i + 2,
@@ -565,11 +627,12 @@ class StudioClient:
                 time.sleep(delay)
         if network:
             raise StudioUnreachableError(
-                f"Label Studio at {self.url} is unreachable: {what} failed after "
+                f"Label Studio at {self.display_url} is unreachable: {what} failed after "
                 f"{self.retries} attempt(s) ({last})"
             )
         raise StudioError(
-            f"Label Studio at {self.url}: {what} failed after {self.retries} attempt(s) ({last})"
+            f"Label Studio at {self.display_url}: {what} failed after {self.retries} "
+            f"attempt(s) ({last})"
         )
 
     def _judge(
@@ -577,12 +640,13 @@ class StudioClient:
     ) -> tuple[Exception | None, bool, str]:
         """Classify an HTTP error: (error to raise now, retry even if not idempotent, text)."""
         status = failure.status
+        failure.detail = redact_text(failure.detail)
         text = f"HTTP {status}: {failure.detail}"
         if status in (401, 403):
             return (
                 StudioAuthError(
-                    f"Label Studio at {self.url} refused {self._token_name} (HTTP {status}) "
-                    f"for {what}: {failure.detail}"
+                    f"Label Studio at {self.display_url} refused {self._token_name} "
+                    f"(HTTP {status}) for {what}: {failure.detail}"
                 ),
                 False,
                 text,
@@ -591,13 +655,14 @@ class StudioClient:
             if project_id is not None:
                 return (
                     StudioProjectMissingError(
-                        f"Label Studio project {project_id} does not exist at {self.url} (deleted?)"
+                        f"Label Studio project {project_id} does not exist at "
+                        f"{self.display_url} (deleted?)"
                     ),
                     False,
                     text,
                 )
             return (
-                _NotFoundError(f"{what}: not found at {self.url} ({failure.detail})"),
+                _NotFoundError(f"{what}: not found at {self.display_url} ({failure.detail})"),
                 False,
                 text,
             )
@@ -605,7 +670,8 @@ class StudioClient:
             return None, True, text
         if status in (500, 502, 504) or status == 0:
             return None, False, text
-        return StudioError(f"Label Studio at {self.url} rejected {what}: {text}"), False, text
+        rejected = StudioError(f"Label Studio at {self.display_url} rejected {what}: {text}")
+        return rejected, False, text
 
     def _get_json(
         self,
@@ -707,7 +773,7 @@ class StudioClient:
         pid = self._call(
             f"creating project {title!r}", attempt, idempotent=False, reconcile=reconcile
         )
-        log.info("created Label Studio project %d (%s) at %s", pid, title, self.url)
+        log.info("created Label Studio project %d (%s) at %s", pid, title, self.display_url)
         return pid
 
     def _project_ids_titled(self, title: str) -> list[int]:
@@ -737,6 +803,23 @@ class StudioClient:
             description=str(p.description or ""),
             label_config=str(p.label_config or ""),
             task_count=getattr(p, "task_number", None),
+        )
+
+    def set_project_description(self, project_id: int, description: str) -> None:
+        """Replace a project's description (shown in Label Studio's project list).
+
+        Raises
+        ------
+        StudioProjectMissingError
+            No such project.
+        """
+        self._call(
+            f"updating the description of project {project_id}",
+            lambda: self._raw(
+                "PATCH", f"/api/projects/{int(project_id)}/", json_body={"description": description}
+            ),
+            idempotent=True,
+            project_id=project_id,
         )
 
     def project_classes(self, project_id: int) -> list[str]:
@@ -866,7 +949,7 @@ class StudioClient:
             "imported %d task(s) into project %d at %s (%s) in %.1f s",
             len(result),
             project_id,
-            self.url,
+            self.display_url,
             mode,
             time.perf_counter() - started,
         )
@@ -989,7 +1072,7 @@ class StudioClient:
             smaller = 100 if len(items) > 100 else max(1, len(items) // 2)
             log.info(
                 "Label Studio at %s takes fewer files per request; %d from now on",
-                self.url,
+                self.display_url,
                 smaller,
             )
             self.upload_batch_size = min(self.upload_batch_size, smaller)
@@ -1000,8 +1083,8 @@ class StudioClient:
         upload_ids = [int(i) for i in resp.get("file_upload_ids") or []]
         if len(upload_ids) != len(files):
             raise StudioError(
-                f"Label Studio at {self.url} stored {len(upload_ids)} of {len(files)} uploaded "
-                f"files for project {project_id}"
+                f"Label Studio at {self.display_url} stored {len(upload_ids)} of {len(files)} "
+                f"uploaded files for project {project_id}"
             )
         listed = self._get_json(
             f"listing uploaded files of project {project_id}",
@@ -1021,8 +1104,8 @@ class StudioClient:
                 out[names[ours]] = f"{self._base_path}/data/{stored}"
         if len(out) != len(items):
             raise StudioError(
-                f"Label Studio at {self.url} listed {len(out)} of {len(items)} uploaded files "
-                f"for project {project_id}"
+                f"Label Studio at {self.display_url} listed {len(out)} of {len(items)} uploaded "
+                f"files for project {project_id}"
             )
         return out
 
@@ -1113,7 +1196,7 @@ class StudioClient:
             ids = [int(i) for i in resp.get("task_ids") or []]
             if len(ids) != len(task_dicts):
                 raise StudioError(
-                    f"Label Studio at {self.url} created {len(ids)} task(s) for "
+                    f"Label Studio at {self.display_url} created {len(ids)} task(s) for "
                     f"{len(task_dicts)} in project {project_id}"
                 )
             return ids
@@ -1200,7 +1283,7 @@ class StudioClient:
         try:
             return dict(self._get_json(f"reading task {task_id}", f"/api/tasks/{int(task_id)}/"))
         except _NotFoundError:
-            raise StudioError(f"task {task_id} does not exist at {self.url}") from None
+            raise StudioError(f"task {task_id} does not exist at {self.display_url}") from None
 
     def find_tasks_by_sample_ids(
         self, project_id: int, sample_ids: Iterable[str]
@@ -1344,16 +1427,13 @@ class StudioClient:
         if url.startswith("data:"):
             head, _, payload = url.partition(",")
             return base64.b64decode(payload) if head.endswith(";base64") else payload.encode()
+        what = f"downloading {redact_url(url)}"
         if url.startswith("/"):
             path = url[len(self._base_path) :] if url.startswith(self._base_path + "/") else url
-            return self._call(
-                f"downloading {url}", lambda: self._raw("GET", path).content, idempotent=True
-            )
+            return self._call(what, lambda: self._raw("GET", path).content, idempotent=True)
         if url.startswith(self.url + "/"):
             rest = url[len(self.url) :]
-            return self._call(
-                f"downloading {url}", lambda: self._raw("GET", rest).content, idempotent=True
-            )
+            return self._call(what, lambda: self._raw("GET", rest).content, idempotent=True)
         if url.startswith(("http://", "https://")):
 
             def plain() -> bytes:  # never send the token to another host
@@ -1362,8 +1442,10 @@ class StudioClient:
                     raise _HTTPError(resp.status_code, _response_detail(resp))
                 return resp.content
 
-            return self._call(f"downloading {url}", plain, idempotent=True)
-        raise StudioError(f"cannot download {url!r} from here (only http(s) and data: URIs)")
+            return self._call(what, plain, idempotent=True)
+        raise StudioError(
+            f"cannot download {redact_url(url)!r} from here (only http(s) and data: URIs)"
+        )
 
     # ------------------------------------------------------------------ users, answers
 
@@ -1449,7 +1531,7 @@ class StudioClient:
         try:
             return self._call(what, attempt, idempotent=False, reconcile=reconcile)
         except _NotFoundError:
-            raise StudioError(f"task {task_id} does not exist at {self.url}") from None
+            raise StudioError(f"task {task_id} does not exist at {self.display_url}") from None
 
     def _find_annotation(self, task_id: int, user_id: int, was_cancelled: bool) -> int | None:
         task = self._get_json(f"reading task {task_id}", f"/api/tasks/{int(task_id)}/")
@@ -1478,7 +1560,9 @@ class StudioClient:
                 idempotent=True,
             )
         except _NotFoundError:
-            raise StudioError(f"annotation {annotation_id} does not exist at {self.url}") from None
+            raise StudioError(
+                f"annotation {annotation_id} does not exist at {self.display_url}"
+            ) from None
 
     def bulk_annotate(
         self, project_id: int, answers: Mapping[int, str], *, model_version: str | None = None

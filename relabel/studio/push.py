@@ -27,11 +27,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from relabel import failpoints
-from relabel.errors import StudioConfigMismatchError
 from relabel.project import Project
 from relabel.selection import select_for_review
+from relabel.studio.binding import ensure_studio_project
 from relabel.studio.client import StudioClient, TaskSpec
-from relabel.studio.labeling import build_label_config
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
@@ -49,50 +48,6 @@ class PushSummary:
     excluded_busy: int
     excluded_reviewed: int
     seconds: float
-
-
-def ensure_studio_project(project: Project, client: StudioClient, *, create: bool = True) -> int:
-    """Return the Label Studio project of this relabel project, creating it once.
-
-    Raises
-    ------
-    StudioProjectMissingError
-        The project relabel created was deleted in Label Studio.
-    StudioConfigMismatchError
-        Its class list no longer matches the relabel project's.
-    ProjectError
-        No Label Studio project yet and ``create`` is False.
-    """
-    classes = project.config.dataset.classes
-    row = project.store.studio_project(client.url)
-    if row is None:
-        if not create:
-            from relabel.errors import ProjectError
-
-            client.check()  # an unreachable server or a refused token says so first
-
-            raise ProjectError(
-                f"{project.root}: nothing was pushed to {client.url} yet (relabel push first)"
-            )
-        title = project.config.studio.title or f"relabel: {project.config.name}"
-        description = (
-            f"Label review for the relabel project '{project.config.name}'. "
-            "Pick the correct class; 'Not sure' leaves the task for another reviewer."
-        )
-        sp = client.create_project(title, build_label_config(classes), description)
-        project.store.add_studio_project(sp, client.url, title, classes)
-        log.info("created Label Studio project %d (%s)", sp, title)
-        return sp
-    sp = int(row["studio_project_id"])
-    client.get_project(sp)
-    server_classes = client.project_classes(sp)
-    if server_classes != classes:
-        raise StudioConfigMismatchError(
-            f"Label Studio project {sp} at {client.url} now has classes {server_classes}, "
-            f"but the relabel project '{project.config.name}' has {classes}; restore the "
-            "labeling config in Label Studio (relabel never guesses a class mapping)"
-        )
-    return sp
 
 
 def _task_spec(project: Project, row: Any, path: str, evidence: dict[str, Any]) -> TaskSpec:
@@ -120,7 +75,7 @@ def plan(
     project: Project,
     studio_project_id: int,
     *,
-    budget: int | None = None,
+    budget: float | None = None,
     lane: str | None = None,
     cycle: int | None = None,
 ) -> tuple[int, int, int]:
@@ -134,7 +89,7 @@ def plan(
     ranked = project.rank()
     busy = project.store.busy_sample_ids()
     reviewed = project.store.reviewed_sample_ids() - busy
-    n = budget if budget is not None else project.config.budget_count(len(ranked.table))
+    n = project.config.budget_count(len(ranked.table), budget)
     chosen = select_for_review(
         ranked.table,
         n,
@@ -235,7 +190,7 @@ def push(
     project: Project,
     client: StudioClient,
     *,
-    budget: int | None = None,
+    budget: float | None = None,
     lane: str | None = None,
     cycle: int | None = None,
     batch_size: int = 500,
@@ -251,8 +206,9 @@ def push(
         The opened relabel project (it must have a training run).
     client : StudioClient
         The Label Studio connection.
-    budget : int, optional
-        Most samples to push (default: ``review.budget`` from the config).
+    budget : float, optional
+        Most samples to push: a count, or a fraction of the samples in (0, 1) (default:
+        ``review.budget`` from the config).
     lane : str, optional
         ``label_issue``, ``uncertain`` or ``all`` (default: ``review.lane``).
     cycle : int, optional

@@ -164,6 +164,7 @@ class LocalServer:
     username: str
     data_dir: Path
     document_root: Path | None = None
+    venv_dir: Path | None = None
     token: str = field(default="", repr=False)
     password: str = field(default="", repr=False)
     _proc: subprocess.Popen[bytes] | None = field(default=None, repr=False, compare=False)
@@ -194,6 +195,32 @@ class LocalServer:
         if _read_pid_file(self.data_dir).get("pid") == self.pid:
             pid_file.unlink(missing_ok=True)
         log.info("Label Studio (pid %d) stopped", self.pid)
+
+    def restart(self, port: int | None = None, timeout: float = _HEALTH_TIMEOUT_S) -> None:
+        """Stop the server and start it again from the same data folder and token.
+
+        This object is updated in place (``url``, ``port``, ``pid``), so whoever holds it
+        stops the new process. Clients made before keep the old URL.
+
+        Parameters
+        ----------
+        port : int, optional
+            The new port; default: a free one (usually another port: a server move).
+        timeout : float
+            Seconds to wait for ``/health``.
+        """
+        self.stop()
+        new = start_server(
+            self.venv_dir or default_venv(),
+            self.data_dir,
+            port=port,
+            username=self.username,
+            password=self.password,
+            token=self.token,
+            document_root=self.document_root,
+            timeout=timeout,
+        )
+        self.url, self.port, self.pid, self._proc = new.url, new.port, new.pid, new._proc
 
 
 def _pid_alive(pid: int) -> bool:
@@ -428,6 +455,7 @@ def start_server(
             continue
         server.username, server.token, server.password = username, token, password
         server.document_root = document_root
+        server.venv_dir = venv_dir
         if not _token_accepted(server.url, token):
             server.stop()
             raise StudioError(

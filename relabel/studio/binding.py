@@ -1,0 +1,297 @@
+"""The link between a relabel project and its Label Studio project: it survives a move.
+
+A relabel project is bound to ONE Label Studio project (the label store's
+``studio_projects``, latest row): its id, the URL it was last reached at (redacted), its
+title and classes. relabel also writes a marker into the Label Studio project's
+description, a line ``relabel-project-id: <id>`` with a random id kept in the store's
+``meta`` table (``studio_marker``), so that the project can be recognised elsewhere.
+
+When the server is reached at another URL (another port, ``localhost`` instead of
+``127.0.0.1``, a new host name), :func:`ensure_studio_project` looks the bound project up
+by id and fingerprint at the new URL:
+
+- the marker matches and the classes are the same (or, for a project bound before
+  markers existed, the title and classes are the same): the binding moves to the new URL
+  and relabel carries on in the same project (tasks keep their ids), logging
+  ``Label Studio moved: project N found at NEW (was OLD)``;
+- otherwise :class:`~relabel.errors.StudioBindingError` (exit code 7) names the old and
+  new URL and how to re-bind: ``relabel studio bind PROJECT --studio-project ID``
+  (:func:`bind`). A second project is never created while a binding exists.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from dataclasses import dataclass
+
+from relabel.errors import (
+    ProjectError,
+    StudioBindingError,
+    StudioConfigMismatchError,
+    StudioProjectMissingError,
+)
+from relabel.project import Project
+from relabel.studio.client import ProjectInfo, StudioClient
+from relabel.studio.labeling import build_label_config, parse_classes
+from relabel.studio.urls import same_server
+
+log = logging.getLogger(__name__)
+
+#: The ``meta`` key of the project's marker.
+MARKER_META = "studio_marker"
+#: The label of the marker line in the Label Studio project's description.
+MARKER_LABEL = "relabel-project-id"
+_MARKER_LINE = re.compile(rf"^\s*{MARKER_LABEL}:\s*(\S+)\s*$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class BindResult:
+    """What :func:`bind` did.
+
+    Attributes
+    ----------
+    studio_project_id : int
+        The Label Studio project the relabel project is now bound to.
+    url : str
+        The server's URL (redacted).
+    previous : int or None
+        The project it was bound to before (None: not bound yet).
+    linked, replanned : int
+        Unfinished tasks of the previous project found in the new one by sample id, and
+        those planned again (the next push sends them).
+    """
+
+    studio_project_id: int
+    url: str
+    previous: int | None
+    linked: int = 0
+    replanned: int = 0
+
+
+def marker_of(description: str) -> str | None:
+    """The relabel marker written in a Label Studio project's description, or None."""
+    m = _MARKER_LINE.search(description or "")
+    return m.group(1) if m else None
+
+
+def _our_marker(project: Project) -> str | None:
+    """The project's marker, or None before relabel wrote one anywhere."""
+    return project.store.get_meta(MARKER_META)
+
+
+def _new_or_our_marker(project: Project) -> str:
+    """The marker to write: the project's, or a new one (saved by :func:`_save_marker`)."""
+    return _our_marker(project) or uuid.uuid4().hex
+
+
+def _save_marker(project: Project, marker: str) -> None:
+    """Keep the marker once it is in Label Studio (never before: a failure changes nothing)."""
+    if project.store.get_meta(MARKER_META) != marker:
+        project.store.set_meta(MARKER_META, marker)
+
+
+def _marker_line(marker: str) -> str:
+    return f"{MARKER_LABEL}: {marker}"
+
+
+def _write_marker(project: Project, client: StudioClient, info: ProjectInfo) -> None:
+    """Add this project's marker to the Label Studio project's description if it lacks it."""
+    if marker_of(info.description) is not None:
+        return
+    marker = _new_or_our_marker(project)
+    text = info.description.rstrip()
+    line = _marker_line(marker)
+    client.set_project_description(info.id, f"{text}\n\n{line}" if text else line)
+    _save_marker(project, marker)
+    log.info("Label Studio project %d: relabel's marker added to its description", info.id)
+
+
+def _hint(project: Project) -> str:
+    return f"relabel studio bind {project.root} --studio-project ID"
+
+
+def _classes_of(info: ProjectInfo) -> list[str]:
+    return parse_classes(info.label_config)
+
+
+def _mismatch(project: Project, info: ProjectInfo, title: str) -> str | None:
+    """Why the Label Studio project is not the bound one (None: it is)."""
+    classes = project.config.dataset.classes
+    theirs = _classes_of(info)
+    if theirs != classes:
+        return f"its classes are {theirs}, not {classes}"
+    found = marker_of(info.description)
+    ours = _our_marker(project)
+    if found is not None:
+        if found != ours:
+            return f"its description names another relabel project ({MARKER_LABEL}: {found})"
+        return None
+    if info.title != title:  # bound before markers: title and classes must match
+        return f"its title is {info.title!r}, not {title!r}"
+    return None
+
+
+def ensure_studio_project(project: Project, client: StudioClient, *, create: bool = True) -> int:
+    """Return the Label Studio project of this relabel project, creating it once.
+
+    At the URL it was bound at, the project must still exist and have the same classes.
+    At another URL (the server moved) it is found by id and fingerprint and the binding
+    moves to the new URL (see the module docstring). Nothing in the project folder
+    changes when this raises.
+
+    Raises
+    ------
+    StudioProjectMissingError
+        The bound project was deleted in Label Studio (same URL).
+    StudioConfigMismatchError
+        Its class list no longer matches the relabel project's (same URL).
+    StudioBindingError
+        At a new URL, the bound project is missing or is not relabel's; or its marker
+        names another relabel project.
+    ProjectError
+        No Label Studio project yet and ``create`` is False.
+    """
+    store = project.store
+    classes = project.config.dataset.classes
+    url = client.display_url
+    row = store.studio_project()
+    if row is None:
+        if not create:
+            client.check()  # an unreachable server or a refused token says so first
+            raise ProjectError(
+                f"{project.root}: nothing was pushed to Label Studio yet (relabel push first)"
+            )
+        title = project.config.studio.title or f"relabel: {project.config.name}"
+        marker = _new_or_our_marker(project)
+        description = (
+            f"Label review for the relabel project '{project.config.name}'. "
+            "Pick the correct class; 'Not sure' leaves the task for another reviewer.\n\n"
+            + _marker_line(marker)
+        )
+        sp = client.create_project(title, build_label_config(classes), description)
+        with store.transaction():
+            _save_marker(project, marker)
+            store.add_studio_project(sp, url, title, classes)
+        return sp
+
+    sp = int(row["studio_project_id"])
+    old_url = str(row["url"])
+    if same_server(old_url, url):
+        try:
+            info = client.get_project(sp)
+        except StudioProjectMissingError as exc:
+            raise StudioProjectMissingError(
+                f"{exc}; to carry on in another Label Studio project: {_hint(project)}"
+            ) from None
+        server_classes = _classes_of(info)
+        if server_classes != classes:
+            raise StudioConfigMismatchError(
+                f"Label Studio project {sp} at {url} now has classes {server_classes}, "
+                f"but the relabel project '{project.config.name}' has {classes}; restore the "
+                "labeling config in Label Studio (relabel never guesses a class mapping)"
+            )
+        found = marker_of(info.description)
+        if found is not None and found != _our_marker(project):
+            raise StudioBindingError(
+                f"Label Studio project {sp} at {url} belongs to another relabel project "
+                f"(its description says {MARKER_LABEL}: {found}); was the server replaced? "
+                f"Bind this project to its Label Studio project: {_hint(project)}"
+            )
+        _write_marker(project, client, info)
+        return sp
+
+    # the server is reached at another URL: find the SAME project there, never a new one
+    try:
+        info = client.get_project(sp)
+        reason = _mismatch(project, info, str(row["title"]))
+    except StudioProjectMissingError:
+        reason = "no project has that id there"
+    except StudioConfigMismatchError as exc:  # not a labeling config of relabel's
+        reason = str(exc)
+    if reason is not None:
+        raise StudioBindingError(
+            f"the relabel project '{project.config.name}' is bound to Label Studio project "
+            f"{sp} at {old_url}, but Label Studio is now at {url} and its project {sp} is "
+            f"not that project: {reason}. If the server moved and the project has another "
+            f"id there, re-bind: {_hint(project)}; else point LABEL_STUDIO_URL at {old_url} "
+            "again. Nothing was changed."
+        )
+    _write_marker(project, client, info)
+    store.rebind_studio_project(sp, old_url, url)
+    log.info("Label Studio moved: project %d found at %s (was %s)", sp, url, old_url)
+    return sp
+
+
+def bind(project: Project, client: StudioClient, studio_project_id: int) -> BindResult:
+    """Bind the relabel project to an existing Label Studio project (after a move).
+
+    The Label Studio project must exist and have the relabel project's classes, and must
+    not carry another relabel project's marker. relabel's marker is written into its
+    description and the binding is recorded at the client's URL. When the project was
+    bound to ANOTHER Label Studio project, its unfinished tasks are carried over: found
+    in the new project by sample id (linked), else planned again for the next push.
+
+    Raises
+    ------
+    StudioProjectMissingError
+        No such project at the client's URL.
+    StudioConfigMismatchError
+        Its classes differ from the relabel project's.
+    StudioBindingError
+        Its description names another relabel project.
+    """
+    store = project.store
+    sp = int(studio_project_id)
+    url = client.display_url
+    classes = project.config.dataset.classes
+    info = client.get_project(sp)
+    theirs = _classes_of(info)
+    if theirs != classes:
+        raise StudioConfigMismatchError(
+            f"Label Studio project {sp} at {url} has classes {theirs}, but the relabel "
+            f"project '{project.config.name}' has {classes}: relabel binds only to a project "
+            "with the same classes, in the same order. Nothing was changed."
+        )
+    found = marker_of(info.description)
+    if found is not None and found != _our_marker(project):
+        raise StudioBindingError(
+            f"Label Studio project {sp} at {url} belongs to another relabel project (its "
+            f"description says {MARKER_LABEL}: {found}). If it really is this project's, "
+            "delete that line from its description in Label Studio and bind again. "
+            "Nothing was changed."
+        )
+    row = store.studio_project()
+    previous = int(row["studio_project_id"]) if row is not None else None
+    task_ids: dict[str, int] = {}
+    if previous is not None and previous != sp:
+        unfinished = store.tasks(previous, ("planned", "pending", "open"))
+        if unfinished:
+            in_new = client.find_tasks_by_sample_ids(sp, [r["sample_id"] for r in unfinished])
+            for sample_id, ids in in_new.items():
+                if len(ids) > 1:
+                    log.warning(
+                        "sample %s has %d tasks in Label Studio project %d: %s",
+                        sample_id,
+                        len(ids),
+                        sp,
+                        ids,
+                    )
+                task_ids[sample_id] = min(ids)
+    _write_marker(project, client, info)
+    linked = replanned = 0
+    with store.transaction():
+        if previous == sp and row is not None:
+            store.rebind_studio_project(sp, str(row["url"]), url, title=info.title)
+        else:
+            store.add_studio_project(sp, url, info.title, classes)
+            if previous is not None:
+                linked, replanned = store.carry_over_tasks(previous, sp, task_ids)
+    log.info(
+        "bound to Label Studio project %d at %s (was %s)",
+        sp,
+        url,
+        "not bound" if row is None else f"project {previous} at {row['url']}",
+    )
+    return BindResult(sp, url, previous, linked, replanned)
