@@ -50,6 +50,9 @@ class DatasetConfig:
     holdout : str
         Optional manifest of a trusted held-out split (never relabelled), used to measure
         accuracy after each cycle. Empty: accuracy is out-of-fold agreement with the labels.
+    max_pixels : int
+        The largest image accepted, in pixels (width x height); a larger one is an invalid
+        row at ``init`` and before training.
     """
 
     source: str = "manifest"
@@ -58,6 +61,7 @@ class DatasetConfig:
     image_size: list[int] = field(default_factory=lambda: [32, 32])
     channels: int = 3
     holdout: str = ""
+    max_pixels: int = 100_000_000
 
 
 @dataclass
@@ -164,12 +168,17 @@ class ReviewConfig:
 
 @dataclass
 class StudioConfig:
-    """The Label Studio connection, by environment variable NAMES (never the token)."""
+    """The Label Studio connection, by environment variable NAMES (never the token).
+
+    ``retries`` is the number of attempts per request when the server does not answer or
+    answers with a transient error (delays of 0.5 s doubling up to 10 s between them).
+    """
 
     url_env: str = "LABEL_STUDIO_URL"
     token_env: str = "LABEL_STUDIO_API_KEY"
     title: str = ""
     document_root: str = ""
+    retries: int = 5
 
 
 @dataclass
@@ -184,9 +193,20 @@ class Config:
     review: ReviewConfig = field(default_factory=ReviewConfig)
     studio: StudioConfig = field(default_factory=StudioConfig)
 
-    def budget_count(self, n_samples: int) -> int:
-        """The review budget as a number of samples for a dataset of ``n_samples``."""
-        b = self.review.budget
+    def budget_count(self, n_samples: int, budget: float | None = None) -> int:
+        """A review budget as a number of samples for a dataset of ``n_samples``.
+
+        Parameters
+        ----------
+        n_samples : int
+            The number of samples ranked.
+        budget : float, optional
+            A count (``>= 1``, or 0 for nothing) or a fraction in (0, 1) of the samples;
+            default ``review.budget``.
+        """
+        b = self.review.budget if budget is None else budget
+        if b <= 0:
+            return 0
         return int(b) if b >= 1 else max(1, math.ceil(b * n_samples))
 
 
@@ -295,6 +315,8 @@ def validate(config: Config, file: str = CONFIG_FILE) -> Config:
         raise ConfigError(f"{file}: dataset.classes has duplicates: {d.classes!r}")
     if len(d.image_size) != 2 or not all(isinstance(v, int) and v >= 4 for v in d.image_size):
         raise ConfigError(f"{file}: dataset.image_size must be [height, width], each >= 4")
+    if d.max_pixels < 1:
+        raise ConfigError(f"{file}: dataset.max_pixels must be at least 1, got {d.max_pixels}")
     if d.channels not in (1, 3):
         raise ConfigError(f"{file}: dataset.channels must be 1 or 3, got {d.channels}")
     if t.folds < 2:
@@ -305,6 +327,8 @@ def validate(config: Config, file: str = CONFIG_FILE) -> Config:
         raise ConfigError(f"{file}: training.ensemble must be at least 1, got {t.ensemble}")
     if not 0.0 <= config.model.label_smoothing < 0.5:
         raise ConfigError(f"{file}: model.label_smoothing must be in [0, 0.5)")
+    if config.studio.retries < 1:
+        raise ConfigError(f"{file}: studio.retries must be at least 1, got {config.studio.retries}")
     if s.knn_k < 1:
         raise ConfigError(f"{file}: scoring.knn_k must be at least 1, got {s.knn_k}")
     if config.model.mode == "embed" and not config.model.weights:

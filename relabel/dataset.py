@@ -16,11 +16,15 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+import warnings
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from relabel.errors import DatasetError, Problem
@@ -30,6 +34,8 @@ log = logging.getLogger(__name__)
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 #: Formats that both Pillow (validation) and TensorFlow (training) decode.
 IMAGE_FORMATS = ("PNG", "JPEG", "BMP", "GIF")
+#: Images of more pixels than this are invalid rows (``dataset.max_pixels``).
+DEFAULT_MAX_PIXELS = 100_000_000
 
 
 @dataclass(frozen=True)
@@ -149,9 +155,13 @@ def read_manifest(manifest: Path) -> tuple[list[Record], list[Problem]]:
             raise DatasetError(f"{manifest}: manifest must be .csv or .parquet")
     except DatasetError:
         raise
+    except pd.errors.EmptyDataError as exc:
+        raise DatasetError(f"{manifest}: the manifest is empty (no header, no rows)") from exc
     except Exception as exc:
         raise DatasetError(f"{manifest}: cannot read manifest: {exc}") from exc
     missing = [c for c in ("path", "label") if c not in frame.columns]
+    if not missing and frame.empty:
+        raise DatasetError(f"{manifest}: the manifest has no rows (only its header)")
     if missing:
         raise DatasetError(
             f"{manifest}: missing column(s) {', '.join(missing)} "
@@ -194,16 +204,44 @@ def read_manifest(manifest: Path) -> tuple[list[Record], list[Problem]]:
     return records, problems
 
 
-def check_image(path: str) -> str | None:
-    """Return None if ``path`` is a readable image relabel can train on, else the reason."""
+def _raise_pil_limit(max_pixels: int) -> None:
+    """Lift Pillow's decompression-bomb guard to at least ``max_pixels``.
+
+    relabel applies its own limit (``dataset.max_pixels``) and reports an image over it as
+    an invalid row; Pillow's guard (about 89 million pixels) must not refuse an image the
+    configured limit allows. It is never lowered.
+    """
+    from PIL import Image
+
+    if Image.MAX_IMAGE_PIXELS is not None and max_pixels > Image.MAX_IMAGE_PIXELS:
+        Image.MAX_IMAGE_PIXELS = max_pixels
+
+
+def check_image(path: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> str | None:
+    """Return None if ``path`` is a readable image relabel can train on, else the reason.
+
+    The whole file is decoded (a truncated or corrupt file is caught), JPEGs at a reduced
+    scale so that checking a large photo stays cheap. An image of more than
+    ``max_pixels`` pixels is refused before it is decoded.
+    """
     from PIL import Image, UnidentifiedImageError
 
     if not os.path.isfile(path):
         return "file not found" if not os.path.exists(path) else "not a regular file"
     try:
+        _raise_pil_limit(max_pixels)
         with Image.open(path) as img:
             fmt = img.format
+            width, height = img.size
+            if width * height > max_pixels:
+                return _too_large(width, height, max_pixels)
+            if fmt == "JPEG":
+                img.draft(img.mode, (max(1, width // 8), max(1, height // 8)))
             img.load()
+    except Image.DecompressionBombError as exc:  # so large that Pillow refuses to open it
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        pixels = f"{int(found.group(1)):,} pixels" if found else "more pixels than Pillow opens"
+        return f"image too large: {pixels}, over dataset.max_pixels = {max_pixels:,}"
     except UnidentifiedImageError:
         return "not an image (unreadable)"
     except (OSError, SyntaxError, ValueError) as exc:
@@ -213,6 +251,94 @@ def check_image(path: str) -> str | None:
     return None
 
 
+def _too_large(width: int, height: int, max_pixels: int) -> str:
+    return (
+        f"image too large: {width} x {height} = {width * height:,} pixels, over "
+        f"dataset.max_pixels = {max_pixels:,}"
+    )
+
+
+def check_image_files(
+    paths: list[str], *, max_pixels: int = DEFAULT_MAX_PIXELS, threads: int = 8
+) -> list[str | None]:
+    """:func:`check_image` for every path (in threads), in order.
+
+    Pillow's own large-image warning is silenced: an image over ``max_pixels`` is reported
+    in the returned reasons instead.
+    """
+    from PIL import Image
+
+    with warnings.catch_warnings(), ThreadPoolExecutor(max_workers=threads) as pool:
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        return list(pool.map(lambda p: check_image(p, max_pixels), paths, chunksize=64))
+
+
+def image_pixels(path: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> int:
+    """Width x height of an image, read from its header (nothing is decoded)."""
+    from PIL import Image
+
+    _raise_pil_limit(max_pixels)
+    with Image.open(path) as img:
+        width, height = img.size
+    return width * height
+
+
+def read_image(
+    path: str, size: tuple[int, int], max_pixels: int = DEFAULT_MAX_PIXELS
+) -> np.ndarray:
+    """Decode an image as RGB uint8, reduced on the way to no less than twice ``size``.
+
+    JPEGs are decoded at a reduced DCT scale (Pillow's ``draft``) and every format is then
+    box-reduced by a whole factor (``Image.reduce``), so that a large photo never lives in
+    memory at more than its reduced size beyond the decoder's own buffer.
+
+    Parameters
+    ----------
+    path : str
+        The image file.
+    size : tuple of int
+        ``(height, width)`` the image will be resized to.
+    max_pixels : int
+        The largest image accepted (``dataset.max_pixels``).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(h, w, 3)`` uint8 with ``h >= min(2 * size[0], height)``, likewise ``w``.
+    """
+    from PIL import Image
+
+    want_h, want_w = 2 * size[0], 2 * size[1]
+    _raise_pil_limit(max_pixels)
+    with Image.open(path) as img:
+        if img.format == "JPEG":
+            img.draft("RGB", (want_w, want_h))
+        img.seek(0)
+        factor = min(img.width // want_w, img.height // want_h)
+        if factor >= 2 and img.mode in _REDUCIBLE:
+            frame = _as_rgb(img.reduce(factor))  # reduce first: no full-size copy
+        else:
+            frame = _as_rgb(img)
+            factor = min(frame.width // want_w, frame.height // want_h)
+            frame = frame.reduce(factor) if factor >= 2 else frame
+    return np.asarray(frame, dtype=np.uint8)
+
+
+#: Modes :meth:`PIL.Image.Image.reduce` works on directly.
+_REDUCIBLE = ("L", "LA", "RGB", "RGBA")
+
+
+def _as_rgb(img: Any) -> Any:
+    """An RGB copy of an image; 16-bit and 32-bit grey scaled to 8 bits, alpha dropped."""
+    from PIL import Image
+
+    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+        wide = np.asarray(img, dtype=np.int64)
+        grey = np.clip(wide >> 8 if wide.max() > 255 else wide, 0, 255).astype(np.uint8)
+        return Image.fromarray(grey, "L").convert("RGB")
+    return img if img.mode == "RGB" else img.convert("RGB")
+
+
 def validate_records(
     records: list[Record],
     *,
@@ -220,6 +346,7 @@ def validate_records(
     classes: list[str] | None = None,
     check_images: bool = True,
     threads: int = 8,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> Validated:
     """Validate every record and the dataset as a whole.
 
@@ -236,6 +363,8 @@ def validate_records(
         Open and fully decode every image (catches truncated and corrupt files).
     threads : int
         Threads used to check images.
+    max_pixels : int
+        An image of more pixels is an invalid row (``dataset.max_pixels``).
 
     Returns
     -------
@@ -257,8 +386,7 @@ def validate_records(
         else:
             kept.append(rec)
     if check_images and kept:
-        with ThreadPoolExecutor(max_workers=threads) as pool:
-            reasons = list(pool.map(check_image, (r.path for r in kept), chunksize=64))
+        reasons = check_image_files([r.path for r in kept], max_pixels=max_pixels, threads=threads)
         bad = {i: why for i, why in enumerate(reasons) if why}
         problems += [
             Problem(kept[i].where, f"{why}: {kept[i].path}", kept[i].path, kept[i].row)

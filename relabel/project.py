@@ -15,8 +15,10 @@ Folder layout::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -32,6 +34,7 @@ from relabel import dataset as dataset_mod
 from relabel import scoring
 from relabel.config import Config
 from relabel.errors import ConfigError, NotTrainedError, ProjectError, StoreError
+from relabel.lock import create_lock_file, project_lock
 from relabel.store import DB_FILE, Store
 
 log = logging.getLogger(__name__)
@@ -138,8 +141,15 @@ class Project:
 
     # -- life cycle ---------------------------------------------------------------------
     @classmethod
-    def open(cls, root: Path) -> Project:
+    def open(cls, root: Path, *, readonly: bool = False) -> Project:
         """Open an existing project folder.
+
+        Parameters
+        ----------
+        root : Path
+            The project folder.
+        readonly : bool
+            Open the label store read-only (commands that only read never write).
 
         Raises
         ------
@@ -151,12 +161,14 @@ class Project:
         db = root / DB_FILE
         if not db.is_file():
             raise ProjectError(f"{root}: not initialised (no {DB_FILE}); run: relabel init {root}")
-        store = Store.open(db)
-        if store.classes != config.dataset.classes:
+        store = Store.open(db, readonly=readonly)
+        stored = store.classes
+        if stored != config.dataset.classes:
             store.close()
             raise ConfigError(
-                f"{root / config_mod.CONFIG_FILE}: dataset.classes {config.dataset.classes} "
-                f"differ from the label store's {store.classes}; classes cannot change after init"
+                f"{root / config_mod.CONFIG_FILE}: dataset.classes was changed after init "
+                f"(now {config.dataset.classes}, the label store has {stored}); classes are "
+                f"fixed at init: set dataset.classes back to {stored}"
             )
         return cls(root, config, store)
 
@@ -222,7 +234,11 @@ class Project:
             manifest=data_path if ds.source == "manifest" else None,
         )
         validated = dataset_mod.validate_records(
-            records, folds=training.folds, classes=ds.classes or None, check_images=check_images
+            records,
+            folds=training.folds,
+            classes=ds.classes or None,
+            check_images=check_images,
+            max_pixels=ds.max_pixels,
         )
         problems = sorted(problems + validated.problems, key=lambda p: (p.row is None, p.row or 0))
         if problems and not skip_invalid:
@@ -246,18 +262,23 @@ class Project:
             replace(config, dataset=ds, training=training), str(config_file)
         )
         root.mkdir(parents=True, exist_ok=True)
-        skipped_file = None
-        if problems:
-            skipped_file = dataset_mod.write_problems(problems, root / SKIPPED_FILE)
-            log.warning("skipped %d invalid row(s), listed in %s", len(problems), skipped_file)
-        store = Store.create(
-            root / DB_FILE,
-            validated.classes,
-            ((r.sample_id, r.path, r.label) for r in validated.records),
-        )
-        store.close()
-        if not existing or config != config_mod.load(root):
-            config_mod.save(config, root)
+        create_lock_file(root)
+        with project_lock(root, "relabel init"):
+            if (root / DB_FILE).exists():
+                raise ProjectError(f"{root}: already initialised ({DB_FILE} exists)")
+            skipped_file = None
+            if problems:
+                skipped_file = dataset_mod.write_problems(problems, root / SKIPPED_FILE)
+                log.warning("skipped %d invalid row(s), listed in %s", len(problems), skipped_file)
+            if not existing or config != config_mod.load(root):
+                config_mod.save(config, root)
+            # The store is the commit point: written whole under a temporary name, then
+            # renamed, so an init killed at any moment can simply be run again.
+            Store.create(
+                root / DB_FILE,
+                validated.classes,
+                ((r.sample_id, r.path, r.label) for r in validated.records),
+            ).close()
         return InitResult(
             root, len(validated.records), validated.classes, len(problems), skipped_file
         )
@@ -298,6 +319,7 @@ class Project:
             tta=c.training.tta,
             ensemble=c.training.ensemble,
             cache_images=c.training.cache_images,
+            max_pixels=c.dataset.max_pixels,
         )
 
     def active_samples(self) -> pd.DataFrame:
@@ -332,8 +354,6 @@ class Project:
         -------
         TrainResult
         """
-        from sklearn.metrics import f1_score
-
         from relabel import training
 
         progress = progress or _log_progress
@@ -341,35 +361,23 @@ class Project:
         y = self.label_indices(samples["label"])
         settings = self.train_settings()
         training.check_settings(settings)  # before anything is written
+        self.check_images(samples, progress)
         run_id = _run_id(self.store)
         run_dir = self.root / RUNS_DIR / run_id
-        run_dir.mkdir(parents=True, exist_ok=True)
+        # Written under a hidden name and renamed when complete: a failed or killed run
+        # leaves no run folder that looks finished.
+        partial = self.root / RUNS_DIR / f".{run_id}.partial"
+        partial.mkdir(parents=True, exist_ok=True)
         self.store.start_run(run_id, "train", self._settings_dict(), cycle)
         started = time.perf_counter()
         try:
             n_classes = len(self.config.dataset.classes)
             paths = samples["path"].tolist()
-            cv, fit = self._fit(paths, y, n_classes, settings, run_dir, progress, final_model)
-            probs = np.asarray(cv.probabilities, dtype=np.float32)
-            np.savez_compressed(
-                run_dir / "oof.npz",
-                sample_ids=samples["sample_id"].to_numpy(dtype=str),
-                labels=y,
-                probs=probs,
-                classes=np.asarray(self.config.dataset.classes, dtype=str),
-            )
-            pred = probs.argmax(axis=1)
-            folds = [_as_dict(f) for f in getattr(cv, "folds", [])]
-            metrics = {
-                "n_samples": len(samples),
-                "oof_accuracy": float((pred == y).mean()),
-                "oof_macro_f1": float(f1_score(y, pred, average="macro")),
-                "seconds": time.perf_counter() - started,
-                "folds": folds,
-                "final_model": _as_dict(fit) if fit is not None else None,
-            }
-            (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=float))
+            cv, fit = self._fit(paths, y, n_classes, settings, partial, progress, final_model)
+            metrics = self._write_run(partial, samples, y, cv, fit, time.perf_counter() - started)
+            partial.rename(run_dir)
         except BaseException:
+            shutil.rmtree(partial, ignore_errors=True)
             self.store.finish_run(run_id, {}, status="failed")
             raise
         self.store.finish_run(run_id, metrics)
@@ -380,8 +388,67 @@ class Project:
             metrics["oof_accuracy"],
             metrics["oof_macro_f1"],
             metrics["seconds"],
-            folds,
+            metrics["folds"],
         )
+
+    def check_images(self, samples: pd.DataFrame, progress: Progress | None = None) -> None:
+        """Check that every image to train on is still there and readable, before a run.
+
+        Raises
+        ------
+        DatasetError
+            Listing every sample whose image is missing, unreadable or too large now
+            (nothing was written).
+        """
+        from relabel.errors import DatasetError, Problem
+
+        paths = samples["path"].tolist()
+        if progress is not None:
+            progress(f"checking {len(paths)} images")
+        reasons = dataset_mod.check_image_files(paths, max_pixels=self.config.dataset.max_pixels)
+        problems = [
+            Problem(f"sample {sid}", f"{why}: {path}", path)
+            for sid, path, why in zip(samples["sample_id"], paths, reasons, strict=True)
+            if why
+        ]
+        if problems:
+            raise DatasetError(
+                f"{len(problems)} image(s) changed since init and cannot be trained on; "
+                "nothing was written (restore them, or exclude the samples):",
+                problems,
+            )
+
+    def _write_run(
+        self,
+        run_dir: Path,
+        samples: pd.DataFrame,
+        y: np.ndarray,
+        cv: Any,
+        fit: Any,
+        seconds: float,
+    ) -> dict[str, Any]:
+        """Write a run's ``oof.npz`` and ``metrics.json``; return the metrics."""
+        from sklearn.metrics import f1_score
+
+        probs = np.asarray(cv.probabilities, dtype=np.float32)
+        np.savez_compressed(
+            run_dir / "oof.npz",
+            sample_ids=samples["sample_id"].to_numpy(dtype=str),
+            labels=y,
+            probs=probs,
+            classes=np.asarray(self.config.dataset.classes, dtype=str),
+        )
+        pred = probs.argmax(axis=1)
+        metrics = {
+            "n_samples": len(samples),
+            "oof_accuracy": float((pred == y).mean()),
+            "oof_macro_f1": float(f1_score(y, pred, average="macro")),
+            "seconds": seconds,
+            "folds": [_as_dict(f) for f in getattr(cv, "folds", [])],
+            "final_model": _as_dict(fit) if fit is not None else None,
+        }
+        (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=float))
+        return metrics
 
     def _fit(
         self,
@@ -636,15 +703,38 @@ def _as_dict(obj: Any) -> dict[str, Any]:
 
 
 def write_table(table: pd.DataFrame, out: Path) -> Path:
-    """Write a table as CSV or Parquet, chosen by the file extension."""
+    """Write a table as CSV or Parquet, chosen by the file extension.
+
+    The file is written under a temporary name beside ``out`` and renamed when complete, so
+    a failed write leaves no partial file (and no new folder).
+
+    Raises
+    ------
+    ConfigError
+        The extension is not ``.csv``/``.parquet``, or ``out`` cannot be written.
+    """
+    out = Path(out)
     suffix = out.suffix.lower()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if suffix == ".csv":
-        table.to_csv(out, index=False)
-    elif suffix in (".parquet", ".pq"):
-        table.to_parquet(out, index=False)
-    else:
+    if suffix not in (".csv", ".parquet", ".pq"):
         raise ConfigError(f"{out}: output must end in .csv or .parquet")
+    created = [p for p in reversed(out.parent.parents) if not p.exists()]
+    created += [out.parent] if not out.parent.exists() else []
+    tmp = out.with_name(f".{out.name}.partial")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if suffix == ".csv":
+            table.to_csv(tmp, index=False)
+        else:
+            table.to_parquet(tmp, index=False)
+        tmp.replace(out)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        for folder in reversed(created):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        reason = exc.strerror or str(exc)
+        raise ConfigError(f"{out}: cannot write the output file ({reason})") from exc
     return out
 
 

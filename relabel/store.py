@@ -18,6 +18,7 @@ Every write happens in a transaction: a crash leaves the store as it was before 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -28,9 +29,11 @@ from typing import Any
 
 import pandas as pd
 
+from relabel import failpoints
 from relabel.errors import StoreError
 
 DB_FILE = "relabel.db"
+_SQLITE_HEADER = b"SQLite format 3\x00"
 SCHEMA_VERSION = 1
 SOURCES = ("original", "review", "manual", "import")
 STATUSES = ("active", "excluded")
@@ -146,6 +149,12 @@ CREATE TABLE IF NOT EXISTS pulls (
 """
 
 
+def _remove_db(path: Path) -> None:
+    """Delete an SQLite file with its ``-wal`` and ``-shm`` companions."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+
+
 def now() -> str:
     """The current UTC time as an ISO-8601 string (microseconds, ``+00:00``)."""
     return datetime.now(UTC).isoformat(timespec="microseconds")
@@ -179,38 +188,74 @@ class Store:
 
     # -- opening ---------------------------------------------------------------------
     @staticmethod
-    def _connect(path: Path) -> sqlite3.Connection:
-        conn = sqlite3.connect(path, isolation_level=None, timeout=30.0)
+    def _connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
+        """Connect; ``readonly`` connections refuse every write (``PRAGMA query_only``).
+
+        A read-only connection still opens the file read-write where it may, so that SQLite
+        removes the WAL's companion files when it closes and a read leaves the project
+        folder exactly as it was; where the folder is not writable it opens ``mode=ro``.
+        """
+        path = Path(path)
+        if readonly and not os.access(path.parent, os.W_OK):
+            uri = f"{path.resolve().as_uri()}?mode=ro"
+            conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=30.0)
+        else:
+            conn = sqlite3.connect(path, isolation_level=None, timeout=30.0)
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA foreign_keys = ON")
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = NORMAL")
+        if readonly:
+            conn.execute("PRAGMA query_only = ON")
+        else:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
         return conn
 
     @classmethod
-    def open(cls, path: Path) -> Store:
+    def open(cls, path: Path, *, readonly: bool = False) -> Store:
         """Open an existing store.
+
+        The file is checked before anything is written to it: an SQLite header, an intact
+        page structure (``PRAGMA quick_check``) and relabel's schema version.
+
+        Parameters
+        ----------
+        path : Path
+            The store's file (``PROJECT/relabel.db``).
+        readonly : bool
+            Open it read-only: for commands that only read, so they never write.
 
         Raises
         ------
         StoreError
-            The file does not exist or is not a relabel store.
+            The file does not exist, is not an SQLite database, is damaged, or is not a
+            relabel label store.
         """
         path = Path(path)
         if not path.is_file():
             raise StoreError(f"{path}: label store not found (relabel init creates it)")
+        with path.open("rb") as fh:
+            header = fh.read(len(_SQLITE_HEADER))
+        if header != _SQLITE_HEADER:
+            what = "an empty file" if not header else "not an SQLite database"
+            raise StoreError(f"{path}: not a relabel label store ({what})")
         conn = None
         try:
-            conn = cls._connect(path)
+            conn = cls._connect(path, readonly=readonly)
+            check = conn.execute("PRAGMA quick_check(1)").fetchone()[0]
+            if check != "ok":
+                raise sqlite3.DatabaseError(f"damaged: {check}")
             row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            if row is None or not str(row[0]).isdigit() or int(row[0]) > SCHEMA_VERSION:
+                raise sqlite3.DatabaseError(f"unknown schema version {row and row[0]}")
+            if not readonly:
+                conn.executescript(_SCHEMA)
         except sqlite3.DatabaseError as exc:
             if conn is not None:
                 conn.close()
-            raise StoreError(f"{path}: not a relabel label store ({exc})") from exc
-        if row is None or int(row[0]) > SCHEMA_VERSION:
-            conn.close()
-            raise StoreError(f"{path}: unknown store schema version {row and row[0]}")
-        conn.executescript(_SCHEMA)
+            raise StoreError(
+                f"{path}: not a relabel label store, or a damaged one ({exc}); restore it "
+                "from a backup (relabel never repairs a store by itself)"
+            ) from exc
         return cls(path, conn)
 
     @classmethod
@@ -234,12 +279,13 @@ class Store:
         path = Path(path)
         if path.exists():
             raise StoreError(f"{path}: already exists")
-        conn = cls._connect(path)
-        store = cls(path, conn)
+        partial = path.with_name(path.name + ".partial")
+        _remove_db(partial)  # left by a creation that was killed
+        conn = cls._connect(partial)
         try:
             conn.executescript(_SCHEMA)
             t = now()
-            with store.transaction():
+            with cls(partial, conn).transaction():
                 conn.execute(
                     "INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
                 )
@@ -255,12 +301,14 @@ class Store:
                     "VALUES (?, ?, 'original', ?)",
                     [(sid, lab, t) for sid, _, _, lab in rows],
                 )
+                failpoints.hit("init:before_commit")
+            conn.close()  # checkpoints the WAL into the file
+            partial.replace(path)
         except BaseException:
             conn.close()
-            for suffix in ("", "-wal", "-shm"):
-                Path(str(path) + suffix).unlink(missing_ok=True)
+            _remove_db(partial)
             raise
-        return store
+        return cls.open(path)
 
     def close(self) -> None:
         """Close the connection."""
@@ -469,22 +517,94 @@ class Store:
         return out
 
     # -- Label Studio task map ----------------------------------------------------------------
-    def studio_project(self, url: str) -> sqlite3.Row | None:
-        """The Label Studio project on the server at ``url`` this project pushes to."""
+    def studio_project(self) -> sqlite3.Row | None:
+        """The Label Studio project this project is bound to (its latest binding), or None.
+
+        A project has one binding, whatever the server's URL: its ``url`` is where it was
+        last used (redacted), updated by :meth:`rebind_studio_project` when the server
+        moved.
+        """
         return self.conn.execute(
-            "SELECT * FROM studio_projects WHERE url = ? ORDER BY created_at DESC LIMIT 1",
-            (url,),
+            "SELECT * FROM studio_projects ORDER BY created_at DESC, rowid DESC LIMIT 1"
         ).fetchone()
 
     def add_studio_project(
         self, studio_project_id: int, url: str, title: str, classes: list[str]
     ) -> None:
-        """Record the Label Studio project relabel created."""
+        """Bind this project to a Label Studio project (it becomes the latest binding)."""
         with self.transaction() as conn:
             conn.execute(
-                "INSERT INTO studio_projects VALUES (?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO studio_projects VALUES (?, ?, ?, ?, ?)",
                 (studio_project_id, url, title, json.dumps(classes), now()),
             )
+
+    def rebind_studio_project(
+        self, studio_project_id: int, old_url: str, new_url: str, *, title: str | None = None
+    ) -> None:
+        """Record that the bound Label Studio project is now reached at ``new_url``.
+
+        The binding keeps its project id, time and tasks; only its URL (and, when given,
+        its title) change.
+        """
+        with self.transaction() as conn:
+            if new_url != old_url:  # an older binding to the same project at new_url
+                conn.execute(
+                    "DELETE FROM studio_projects WHERE url = ? AND studio_project_id = ?",
+                    (new_url, studio_project_id),
+                )
+            conn.execute(
+                "UPDATE studio_projects SET url = ?, title = COALESCE(?, title) "
+                "WHERE url = ? AND studio_project_id = ?",
+                (new_url, title, old_url, studio_project_id),
+            )
+
+    def carry_over_tasks(
+        self, old_project_id: int, new_project_id: int, found: dict[str, int]
+    ) -> tuple[int, int]:
+        """Move the unfinished tasks of one Label Studio project to another (a re-bind).
+
+        Every planned, pending or open row of ``old_project_id`` moves to
+        ``new_project_id``: a sample in ``found`` (``sample_id -> task id`` in the new
+        project) becomes ``open`` with that task; any other becomes ``planned`` again, so
+        the next push sends it. Resolved rows stay with the old project (history).
+
+        Returns
+        -------
+        linked, replanned : int
+        """
+        t = now()
+        with self.transaction() as conn:
+            taken = {
+                r[0]
+                for r in conn.execute(
+                    "SELECT task_id FROM tasks WHERE studio_project_id = ? AND task_id IS NOT NULL",
+                    (new_project_id,),
+                )
+            }
+            rows = conn.execute(
+                "SELECT row_id, sample_id FROM tasks WHERE studio_project_id = ? "
+                "AND state IN ('planned', 'pending', 'open') ORDER BY row_id",
+                (old_project_id,),
+            ).fetchall()
+            linked, replanned = [], []
+            for r in rows:
+                task_id = found.get(r["sample_id"])
+                if task_id is not None and task_id not in taken:
+                    taken.add(task_id)
+                    linked.append((new_project_id, task_id, t, r["row_id"]))
+                else:
+                    replanned.append((new_project_id, r["row_id"]))
+            conn.executemany(
+                "UPDATE tasks SET studio_project_id = ?, task_id = ?, state = 'open', "
+                "pushed_at = COALESCE(pushed_at, ?), fingerprint = NULL WHERE row_id = ?",
+                linked,
+            )
+            conn.executemany(
+                "UPDATE tasks SET studio_project_id = ?, task_id = NULL, state = 'planned', "
+                "pushed_at = NULL, fingerprint = NULL WHERE row_id = ?",
+                replanned,
+            )
+        return len(linked), len(replanned)
 
     def plan_tasks(
         self,

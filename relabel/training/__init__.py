@@ -183,6 +183,11 @@ class TrainSettings:
         Decode and resize every image once into a uint8 array (memory-mapped in
         ``cache_dir`` when one is given) and train from it; false streams and decodes the
         files again every epoch.
+    max_pixels : int
+        The largest image accepted (``dataset.max_pixels``). In the decode cache, images
+        larger than :data:`LARGE_IMAGE_PIXELS` are decoded at reduced size
+        (:func:`relabel.dataset.read_image`), one or two at a time, so that memory does not
+        follow the source resolution.
     """
 
     image_size: tuple[int, int]
@@ -211,6 +216,7 @@ class TrainSettings:
     tta: bool = False
     ensemble: int = 1
     cache_images: bool = True
+    max_pixels: int = 100_000_000
 
     def __post_init__(self) -> None:
         try:
@@ -534,6 +540,50 @@ def _decode_image(path: Any, settings: TrainSettings) -> Any:
     return image
 
 
+#: Images of more pixels are decoded at reduced size in the decode cache.
+LARGE_IMAGE_PIXELS = 4_000_000
+
+
+def _large_images(files: Sequence[str], settings: TrainSettings) -> np.ndarray:
+    """A mask of the images too large to decode whole (their headers are read in threads)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from relabel.dataset import image_pixels
+
+    def pixels_of(file: str) -> int:
+        try:
+            return image_pixels(file, settings.max_pixels)
+        except Exception:  # unreadable: TensorFlow's decoder reports it, naming the file
+            return 0
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        pixels = list(pool.map(pixels_of, files))
+    return np.asarray(pixels, dtype=np.int64).reshape(-1) > LARGE_IMAGE_PIXELS
+
+
+def _decode_large_images(
+    files: Sequence[str], rows: np.ndarray, settings: TrainSettings, array: np.ndarray
+) -> None:
+    """Decode large images at reduced size, one at a time, into ``array``'s ``rows``."""
+    from relabel.dataset import read_image
+
+    tf = _tf()
+
+    def one(i: int) -> None:
+        try:
+            reduced = read_image(files[i], settings.image_size, settings.max_pixels)
+        except (OSError, ValueError, SyntaxError) as exc:
+            raise TrainingError(f"cannot read image {files[i]}: {exc}") from exc
+        image = tf.constant(reduced)
+        if settings.channels == 1:
+            image = tf.image.rgb_to_grayscale(image)
+        image = tf.image.resize(image, settings.image_size, antialias=True)
+        array[i] = tf.cast(tf.clip_by_value(tf.round(image), 0.0, 255.0), tf.uint8).numpy()
+
+    for i in rows.tolist():
+        one(int(i))
+
+
 def _load_image(path: Any, settings: TrainSettings) -> Any:
     """One image file as float32 in [0, 1]: exactly the decoded uint8 image / 255."""
     return _tf().cast(_decode_image(path, settings), _tf().float32) / 255.0
@@ -695,18 +745,22 @@ def decode_images(
         partial = out.with_name(out.name + ".partial")
         array = np.lib.format.open_memmap(partial, mode="w+", dtype=np.uint8, shape=shape)
     try:
-        ds = tf.data.Dataset.from_tensor_slices(tf.constant(files or [""], dtype=tf.string))
-        ds = ds.take(len(files)).map(
+        large = _large_images(files, settings)
+        small = np.flatnonzero(~large)
+        small_files = [files[i] for i in small]
+        ds = tf.data.Dataset.from_tensor_slices(tf.constant(small_files or [""], dtype=tf.string))
+        ds = ds.take(len(small_files)).map(
             lambda path: _decode_image(path, settings),
             num_parallel_calls=tf.data.AUTOTUNE,
             deterministic=True,
         )
         at = 0
-        with _naming_bad_images(files, settings):
+        with _naming_bad_images(small_files, settings):
             for batch in ds.batch(256).prefetch(2):
                 values = batch.numpy()
-                array[at : at + len(values)] = values
+                array[small[at : at + len(values)]] = values
                 at += len(values)
+        _decode_large_images(files, np.flatnonzero(large), settings, array)
         if out is not None:
             array.flush()
             del array
@@ -717,9 +771,7 @@ def decode_images(
             partial.unlink(missing_ok=True)
     seconds = time.perf_counter() - started
     message = f"decoded {len(files)} images in {seconds:.1f} s"
-    logger.info(message)
-    if progress is not None:
-        progress(message)
+    (progress or logger.info)(message)
     return array
 
 
@@ -1171,9 +1223,7 @@ def _progress_callback_class() -> type:
             )
             rate = f" {self.n_images / seconds:.0f} img/s" if self.n_images and seconds else ""
             message = f"{self.tag}: epoch {epoch + 1}/{self.epochs} {shown}{rate}"
-            logger.debug(message)
-            if self.progress is not None:
-                self.progress(message)
+            (self.progress or logger.debug)(message)
 
         def images_per_second(self) -> float:
             """Images per second over the epochs run, the first (tracing) one left out."""
@@ -1475,9 +1525,7 @@ def _cross_validate_fold(
         f"(best {fit_info.best_epoch}), {fit_info.images_per_second:.0f} img/s, "
         f"held-out accuracy {accuracy:.4f}"
     )
-    logger.info(message)
-    if progress is not None:
-        progress(message)
+    (progress or logger.info)(message)
     return info, predicted
 
 

@@ -109,9 +109,7 @@ def embed_images(
         f"embedded {len(files)} images into {features.shape[1]} features "
         f"in {time.perf_counter() - started:.1f} s"
     )
-    logger.info(message)
-    if progress is not None:
-        progress(message)
+    (progress or logger.info)(message)
     return features
 
 
@@ -187,9 +185,7 @@ def cross_validated_probabilities(
             f"fold {k + 1}/{settings.folds}: logistic regression in {seconds:.1f} s, "
             f"held-out accuracy {accuracy:.4f}"
         )
-        logger.info(message)
-        if progress is not None:
-            progress(message)
+        (progress or logger.info)(message)
     return CrossValResult(
         probabilities=probabilities,
         fold_of_sample=fold_of_sample,
