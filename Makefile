@@ -7,7 +7,7 @@ STUDIO_VENV ?= .venv-studio
 BIN         := $(VENV)/bin
 export RELABEL_STUDIO_VENV := $(abspath $(STUDIO_VENV))
 
-.PHONY: install studio browser demo test test-fast lint bench bench-quick clean
+.PHONY: install studio browser demo test test-fast lint bench bench-quick reliability clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,14 @@ test-fast: install
 lint: install
 	$(BIN)/ruff check relabel tests benchmarks
 	$(BIN)/ruff format --check relabel tests benchmarks
+
+# The README's reliability section: the case table of tests/test_reliability.py and the
+# results of this run (failures are shown there, not hidden).
+reliability: install studio
+	mkdir -p build
+	-$(BIN)/pytest tests/test_reliability.py tests/test_studio_move.py \
+	  --junitxml=build/reliability.xml -o junit_family=xunit1
+	$(BIN)/python -m tests.reliability_readme build/reliability.xml README.md
 
 bench: install studio
 	$(BIN)/python -m benchmarks --full

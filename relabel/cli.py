@@ -35,8 +35,17 @@ class JsonFormatter(logging.Formatter):
         )
 
 
+#: The Label Studio client logs every HTTP request here, at DEBUG (shown with ``-vv``).
+HTTP_LOGGER = "relabel.studio.http"
+
+
 def setup_logging(verbose: int, quiet: bool, json_logs: bool) -> None:
-    """Send logs to stderr at the level the flags ask for."""
+    """Send logs to stderr at the level the flags ask for.
+
+    ``-v`` shows relabel's DEBUG lines; ``-vv`` adds one line per HTTP request to Label
+    Studio and the libraries' own logs. Python warnings (Pillow's, TensorFlow's) become log
+    lines instead of raw ``warnings`` output.
+    """
     level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
@@ -46,9 +55,37 @@ def setup_logging(verbose: int, quiet: bool, json_logs: bool) -> None:
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)
     logging.getLogger("relabel").setLevel(level)
-    if verbose < 2:
-        for noisy in ("httpx", "urllib3", "absl", "tensorflow", "h5py"):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.captureWarnings(True)
+    logging.getLogger("py.warnings").setLevel(logging.ERROR if quiet else logging.WARNING)
+    noisy = ("httpx", "httpcore", "urllib3", "absl", "tensorflow", "h5py")
+    if verbose >= 2 and not quiet:
+        logging.getLogger(HTTP_LOGGER).setLevel(logging.DEBUG)
+        for name in noisy:
+            logging.getLogger(name).setLevel(logging.DEBUG if name != "httpcore" else logging.INFO)
+    else:
+        logging.getLogger(HTTP_LOGGER).setLevel(logging.WARNING)
+        for name in noisy:
+            logging.getLogger(name).setLevel(logging.WARNING)
+
+
+class Budget(click.ParamType):
+    """A review budget: a count of samples (``200``) or a fraction of them (``0.05``)."""
+
+    name = "budget"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, int | float):
+            return value
+        try:
+            number = float(value)
+        except ValueError:
+            self.fail(f"{value!r} is not a count (200) or a fraction (0.05)", param, ctx)
+        if number < 0 or (number >= 1 and not number.is_integer()) or number != number:
+            self.fail(f"{value!r}: give a count >= 0 or a fraction in (0, 1)", param, ctx)
+        return int(number) if number >= 1 or number == 0 else number
+
+
+BUDGET = Budget()
 
 
 class RelabelGroup(click.Group):
@@ -151,10 +188,11 @@ def init(
 @click.option("--no-final-model", is_flag=True, help="Skip the final model on all samples.")
 def train(project: Path, no_final_model: bool) -> None:
     """Cross-validate a model: out-of-fold probabilities for every sample."""
+    from relabel.lock import project_lock
     from relabel.project import Project
     from relabel.reporting import build_report
 
-    with Project.open(project) as p:
+    with Project.open(project) as p, project_lock(p.root, "relabel train"):
         r = p.train(progress=_progress, final_model=not no_final_model)
         report_path = build_report(p)
     click.echo(
@@ -177,7 +215,7 @@ def score(project: Path, out: Path, with_probs: bool) -> None:
     """Rank samples by how likely their label is wrong."""
     from relabel.project import Project
 
-    with Project.open(project) as p:
+    with Project.open(project, readonly=True) as p:
         ranked = p.score(out, with_probs=with_probs)
     lanes = ranked.table["lane"].value_counts()
     click.echo(
@@ -194,7 +232,7 @@ def status(project: Path, as_json: bool) -> None:
     """Samples, class balance, estimated errors, confused pairs and cycles."""
     from relabel.project import Project
 
-    with Project.open(project) as p:
+    with Project.open(project, readonly=True) as p:
         info = p.status()
     if as_json:
         _echo_json(info)
@@ -271,7 +309,7 @@ def export(project: Path, out: Path) -> None:
     """Write the current manifest with original labels beside the current ones."""
     from relabel.project import Project
 
-    with Project.open(project) as p:
+    with Project.open(project, readonly=True) as p:
         n = p.export(out)
     click.echo(f"wrote {n} rows to {out}")
 
@@ -284,7 +322,7 @@ def history(project: Path, sample_id: str, as_json: bool) -> None:
     """Show one sample's label history, oldest first."""
     from relabel.project import Project
 
-    with Project.open(project) as p:
+    with Project.open(project, readonly=True) as p:
         rows = p.history(sample_id)
     if as_json:
         _echo_json(rows)
@@ -319,7 +357,8 @@ def demo_data(out_dir: Path, noise: str | None, seed: int, overwrite: bool) -> N
 def _client(p: Any) -> Any:
     from relabel.studio.client import StudioClient
 
-    return StudioClient.from_env(p.config.studio.url_env, p.config.studio.token_env)
+    studio = p.config.studio
+    return StudioClient.from_env(studio.url_env, studio.token_env, retries=studio.retries)
 
 
 def _print_summary(title: str, summary: Any) -> None:
@@ -341,7 +380,10 @@ def _print_summary(title: str, summary: Any) -> None:
 @main.command()
 @project_arg
 @click.option(
-    "--budget", type=click.IntRange(min=0), help="Most samples to push (default: config)."
+    "--budget",
+    type=BUDGET,
+    help="Most samples to push: a count (200) or a fraction of the samples (0.05) "
+    "(default: review.budget).",
 )
 @click.option(
     "--lane",
@@ -355,12 +397,13 @@ def _print_summary(title: str, summary: Any) -> None:
     type=click.IntRange(min=1),
     help="Tasks per import request.",
 )
-def push(project: Path, budget: int | None, lane: str | None, batch_size: int) -> None:
+def push(project: Path, budget: float | None, lane: str | None, batch_size: int) -> None:
     """Send the most suspicious samples to Label Studio (idempotent, resumable)."""
+    from relabel.lock import project_lock
     from relabel.project import Project
     from relabel.studio.push import push as push_samples
 
-    with Project.open(project) as p:
+    with Project.open(project) as p, project_lock(p.root, "relabel push"):
         summary = push_samples(
             p, _client(p), budget=budget, lane=lane, batch_size=batch_size, progress=_progress
         )
@@ -371,10 +414,11 @@ def push(project: Path, budget: int | None, lane: str | None, batch_size: int) -
 @project_arg
 def pull(project: Path) -> None:
     """Read reviewers' answers and apply them as label versions, exactly once."""
+    from relabel.lock import project_lock
     from relabel.project import Project
     from relabel.studio.pull import pull as pull_reviews
 
-    with Project.open(project) as p:
+    with Project.open(project) as p, project_lock(p.root, "relabel pull"):
         summary = pull_reviews(p, _client(p), progress=_progress)
     _print_summary("pull", summary)
 
@@ -409,11 +453,12 @@ def review_simulate(
     project: Path, truth: Path, accuracy: float, reviewers: int, skip_rate: float, seed: int
 ) -> None:
     """Answer open tasks as simulated reviewers, through the real Label Studio API."""
+    from relabel.lock import project_lock
     from relabel.project import Project
     from relabel.studio.push import ensure_studio_project
     from relabel.studio.simulate import simulate_reviews
 
-    with Project.open(project) as p:
+    with Project.open(project) as p, project_lock(p.root, "relabel review-simulate"):
         client = _client(p)
         sp = ensure_studio_project(p, client, create=False)
         summary = simulate_reviews(
@@ -446,25 +491,31 @@ def review_simulate(
     type=click.IntRange(min=0),
     help="Pull and retrain only once N tasks of the cycle have answers (0: all).",
 )
-@click.option("--budget", type=click.IntRange(min=0), help="Override the review budget.")
-@click.option("--yes", is_flag=True, help="Never prompt (relabel never prompts; for schedulers).")
+@click.option(
+    "--budget",
+    type=BUDGET,
+    help="Override the review budget: a count (200) or a fraction of the samples (0.05).",
+)
+@click.option("--yes", is_flag=True, hidden=True, help="Deprecated: relabel never prompts.")
 def cycle(
     project: Path,
     until: str | None,
     truth: Path | None,
     min_reviews: int | None,
-    budget: int | None,
+    budget: float | None,
     yes: bool,
 ) -> None:
     """Run or resume one cycle: train, select, push, pull, retrain, evaluate.
 
     Exit codes: 0 cycle done, 3 waiting for reviews, 4 nothing to do, 5 locked.
     """
-    from relabel.cycle import SimulatedReview, project_lock, run_cycle
+    from relabel.cycle import SimulatedReview, run_cycle
+    from relabel.lock import project_lock
     from relabel.project import Project
 
-    del yes  # relabel never prompts; the flag exists so schedulers can say so
-    with Project.open(project) as p, project_lock(p.root):
+    if yes:
+        log.warning("--yes is deprecated and has no effect: relabel never prompts")
+    with Project.open(project) as p, project_lock(p.root, "relabel cycle"):
         simulate = SimulatedReview(truth=_read_truth(truth)) if truth else None
         result = run_cycle(
             p,
@@ -567,11 +618,14 @@ def demo(
     )
     click.echo(f"initial noise {result.initial_noise:.2%}; project: {result.project_dir}")
     if result.waiting:
-        click.echo(f"Tasks are waiting in Label Studio: {result.url}")
+        from relabel.studio.urls import redact_url
+
+        click.echo(f"Tasks are waiting in Label Studio: {redact_url(result.url)}")
         if not studio_url:
             click.echo(f"  login: {result.username}   password: {result.password}")
         click.echo(
-            f"  then: export LABEL_STUDIO_URL={result.url}; relabel cycle {result.project_dir}"
+            f"  then: export LABEL_STUDIO_URL={redact_url(result.url)}; "
+            f"relabel cycle {result.project_dir}"
         )
         if not studio_url:
             click.echo(f"  stop the server with: relabel studio stop --data-dir {studio_dir}")
@@ -659,6 +713,38 @@ def studio_stop(data_dir: Path) -> None:
     click.echo("stopped" if stopped else "no server was running")
 
 
+@studio.command("bind")
+@project_arg
+@click.option(
+    "--studio-project",
+    "studio_project_id",
+    required=True,
+    type=click.IntRange(min=1),
+    help="The Label Studio project id (the number in its URL: /projects/ID).",
+)
+def studio_bind(project: Path, studio_project_id: int) -> None:
+    """Bind PROJECT to an existing Label Studio project at $LABEL_STUDIO_URL.
+
+    For a server that moved and whose project relabel cannot recognise by itself. The
+    project must have the same classes; unfinished tasks of a previous project are
+    carried over.
+    """
+    from relabel.lock import project_lock
+    from relabel.project import Project
+    from relabel.studio.binding import bind
+
+    with Project.open(project) as p, project_lock(p.root, "relabel studio bind"):
+        result = bind(p, _client(p), studio_project_id)
+    click.echo(
+        f"bound {project} to Label Studio project {result.studio_project_id} at {result.url}"
+    )
+    if result.previous is not None and result.previous != result.studio_project_id:
+        click.echo(
+            f"  unfinished tasks of project {result.previous}: {result.linked} found in "
+            f"project {result.studio_project_id}, {result.replanned} to be pushed again"
+        )
+
+
 @main.command()
 @project_arg
 @click.option(
@@ -676,7 +762,7 @@ def report(project: Path, out: Path | None, new_images: Path | None) -> None:
     from relabel.project import Project
     from relabel.reporting import build_report
 
-    with Project.open(project) as p:
+    with Project.open(project, readonly=True) as p:
         path = build_report(p, out, new_images=new_images)
     click.echo(f"wrote {path}")
 

@@ -23,8 +23,8 @@ import pandas as pd
 import pytest
 
 from relabel import demo
-from relabel.cycle import project_lock
 from relabel.errors import ExitCode
+from relabel.lock import project_lock
 from relabel.project import Project
 from relabel.studio.client import StudioClient
 
@@ -117,7 +117,7 @@ def label_versions(project: Path) -> list[tuple]:
 def studio_tasks(project: Path, client: StudioClient) -> dict[str, int]:
     """sample_id -> number of tasks in the Label Studio project (must all be 1)."""
     with Project.open(project) as p:
-        sp = int(p.store.studio_project(client.url)["studio_project_id"])
+        sp = int(p.store.studio_project()["studio_project_id"])
     return {sid: len(ids) for sid, ids in client.list_task_sample_ids(sp).items()}
 
 
@@ -135,7 +135,7 @@ def test_killed_cycle_ends_like_an_uninterrupted_one(
     manifest, truth = digits_data
 
     def cycle(project: Path) -> list[str]:
-        return ["cycle", str(project), "--simulate-review", str(truth), "--yes"]
+        return ["cycle", str(project), "--simulate-review", str(truth)]
 
     straight = make_project(tmp_path, manifest, "straight")
     r = relabel(cycle(straight), env)
@@ -205,7 +205,7 @@ def test_second_cycle_on_a_locked_project_exits_at_once(
     project = make_project(tmp_path, manifest, "locked")
     with project_lock(project):
         started = time.monotonic()
-        r = relabel(["cycle", str(project), "--yes"], env)
+        r = relabel(["cycle", str(project)], env)
         elapsed = time.monotonic() - started
     assert r.returncode == int(ExitCode.LOCKED) == 5, r.stderr
     assert "another relabel process" in r.stderr
