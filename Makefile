@@ -56,6 +56,7 @@ lint: install
 reliability: install studio
 	mkdir -p build
 	-$(BIN)/pytest tests/test_reliability.py tests/test_studio_move.py \
+	  --deselect tests/test_reliability.py::test_readme_lists_every_case \
 	  --junitxml=build/reliability.xml -o junit_family=xunit1
 	$(BIN)/python -m tests.reliability_readme build/reliability.xml README.md
 

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from relabel.consensus import NOT_SURE
+from relabel.errors import ConfigError
 from relabel.project import Project
 from relabel.store import now
 
@@ -155,5 +156,11 @@ def build_report(
         generated_at=now(),
         run_id=ranked.run_id,
     )
-    path = write_report(inputs, out_dir or project.root / REPORT_DIR)
+    target = Path(out_dir or project.root / REPORT_DIR)
+    try:
+        path = write_report(inputs, target)
+    except OSError as exc:
+        raise ConfigError(
+            f"{target}: cannot write the report there ({exc.strerror or exc})"
+        ) from exc
     return Path(path)

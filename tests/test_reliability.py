@@ -343,9 +343,11 @@ def _edited(section: str, key: str, value: str, *argv: str) -> Callable[[Path], 
     return setup
 
 
-def _then_project(*argv: str, edit: Callable[[Path], object] | None = None) -> Callable:
+def _after(make: Callable[[Path], Path], *argv: str, edit: Callable | None = None) -> Callable:
+    """Setup: ``make`` a project, ``edit`` it, then run ARGV (PROJ and TMP substituted)."""
+
     def setup(tmp: Path) -> list[str]:
-        proj = project(tmp)
+        proj = make(tmp)
         if edit is not None:
             edit(proj)
         return [a.replace("PROJ", str(proj)).replace("TMP", str(tmp)) for a in argv]
@@ -353,14 +355,12 @@ def _then_project(*argv: str, edit: Callable[[Path], object] | None = None) -> C
     return setup
 
 
-def _then_trained(*argv: str, edit: Callable[[Path], object] | None = None) -> Callable:
-    def setup(tmp: Path) -> list[str]:
-        proj = trained(tmp)
-        if edit is not None:
-            edit(proj)
-        return [a.replace("PROJ", str(proj)).replace("TMP", str(tmp)) for a in argv]
+def _then_project(*argv: str, edit: Callable | None = None) -> Callable:
+    return _after(project, *argv, edit=edit)
 
-    return setup
+
+def _then_trained(*argv: str, edit: Callable | None = None) -> Callable:
+    return _after(trained, *argv, edit=edit)
 
 
 def _regular_file(tmp: Path) -> list[str]:
@@ -630,6 +630,14 @@ CASES: list[Case] = [
         _then_trained("score", "PROJ", "--out", "/proc/x.csv"),
         INVALID,
         r"/proc/x\.csv: cannot write the output file",
+        issue=True,
+    ),
+    Case(
+        "report-out-unwritable",
+        "report --out /proc/report",
+        _then_trained("report", "PROJ", "--out", "/proc/report"),
+        INVALID,
+        r"/proc/report: cannot write the report there",
         issue=True,
     ),
     # -- huge images ---------------------------------------------------------------------------
