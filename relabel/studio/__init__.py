@@ -2,7 +2,12 @@
 
 - :mod:`relabel.studio.labeling`: the labeling config (pure strings);
 - :mod:`relabel.studio.client`: :class:`~relabel.studio.client.StudioClient`, a typed and
-  retrying client (projects, task import with images, reviewed tasks, users, answers);
+  retrying client (projects, task import with images, reviewed tasks, users, answers),
+  put together from :mod:`~relabel.studio.transport`, :mod:`~relabel.studio.projects`,
+  :mod:`~relabel.studio.imports`, :mod:`~relabel.studio.tasks` and
+  :mod:`~relabel.studio.annotations`, with its data types in :mod:`~relabel.studio.models`;
+- :mod:`relabel.studio.binding`, :mod:`relabel.studio.push`, :mod:`relabel.studio.pull`:
+  the link to a Label Studio project, and exactly-once push and pull;
 - :mod:`relabel.studio.server`: a local Label Studio in its own venv (demo, tests, CI);
 - :mod:`relabel.studio.simulate`: simulated reviewers answering through the real API.
 

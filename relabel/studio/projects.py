@@ -1,0 +1,173 @@
+"""Label Studio projects: create, read, describe, delete, and their webhooks.
+
+Part of :class:`~relabel.studio.client.StudioClient` (import it from there).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from relabel.errors import StudioProjectMissingError
+from relabel.studio.labeling import parse_classes
+from relabel.studio.models import ProjectInfo
+from relabel.studio.transport import CLIENT_LOGGER, StudioTransport
+
+log = logging.getLogger(CLIENT_LOGGER)
+
+
+class ProjectCalls(StudioTransport):
+    """Create, read, describe and delete projects; create webhooks."""
+
+    def create_project(
+        self,
+        title: str,
+        label_config: str,
+        description: str = "",
+        *,
+        maximum_annotations: int = 1,
+        expert_instruction: str | None = None,
+    ) -> int:
+        """Create a project; return its id.
+
+        Parameters
+        ----------
+        title, label_config, description : str
+            See :func:`relabel.studio.labeling.build_label_config` for the config.
+        maximum_annotations : int
+            How many people the labeling stream shows each task to (overlap).
+        expert_instruction : str, optional
+            Instructions shown before labeling (HTML allowed).
+
+        Notes
+        -----
+        A create that fails ambiguously is reconciled by looking for a new project with
+        the same title before it is sent again.
+        """
+        before = set(self._project_ids_titled(title))
+
+        extra: dict[str, Any] = {}
+        if expert_instruction:  # None is sent as null and the server fails on it
+            extra = {"expert_instruction": expert_instruction, "show_instruction": True}
+
+        def attempt() -> int:
+            project = self._sdk.projects.create(
+                title=title,
+                label_config=label_config,
+                description=description,
+                maximum_annotations=int(maximum_annotations),
+                show_skip_button=True,
+                **extra,
+            )
+            return int(project.id)  # type: ignore[arg-type]
+
+        def reconcile() -> int | None:
+            new = set(self._project_ids_titled(title)) - before
+            return max(new) if new else None
+
+        pid = self._call(
+            f"creating project {title!r}", attempt, idempotent=False, reconcile=reconcile
+        )
+        log.info("created Label Studio project %d (%s) at %s", pid, title, self.display_url)
+        return pid
+
+    def _project_ids_titled(self, title: str) -> list[int]:
+        data = self._get_json(
+            "listing projects", "/api/projects/", {"title": title, "page_size": 1000}
+        )
+        rows = data.get("results", data) if isinstance(data, Mapping) else data
+        return [int(r["id"]) for r in rows if r.get("title") == title]
+
+    def get_project(self, project_id: int) -> ProjectInfo:
+        """Return a project's title, description, labeling config and task count.
+
+        Raises
+        ------
+        StudioProjectMissingError
+            No such project (deleted in Label Studio?).
+        """
+        p = self._call(
+            f"reading project {project_id}",
+            lambda: self._sdk.projects.get(id=int(project_id)),
+            idempotent=True,
+            project_id=project_id,
+        )
+        return ProjectInfo(
+            id=int(p.id),  # type: ignore[arg-type]
+            title=str(p.title or ""),
+            description=str(p.description or ""),
+            label_config=str(p.label_config or ""),
+            task_count=getattr(p, "task_number", None),
+        )
+
+    def set_project_description(self, project_id: int, description: str) -> None:
+        """Replace a project's description (shown in Label Studio's project list).
+
+        Raises
+        ------
+        StudioProjectMissingError
+            No such project.
+        """
+        self._call(
+            f"updating the description of project {project_id}",
+            lambda: self._sdk.projects.update(id=int(project_id), description=description),
+            idempotent=True,
+            project_id=project_id,
+        )
+
+    def project_classes(self, project_id: int) -> list[str]:
+        """The class choices of a project's labeling config (without the special two)."""
+        return parse_classes(self.get_project(project_id).label_config)
+
+    def delete_project(self, project_id: int, *, missing_ok: bool = False) -> None:
+        """Delete a project with its tasks and answers.
+
+        Raises
+        ------
+        StudioProjectMissingError
+            No such project and ``missing_ok`` is False.
+        """
+        try:
+            self._call(
+                f"deleting project {project_id}",
+                lambda: self._sdk.projects.delete(id=int(project_id)),
+                idempotent=True,
+                project_id=project_id,
+            )
+        except StudioProjectMissingError:
+            if not missing_ok:
+                raise
+
+    def create_webhook(
+        self, project_id: int, url: str, actions: Sequence[str] | None = None
+    ) -> int:
+        """Ask Label Studio to POST to ``url`` on changes in a project; return its id.
+
+        Webhooks are a hint only: a failed delivery is never retried, so poll with
+        :meth:`list_reviewed_tasks` for the truth. ``actions`` default to all.
+        """
+
+        def attempt() -> int:
+            extra: dict[str, Any] = {"actions": list(actions)} if actions else {}
+            hook = self._sdk.webhooks.create(
+                url=url,
+                project=int(project_id),
+                send_payload=True,
+                send_for_all_actions=not actions,
+                **extra,
+            )
+            return int(hook.id)  # type: ignore[arg-type]
+
+        def reconcile() -> int | None:
+            hooks = self._sdk.webhooks.list(project=str(project_id))
+            same = [int(h.id) for h in hooks if h.url == url and h.id is not None]
+            return max(same) if same else None
+
+        return self._call(
+            f"creating a webhook for project {project_id}",
+            attempt,
+            idempotent=False,
+            reconcile=reconcile,
+            project_id=project_id,
+        )
