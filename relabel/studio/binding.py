@@ -170,17 +170,17 @@ def ensure_studio_project(project: Project, client: StudioClient, *, create: boo
             "Pick the correct class; 'Not sure' leaves the task for another reviewer.\n\n"
             + _marker_line(marker)
         )
-        sp = client.create_project(title, build_label_config(classes), description)
+        studio_project_id = client.create_project(title, build_label_config(classes), description)
         with store.transaction():
             _save_marker(project, marker)
-            store.add_studio_project(sp, url, title, classes)
-        return sp
+            store.add_studio_project(studio_project_id, url, title, classes)
+        return studio_project_id
 
-    sp = int(row["studio_project_id"])
+    studio_project_id = int(row["studio_project_id"])
     old_url = str(row["url"])
     if same_server(old_url, url):
         try:
-            info = client.get_project(sp)
+            info = client.get_project(studio_project_id)
         except StudioProjectMissingError as exc:
             raise StudioProjectMissingError(
                 f"{exc}; to carry on in another Label Studio project: {_hint(project)}"
@@ -188,23 +188,24 @@ def ensure_studio_project(project: Project, client: StudioClient, *, create: boo
         server_classes = _classes_of(info)
         if server_classes != classes:
             raise StudioConfigMismatchError(
-                f"Label Studio project {sp} at {url} now has classes {server_classes}, "
-                f"but the relabel project '{project.config.name}' has {classes}; restore the "
-                "labeling config in Label Studio (relabel never guesses a class mapping)"
+                f"Label Studio project {studio_project_id} at {url} now has classes "
+                f"{server_classes}, but the relabel project '{project.config.name}' has "
+                f"{classes}; restore the labeling config in Label Studio (relabel never guesses "
+                "a class mapping)"
             )
         found = marker_of(info.description)
         if found is not None and found != _our_marker(project):
             raise StudioBindingError(
-                f"Label Studio project {sp} at {url} belongs to another relabel project "
-                f"(its description says {MARKER_LABEL}: {found}); was the server replaced? "
-                f"Bind this project to its Label Studio project: {_hint(project)}"
+                f"Label Studio project {studio_project_id} at {url} belongs to another "
+                f"relabel project (its description says {MARKER_LABEL}: {found}); was the "
+                f"server replaced? Bind this project to its Label Studio project: {_hint(project)}"
             )
         _write_marker(project, client, info)
-        return sp
+        return studio_project_id
 
     # the server is reached at another URL: find the SAME project there, never a new one
     try:
-        info = client.get_project(sp)
+        info = client.get_project(studio_project_id)
         reason = _mismatch(project, info, str(row["title"]))
     except StudioProjectMissingError:
         reason = "no project has that id there"
@@ -213,15 +214,15 @@ def ensure_studio_project(project: Project, client: StudioClient, *, create: boo
     if reason is not None:
         raise StudioBindingError(
             f"the relabel project '{project.config.name}' is bound to Label Studio project "
-            f"{sp} at {old_url}, but Label Studio is now at {url} and its project {sp} is "
-            f"not that project: {reason}. If the server moved and the project has another "
-            f"id there, re-bind: {_hint(project)}; else point LABEL_STUDIO_URL at {old_url} "
-            "again. Nothing was changed."
+            f"{studio_project_id} at {old_url}, but Label Studio is now at {url} and its "
+            f"project {studio_project_id} is not that project: {reason}. If the server moved "
+            f"and the project has another id there, re-bind: {_hint(project)}; else point "
+            f"LABEL_STUDIO_URL at {old_url} again. Nothing was changed."
         )
     _write_marker(project, client, info)
-    store.rebind_studio_project(sp, old_url, url)
-    log.info("Label Studio moved: project %d found at %s (was %s)", sp, url, old_url)
-    return sp
+    store.rebind_studio_project(studio_project_id, old_url, url)
+    log.info("Label Studio moved: project %d found at %s (was %s)", studio_project_id, url, old_url)
+    return studio_project_id
 
 
 def bind(project: Project, client: StudioClient, studio_project_id: int) -> BindResult:
@@ -243,55 +244,57 @@ def bind(project: Project, client: StudioClient, studio_project_id: int) -> Bind
         Its description names another relabel project.
     """
     store = project.store
-    sp = int(studio_project_id)
+    studio_project_id = int(studio_project_id)
     url = client.display_url
     classes = project.config.dataset.classes
-    info = client.get_project(sp)
+    info = client.get_project(studio_project_id)
     theirs = _classes_of(info)
     if theirs != classes:
         raise StudioConfigMismatchError(
-            f"Label Studio project {sp} at {url} has classes {theirs}, but the relabel "
-            f"project '{project.config.name}' has {classes}: relabel binds only to a project "
-            "with the same classes, in the same order. Nothing was changed."
+            f"Label Studio project {studio_project_id} at {url} has classes {theirs}, but the "
+            f"relabel project '{project.config.name}' has {classes}: relabel binds only to a "
+            "project with the same classes, in the same order. Nothing was changed."
         )
     found = marker_of(info.description)
     if found is not None and found != _our_marker(project):
         raise StudioBindingError(
-            f"Label Studio project {sp} at {url} belongs to another relabel project (its "
-            f"description says {MARKER_LABEL}: {found}). If it really is this project's, "
-            "delete that line from its description in Label Studio and bind again. "
+            f"Label Studio project {studio_project_id} at {url} belongs to another relabel "
+            f"project (its description says {MARKER_LABEL}: {found}). If it really is this "
+            "project's, delete that line from its description in Label Studio and bind again. "
             "Nothing was changed."
         )
     row = store.studio_project()
     previous = int(row["studio_project_id"]) if row is not None else None
     task_ids: dict[str, int] = {}
-    if previous is not None and previous != sp:
+    if previous is not None and previous != studio_project_id:
         unfinished = store.tasks(previous, ("planned", "pending", "open"))
         if unfinished:
-            in_new = client.find_tasks_by_sample_ids(sp, [r["sample_id"] for r in unfinished])
+            in_new = client.find_tasks_by_sample_ids(
+                studio_project_id, [r["sample_id"] for r in unfinished]
+            )
             for sample_id, ids in in_new.items():
                 if len(ids) > 1:
                     log.warning(
                         "sample %s has %d tasks in Label Studio project %d: %s",
                         sample_id,
                         len(ids),
-                        sp,
+                        studio_project_id,
                         ids,
                     )
                 task_ids[sample_id] = min(ids)
     _write_marker(project, client, info)
     linked = replanned = 0
     with store.transaction():
-        if previous == sp and row is not None:
-            store.rebind_studio_project(sp, str(row["url"]), url, title=info.title)
+        if previous == studio_project_id and row is not None:
+            store.rebind_studio_project(studio_project_id, str(row["url"]), url, title=info.title)
         else:
-            store.add_studio_project(sp, url, info.title, classes)
+            store.add_studio_project(studio_project_id, url, info.title, classes)
             if previous is not None:
-                linked, replanned = store.carry_over_tasks(previous, sp, task_ids)
+                linked, replanned = store.carry_over_tasks(previous, studio_project_id, task_ids)
     log.info(
         "bound to Label Studio project %d at %s (was %s)",
-        sp,
+        studio_project_id,
         url,
         "not bound" if row is None else f"project {previous} at {row['url']}",
     )
-    return BindResult(sp, url, previous, linked, replanned)
+    return BindResult(studio_project_id, url, previous, linked, replanned)

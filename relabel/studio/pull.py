@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -19,8 +20,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from relabel import failpoints
-from relabel.consensus import Vote, resolve
+from relabel.consensus import Resolution, Vote, resolve
 from relabel.project import Project
+from relabel.store import Store
 from relabel.studio.client import ReviewedTask, StudioClient
 from relabel.studio.push import ensure_studio_project
 
@@ -88,81 +90,23 @@ def apply_reviews(
             if row is None:
                 unknown += 1
                 continue
-            fp = fingerprint(task)
-            if row["fingerprint"] == fp:
+            task_fingerprint = fingerprint(task)
+            if row["fingerprint"] == task_fingerprint:
                 unchanged += 1
                 continue
-            votes = [
-                Vote(a.id, str(a.user), a.choice, bool(a.was_cancelled)) for a in task.annotations
-            ]
-            res = resolve(votes, classes=classes, min_agreement=min_agreement)
-            reviewers = sorted({v.reviewer for v in votes if not v.cancelled})
-            current = store.current_version(row["sample_id"])
-            evidence: dict[str, Any] = {
-                "studio_project_id": studio_project_id,
-                "task_id": task.task_id,
-                "annotation_ids": sorted(v.annotation_id for v in votes if not v.cancelled),
-                "votes": res.votes,
-                "agreement": round(res.agreement, 4),
-                "reason": res.reason,
-                **{
-                    k: v
-                    for k, v in json.loads(row["evidence"]).items()
-                    if k in ("p_given", "p_predicted", "predicted_label", "run_id")
-                },
-            }
-            version = int(current["version_id"])
-            label = res.label
-            if res.outcome == "label":
-                if label == current["label"] and current["status"] == "active":
-                    outcome = "confirmed"
-                else:
-                    outcome = "corrected"
-                    corrections[f"{current['label']}>{label}"] += 1
-                    version = store.add_version(
-                        row["sample_id"],
-                        label,
-                        source="review",
-                        cycle=row["cycle"],
-                        reviewers=reviewers,
-                        evidence=evidence,
-                    )
-            elif res.outcome == "excluded":
-                label = current["label"]
-                outcome = "excluded"
-                if current["status"] != "excluded":
-                    version = store.add_version(
-                        row["sample_id"],
-                        current["label"],
-                        source="review",
-                        status="excluded",
-                        cycle=row["cycle"],
-                        reviewers=reviewers,
-                        evidence=evidence,
-                    )
-            else:
-                outcome = "unresolved"
-            outcomes[outcome] += 1
-            store.replace_answers(
+            votes = _votes(task)
+            resolution = resolve(votes, classes=classes, min_agreement=min_agreement)
+            outcome = _apply_task(
+                store,
                 studio_project_id,
-                task.task_id,
-                row["sample_id"],
-                [
-                    (a.id, str(a.user), a.choice, bool(a.was_cancelled), a.updated_at)
-                    for a in task.annotations
-                ],
-            )
-            store.record_review(
+                task,
                 row,
-                outcome=outcome,
-                label=label,
-                reviewers=reviewers,
-                annotation_ids=evidence["annotation_ids"],
-                votes=res.votes,
-                fingerprint=fp,
-                version_after=version,
-                still_open=outcome == "unresolved",
+                votes,
+                resolution,
+                task_fingerprint,
+                corrections,
             )
+            outcomes[outcome] += 1
         summary = PullSummary(
             reviewed=outcomes["confirmed"] + outcomes["corrected"] + outcomes["excluded"],
             confirmed=outcomes["confirmed"],
@@ -181,6 +125,118 @@ def apply_reviews(
     return summary
 
 
+def _votes(task: ReviewedTask) -> list[Vote]:
+    """The task's answers and skips as votes for :func:`relabel.consensus.resolve`."""
+    return [Vote(a.id, str(a.user), a.choice, bool(a.was_cancelled)) for a in task.annotations]
+
+
+def _apply_task(
+    store: Store,
+    studio_project_id: int,
+    task: ReviewedTask,
+    row: sqlite3.Row,
+    votes: list[Vote],
+    resolution: Resolution,
+    task_fingerprint: str,
+    corrections: Counter[str],
+) -> str:
+    """Record one changed task: its label version, answers and review; return the outcome."""
+    reviewers = sorted({v.reviewer for v in votes if not v.cancelled})
+    evidence = _evidence(studio_project_id, task, votes, resolution, row)
+    outcome, label, version = _record_label(
+        store, row, resolution, reviewers, evidence, corrections
+    )
+    store.replace_answers(
+        studio_project_id,
+        task.task_id,
+        row["sample_id"],
+        [
+            (a.id, str(a.user), a.choice, bool(a.was_cancelled), a.updated_at)
+            for a in task.annotations
+        ],
+    )
+    store.record_review(
+        row,
+        outcome=outcome,
+        label=label,
+        reviewers=reviewers,
+        annotation_ids=evidence["annotation_ids"],
+        votes=resolution.votes,
+        fingerprint=task_fingerprint,
+        version_after=version,
+        still_open=outcome == "unresolved",
+    )
+    return outcome
+
+
+def _evidence(
+    studio_project_id: int,
+    task: ReviewedTask,
+    votes: list[Vote],
+    resolution: Resolution,
+    row: sqlite3.Row,
+) -> dict[str, Any]:
+    """What a new label version records about the review (and the push that asked for it)."""
+    return {
+        "studio_project_id": studio_project_id,
+        "task_id": task.task_id,
+        "annotation_ids": sorted(v.annotation_id for v in votes if not v.cancelled),
+        "votes": resolution.votes,
+        "agreement": round(resolution.agreement, 4),
+        "reason": resolution.reason,
+        **{
+            k: v
+            for k, v in json.loads(row["evidence"]).items()
+            if k in ("p_given", "p_predicted", "predicted_label", "run_id")
+        },
+    }
+
+
+def _record_label(
+    store: Store,
+    row: sqlite3.Row,
+    resolution: Resolution,
+    reviewers: list[str],
+    evidence: dict[str, Any],
+    corrections: Counter[str],
+) -> tuple[str, str | None, int]:
+    """Add the label version a resolution implies, if any; return (outcome, label, version).
+
+    A label equal to the active one confirms it; another label corrects it (counted in
+    ``corrections`` as ``"given>new"``); an exclusion excludes the sample once; anything
+    else leaves the task unresolved.
+    """
+    current = store.current_version(row["sample_id"])
+    version = int(current["version_id"])
+    label = resolution.label
+    if resolution.outcome == "label":
+        if label == current["label"] and current["status"] == "active":
+            return "confirmed", label, version
+        corrections[f"{current['label']}>{label}"] += 1
+        version = store.add_version(
+            row["sample_id"],
+            label,
+            source="review",
+            cycle=row["cycle"],
+            reviewers=reviewers,
+            evidence=evidence,
+        )
+        return "corrected", label, version
+    if resolution.outcome == "excluded":
+        if current["status"] != "excluded":
+            version = store.add_version(
+                row["sample_id"],
+                current["label"],
+                source="review",
+                status="excluded",
+                cycle=row["cycle"],
+                reviewers=reviewers,
+                evidence=evidence,
+            )
+        return "excluded", current["label"], version
+    return "unresolved", label, version
+
+
 def pull(
     project: Project,
     client: StudioClient,
@@ -197,13 +253,13 @@ def pull(
         store is unchanged.
     """
     started = time.perf_counter()
-    sp = ensure_studio_project(project, client, create=False)
-    cursor = project.store.last_pull_cursor(sp)
-    tasks = client.list_reviewed_tasks(sp, updated_after=cursor)
+    studio_project_id = ensure_studio_project(project, client, create=False)
+    cursor = project.store.last_pull_cursor(studio_project_id)
+    tasks = client.list_reviewed_tasks(studio_project_id, updated_after=cursor)
     if progress:
         progress(f"pull: {len(tasks)} task(s) with answers since {cursor or 'the start'}")
     # The listing's watermark (server time a little before it started) never misses an
     # answer given while pages were read; tasks read twice are skipped by fingerprint.
     new_cursor = getattr(tasks, "watermark", None) or cursor
-    summary = apply_reviews(project, sp, tasks, cursor=new_cursor, cycle=cycle)
+    summary = apply_reviews(project, studio_project_id, tasks, cursor=new_cursor, cycle=cycle)
     return PullSummary(**{**summary.__dict__, "seconds": time.perf_counter() - started})

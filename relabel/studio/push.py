@@ -219,13 +219,24 @@ def push(
         Receives progress lines.
     """
     started = time.perf_counter()
-    sp = ensure_studio_project(project, client)
-    reconciled = reconcile_pending(project, client, sp)
-    resumed = bool(project.store.tasks(sp, ("planned",))) or reconciled > 0
+    studio_project_id = ensure_studio_project(project, client)
+    reconciled = reconcile_pending(project, client, studio_project_id)
+    resumed = bool(project.store.tasks(studio_project_id, ("planned",))) or reconciled > 0
     planned = busy = reviewed = 0
-    if not project.store.tasks(sp, ("planned",)) and not reconciled:
-        planned, busy, reviewed = plan(project, sp, budget=budget, lane=lane, cycle=cycle)
-    pushed = push_planned(project, client, sp, batch_size=batch_size, progress=progress)
+    if not project.store.tasks(studio_project_id, ("planned",)) and not reconciled:
+        planned, busy, reviewed = plan(
+            project, studio_project_id, budget=budget, lane=lane, cycle=cycle
+        )
+    pushed = push_planned(
+        project, client, studio_project_id, batch_size=batch_size, progress=progress
+    )
     return PushSummary(
-        sp, planned, pushed, reconciled, resumed, busy, reviewed, time.perf_counter() - started
+        studio_project_id,
+        planned,
+        pushed,
+        reconciled,
+        resumed,
+        busy,
+        reviewed,
+        time.perf_counter() - started,
     )
