@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from relabel.errors import ExitCode, RelabelError
+from relabel.progress import TerminalProgress, bars_wanted
 
 log = logging.getLogger("relabel")
 
@@ -102,8 +103,13 @@ class RelabelGroup(click.Group):
             ctx.exit(130)
 
 
-def _progress(message: str) -> None:
+def _log_message(message: str) -> None:
     log.info("%s", message)
+
+
+#: What every command passes as ``progress``: log lines, and bars on a terminal (see
+#: :mod:`relabel.progress`); set up by :func:`main` from the logging flags.
+_progress = TerminalProgress(_log_message, bars=False)
 
 
 def _echo_json(data: Any) -> None:
@@ -118,9 +124,16 @@ project_arg = click.argument("project", type=click.Path(file_okay=False, path_ty
 @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors on stderr.")
 @click.option("--json-logs", is_flag=True, help="Log lines as JSON objects on stderr.")
 @click.version_option(package_name="relabel")
-def main(verbose: int, quiet: bool, json_logs: bool) -> None:
+@click.pass_context
+def main(ctx: click.Context, verbose: int, quiet: bool, json_logs: bool) -> None:
     """relabel: find wrong labels in image datasets and get them fixed in Label Studio."""
     setup_logging(verbose, quiet, json_logs)
+    _progress.bars = bars_wanted(json_logs, quiet)
+    if _progress.bars:
+        from tqdm.contrib.logging import logging_redirect_tqdm
+
+        ctx.with_resource(logging_redirect_tqdm(loggers=[logging.getLogger()]))
+    ctx.call_on_close(_progress.close)
 
 
 @main.command()

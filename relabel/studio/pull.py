@@ -14,18 +14,17 @@ import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from relabel import failpoints
 from relabel.consensus import Vote, resolve
+from relabel.progress import Progress
 from relabel.project import Project
 from relabel.studio.client import ReviewedTask, StudioClient
 from relabel.studio.push import ensure_studio_project
 
 log = logging.getLogger(__name__)
-Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)
