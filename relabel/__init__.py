@@ -4,6 +4,29 @@ The package is library first: :mod:`relabel.scoring` is pure numpy over
 ``(labels, probabilities)``; :mod:`relabel.dataset`, :mod:`relabel.store` and
 :mod:`relabel.studio` are the edges (files, SQLite, Label Studio); :mod:`relabel.cycle`
 orchestrates them; :mod:`relabel.cli` is a thin click front end.
+
+For notebooks, the package exports a small API (:mod:`relabel.api`):
+
+* :func:`find_label_issues` scores labels against out-of-fold probabilities (arrays in,
+  a pandas DataFrame out; no project, no files);
+* :class:`Project` opens (``Project.open(path)``) or creates (``Project.init``) a project,
+  with ``train()``, ``rank()`` (``.table`` is the ranking as a DataFrame), ``push()``,
+  ``pull()`` and ``history()``.
+
+The heavy dependencies (TensorFlow, the Label Studio SDK) are imported only when a step
+needs them.
 """
 
+from typing import Any
+
 __version__ = "0.1.0"
+__all__ = ["Project", "__version__", "find_label_issues"]
+
+
+def __getattr__(name: str) -> Any:
+    """Import the API on first use, so that ``relabel --help`` stays fast."""
+    if name in ("Project", "find_label_issues"):
+        from relabel import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'relabel' has no attribute {name!r}")

@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from relabel.errors import ExitCode, RelabelError
+from relabel.progress import TerminalProgress, bars_wanted
 
 log = logging.getLogger("relabel")
 
@@ -102,8 +103,13 @@ class RelabelGroup(click.Group):
             ctx.exit(130)
 
 
-def _progress(message: str) -> None:
+def _log_message(message: str) -> None:
     log.info("%s", message)
+
+
+#: What every command passes as ``progress``: log lines, and bars on a terminal (see
+#: :mod:`relabel.progress`); set up by :func:`main` from the logging flags.
+_progress = TerminalProgress(_log_message, bars=False)
 
 
 def _echo_json(data: Any) -> None:
@@ -118,9 +124,16 @@ project_arg = click.argument("project", type=click.Path(file_okay=False, path_ty
 @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors on stderr.")
 @click.option("--json-logs", is_flag=True, help="Log lines as JSON objects on stderr.")
 @click.version_option(package_name="relabel")
-def main(verbose: int, quiet: bool, json_logs: bool) -> None:
+@click.pass_context
+def main(ctx: click.Context, verbose: int, quiet: bool, json_logs: bool) -> None:
     """relabel: find wrong labels in image datasets and get them fixed in Label Studio."""
     setup_logging(verbose, quiet, json_logs)
+    _progress.bars = bars_wanted(json_logs, quiet)
+    if _progress.bars:
+        from tqdm.contrib.logging import logging_redirect_tqdm
+
+        ctx.with_resource(logging_redirect_tqdm(loggers=[logging.getLogger()]))
+    ctx.call_on_close(_progress.close)
 
 
 @main.command()
@@ -403,9 +416,9 @@ def push(project: Path, budget: float | None, lane: str | None, batch_size: int)
     from relabel.project import Project
     from relabel.studio.push import push as push_samples
 
-    with Project.open(project) as p, project_lock(p.root, "relabel push"):
+    with Project.open(project) as p, project_lock(p.root, "relabel push"), _client(p) as client:
         summary = push_samples(
-            p, _client(p), budget=budget, lane=lane, batch_size=batch_size, progress=_progress
+            p, client, budget=budget, lane=lane, batch_size=batch_size, progress=_progress
         )
     _print_summary("push", summary)
 
@@ -418,8 +431,8 @@ def pull(project: Path) -> None:
     from relabel.project import Project
     from relabel.studio.pull import pull as pull_reviews
 
-    with Project.open(project) as p, project_lock(p.root, "relabel pull"):
-        summary = pull_reviews(p, _client(p), progress=_progress)
+    with Project.open(project) as p, project_lock(p.root, "relabel pull"), _client(p) as client:
+        summary = pull_reviews(p, client, progress=_progress)
     _print_summary("pull", summary)
 
 
@@ -458,12 +471,15 @@ def review_simulate(
     from relabel.studio.push import ensure_studio_project
     from relabel.studio.simulate import simulate_reviews
 
-    with Project.open(project) as p, project_lock(p.root, "relabel review-simulate"):
-        client = _client(p)
-        sp = ensure_studio_project(p, client, create=False)
+    with (
+        Project.open(project) as p,
+        project_lock(p.root, "relabel review-simulate"),
+        _client(p) as client,
+    ):
+        studio_project_id = ensure_studio_project(p, client, create=False)
         summary = simulate_reviews(
             client,
-            sp,
+            studio_project_id,
             _read_truth(truth),
             accuracy=accuracy,
             reviewers=reviewers,
@@ -733,8 +749,12 @@ def studio_bind(project: Path, studio_project_id: int) -> None:
     from relabel.project import Project
     from relabel.studio.binding import bind
 
-    with Project.open(project) as p, project_lock(p.root, "relabel studio bind"):
-        result = bind(p, _client(p), studio_project_id)
+    with (
+        Project.open(project) as p,
+        project_lock(p.root, "relabel studio bind"),
+        _client(p) as client,
+    ):
+        result = bind(p, client, studio_project_id)
     click.echo(
         f"bound {project} to Label Studio project {result.studio_project_id} at {result.url}"
     )

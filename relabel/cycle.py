@@ -23,11 +23,11 @@ from typing import Any
 import numpy as np
 
 from relabel.errors import ExitCode
+from relabel.progress import Progress
 from relabel.project import Project
 from relabel.store import now
 
 log = logging.getLogger(__name__)
-Progress = Callable[[str], None]
 
 STEPS = ("train", "select", "push", "pull", "retrain", "evaluate")
 

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from relabel.errors import DatasetError, Problem
+from relabel.progress import Progress, count
 
 log = logging.getLogger(__name__)
 
@@ -259,18 +260,28 @@ def _too_large(width: int, height: int, max_pixels: int) -> str:
 
 
 def check_image_files(
-    paths: list[str], *, max_pixels: int = DEFAULT_MAX_PIXELS, threads: int = 8
+    paths: list[str],
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    threads: int = 8,
+    progress: Progress | None = None,
 ) -> list[str | None]:
     """:func:`check_image` for every path (in threads), in order.
 
     Pillow's own large-image warning is silenced: an image over ``max_pixels`` is reported
-    in the returned reasons instead.
+    in the returned reasons instead. ``progress`` gets a count (task ``"check images"``)
+    every 512 images.
     """
     from PIL import Image
 
+    reasons: list[str | None] = []
     with warnings.catch_warnings(), ThreadPoolExecutor(max_workers=threads) as pool:
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        return list(pool.map(lambda p: check_image(p, max_pixels), paths, chunksize=64))
+        for start in range(0, len(paths), 512):
+            chunk = paths[start : start + 512]
+            reasons += pool.map(lambda p: check_image(p, max_pixels), chunk, chunksize=64)
+            count(progress, "check images", len(reasons), len(paths))
+    return reasons
 
 
 def image_pixels(path: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> int:

@@ -20,7 +20,6 @@ import json
 import logging
 import shutil
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,11 +34,11 @@ from relabel import scoring
 from relabel.config import Config
 from relabel.errors import ConfigError, NotTrainedError, ProjectError, StoreError
 from relabel.lock import create_lock_file, project_lock
+from relabel.progress import Progress
 from relabel.store import DB_FILE, Store
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[str], None]
 RUNS_DIR = "runs"
 #: The decoded images of a training run (deleted when the run ends).
 IMAGE_CACHE = "images.npy"
@@ -405,7 +404,9 @@ class Project:
         paths = samples["path"].tolist()
         if progress is not None:
             progress(f"checking {len(paths)} images")
-        reasons = dataset_mod.check_image_files(paths, max_pixels=self.config.dataset.max_pixels)
+        reasons = dataset_mod.check_image_files(
+            paths, max_pixels=self.config.dataset.max_pixels, progress=progress
+        )
         problems = [
             Problem(f"sample {sid}", f"{why}: {path}", path)
             for sid, path, why in zip(samples["sample_id"], paths, reasons, strict=True)

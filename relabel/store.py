@@ -810,3 +810,24 @@ class Store:
     def reviews(self) -> pd.DataFrame:
         """Every recorded task resolution, oldest first."""
         return pd.read_sql_query("SELECT * FROM reviews ORDER BY review_id", self.conn)
+
+    def label_changes(self) -> pd.DataFrame:
+        """Every label version after the original ones, oldest first, with provenance.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``version_id, sample_id, original_label, label, status, source, cycle,
+            reviewers, evidence, created_at``; ``reviewers`` and ``evidence`` decoded.
+        """
+        frame = pd.read_sql_query(
+            """SELECT lv.version_id, lv.sample_id, o.label AS original_label, lv.label,
+                      lv.status, lv.source, lv.cycle, lv.reviewers, lv.evidence, lv.created_at
+               FROM label_versions lv
+               JOIN label_versions o ON o.sample_id = lv.sample_id AND o.source = 'original'
+               WHERE lv.source != 'original' ORDER BY lv.version_id""",
+            self.conn,
+        )
+        frame["reviewers"] = frame["reviewers"].map(json.loads)
+        frame["evidence"] = frame["evidence"].map(json.loads)
+        return frame

@@ -15,19 +15,18 @@ import logging
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from relabel import failpoints
 from relabel.consensus import Resolution, Vote, resolve
+from relabel.progress import Progress, count
 from relabel.project import Project
 from relabel.store import Store
 from relabel.studio.client import ReviewedTask, StudioClient
 from relabel.studio.push import ensure_studio_project
 
 log = logging.getLogger(__name__)
-Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -75,8 +74,12 @@ def apply_reviews(
     *,
     cursor: str | None,
     cycle: int | None = None,
+    progress: Progress | None = None,
 ) -> PullSummary:
-    """Resolve and apply reviewed tasks in one transaction; see the module docstring."""
+    """Resolve and apply reviewed tasks in one transaction; see the module docstring.
+
+    ``progress`` gets a count (task ``"pull"``) every 100 tasks and at the end.
+    """
     store = project.store
     classes = project.config.dataset.classes
     min_agreement = project.config.review.min_agreement
@@ -85,7 +88,9 @@ def apply_reviews(
     corrections: Counter[str] = Counter()
     unchanged = unknown = 0
     with store.transaction():
-        for task in sorted(tasks, key=lambda t: t.task_id):
+        for done, task in enumerate(sorted(tasks, key=lambda t: t.task_id), start=1):
+            if done % 100 == 0 or done == len(tasks):
+                count(progress, "pull", done, len(tasks))
             row = rows.get(task.task_id)
             if row is None:
                 unknown += 1
@@ -261,5 +266,7 @@ def pull(
     # The listing's watermark (server time a little before it started) never misses an
     # answer given while pages were read; tasks read twice are skipped by fingerprint.
     new_cursor = getattr(tasks, "watermark", None) or cursor
-    summary = apply_reviews(project, studio_project_id, tasks, cursor=new_cursor, cycle=cycle)
+    summary = apply_reviews(
+        project, studio_project_id, tasks, cursor=new_cursor, cycle=cycle, progress=progress
+    )
     return PullSummary(**{**summary.__dict__, "seconds": time.perf_counter() - started})

@@ -22,18 +22,17 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from relabel import failpoints
+from relabel.progress import Progress, count
 from relabel.project import Project
 from relabel.selection import select_for_review
 from relabel.studio.binding import ensure_studio_project
 from relabel.studio.client import StudioClient, TaskSpec
 
 log = logging.getLogger(__name__)
-Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -181,8 +180,7 @@ def push_planned(
         failpoints.hit("push:after_import")
         store.open_tasks(list(zip(row_ids, task_ids, strict=True)))
         done += len(batch)
-        if progress:
-            progress(f"push: {done}/{len(rows)} tasks")
+        count(progress, "push", done, len(rows), f"push: {done}/{len(rows)} tasks")
     return done
 
 

@@ -52,6 +52,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from relabel.errors import ExitCode, TrainingError, WeightsNotFoundError
+from relabel.progress import Progress, count
 from relabel.training.augment import flip_and_shift
 
 if TYPE_CHECKING:
@@ -81,7 +82,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-Progress = Callable[[str], None]
 
 #: The built-in architecture; every other accepted name is a ``keras.applications`` model.
 SMALL_CNN = "small_cnn"
@@ -1223,7 +1223,9 @@ def _progress_callback_class() -> type:
             )
             rate = f" {self.n_images / seconds:.0f} img/s" if self.n_images and seconds else ""
             message = f"{self.tag}: epoch {epoch + 1}/{self.epochs} {shown}{rate}"
-            (self.progress or logger.debug)(message)
+            if self.progress is None:
+                logger.debug(message)
+            count(self.progress, self.tag, epoch + 1, self.epochs, message)
 
         def images_per_second(self) -> float:
             """Images per second over the epochs run, the first (tracing) one left out."""
@@ -1525,7 +1527,9 @@ def _cross_validate_fold(
         f"(best {fit_info.best_epoch}), {fit_info.images_per_second:.0f} img/s, "
         f"held-out accuracy {accuracy:.4f}"
     )
-    (progress or logger.info)(message)
+    if progress is None:
+        logger.info(message)
+    count(progress, "folds", k + 1, settings.folds, message)
     return info, predicted
 
 

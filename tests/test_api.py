@@ -1,0 +1,178 @@
+"""The Python API (``import relabel``) and the progress bars.
+
+The README's "Python API" section runs here as written: its scoring block in the fast tier,
+its project block (training, a push and a pull) against the session's real Label Studio.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import relabel
+from relabel import scoring
+from relabel.errors import ScoringInputError
+from relabel.progress import TerminalProgress, bars_wanted, count
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def readme_blocks() -> list[str]:
+    """The ```python blocks of the README's "Python API" section, in order."""
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("## Python API") :]
+    section = section[: section.index("\n## ", 5)]
+    return re.findall(r"```python\n(.*?)```", section, re.S)
+
+
+def test_find_label_issues_is_the_scoring_core_as_a_dataframe() -> None:
+    rng = np.random.default_rng(0)
+    probs = rng.dirichlet(np.ones(4), size=50)
+    labels = rng.integers(0, 4, size=50)
+    table = relabel.find_label_issues(labels, probs)
+    s = scoring.score_samples(labels, probs)
+    assert len(table) == 50
+    np.testing.assert_array_equal(table["rank"], s.rank)
+    np.testing.assert_allclose(table["suspicion"], s.suspicion)
+    assert (table["is_label_issue"] == (s.lane == "label_issue")).all()
+    named = relabel.find_label_issues(labels, probs, classes=["a", "b", "c", "d"])
+    assert set(named["given_label"]) <= {"a", "b", "c", "d"}
+    with pytest.raises(ScoringInputError):
+        relabel.find_label_issues(labels[:-1], probs)
+
+
+def test_the_readme_scoring_block_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    exec(compile(readme_blocks()[0], "README.md", "exec"), {})
+    assert "label_issue" in capsys.readouterr().out or "ok" in capsys.readouterr().out
+
+
+def test_importing_relabel_does_not_import_tensorflow_or_the_sdk() -> None:
+    code = (
+        "import sys, relabel; relabel.find_label_issues([0, 1], [[0.9, 0.1], [0.2, 0.8]]);"
+        "print('tensorflow' in sys.modules, 'label_studio_sdk' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "False"]
+
+
+def test_bars_show_each_task_with_its_eta_and_messages_still_reach_the_log() -> None:
+    stream, lines = io.StringIO(), []
+    progress = TerminalProgress(lines.append, bars=True, stream=stream)
+    for epoch in range(1, 4):
+        count(progress, "fold 1/2", epoch, 3, f"fold 1/2: epoch {epoch}/3")
+    count(progress, "folds", 1, 2)
+    progress.close()
+    shown = stream.getvalue()
+    assert "fold 1/2" in shown and "3/3" in shown and "folds" in shown
+    assert re.search(r"<\d\d:\d\d", shown), shown  # tqdm's ETA
+    assert lines == [f"fold 1/2: epoch {e}/3" for e in (1, 2, 3)]
+    plain: list[str] = []
+    count(plain.append, "push", 1, 2, "push: 1/2 tasks")
+    count(None, "push", 2, 2, "ignored")
+    assert plain == ["push: 1/2 tasks"]
+
+
+def test_bars_only_on_a_terminal_without_json_logs(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.delenv("RELABEL_PROGRESS", raising=False)
+    assert bars_wanted(False, False, Tty())
+    assert not bars_wanted(True, False, Tty()) and not bars_wanted(False, True, Tty())
+    assert not bars_wanted(False, False, io.StringIO())
+    monkeypatch.setenv("RELABEL_PROGRESS", "always")
+    assert bars_wanted(True, False, io.StringIO())
+
+
+def _tiny_project(tmp_path: Path) -> Path:
+    from relabel.demo import write_digits
+    from relabel.project import Project
+
+    data = write_digits(tmp_path / "data", size=8)
+    Project.init(tmp_path / "proj", manifest=data.manifest, folds=2, image_size=[8, 8])
+    toml = tmp_path / "proj" / "relabel.toml"
+    toml.write_text(toml.read_text().replace("epochs = 15", "epochs = 2"))
+    return tmp_path / "proj"
+
+
+def _relabel(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "relabel.cli", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+def test_train_shows_bars_with_eta_and_json_logs_show_none(
+    tmp_path: Path, trains: dict[str, str]
+) -> None:
+    proj = _tiny_project(tmp_path)
+    argv = ["train", str(proj), "--no-final-model"]
+    bars = _relabel(argv, {**trains, "RELABEL_PROGRESS": "always"})
+    assert bars.returncode == 0, bars.stderr
+    assert "fold 1/2" in bars.stderr and "folds" in bars.stderr
+    assert re.search(r"<\d\d:\d\d", bars.stderr), bars.stderr
+    quiet = _relabel(["--json-logs", *argv], trains)
+    assert quiet.returncode == 0, quiet.stderr
+    lines = [line for line in quiet.stderr.splitlines() if line.strip()]
+    assert lines and all(json.loads(line)["level"] for line in lines), quiet.stderr
+    assert "\r" not in quiet.stderr
+
+
+def test_the_readme_project_block_runs_against_label_studio(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    trains: dict[str, str],
+    studio_server,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LABEL_STUDIO_URL", studio_server.url)
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", studio_server.token)
+    scope: dict[str, object] = {}
+    exec(compile(readme_blocks()[1], "README.md", "exec"), scope)
+    assert scope["result"].n_samples == 1797  # type: ignore[attr-defined]
+    assert len(scope["ranking"]) == 1797  # type: ignore[arg-type]
+    assert scope["pushed"].pushed == 20  # type: ignore[attr-defined]
+    assert scope["pulled"].reviewed == 0  # type: ignore[attr-defined]  # nobody answered yet
+    assert scope["changes"].empty  # type: ignore[attr-defined]
+    with relabel.Project.open(tmp_path / "digits-project") as project:
+        assert project.store.busy_sample_ids() and len(project.store.busy_sample_ids()) == 20
+
+
+def test_push_and_pull_show_bars_and_json_logs_show_none(
+    tmp_path: Path,
+    studio_server,
+    studio_client,
+) -> None:
+    from relabel.project import Project
+    from tests.test_roundtrip import make_project
+
+    proj = make_project(tmp_path, 9, budget=6)
+    env = {"LABEL_STUDIO_URL": studio_server.url, "LABEL_STUDIO_API_KEY": studio_server.token}
+    bars = {**env, "RELABEL_PROGRESS": "always"}
+    pushed = _relabel(["push", str(proj), "--batch-size", "2"], bars)
+    assert pushed.returncode == 0, pushed.stderr
+    assert re.search(r"push: .*\d/6 .*<\d\d:\d\d", pushed.stderr), pushed.stderr
+    with Project.open(proj) as p:
+        tasks = [r[0] for r in p.store.conn.execute("SELECT task_id FROM tasks")]
+    reviewer = studio_client.ensure_user("bars@relabel.test")
+    for task in tasks:
+        studio_client.create_annotation(task, "fox", reviewer)
+    pulled = _relabel(["pull", str(proj)], bars)
+    assert pulled.returncode == 0, pulled.stderr
+    assert re.search(r"pull: .*6/6", pulled.stderr), pulled.stderr
+    quiet = _relabel(["--json-logs", "pull", str(proj)], env)
+    lines = [line for line in quiet.stderr.splitlines() if line.strip()]
+    assert quiet.returncode == 0 and all(json.loads(line) for line in lines), quiet.stderr
