@@ -190,7 +190,7 @@ def train(project: Path, no_final_model: bool) -> None:
     """Cross-validate a model: out-of-fold probabilities for every sample."""
     from relabel.lock import project_lock
     from relabel.project import Project
-    from relabel.reporting import build_report
+    from relabel.report.build import build_report
 
     with Project.open(project) as p, project_lock(p.root, "relabel train"):
         r = p.train(progress=_progress, final_model=not no_final_model)
@@ -760,7 +760,7 @@ def studio_bind(project: Path, studio_project_id: int) -> None:
 def report(project: Path, out: Path | None, new_images: Path | None) -> None:
     """Write the HTML report (evaluation, label quality, galleries, cycles, shift, annotators)."""
     from relabel.project import Project
-    from relabel.reporting import build_report
+    from relabel.report.build import build_report
 
     with Project.open(project, readonly=True) as p:
         path = build_report(p, out, new_images=new_images)

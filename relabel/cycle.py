@@ -324,7 +324,7 @@ def run_cycle(
     evaluated = step("evaluate", lambda: _evaluate(project, retrained["run_id"]))
     summary = {**selected, **(steps.info("pull") or {}), **evaluated}
     _finish(project, cycle, "done", summary)
-    from relabel.reporting import build_report
+    from relabel.report.build import build_report
 
     progress(f"cycle {cycle}: report {build_report(project)}")
     result.summary = cycle_history(project)[-1]
