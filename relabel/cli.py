@@ -509,9 +509,10 @@ def cycle(
 
     Exit codes: 0 cycle done, 3 waiting for reviews, 4 nothing to do, 5 locked.
     """
-    from relabel.cycle import SimulatedReview, run_cycle
+    from relabel.cycle import run_cycle
     from relabel.lock import project_lock
     from relabel.project import Project
+    from relabel.studio.simulate import SimulatedReview
 
     if yes:
         log.warning("--yes is deprecated and has no effect: relabel never prompts")

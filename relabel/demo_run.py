@@ -23,11 +23,12 @@ from typing import Any
 import pandas as pd
 
 from relabel import demo
-from relabel.cycle import SimulatedReview, run_cycle
+from relabel.cycle import run_cycle
 from relabel.errors import ConfigError
 from relabel.lock import project_lock
 from relabel.project import Project
 from relabel.store import DB_FILE
+from relabel.studio.simulate import SimulatedReview
 from relabel.studio.urls import redact_url
 
 log = logging.getLogger(__name__)
@@ -195,7 +196,7 @@ def run_demo(
                 truth=truth, accuracy=accuracy, reviewers=reviewers, skip_rate=skip_rate, seed=seed
             )
             for _ in range(cycles):
-                r = run_cycle(project, client, simulate=sim, progress=say)
+                r = run_cycle(project, client, review=sim, progress=say)
                 if r.state != "done":
                     say(f"cycle {r.cycle}: {r.state}")
                     break
