@@ -34,7 +34,7 @@ import numpy as np
 from benchmarks.datasets import REPO_ROOT, BenchDataset
 from benchmarks.detection import TrainPlan, train_oof
 from relabel import config as config_mod
-from relabel.demo import inject_noise
+from relabel.noise import inject_noise
 
 log = logging.getLogger(__name__)
 

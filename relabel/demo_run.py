@@ -122,7 +122,7 @@ def run_demo(
     cycles : int
         Cycles to run with simulated reviewers.
     noise, seed : str, int
-        Injected label noise (see :func:`relabel.demo.parse_noise`) and its seed.
+        Injected label noise (see :func:`relabel.noise.parse_noise`) and its seed.
     simulate : bool
         False: stop after the first push, leave the server running and return its login.
     studio_url : str, optional
