@@ -583,7 +583,7 @@ def demo(
     """Full demo: local Label Studio, noisy digits, cycles with simulated reviewers."""
     import os
 
-    from relabel.demo_run import DemoCycle, run_demo
+    from relabel.demo_loop import DemoCycle, run_demo
     from relabel.errors import ConfigError
 
     if studio_url and not os.environ.get("LABEL_STUDIO_API_KEY"):
