@@ -44,7 +44,7 @@ from benchmarks import human_noise
 from benchmarks.datasets import BenchDataset
 from relabel import metrics, scoring
 from relabel.config import Config
-from relabel.demo import inject_noise
+from relabel.noise import inject_noise
 
 log = logging.getLogger(__name__)
 

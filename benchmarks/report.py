@@ -864,7 +864,7 @@ def _review(rev: dict[str, Any]) -> list[str]:
         f"{rev['cycles']} cycles, budget {rev['budget']} samples per cycle "
         f"({_pct(rev['budget_fraction'])}), training at most {rev['epochs']} epochs per fold. "
         + _reviewers(rev.get("reviewers"))
-        + " **relabel**: `relabel.demo_run.run_demo` against a real "
+        + " **relabel**: `relabel.demo_loop.run_demo` against a real "
         "local Label Studio (tasks pushed, answered through its API, pulled into the label "
         "store); "
         + _selection(rev.get("selection"))

@@ -3,7 +3,7 @@
 Two arms on the digits with the demo's class-pair noise, the same budget (the project's
 ``review.budget``, 5%), the same simulated reviewers and the same training settings:
 
-* **relabel** -- :func:`relabel.demo_run.run_demo`: a real local Label Studio; each cycle
+* **relabel** -- :func:`relabel.demo_loop.run_demo`: a real local Label Studio; each cycle
   trains, selects the top of relabel's ranking, pushes tasks, lets simulated reviewers
   answer through the Label Studio API, pulls and resolves the answers into the label store
   and retrains.
@@ -34,7 +34,7 @@ import numpy as np
 from benchmarks.datasets import REPO_ROOT, BenchDataset
 from benchmarks.detection import TrainPlan, train_oof
 from relabel import config as config_mod
-from relabel.demo import inject_noise
+from relabel.noise import inject_noise
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ def relabel_arm(
         No Label Studio server is installed in the server venv (``RELABEL_STUDIO_VENV``);
         nothing is installed here.
     """
-    from relabel.demo_run import run_demo
+    from relabel.demo_loop import run_demo
     from relabel.studio import server
 
     venv = server.default_venv()

@@ -203,7 +203,7 @@ def train(project: Path, no_final_model: bool) -> None:
     """Cross-validate a model: out-of-fold probabilities for every sample."""
     from relabel.lock import project_lock
     from relabel.project import Project
-    from relabel.reporting import build_report
+    from relabel.report.build import build_report
 
     with Project.open(project) as p, project_lock(p.root, "relabel train"):
         r = p.train(progress=_progress, final_model=not no_final_model)
@@ -525,19 +525,20 @@ def cycle(
 
     Exit codes: 0 cycle done, 3 waiting for reviews, 4 nothing to do, 5 locked.
     """
-    from relabel.cycle import SimulatedReview, run_cycle
+    from relabel.cycle import run_cycle
     from relabel.lock import project_lock
     from relabel.project import Project
+    from relabel.studio.simulate import SimulatedReview
 
     if yes:
         log.warning("--yes is deprecated and has no effect: relabel never prompts")
-    with Project.open(project) as p, project_lock(p.root, "relabel cycle"):
-        simulate = SimulatedReview(truth=_read_truth(truth)) if truth else None
+    with Project.open(project) as p, project_lock(p.root, "relabel cycle"), _client(p) as client:
+        review = SimulatedReview(truth=_read_truth(truth)) if truth else None
         result = run_cycle(
             p,
-            _client(p),
+            client,
             until=until,
-            simulate=simulate,
+            review=review,
             min_reviews=min_reviews,
             budget=budget,
             progress=_progress,
@@ -598,7 +599,7 @@ def demo(
     """Full demo: local Label Studio, noisy digits, cycles with simulated reviewers."""
     import os
 
-    from relabel.demo_run import DemoCycle, run_demo
+    from relabel.demo_loop import DemoCycle, run_demo
     from relabel.errors import ConfigError
 
     if studio_url and not os.environ.get("LABEL_STUDIO_API_KEY"):
@@ -780,7 +781,7 @@ def studio_bind(project: Path, studio_project_id: int) -> None:
 def report(project: Path, out: Path | None, new_images: Path | None) -> None:
     """Write the HTML report (evaluation, label quality, galleries, cycles, shift, annotators)."""
     from relabel.project import Project
-    from relabel.reporting import build_report
+    from relabel.report.build import build_report
 
     with Project.open(project, readonly=True) as p:
         path = build_report(p, out, new_images=new_images)

@@ -12,35 +12,33 @@ scheduler) resumes with the pull.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from relabel.errors import ExitCode
+from relabel.history import cycle_history
 from relabel.progress import Progress
 from relabel.project import Project
 from relabel.store import now
 
+if TYPE_CHECKING:
+    from relabel.studio.client import StudioClient
+
 log = logging.getLogger(__name__)
 
+#: Answers a cycle's tasks in Label Studio before each pull: called with the project, the
+#: Label Studio client, the Label Studio project id and the cycle number. What it returns,
+#: when not None, is shown as a progress line ``cycle N: <what it returned>``. Simulated
+#: reviewers are one (:class:`relabel.studio.simulate.SimulatedReview`).
+Reviewer = Callable[[Project, "StudioClient", int, int], Any]
+
 STEPS = ("train", "select", "push", "pull", "retrain", "evaluate")
-
-
-@dataclass(frozen=True)
-class SimulatedReview:
-    """Settings for simulated reviewers (demos and benchmarks)."""
-
-    truth: Mapping[str, str]
-    accuracy: float = 0.95
-    reviewers: int = 2
-    skip_rate: float = 0.05
-    seed: int = 0
 
 
 @dataclass
@@ -56,7 +54,7 @@ class CycleResult:
     steps : list of str
         Steps completed in this call.
     summary : dict
-        The cycle's figures (see :func:`cycle_history`).
+        The cycle's figures (see :func:`relabel.history.cycle_history`).
     """
 
     cycle: int
@@ -74,57 +72,153 @@ class CycleResult:
         }[self.state]
 
 
-class _Steps:
-    """Reads and writes one cycle's step records."""
+@dataclass
+class _OpenCycle:
+    """The cycle being worked on: its project and Label Studio client, where progress
+    goes, and the result of this call so far (the cycle number, the steps it completed).
 
-    def __init__(self, project: Project, cycle: int) -> None:
-        self.store = project.store
-        self.cycle = cycle
+    Each step's record lives in the store (:meth:`relabel.store.Store.cycle_step`).
+    """
 
-    def info(self, step: str) -> dict[str, Any] | None:
-        row = self.store.conn.execute(
-            "SELECT status, info FROM cycle_steps WHERE cycle = ? AND step = ?",
-            (self.cycle, step),
-        ).fetchone()
-        if row is None or row["status"] != "done":
+    project: Project
+    client: StudioClient
+    progress: Progress
+    result: CycleResult
+
+    @property
+    def number(self) -> int:
+        return self.result.cycle
+
+    def say(self, message: str) -> None:
+        self.progress(f"cycle {self.number}: {message}")
+
+    def step(self, name: str, work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """Run a step unless the store records it as done, and record it; return its info."""
+        info = self.try_step(name, work)
+        if info is None:
+            raise RuntimeError(f"cycle step {name} returned no info")
+        return info
+
+    def try_step(
+        self, name: str, work: Callable[[], dict[str, Any] | None], *, announce: bool = True
+    ) -> dict[str, Any] | None:
+        """Run a step unless the store records it as done; record it when it is done.
+
+        ``work`` returns the step's info, or None when the step cannot finish yet (it is
+        then not recorded). Returns the info, recorded or new, or None.
+        """
+        store = self.project.store
+        info = store.cycle_step(self.number, name)
+        if info is not None:
+            return info
+        if announce:
+            self.say(name)
+        started, started_at = time.perf_counter(), now()
+        info = work()
+        if info is None:
             return None
-        return json.loads(row["info"])
-
-    def done(self, step: str, info: dict[str, Any], started: float, started_at: str) -> None:
-        with self.store.transaction() as conn:
-            conn.execute(
-                "INSERT INTO cycle_steps (cycle, step, status, started_at, finished_at, seconds, "
-                "info) VALUES (?, ?, 'done', ?, ?, ?, ?) ON CONFLICT(cycle, step) DO UPDATE SET "
-                "status = 'done', finished_at = excluded.finished_at, "
-                "seconds = excluded.seconds, info = excluded.info",
-                (
-                    self.cycle,
-                    step,
-                    started_at,
-                    now(),
-                    time.perf_counter() - started,
-                    json.dumps(info, default=float, sort_keys=True),
-                ),
-            )
+        seconds = time.perf_counter() - started
+        store.finish_cycle_step(self.number, name, info, started_at=started_at, seconds=seconds)
+        self.result.steps.append(name)
+        return info
 
 
-def _current_cycle(project: Project) -> tuple[int, bool]:
-    """The cycle to work on and whether it is new."""
-    row = project.store.conn.execute(
-        "SELECT cycle, status FROM cycles ORDER BY cycle DESC LIMIT 1"
-    ).fetchone()
-    if row is None:
-        return 1, True
-    if row["status"] == "done":
-        return int(row["cycle"]) + 1, True
-    return int(row["cycle"]), False
+def _open_cycle(project: Project, client: StudioClient, progress: Progress) -> _OpenCycle:
+    """The cycle to work on: the unfinished one, else a new one (recorded as started)."""
+    latest = project.store.latest_cycle()
+    if latest is not None and latest[1] != "done":
+        return _OpenCycle(project, client, progress, CycleResult(latest[0], "done"))
+    number = 1 if latest is None else latest[0] + 1
+    cycle = _OpenCycle(project, client, progress, CycleResult(number, "done"))
+    project.store.start_cycle(number)
+    cycle.say("started")
+    return cycle
 
 
 def _fresh_run(project: Project) -> dict[str, Any] | None:
+    """The latest training run if it was trained on the current labels, else None."""
     run = project.store.latest_run("train")
     if run is not None and int(run["labels_version"]) == project.store.max_version():
         return run
     return None
+
+
+def _train(cycle: _OpenCycle) -> dict[str, Any]:
+    """Step ``train``: a model on the current labels (reusing a fresh run)."""
+    run = _fresh_run(cycle.project)
+    if run is not None:
+        return {"run_id": run["run_id"], "reused": True}
+    r = cycle.project.train(progress=cycle.progress, cycle=cycle.number)
+    return {"run_id": r.run_id, "reused": False, "oof_accuracy": r.oof_accuracy}
+
+
+def _select(cycle: _OpenCycle, budget: float | None) -> dict[str, Any]:
+    """Step ``select``: plan the cycle's tasks (the most suspicious samples in the budget)."""
+    from relabel.studio import push as push_mod
+
+    project = cycle.project
+    sp = push_mod.ensure_studio_project(project, cycle.client)
+    push_mod.reconcile_pending(project, cycle.client, sp)
+    already = project.store.tasks(sp, ("planned",))
+    if already:
+        return {"planned": len(already), "studio_project_id": sp}
+    ranked = project.rank()
+    planned, busy, reviewed = push_mod.plan(project, sp, budget=budget, cycle=cycle.number)
+    return {
+        "planned": planned,
+        "studio_project_id": sp,
+        "excluded_busy": busy,
+        "excluded_reviewed": reviewed,
+        "estimated_errors": int(ranked.scores.joint.n_label_errors),
+        "budget": project.config.budget_count(len(ranked.table), budget),
+    }
+
+
+def _push(cycle: _OpenCycle, sp: int) -> dict[str, Any]:
+    """Step ``push``: send the planned tasks to Label Studio."""
+    from relabel.studio import push as push_mod
+
+    push_mod.reconcile_pending(cycle.project, cycle.client, sp)
+    pushed = push_mod.push_planned(cycle.project, cycle.client, sp, progress=cycle.progress)
+    return {"pushed": pushed}
+
+
+def _pull(
+    cycle: _OpenCycle,
+    sp: int,
+    cycle_tasks: int,
+    review: Reviewer | None,
+    min_reviews: int | None,
+) -> dict[str, Any] | None:
+    """Step ``pull``: let ``review`` answer, apply the answers; None until enough exist."""
+    from relabel.studio import pull as pull_mod
+
+    project, store = cycle.project, cycle.project.store
+    if review is not None:
+        answered = review(project, cycle.client, sp, cycle.number)
+        if answered is not None:
+            cycle.say(str(answered))
+    summary = pull_mod.pull(project, cycle.client, cycle=cycle.number, progress=cycle.progress)
+    seen = store.count_answered_cycle_tasks(cycle.number, sp)
+    need = project.config.review.min_reviews if min_reviews is None else min_reviews
+    need = cycle_tasks if need <= 0 else min(need, cycle_tasks)
+    cycle.say(
+        f"{seen}/{cycle_tasks} task(s) answered (need {need}); "
+        f"this pull: {summary.corrected} corrected, {summary.confirmed} confirmed, "
+        f"{summary.excluded} excluded, {summary.unresolved} unresolved"
+    )
+    if seen < need:
+        return None
+    return _review_counts(store.cycle_task_outcomes(cycle.number, sp))
+
+
+def _retrain(cycle: _OpenCycle) -> dict[str, Any]:
+    """Step ``retrain``: a model on the reviewed labels (reusing a fresh run)."""
+    run = _fresh_run(cycle.project)
+    if run is not None:
+        return {"run_id": run["run_id"], "reused": True}
+    r = cycle.project.train(progress=cycle.progress, cycle=cycle.number)
+    return {"run_id": r.run_id, "reused": False}
 
 
 def _evaluate(project: Project, run_id: str) -> dict[str, Any]:
@@ -164,12 +258,27 @@ def _evaluate(project: Project, run_id: str) -> dict[str, Any]:
     return out
 
 
+def _review_counts(counts: dict[str, int]) -> dict[str, Any]:
+    """Reviewed / corrected / excluded / unresolved and the hit rate, from outcome counts."""
+    reviewed = counts.get("confirmed", 0) + counts.get("corrected", 0) + counts.get("excluded", 0)
+    return {
+        "reviewed": reviewed,
+        "confirmed": counts.get("confirmed", 0),
+        "corrected": counts.get("corrected", 0),
+        "excluded": counts.get("excluded", 0),
+        "unresolved": counts.get("unresolved", 0),
+        "hit_rate": (counts.get("corrected", 0) + counts.get("excluded", 0)) / reviewed
+        if reviewed
+        else 0.0,
+    }
+
+
 def run_cycle(
     project: Project,
-    client: Any,
+    client: StudioClient,
     *,
     until: str | None = None,
-    simulate: SimulatedReview | None = None,
+    review: Reviewer | None = None,
     min_reviews: int | None = None,
     budget: float | None = None,
     progress: Progress | None = None,
@@ -184,8 +293,10 @@ def run_cycle(
         The Label Studio connection.
     until : {"pushed"}, optional
         Stop after the push (people review; the next call resumes with the pull).
-    simulate : SimulatedReview, optional
-        Answer the tasks with simulated reviewers through the real Label Studio API.
+    review : Reviewer, optional
+        Answers the tasks before each pull, e.g. simulated reviewers
+        (:class:`relabel.studio.simulate.SimulatedReview`) through the real Label Studio
+        API. Without it, people answer in Label Studio.
     min_reviews : int, optional
         Pull and retrain only once this many tasks of the cycle have answers
         (default ``review.min_reviews``; 0 means every task of the cycle).
@@ -198,218 +309,37 @@ def run_cycle(
     -------
     CycleResult
     """
-    from relabel.studio import pull as pull_mod
-    from relabel.studio import push as push_mod
-
-    progress = progress or (lambda m: log.info("%s", m))
-    store = project.store
-    cycle, new = _current_cycle(project)
-    if new:
-        with store.transaction() as conn:
-            conn.execute(
-                "INSERT INTO cycles (cycle, status, started_at) VALUES (?, 'running', ?)",
-                (cycle, now()),
-            )
-        progress(f"cycle {cycle}: started")
-    steps = _Steps(project, cycle)
-    result = CycleResult(cycle, "done")
-
-    def step(name: str, work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-        info = steps.info(name)
-        if info is not None:
-            return info
-        progress(f"cycle {cycle}: {name}")
-        started, started_at = time.perf_counter(), now()
-        info = work()
-        steps.done(name, info, started, started_at)
-        result.steps.append(name)
-        return info
-
-    def train() -> dict[str, Any]:
-        run = _fresh_run(project)
-        if run is not None:
-            return {"run_id": run["run_id"], "reused": True}
-        r = project.train(progress=progress, cycle=cycle)
-        return {"run_id": r.run_id, "reused": False, "oof_accuracy": r.oof_accuracy}
-
-    step("train", train)
-
-    def select() -> dict[str, Any]:
-        sp = push_mod.ensure_studio_project(project, client)
-        push_mod.reconcile_pending(project, client, sp)
-        already = store.tasks(sp, ("planned",))
-        if already:
-            return {"planned": len(already), "studio_project_id": sp}
-        ranked = project.rank()
-        planned, busy, reviewed = push_mod.plan(project, sp, budget=budget, cycle=cycle)
-        return {
-            "planned": planned,
-            "studio_project_id": sp,
-            "excluded_busy": busy,
-            "excluded_reviewed": reviewed,
-            "estimated_errors": int(ranked.scores.joint.n_label_errors),
-            "budget": project.config.budget_count(len(ranked.table), budget),
-        }
-
-    selected = step("select", select)
+    cycle = _open_cycle(project, client, progress or (lambda m: log.info("%s", m)))
+    cycle.step("train", lambda: _train(cycle))
+    selected = cycle.step("select", lambda: _select(cycle, budget))
     sp = int(selected["studio_project_id"])
-    cycle_tasks = store.conn.execute(
-        "SELECT COUNT(*) FROM tasks WHERE cycle = ? AND studio_project_id = ?", (cycle, sp)
-    ).fetchone()[0]
+    cycle_tasks = project.store.count_cycle_tasks(cycle.number, sp)
     if selected["planned"] == 0 and cycle_tasks == 0:
-        _finish(project, cycle, "done", {"nothing_to_do": True, **selected})
-        result.state = "nothing_to_do"
-        progress(f"cycle {cycle}: nothing to review (no eligible sample in the budget's lane)")
-        return result
-
-    def push() -> dict[str, Any]:
-        push_mod.reconcile_pending(project, client, sp)
-        pushed = push_mod.push_planned(project, client, sp, progress=progress)
-        return {"pushed": pushed}
-
-    step("push", push)
+        project.store.finish_cycle(cycle.number, "done", {"nothing_to_do": True, **selected})
+        cycle.result.state = "nothing_to_do"
+        cycle.say("nothing to review (no eligible sample in the budget's lane)")
+        return cycle.result
+    cycle.step("push", lambda: _push(cycle, sp))
     if until == "pushed":
-        result.state = "waiting"
-        return result
-
-    def pull() -> dict[str, Any] | None:
-        if simulate is not None:
-            from relabel.studio.simulate import simulate_reviews
-
-            sim = simulate_reviews(
-                client,
-                sp,
-                simulate.truth,
-                accuracy=simulate.accuracy,
-                reviewers=simulate.reviewers,
-                skip_rate=simulate.skip_rate,
-                seed=simulate.seed + cycle,
-            )
-            progress(f"cycle {cycle}: simulated reviewers answered {getattr(sim, 'created', sim)}")
-        summary = pull_mod.pull(project, client, cycle=cycle, progress=progress)
-        seen = store.conn.execute(
-            "SELECT COUNT(DISTINCT t.row_id) FROM tasks t JOIN reviews r ON "
-            "r.task_id = t.task_id AND r.studio_project_id = t.studio_project_id "
-            "WHERE t.cycle = ? AND t.studio_project_id = ?",
-            (cycle, sp),
-        ).fetchone()[0]
-        need = project.config.review.min_reviews if min_reviews is None else min_reviews
-        need = cycle_tasks if need <= 0 else min(need, cycle_tasks)
-        progress(
-            f"cycle {cycle}: {seen}/{cycle_tasks} task(s) answered (need {need}); "
-            f"this pull: {summary.corrected} corrected, {summary.confirmed} confirmed, "
-            f"{summary.excluded} excluded, {summary.unresolved} unresolved"
-        )
-        if seen < need:
-            return None
-        return _cycle_review_counts(project, cycle, sp)
-
-    if steps.info("pull") is None:
-        started, started_at = time.perf_counter(), now()
-        info = pull()
-        if info is None:
-            result.state = "waiting"
-            return result
-        steps.done("pull", info, started, started_at)
-        result.steps.append("pull")
-
-    def retrain() -> dict[str, Any]:
-        run = _fresh_run(project)
-        if run is not None:
-            return {"run_id": run["run_id"], "reused": True}
-        r = project.train(progress=progress, cycle=cycle)
-        return {"run_id": r.run_id, "reused": False}
-
-    retrained = step("retrain", retrain)
-    evaluated = step("evaluate", lambda: _evaluate(project, retrained["run_id"]))
-    summary = {**selected, **(steps.info("pull") or {}), **evaluated}
-    _finish(project, cycle, "done", summary)
-    from relabel.reporting import build_report
-
-    progress(f"cycle {cycle}: report {build_report(project)}")
-    result.summary = cycle_history(project)[-1]
-    return result
+        cycle.result.state = "waiting"
+        return cycle.result
+    pulled = cycle.try_step(
+        "pull", lambda: _pull(cycle, sp, cycle_tasks, review, min_reviews), announce=False
+    )
+    if pulled is None:
+        cycle.result.state = "waiting"
+        return cycle.result
+    retrained = cycle.step("retrain", lambda: _retrain(cycle))
+    evaluated = cycle.step("evaluate", lambda: _evaluate(project, retrained["run_id"]))
+    return _finish(cycle, {**selected, **pulled, **evaluated})
 
 
-def _cycle_review_counts(project: Project, cycle: int, sp: int) -> dict[str, Any]:
-    """Reviewed / corrected / excluded / unresolved among a cycle's tasks (latest review)."""
-    rows = project.store.conn.execute(
-        """SELECT t.outcome, COUNT(*) FROM tasks t
-           WHERE t.cycle = ? AND t.studio_project_id = ? AND t.outcome IS NOT NULL
-           GROUP BY t.outcome""",
-        (cycle, sp),
-    ).fetchall()
-    counts = {r[0]: int(r[1]) for r in rows}
-    reviewed = counts.get("confirmed", 0) + counts.get("corrected", 0) + counts.get("excluded", 0)
-    return {
-        "reviewed": reviewed,
-        "confirmed": counts.get("confirmed", 0),
-        "corrected": counts.get("corrected", 0),
-        "excluded": counts.get("excluded", 0),
-        "unresolved": counts.get("unresolved", 0),
-        "hit_rate": (counts.get("corrected", 0) + counts.get("excluded", 0)) / reviewed
-        if reviewed
-        else 0.0,
-    }
+def _finish(cycle: _OpenCycle, summary: dict[str, Any]) -> CycleResult:
+    """Record the cycle as done, write the report, and return the result with its figures."""
+    from relabel.report.build import build_report
 
-
-def _finish(project: Project, cycle: int, status: str, summary: dict[str, Any]) -> None:
-    with project.store.transaction() as conn:
-        conn.execute(
-            "UPDATE cycles SET status = ?, finished_at = ?, summary = ? WHERE cycle = ?",
-            (status, now(), json.dumps(summary, default=float, sort_keys=True), cycle),
-        )
-
-
-def cycle_history(project: Project) -> list[dict[str, Any]]:
-    """Per cycle: budget, reviewed, corrected, hit rate, errors left, accuracy, step times.
-
-    Returns
-    -------
-    list of dict
-        One dict per cycle, oldest first, with a ``stop_hint`` on the last finished one
-        when the hit rate or the estimated errors left fall under the configured thresholds.
-    """
-    store = project.store
-    out = []
-    for row in store.conn.execute("SELECT * FROM cycles ORDER BY cycle"):
-        summary = json.loads(row["summary"])
-        times = {
-            r["step"]: round(float(r["seconds"] or 0.0), 2)
-            for r in store.conn.execute(
-                "SELECT step, seconds FROM cycle_steps WHERE cycle = ? ORDER BY started_at",
-                (row["cycle"],),
-            )
-        }
-        out.append(
-            {
-                "cycle": row["cycle"],
-                "status": row["status"],
-                "budget": summary.get("budget"),
-                "reviewed": summary.get("reviewed"),
-                "corrected": summary.get("corrected"),
-                "excluded": summary.get("excluded"),
-                "hit_rate": summary.get("hit_rate"),
-                "estimated_errors_left": summary.get("estimated_errors_left"),
-                "accuracy": summary.get("accuracy"),
-                "macro_f1": summary.get("macro_f1"),
-                "accuracy_source": summary.get("accuracy_source"),
-                "step_seconds": times,
-                "started_at": row["started_at"],
-                "finished_at": row["finished_at"],
-            }
-        )
-    done = [c for c in out if c["status"] == "done" and c["reviewed"] is not None]
-    if done:
-        last = done[-1]
-        review = project.config.review
-        n = store.n_samples()
-        hints = []
-        if last["hit_rate"] is not None and last["hit_rate"] < review.stop_hit_rate:
-            hints.append(f"hit rate {last['hit_rate']:.2f} < {review.stop_hit_rate}")
-        left = last["estimated_errors_left"]
-        if left is not None and left / max(n, 1) < review.stop_errors_left:
-            hints.append(f"estimated errors left {left} < {review.stop_errors_left:.1%} of samples")
-        if hints:
-            last["stop_hint"] = "consider stopping: " + "; ".join(hints)
-    return out
+    project = cycle.project
+    project.store.finish_cycle(cycle.number, "done", summary)
+    cycle.say(f"report {build_report(project)}")
+    cycle.result.summary = cycle_history(project.store, project.config.review)[-1]
+    return cycle.result

@@ -33,6 +33,7 @@ from relabel import dataset as dataset_mod
 from relabel import scoring
 from relabel.config import Config
 from relabel.errors import ConfigError, NotTrainedError, ProjectError, StoreError
+from relabel.history import cycle_history
 from relabel.lock import create_lock_file, project_lock
 from relabel.progress import Progress
 from relabel.store import DB_FILE, Store
@@ -622,7 +623,7 @@ class Project:
         -------
         dict
             JSON-serialisable; the estimates are present only after a training run;
-            ``cycles`` is :func:`relabel.cycle.cycle_history`.
+            ``cycles`` is :func:`relabel.history.cycle_history`.
         """
         labels = self.store.labels()
         classes = self.config.dataset.classes
@@ -666,9 +667,7 @@ class Project:
                 k: int((ranked.table["lane"] == k).sum())
                 for k in ("label_issue", "uncertain", "ok")
             }
-        from relabel.cycle import cycle_history  # cycle builds on Project
-
-        out["cycles"] = cycle_history(self)
+        out["cycles"] = cycle_history(self.store, self.config.review)
         return out
 
     def export(self, out: Path) -> int:

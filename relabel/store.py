@@ -516,6 +516,108 @@ class Store:
         out["metrics"] = json.loads(out["metrics"])
         return out
 
+    # -- cycles -----------------------------------------------------------------------
+    def latest_cycle(self) -> tuple[int, str] | None:
+        """The newest cycle's number and status (``running`` or ``done``), or None."""
+        row = self.conn.execute(
+            "SELECT cycle, status FROM cycles ORDER BY cycle DESC LIMIT 1"
+        ).fetchone()
+        return None if row is None else (int(row["cycle"]), str(row["status"]))
+
+    def start_cycle(self, cycle: int) -> None:
+        """Record the start of a cycle (status ``running``)."""
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO cycles (cycle, status, started_at) VALUES (?, 'running', ?)",
+                (cycle, now()),
+            )
+
+    def finish_cycle(self, cycle: int, status: str, summary: dict[str, Any]) -> None:
+        """Record the end of a cycle with its summary."""
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE cycles SET status = ?, finished_at = ?, summary = ? WHERE cycle = ?",
+                (status, now(), json.dumps(summary, default=float, sort_keys=True), cycle),
+            )
+
+    def cycle_step(self, cycle: int, step: str) -> dict[str, Any] | None:
+        """The recorded info of a finished step of a cycle, or None if it is not done."""
+        row = self.conn.execute(
+            "SELECT status, info FROM cycle_steps WHERE cycle = ? AND step = ?",
+            (cycle, step),
+        ).fetchone()
+        if row is None or row["status"] != "done":
+            return None
+        return json.loads(row["info"])
+
+    def finish_cycle_step(
+        self, cycle: int, step: str, info: dict[str, Any], *, started_at: str, seconds: float
+    ) -> None:
+        """Record a cycle's step as done, with its info and duration."""
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO cycle_steps (cycle, step, status, started_at, finished_at, seconds, "
+                "info) VALUES (?, ?, 'done', ?, ?, ?, ?) ON CONFLICT(cycle, step) DO UPDATE SET "
+                "status = 'done', finished_at = excluded.finished_at, "
+                "seconds = excluded.seconds, info = excluded.info",
+                (
+                    cycle,
+                    step,
+                    started_at,
+                    now(),
+                    seconds,
+                    json.dumps(info, default=float, sort_keys=True),
+                ),
+            )
+
+    def cycles(self) -> list[dict[str, Any]]:
+        """Every cycle, oldest first: its row, ``summary`` decoded, and ``step_seconds``.
+
+        ``step_seconds`` maps each recorded step to its duration (rounded to 0.01 s), in
+        the order the steps started.
+        """
+        out = []
+        for row in self.conn.execute("SELECT * FROM cycles ORDER BY cycle").fetchall():
+            times = {
+                r["step"]: round(float(r["seconds"] or 0.0), 2)
+                for r in self.conn.execute(
+                    "SELECT step, seconds FROM cycle_steps WHERE cycle = ? ORDER BY started_at",
+                    (row["cycle"],),
+                )
+            }
+            out.append({**dict(row), "summary": json.loads(row["summary"]), "step_seconds": times})
+        return out
+
+    def count_cycle_tasks(self, cycle: int, studio_project_id: int) -> int:
+        """Task rows planned in a cycle for a Label Studio project."""
+        return int(
+            self.conn.execute(
+                "SELECT COUNT(*) FROM tasks WHERE cycle = ? AND studio_project_id = ?",
+                (cycle, studio_project_id),
+            ).fetchone()[0]
+        )
+
+    def count_answered_cycle_tasks(self, cycle: int, studio_project_id: int) -> int:
+        """Task rows of a cycle with at least one recorded review."""
+        return int(
+            self.conn.execute(
+                "SELECT COUNT(DISTINCT t.row_id) FROM tasks t JOIN reviews r ON "
+                "r.task_id = t.task_id AND r.studio_project_id = t.studio_project_id "
+                "WHERE t.cycle = ? AND t.studio_project_id = ?",
+                (cycle, studio_project_id),
+            ).fetchone()[0]
+        )
+
+    def cycle_task_outcomes(self, cycle: int, studio_project_id: int) -> dict[str, int]:
+        """Task rows of a cycle per latest review outcome (``corrected`` ...)."""
+        rows = self.conn.execute(
+            """SELECT t.outcome, COUNT(*) FROM tasks t
+               WHERE t.cycle = ? AND t.studio_project_id = ? AND t.outcome IS NOT NULL
+               GROUP BY t.outcome""",
+            (cycle, studio_project_id),
+        ).fetchall()
+        return {r[0]: int(r[1]) for r in rows}
+
     # -- Label Studio task map ----------------------------------------------------------------
     def studio_project(self) -> sqlite3.Row | None:
         """The Label Studio project this project is bound to (its latest binding), or None.

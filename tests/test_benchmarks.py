@@ -13,8 +13,8 @@ from benchmarks import __main__ as bench_main
 from benchmarks import datasets, detection, human_noise, photos, report
 from relabel import metrics, scoring
 from relabel.config import Config, ModelConfig, TrainingConfig
-from relabel.demo import inject_noise
 from relabel.errors import DatasetError
+from relabel.noise import inject_noise
 
 HAVE_DATA = (datasets.DEFAULT_DATA / "known_errors" / "summary.json").is_file()
 HAVE_CIFAR10H = (datasets.DEFAULT_DATA / human_noise.COUNTS_FILE).is_file()

@@ -1,4 +1,5 @@
-"""Tests of relabel.demo: noise specs, exact noise injection, the written digits dataset."""
+"""Tests of relabel.noise (noise specs, exact noise injection) and relabel.demo (the written
+digits dataset)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ import pytest
 from PIL import Image
 from sklearn.datasets import load_digits
 
-from relabel.demo import DIGIT_CLASSES, NoiseSpec, inject_noise, parse_noise, write_digits
+from relabel.demo import DIGIT_CLASSES, write_digits
 from relabel.errors import ConfigError
+from relabel.noise import NoiseSpec, inject_noise, parse_noise
 
 # --- the spec parser ---------------------------------------------------------------------
 

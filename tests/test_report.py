@@ -476,6 +476,8 @@ def test_inputs_are_validated(tmp_path):
 
 
 def test_report_does_not_import_heavy_edges():
+    """The renderer imports no edge; relabel.report.build, the bridge from a project, is
+    the one module that does, and no other module of the package imports it."""
     import ast
 
     import relabel.report
@@ -487,13 +489,17 @@ def test_report_does_not_import_heavy_edges():
         "relabel.store",
         "relabel.training",
         "relabel.studio",
+        "relabel.project",
+        "relabel.report.build",
     )
     for f in Path(relabel.report.__file__).parent.glob("*.py"):
+        if f.name == "build.py":
+            continue
         for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Import):
                 names = [a.name for a in node.names]
             elif isinstance(node, ast.ImportFrom):
-                names = [node.module or ""]
+                names = [node.module or ""] + [f"{node.module}.{a.name}" for a in node.names]
             else:
                 continue
             for name in names:

@@ -16,9 +16,13 @@ import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from relabel.studio.client import StudioClient
 from relabel.studio.labeling import NOT_VALID
+
+if TYPE_CHECKING:
+    from relabel.project import Project
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +64,9 @@ class SimulationSummary:
     missing_truth: int = 0
     reviewers: int = 0
     seconds: float = 0.0
+
+    def __str__(self) -> str:
+        return f"simulated reviewers answered {self.created}"
 
 
 def simulated_answer(
@@ -204,3 +211,39 @@ def simulate_reviews(
         summary.seconds,
     )
     return summary
+
+
+@dataclass(frozen=True)
+class SimulatedReview:
+    """Simulated reviewers as a cycle's reviewer (demos, benchmarks, ``--simulate-review``).
+
+    Pass it as ``review`` to :func:`relabel.cycle.run_cycle`: before each pull it lets
+    :func:`simulate_reviews` answer the cycle's tasks, with the seed ``seed + cycle``.
+
+    Attributes
+    ----------
+    truth : mapping
+        ``sample_id -> true label``.
+    accuracy, reviewers, skip_rate, seed
+        As for :func:`simulate_reviews`.
+    """
+
+    truth: Mapping[str, str]
+    accuracy: float = 0.95
+    reviewers: int = 2
+    skip_rate: float = 0.05
+    seed: int = 0
+
+    def __call__(
+        self, project: Project, client: StudioClient, studio_project_id: int, cycle: int
+    ) -> SimulationSummary:
+        """Answer the tasks of ``studio_project_id`` that still need answers."""
+        return simulate_reviews(
+            client,
+            studio_project_id,
+            self.truth,
+            accuracy=self.accuracy,
+            reviewers=self.reviewers,
+            skip_rate=self.skip_rate,
+            seed=self.seed + cycle,
+        )

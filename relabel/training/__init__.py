@@ -716,7 +716,7 @@ def decode_images(
         Image size and channels.
     out : pathlib.Path | None
         The ``.npy`` file to write (written under a temporary name, then renamed).
-    progress : Callable[[str], None] | None
+    progress : relabel.progress.Progress | None
         Called with one line when decoding starts and one when it ends.
 
     Returns
@@ -1267,7 +1267,7 @@ def fit_model(
         Seed of this fit; defaults to ``settings.seed``.
     tag : str
         Prefix of the progress messages, e.g. ``"fold 2/5"``.
-    progress : Callable[[str], None] | None
+    progress : relabel.progress.Progress | None
         Called with one line per epoch.
     images : numpy.ndarray | None
         The images of ``paths`` already decoded by :func:`decode_images`; decoded here
@@ -1422,7 +1422,7 @@ def cross_validated_probabilities(
         Number of classes.
     settings : TrainSettings
         Model, training and cross-validation settings.
-    progress : Callable[[str], None] | None
+    progress : relabel.progress.Progress | None
         Called with one line per epoch and per finished fold.
     images : numpy.ndarray | None
         The images of ``paths`` already decoded by :func:`decode_images`; decoded here
@@ -1559,7 +1559,7 @@ def train_final_model(
         Model and training settings (seed ``settings.seed``).
     out_path : pathlib.Path
         Where to save the model; must end in ``.keras``. Written atomically.
-    progress : Callable[[str], None] | None
+    progress : relabel.progress.Progress | None
         Called with one line per epoch.
     images : numpy.ndarray | None
         The images of ``paths`` already decoded by :func:`decode_images`.
@@ -1617,7 +1617,7 @@ def predict_probabilities(
         Image files to predict.
     settings : TrainSettings
         Image size, channels and batch size the model was trained with.
-    progress : Callable[[str], None] | None
+    progress : relabel.progress.Progress | None
         Called once before predicting.
 
     Returns

@@ -78,7 +78,7 @@ def embed_images(
         Image files.
     settings : TrainSettings
         A ``keras.applications`` architecture with ``weights`` (file or ``"imagenet"``).
-    progress : Callable[[str], None] | None
+    progress : relabel.progress.Progress | None
         Called with one line before and one after.
     images : numpy.ndarray | None
         The images already decoded by :func:`relabel.training.decode_images`.
@@ -156,7 +156,7 @@ def cross_validated_probabilities(
         Number of classes.
     settings : TrainSettings
         Folds and seed.
-    progress : Callable[[str], None] | None
+    progress : relabel.progress.Progress | None
         Called with one line per fold.
 
     Returns

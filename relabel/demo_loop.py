@@ -18,17 +18,23 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from relabel import demo
-from relabel.cycle import SimulatedReview, run_cycle
+from relabel.cycle import run_cycle
 from relabel.errors import ConfigError
 from relabel.lock import project_lock
+from relabel.progress import Progress
 from relabel.project import Project
 from relabel.store import DB_FILE
+from relabel.studio.client import StudioClient
+from relabel.studio.simulate import SimulatedReview
 from relabel.studio.urls import redact_url
+
+if TYPE_CHECKING:
+    from relabel.studio.server import LocalServer
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +115,7 @@ def run_demo(
     reviewers: int = 2,
     skip_rate: float = 0.05,
     on_cycle: Callable[[DemoCycle], None] | None = None,
-    progress: Callable[[str], None] | None = None,
+    progress: Progress | None = None,
 ) -> DemoResult:
     """Run the demo end to end.
 
@@ -121,7 +127,7 @@ def run_demo(
     cycles : int
         Cycles to run with simulated reviewers.
     noise, seed : str, int
-        Injected label noise (see :func:`relabel.demo.parse_noise`) and its seed.
+        Injected label noise (see :func:`relabel.noise.parse_noise`) and its seed.
     simulate : bool
         False: stop after the first push, leave the server running and return its login.
     studio_url : str, optional
@@ -134,47 +140,14 @@ def run_demo(
     on_cycle : callable, optional
         Called with each finished cycle's figures.
     """
-    from relabel.studio import server as server_mod
-    from relabel.studio.client import StudioClient
-
     say = progress or (lambda m: log.info("%s", m))
     project_dir = Path(project_dir)
-    reset_project(project_dir)
-    data = demo.write_digits(project_dir / "data", noise=noise, seed=seed)
-    truth_frame = pd.read_csv(data.truth, dtype=str, keep_default_na=False)
-    truth = dict(zip(truth_frame["id"], truth_frame["label"], strict=True))
-    Project.init(project_dir)
-
+    truth = _write_project(project_dir, noise, seed)
     password = os.environ.get("RELABEL_DEMO_PASSWORD") or secrets.token_urlsafe(12)
+    url_env, token = _studio_env(project_dir, studio_url)
     local = None
-    with Project.open(project_dir) as project:
-        url_env, token_env = project.config.studio.url_env, project.config.studio.token_env
-    token = os.environ.get(token_env)
-    if studio_url is not None and not token:
-        raise ConfigError(
-            f"set {token_env} to the API token of the Label Studio at {redact_url(studio_url)}"
-        )
-    token = token or secrets.token_hex(20)
     if studio_url is None:
-        venv = server_mod.default_venv()
-        server_mod.install_server(venv)
-        studio_dir = Path(studio_dir).resolve()
-        # The demo starts from scratch: its project state was just reset, so the Label
-        # Studio data of an earlier demo (its projects, and the admin and token fixed on
-        # the first start of a data folder) is stale. Stop that server and start afresh.
-        if server_mod.stop_server(studio_dir):
-            say(f"stopped the earlier demo's Label Studio ({studio_dir})")
-        _wipe_studio_dir(studio_dir)
-        say(f"starting Label Studio in {studio_dir} (first start takes about 30 s)")
-        local = server_mod.start_server(
-            venv,
-            studio_dir,
-            username=DEMO_USER,
-            password=password,
-            token=token,
-            document_root=project_dir.resolve(),
-            timeout=240.0,
-        )
+        local = _start_local_studio(project_dir, Path(studio_dir), password, token, say)
         studio_url = local.url
     client = StudioClient(studio_url, token)
     os.environ[url_env] = studio_url
@@ -191,31 +164,91 @@ def run_demo(
                 result.waiting = True
                 keep_server = True
                 return result
-            sim = SimulatedReview(
+            review = SimulatedReview(
                 truth=truth, accuracy=accuracy, reviewers=reviewers, skip_rate=skip_rate, seed=seed
             )
             for _ in range(cycles):
-                r = run_cycle(project, client, simulate=sim, progress=say)
+                r = run_cycle(project, client, review=review, progress=say)
                 if r.state != "done":
                     say(f"cycle {r.cycle}: {r.state}")
                     break
-                s: dict[str, Any] = r.summary
-                frac, wrong = noise_left(project, truth)
-                row = DemoCycle(
-                    cycle=r.cycle,
-                    reviewed=int(s.get("reviewed") or 0),
-                    corrected=int(s.get("corrected") or 0),
-                    hit_rate=float(s.get("hit_rate") or 0),
-                    noise_left=frac,
-                    mislabeled_left=wrong,
-                    accuracy=float(s.get("accuracy") or 0),
-                    estimated_errors_left=int(s.get("estimated_errors_left") or 0),
-                    seconds=float(sum((s.get("step_seconds") or {}).values())),
-                )
+                row = _demo_cycle(project, truth, r.cycle, r.summary)
                 result.cycles.append(row)
                 if on_cycle:
                     on_cycle(row)
         return result
     finally:
+        client.close()
         if local is not None and not keep_server:
             local.stop()
+
+
+def _write_project(project_dir: Path, noise: str, seed: int) -> dict[str, str]:
+    """Reset the demo project, write the noisy digits, create its store; return the truth."""
+    reset_project(project_dir)
+    data = demo.write_digits(project_dir / "data", noise=noise, seed=seed)
+    truth_frame = pd.read_csv(data.truth, dtype=str, keep_default_na=False)
+    truth = dict(zip(truth_frame["id"], truth_frame["label"], strict=True))
+    Project.init(project_dir)
+    return truth
+
+
+def _studio_env(project_dir: Path, studio_url: str | None) -> tuple[str, str]:
+    """The project's Label Studio URL variable, and the API token to use.
+
+    The token comes from the project's token variable; a local server is started with a
+    random one when the variable is not set. A server at ``studio_url`` needs it set.
+    """
+    with Project.open(project_dir) as project:
+        url_env, token_env = project.config.studio.url_env, project.config.studio.token_env
+    token = os.environ.get(token_env)
+    if studio_url is not None and not token:
+        raise ConfigError(
+            f"set {token_env} to the API token of the Label Studio at {redact_url(studio_url)}"
+        )
+    return url_env, token or secrets.token_hex(20)
+
+
+def _start_local_studio(
+    project_dir: Path, studio_dir: Path, password: str, token: str, say: Progress
+) -> LocalServer:
+    """Start a fresh local Label Studio (stopping and wiping an earlier demo's)."""
+    from relabel.studio import server as server_mod
+
+    venv = server_mod.default_venv()
+    server_mod.install_server(venv)
+    studio_dir = studio_dir.resolve()
+    # The demo starts from scratch: its project state was just reset, so the Label
+    # Studio data of an earlier demo (its projects, and the admin and token fixed on
+    # the first start of a data folder) is stale. Stop that server and start afresh.
+    if server_mod.stop_server(studio_dir):
+        say(f"stopped the earlier demo's Label Studio ({studio_dir})")
+    _wipe_studio_dir(studio_dir)
+    say(f"starting Label Studio in {studio_dir} (first start takes about 30 s)")
+    return server_mod.start_server(
+        venv,
+        studio_dir,
+        username=DEMO_USER,
+        password=password,
+        token=token,
+        document_root=project_dir.resolve(),
+        timeout=240.0,
+    )
+
+
+def _demo_cycle(
+    project: Project, truth: dict[str, str], cycle: int, summary: dict[str, Any]
+) -> DemoCycle:
+    """A finished cycle's figures as the demo prints them (the noise left from the truth)."""
+    frac, wrong = noise_left(project, truth)
+    return DemoCycle(
+        cycle=cycle,
+        reviewed=int(summary.get("reviewed") or 0),
+        corrected=int(summary.get("corrected") or 0),
+        hit_rate=float(summary.get("hit_rate") or 0),
+        noise_left=frac,
+        mislabeled_left=wrong,
+        accuracy=float(summary.get("accuracy") or 0),
+        estimated_errors_left=int(summary.get("estimated_errors_left") or 0),
+        seconds=float(sum((summary.get("step_seconds") or {}).values())),
+    )

@@ -1,8 +1,8 @@
 """Build a project's HTML report: gather the inputs from the store and the latest run.
 
-:mod:`relabel.report` renders data it is given and knows nothing of projects; this module
-is the bridge. :func:`build_report` is what ``relabel report`` and the end of each train
-and cycle call.
+The rest of :mod:`relabel.report` renders data it is given and knows nothing of projects;
+this module is the bridge (the package does not import it, so rendering loads no project).
+:func:`build_report` is what ``relabel report`` and the end of each train and cycle call.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import pandas as pd
 
 from relabel.consensus import NOT_SURE
 from relabel.errors import ConfigError
+from relabel.history import cycle_history
 from relabel.project import Project
 from relabel.store import now
 
@@ -24,11 +25,10 @@ REPORT_DIR = "report"
 
 
 def _cycle_rows(project: Project) -> list:
-    from relabel.cycle import cycle_history
     from relabel.report import CycleRow
 
     rows = []
-    for c in cycle_history(project):
+    for c in cycle_history(project.store, project.config.review):
         if c["status"] != "done" or c["reviewed"] is None:
             continue
         rows.append(
