@@ -12,10 +12,14 @@ Every key is checked on load: an unknown key, a wrong type or an out-of-range va
 from __future__ import annotations
 
 import math
+import numbers
 import tomllib
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+
+import tomli_w
 
 from relabel.errors import ConfigError
 from relabel.scoring import DEFAULT_METHOD, SCORING_METHODS
@@ -29,6 +33,63 @@ PHOTO_LABEL_SMOOTHING = 0.0
 LANES = ("label_issue", "uncertain", "all")
 MODEL_MODES = ("train", "embed")
 IMAGE_MODES = ("upload", "local-files", "url", "inline")
+
+#: The architectures relabel builds itself (:mod:`relabel.training`); they take no weights.
+SMALL_CNN = "small_cnn"
+RESNET_SMALL = "resnet_small"
+BUILT_IN_ARCHITECTURES = (SMALL_CNN, RESNET_SMALL)
+#: The ``keras.applications`` models (Keras 3) accepted as ``model.architecture``: a static
+#: list, so that loading a config never imports TensorFlow (a test checks it against Keras).
+KERAS_APPLICATIONS = (
+    "ConvNeXtBase",
+    "ConvNeXtLarge",
+    "ConvNeXtSmall",
+    "ConvNeXtTiny",
+    "ConvNeXtXLarge",
+    "DenseNet121",
+    "DenseNet169",
+    "DenseNet201",
+    "EfficientNetB0",
+    "EfficientNetB1",
+    "EfficientNetB2",
+    "EfficientNetB3",
+    "EfficientNetB4",
+    "EfficientNetB5",
+    "EfficientNetB6",
+    "EfficientNetB7",
+    "EfficientNetV2B0",
+    "EfficientNetV2B1",
+    "EfficientNetV2B2",
+    "EfficientNetV2B3",
+    "EfficientNetV2L",
+    "EfficientNetV2M",
+    "EfficientNetV2S",
+    "InceptionResNetV2",
+    "InceptionV3",
+    "MobileNet",
+    "MobileNetV2",
+    "MobileNetV3Large",
+    "MobileNetV3Small",
+    "NASNetLarge",
+    "NASNetMobile",
+    "ResNet101",
+    "ResNet101V2",
+    "ResNet152",
+    "ResNet152V2",
+    "ResNet50",
+    "ResNet50V2",
+    "VGG16",
+    "VGG19",
+    "Xception",
+)
+ARCHITECTURES = (*BUILT_IN_ARCHITECTURES, *KERAS_APPLICATIONS)
+#: The ``model.weights`` value that asks for ImageNet weights (Keras downloads them once).
+IMAGENET = "imagenet"
+OPTIMIZERS = ("adam", "sgd")
+SCHEDULES = ("constant", "cosine", "one_cycle")
+CLASS_WEIGHTS = ("none", "balanced")
+LOSSES = ("crossentropy", "focal")
+FLIPS = ("none", "horizontal", "vertical", "horizontal_and_vertical")
 
 
 @dataclass
@@ -66,15 +127,61 @@ class DatasetConfig:
 
 @dataclass
 class ModelConfig:
-    """The Keras model and its regularisation (see :class:`relabel.training.TrainSettings`).
+    """``[model]``: the Keras model, its optimisation and regularisation.
 
-    ``mode = "train"`` trains ``architecture`` on every fold; ``mode = "embed"`` runs every
-    image once through the frozen ``keras.applications`` backbone ``architecture`` (with
-    ``weights``: a local file, or ``"imagenet"``) and fits a logistic regression per fold.
+    Every field but ``mode`` is also a field of :class:`relabel.training.TrainSettings`,
+    which is built from this class, :class:`TrainingConfig` and three fields of
+    :class:`DatasetConfig` (:func:`train_fields`); :func:`train_problems` checks them all.
+
+    Attributes
+    ----------
+    mode : str
+        ``"train"`` trains ``architecture`` on every fold; ``"embed"`` runs every image
+        once through the frozen ``keras.applications`` backbone ``architecture`` (with
+        ``weights``) and fits a logistic regression per fold.
+    architecture : str
+        ``"small_cnn"``, ``"resnet_small"`` or a ``keras.applications`` model name
+        (:data:`KERAS_APPLICATIONS`, e.g. ``"MobileNetV2"``, ``"EfficientNetB0"``).
+    weights : str
+        A ``keras.applications`` backbone's no-top weights: a local file (relative to the
+        project), or ``"imagenet"`` (Keras downloads them once). Empty: random weights.
+        With weights the backbone is frozen and only the head is trained.
+    optimizer : str
+        ``"adam"`` or ``"sgd"`` (Nesterov momentum 0.9).
+    schedule : str
+        Learning-rate schedule over the whole fit: ``"constant"``, ``"cosine"`` (cosine
+        decay to 0) or ``"one_cycle"`` (linear warm-up over the first 15 % of the steps to
+        ``learning_rate``, then cosine decay to 0).
+    label_smoothing : float
+        Label smoothing of the cross-entropy, in [0, 0.5).
+    batch_size : int
+        Images per batch.
+    learning_rate : float
+        Peak learning rate.
+    dropout : float
+        Dropout rate before the last dense layer, in [0, 1).
+    l2 : float
+        L2 kernel regularization of the layers relabel builds (not of a backbone's own
+        layers); 0 turns it off.
+    class_weight : str
+        ``"none"`` or ``"balanced"`` (``n_samples / (n_classes * count)`` per class).
+    loss : str
+        ``"crossentropy"`` or ``"focal"`` (categorical focal cross-entropy).
+    focal_gamma : float
+        Focusing parameter of the focal loss.
+    flip : str
+        Random flips: ``"none"``, ``"horizontal"``, ``"vertical"`` or
+        ``"horizontal_and_vertical"``.
+    translation : float
+        Random shift, as a fraction of height and width, in [0, 1); 0 turns it off.
+    rotation : float
+        Random rotation, as a fraction of a full turn, in [0, 1); 0 turns it off.
+    contrast : float
+        Random contrast factor, in [0, 1); 0 turns it off.
     """
 
     mode: str = "train"
-    architecture: str = "small_cnn"
+    architecture: str = SMALL_CNN
     weights: str = ""
     optimizer: str = "adam"
     schedule: str = "constant"
@@ -94,7 +201,31 @@ class ModelConfig:
 
 @dataclass
 class TrainingConfig:
-    """Cross-validation and the training loop."""
+    """``[training]``: cross-validation and the training loop.
+
+    Attributes
+    ----------
+    folds : int
+        Number of cross-validation folds (at least 2).
+    epochs : int
+        Most epochs per fit (early stopping may stop sooner).
+    patience : int
+        Early-stopping patience in epochs on the validation loss; the weights of the best
+        epoch are restored.
+    validation_fraction : float
+        Fraction of each training set held out (stratified) for early stopping, in
+        [0, 0.5); 0 trains every epoch on everything without early stopping.
+    seed : int
+        Seed of every random choice.
+    tta : bool
+        Test-time augmentation: average the predictions of each image and of its flips
+        (the flips of ``model.flip``); without flips it changes nothing.
+    ensemble : int
+        Models per fold (seeds ``seed``, ``seed + 1000``, ...) whose predictions are averaged.
+    cache_images : bool
+        Decode and resize every image once into a uint8 array and train from it; false
+        streams and decodes the files again every epoch.
+    """
 
     folds: int = 5
     epochs: int = 15
@@ -104,6 +235,117 @@ class TrainingConfig:
     tta: bool = False
     ensemble: int = 1
     cache_images: bool = True
+
+
+#: The fields of :class:`DatasetConfig` that are training settings too.
+DATASET_TRAIN_FIELDS = ("image_size", "channels", "max_pixels")
+
+
+def train_fields() -> dict[str, str]:
+    """The fields of :class:`relabel.training.TrainSettings`, each with its config section.
+
+    ``dataset.image_size`` and ``dataset.channels`` first, then every field of
+    ``[model]`` but ``mode``, every field of ``[training]`` and ``dataset.max_pixels``.
+    """
+    out = {"image_size": "dataset", "channels": "dataset"}
+    out.update({f.name: "model" for f in fields(ModelConfig) if f.name != "mode"})
+    out.update({f.name: "training" for f in fields(TrainingConfig)})
+    out["max_pixels"] = "dataset"
+    return out
+
+
+def train_values(config: Config) -> dict[str, Any]:
+    """The training settings of a config, by :func:`train_fields` name (values as stored)."""
+    return {
+        name: getattr(getattr(config, section), name) for name, section in train_fields().items()
+    }
+
+
+def _at_least(low: float) -> tuple[Any, str]:
+    return (lambda v: v >= low), f"must be at least {low:g}"
+
+
+def _within(low: float, high: float) -> tuple[Any, str]:
+    return (lambda v: low <= v < high), f"must be in [{low:g}, {high:g})"
+
+
+#: One rule per training setting: (check, what it says when broken).
+_TRAIN_RULES: dict[str, tuple[Any, str]] = {
+    "image_size": (
+        lambda v: (
+            len(v) == 2
+            and all(isinstance(i, numbers.Integral) and not isinstance(i, bool) for i in v)
+            and min(v) >= 4
+        ),
+        "must be [height, width], each an integer >= 4",
+    ),
+    "channels": ((lambda v: v in (1, 3)), "must be 1 or 3"),
+    "max_pixels": _at_least(1),
+    "optimizer": ((lambda v: v in OPTIMIZERS), "must be one of " + ", ".join(OPTIMIZERS)),
+    "schedule": ((lambda v: v in SCHEDULES), "must be one of " + ", ".join(SCHEDULES)),
+    "label_smoothing": _within(0, 0.5),
+    "batch_size": _at_least(1),
+    "learning_rate": ((lambda v: v > 0), "must be positive"),
+    "dropout": _within(0, 1),
+    "l2": _at_least(0),
+    "class_weight": ((lambda v: v in CLASS_WEIGHTS), "must be one of " + ", ".join(CLASS_WEIGHTS)),
+    "loss": ((lambda v: v in LOSSES), "must be one of " + ", ".join(LOSSES)),
+    "focal_gamma": _at_least(0),
+    "flip": ((lambda v: v in FLIPS), "must be one of " + ", ".join(FLIPS)),
+    "translation": _within(0, 1),
+    "rotation": _within(0, 1),
+    "contrast": _within(0, 1),
+    "folds": _at_least(2),
+    "epochs": _at_least(1),
+    "patience": _at_least(0),
+    "validation_fraction": _within(0, 0.5),
+    "ensemble": _at_least(1),
+}
+
+
+def train_problems(values: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Check training settings: the ONE validator of ``[model]``, ``[training]`` and
+    ``relabel.training.TrainSettings``.
+
+    Parameters
+    ----------
+    values : Mapping
+        Settings by :func:`train_fields` name (``weights``: empty or None for none).
+
+    Returns
+    -------
+    list of (str, str)
+        ``(name, "must be ..., got ...")`` for every broken rule; empty when all hold.
+        Whether a weights file exists (and whether ImageNet weights can be downloaded) is
+        checked when training starts (:func:`relabel.training.check_settings`).
+    """
+    problems = []
+    for name, (ok, says) in _TRAIN_RULES.items():
+        value = values[name]
+        try:
+            good = bool(ok(value))
+        except TypeError:
+            good = False
+        if not good:
+            problems.append((name, f"{says}, got {value!r}"))
+    architecture, weights = values["architecture"], values["weights"]
+    if architecture not in ARCHITECTURES:
+        problems.append(
+            (
+                "architecture",
+                f"{architecture!r} is not a known architecture; valid names are: "
+                + ", ".join(ARCHITECTURES),
+            )
+        )
+    elif weights and architecture in BUILT_IN_ARCHITECTURES:
+        problems.append(
+            (
+                "weights",
+                f"{weights!r} were given, but architecture {architecture!r} takes no weights "
+                "file; choose a keras.applications architecture or drop the weights setting",
+            )
+        )
+    return problems
 
 
 @dataclass
@@ -249,13 +491,8 @@ _SECTIONS: dict[str, type] = {
 
 _CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("dataset", "source"): ("folder", "manifest"),
-    ("model", "class_weight"): ("none", "balanced"),
-    ("model", "loss"): ("crossentropy", "focal"),
-    ("model", "flip"): ("none", "horizontal", "vertical", "horizontal_and_vertical"),
     ("model", "mode"): MODEL_MODES,
     ("scoring", "probabilities"): ("model", "knn"),
-    ("model", "optimizer"): ("adam", "sgd"),
-    ("model", "schedule"): ("constant", "cosine", "one_cycle"),
     ("scoring", "method"): SCORING_METHODS,
     ("review", "lane"): LANES,
     ("review", "image_mode"): IMAGE_MODES,
@@ -307,58 +544,60 @@ def _section(file: str, name: str, cls: type, raw: Any) -> Any:
 
 
 def validate(config: Config, file: str = CONFIG_FILE) -> Config:
-    """Check the cross-field rules of a config; return it unchanged or raise ConfigError."""
-    d, t, r, s = config.dataset, config.training, config.review, config.scoring
-    if len(d.classes) < 2:
-        raise ConfigError(f"{file}: dataset.classes needs at least 2 classes, got {d.classes!r}")
-    if len(set(d.classes)) != len(d.classes):
-        raise ConfigError(f"{file}: dataset.classes has duplicates: {d.classes!r}")
-    if len(d.image_size) != 2 or not all(isinstance(v, int) and v >= 4 for v in d.image_size):
-        raise ConfigError(f"{file}: dataset.image_size must be [height, width], each >= 4")
-    if d.max_pixels < 1:
-        raise ConfigError(f"{file}: dataset.max_pixels must be at least 1, got {d.max_pixels}")
-    if d.channels not in (1, 3):
-        raise ConfigError(f"{file}: dataset.channels must be 1 or 3, got {d.channels}")
-    if t.folds < 2:
-        raise ConfigError(f"{file}: training.folds must be at least 2, got {t.folds}")
-    if t.epochs < 1:
-        raise ConfigError(f"{file}: training.epochs must be at least 1, got {t.epochs}")
-    if t.ensemble < 1:
-        raise ConfigError(f"{file}: training.ensemble must be at least 1, got {t.ensemble}")
-    if not 0.0 <= config.model.label_smoothing < 0.5:
-        raise ConfigError(f"{file}: model.label_smoothing must be in [0, 0.5)")
-    if config.studio.retries < 1:
-        raise ConfigError(f"{file}: studio.retries must be at least 1, got {config.studio.retries}")
-    if s.knn_k < 1:
-        raise ConfigError(f"{file}: scoring.knn_k must be at least 1, got {s.knn_k}")
-    if config.model.mode == "embed" and not config.model.weights:
-        raise ConfigError(
-            f'{file}: model.mode = "embed" needs pretrained weights: set model.weights to '
-            'a local weights file of the backbone or to "imagenet"'
-        )
-    if s.probabilities == "knn" and config.model.mode != "embed":
-        raise ConfigError(
-            f'{file}: scoring.probabilities = "knn" needs embeddings: set model.mode = '
-            '"embed" (or scoring.probabilities = "model")'
-        )
-    if config.model.mode == "embed" and config.model.architecture in ("small_cnn", "resnet_small"):
-        raise ConfigError(
-            f'{file}: model.mode = "embed" needs a keras.applications backbone as '
-            f'model.architecture (e.g. "MobileNetV2"), got {config.model.architecture!r}'
-        )
-    if not 0.0 <= t.validation_fraction < 0.5:
-        raise ConfigError(f"{file}: training.validation_fraction must be in [0, 0.5)")
-    if r.budget <= 0:
-        raise ConfigError(f"{file}: review.budget must be > 0 (a count, or a fraction < 1)")
-    if r.budget >= 1 and r.budget != int(r.budget):
-        raise ConfigError(f"{file}: review.budget >= 1 must be a whole number of samples")
-    if not 0.0 <= r.uncertain_share <= 1.0:
-        raise ConfigError(f"{file}: review.uncertain_share must be in [0, 1]")
-    if not 0.0 <= r.min_agreement < 1.0:
-        raise ConfigError(f"{file}: review.min_agreement must be in [0, 1)")
-    if not 0.0 < s.uncertain_threshold <= 1.0:
-        raise ConfigError(f"{file}: scoring.uncertain_threshold must be in (0, 1]")
+    """Check every rule of a config; return it unchanged or raise ConfigError.
+
+    The training settings (:func:`train_problems`) are checked here too, so that a
+    mistake in ``[model]`` or ``[training]`` is found when ``relabel.toml`` loads.
+    """
+    problems = [
+        f"{train_fields()[name]}.{name} {says}"
+        for name, says in train_problems(train_values(config))
+    ]
+    problems += _config_problems(config)
+    if problems:
+        raise ConfigError(f"{file}: " + f"; {file}: ".join(problems))
     return config
+
+
+def _config_problems(config: Config) -> list[str]:
+    """The rules of the config that are not training settings."""
+    d, r, s, m = config.dataset, config.review, config.scoring, config.model
+    checks = [
+        (len(d.classes) >= 2, f"dataset.classes needs at least 2 classes, got {d.classes!r}"),
+        (len(set(d.classes)) == len(d.classes), f"dataset.classes has duplicates: {d.classes!r}"),
+        (
+            config.studio.retries >= 1,
+            f"studio.retries must be at least 1, got {config.studio.retries}",
+        ),
+        (s.knn_k >= 1, f"scoring.knn_k must be at least 1, got {s.knn_k}"),
+        (
+            m.mode != "embed" or bool(m.weights),
+            'model.mode = "embed" needs pretrained weights: set model.weights to '
+            'a local weights file of the backbone or to "imagenet"',
+        ),
+        (
+            s.probabilities != "knn" or m.mode == "embed",
+            'scoring.probabilities = "knn" needs embeddings: set model.mode = '
+            '"embed" (or scoring.probabilities = "model")',
+        ),
+        (
+            m.mode != "embed" or m.architecture not in BUILT_IN_ARCHITECTURES,
+            'model.mode = "embed" needs a keras.applications backbone as '
+            f'model.architecture (e.g. "MobileNetV2"), got {m.architecture!r}',
+        ),
+        (r.budget > 0, "review.budget must be > 0 (a count, or a fraction < 1)"),
+        (
+            r.budget < 1 or r.budget == int(r.budget),
+            "review.budget >= 1 must be a whole number of samples",
+        ),
+        (0.0 <= r.uncertain_share <= 1.0, "review.uncertain_share must be in [0, 1]"),
+        (0.0 <= r.min_agreement < 1.0, "review.min_agreement must be in [0, 1)"),
+        (
+            0.0 < s.uncertain_threshold <= 1.0,
+            "scoring.uncertain_threshold must be in (0, 1]",
+        ),
+    ]
+    return [says for ok, says in checks if not ok]
 
 
 def load(project_dir: Path) -> Config:
@@ -406,16 +645,10 @@ def load(project_dir: Path) -> Config:
 
 
 def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, str):
-        escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-        return f'"{escaped}"'
+    """One value as TOML, escaped by ``tomli_w``; a list on one line (``[32, 32]``)."""
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    raise TypeError(f"cannot write {value!r} to TOML")
+    return tomli_w.dumps({"v": value}).removeprefix("v = ").rstrip("\n")
 
 
 def dumps(config: Config) -> str:

@@ -4,22 +4,33 @@ Every command that writes to a project (``init``, ``train``, ``push``, ``pull``,
 ``review-simulate``, ``cycle``, ``studio bind``, ``demo``) holds ``PROJECT/.lock`` while it
 runs; a second one exits at once with code 5 (:class:`relabel.errors.ProjectLockedError`).
 Read-only commands (``status``, ``score``, ``export``, ``history``, ``report``) take no
-lock. The lock is an advisory ``flock`` on the file, released by the kernel when its
-holder exits, even after ``kill -9``. While held, the file names the holder; it is emptied
-again on release, so a project at rest always has the same, empty, lock file.
+lock. The lock is a :class:`filelock.FileLock` (``flock`` on POSIX, ``LockFileEx`` on
+Windows), released by the operating system when its holder exits, even after ``kill -9``.
+While held, the file names the holder (pid and command); it is emptied again on release
+and never removed, so a project at rest always has the same, empty, lock file.
 """
 
 from __future__ import annotations
 
-import fcntl
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
+
+from filelock import FileLock, Timeout
 
 from relabel.errors import ProjectLockedError
 
 LOCK_FILE = ".lock"
+
+
+def _holder(path: Path) -> str:
+    """What the holder wrote into the lock file (``"pid ?"`` when it cannot be read)."""
+    try:
+        text = path.read_bytes()[:200].decode(errors="replace").strip()
+    except OSError:
+        text = ""
+    return text or "pid ?"
 
 
 @contextmanager
@@ -39,24 +50,34 @@ def project_lock(root: Path, command: str = "relabel") -> Iterator[None]:
         Another relabel process holds the lock.
     """
     path = Path(root) / LOCK_FILE
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "pid ?"
-            raise ProjectLockedError(
-                f"{root}: another relabel process ({holder}) is working on this project; "
-                "try again when it has finished"
-            ) from None
+    held: list[int] = []
+
+    def name_the_holder(fd: int) -> None:
+        # filelock lends the locked descriptor: write who holds the lock into the file.
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()}: {command}".encode(), 0)
-        try:
-            yield
-        finally:
-            os.ftruncate(fd, 0)
+        held.append(fd)
+
+    lock = FileLock(
+        path,
+        timeout=0,
+        thread_local=False,
+        preserve_lock_file=True,
+        on_acquired=name_the_holder,
+    )
+    try:
+        lock.acquire()
+    except Timeout:
+        raise ProjectLockedError(
+            f"{root}: another relabel process ({_holder(path)}) is working on this project; "
+            "try again when it has finished"
+        ) from None
+    try:
+        yield
     finally:
-        os.close(fd)
+        with suppress(OSError):
+            os.ftruncate(held[-1], 0)
+        lock.release(force=True)
 
 
 def create_lock_file(root: Path) -> Path:

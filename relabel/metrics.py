@@ -1,4 +1,4 @@
-"""Measure how well a ranking finds known label errors. Pure numpy.
+"""Measure how well a ranking finds known label errors (numpy; AUROC by scikit-learn).
 
 These are for benchmarks and evaluation, where the true labels are known (a demo dataset
 with injected noise, or a dataset with human-confirmed errors); the review loop itself
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
+from sklearn.metrics import roc_auc_score
 
 from relabel.errors import ScoringInputError
 
@@ -110,8 +111,8 @@ def recall_at(is_error: npt.ArrayLike, order: npt.ArrayLike, budget: int) -> flo
 def auroc(is_error: npt.ArrayLike, score: npt.ArrayLike) -> float:
     """Area under the ROC curve of ``score`` separating errors from correct labels.
 
-    The Mann-Whitney statistic with tied scores given their average rank, so it equals
-    ``sklearn.metrics.roc_auc_score(is_error, score)``.
+    ``sklearn.metrics.roc_auc_score(is_error, score)``, after checking the inputs (tied
+    scores count half).
 
     Parameters
     ----------
@@ -139,11 +140,4 @@ def auroc(is_error: npt.ArrayLike, score: npt.ArrayLike) -> float:
             "auroc needs both errors and correct labels; is_error has only "
             + ("correct labels" if n_pos == 0 else "errors")
         )
-    order = np.argsort(s, kind="stable")
-    sorted_s = s[order]
-    # Average 1-based rank of each run of equal scores.
-    starts = np.flatnonzero(np.r_[True, sorted_s[1:] != sorted_s[:-1]])
-    ends = np.r_[starts[1:], s.size]
-    avg_rank = np.repeat((starts + ends + 1) / 2.0, ends - starts)
-    rank_sum = float(avg_rank[e[order]].sum())
-    return (rank_sum - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg)
+    return float(roc_auc_score(e, s))

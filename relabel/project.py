@@ -288,39 +288,7 @@ class Project:
         """The :class:`relabel.training.TrainSettings` for this project's config."""
         from relabel import training
 
-        c = self.config
-        weights = c.model.weights or None
-        if weights and not Path(weights).is_absolute() and weights != "imagenet":
-            weights = str(self.root / weights)
-        return training.TrainSettings(
-            image_size=(c.dataset.image_size[0], c.dataset.image_size[1]),
-            channels=c.dataset.channels,
-            architecture=c.model.architecture,
-            weights=weights,
-            epochs=c.training.epochs,
-            batch_size=c.model.batch_size,
-            learning_rate=c.model.learning_rate,
-            dropout=c.model.dropout,
-            l2=c.model.l2,
-            class_weight=c.model.class_weight,
-            loss=c.model.loss,
-            focal_gamma=c.model.focal_gamma,
-            flip=c.model.flip,
-            translation=c.model.translation,
-            rotation=c.model.rotation,
-            contrast=c.model.contrast,
-            folds=c.training.folds,
-            validation_fraction=c.training.validation_fraction,
-            patience=c.training.patience,
-            seed=c.training.seed,
-            optimizer=c.model.optimizer,
-            schedule=c.model.schedule,
-            label_smoothing=c.model.label_smoothing,
-            tta=c.training.tta,
-            ensemble=c.training.ensemble,
-            cache_images=c.training.cache_images,
-            max_pixels=c.dataset.max_pixels,
-        )
+        return training.TrainSettings.from_config(self.config, self.root)
 
     def active_samples(self) -> pd.DataFrame:
         """Current labels of the samples used for training (not excluded), in order."""

@@ -1,4 +1,5 @@
-"""Render report.html in headless Chromium: every image must load; take a screenshot.
+"""Render report.html, one self-contained file, in headless Chromium: every embedded image
+must load; take a screenshot.
 
 Needs the Debian package ``chromium`` (``make browser``), or set ``RELABEL_CHROMIUM`` to a
 Chromium/Chrome binary: the session's ``chromium`` fixture (tier ``browser``) FAILS the test
@@ -36,7 +37,7 @@ FLAGS = [
 # Appended to a copy of the report: once every resource has loaded, list the images
 # that did not decode; --dump-dom then prints the result with the DOM.
 PROBE = """
-<img id="probe-sentinel" src="report_files/does-not-exist.png" alt="">
+<img id="probe-sentinel" src="does-not-exist.png" alt="">
 <script>
 window.addEventListener("load", () => {
   const imgs = Array.from(document.images);
@@ -115,8 +116,12 @@ def build_report(tmp_path: Path) -> Path:
 
 def test_report_renders_in_headless_chromium(tmp_path, chromium):
     html = build_report(tmp_path)
-    n_imgs = len(re.findall(r"<img\b", html.read_text(encoding="utf-8")))
+    text = html.read_text(encoding="utf-8")
+    n_imgs = len(re.findall(r"<img\b", text))
     assert n_imgs > 50
+    # One file to mail: every image is embedded, nothing lies beside the page.
+    assert n_imgs == len(re.findall(r'<img\b[^>]* src="data:image/png;base64,', text))
+    assert [p.name for p in html.parent.iterdir()] == ["report.html"]
 
     probe = html.with_name("probe.html")
     probe.write_text(
@@ -128,7 +133,7 @@ def test_report_renders_in_headless_chromium(tmp_path, chromium):
     check = json.loads(unescape(found.group(1)))
     assert check["total"] == n_imgs + 1
     # The sentinel proves the probe notices a broken image; nothing else may be broken.
-    assert check["bad"] == ["report_files/does-not-exist.png"], check["bad"]
+    assert check["bad"] == ["does-not-exist.png"], check["bad"]
 
     shot = tmp_path / "screenshot.png"
     done = run_chromium(

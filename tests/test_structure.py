@@ -15,14 +15,6 @@ MAX_FUNCTION_LINES = 80
 SQL_CALLS = frozenset({"execute", "executemany", "executescript", "read_sql", "read_sql_query"})
 SQL_MODULES = frozenset({"relabel.store"})
 
-#: Functions known to be too long: fixed on branch i12-libs / i12-studio; remove on merge.
-KNOWN_LONG_FUNCTIONS = frozenset(
-    {
-        "relabel.report.html:evaluation",
-        "relabel.report.html:quality",
-    }
-)
-
 
 def _module_name(path: Path) -> str:
     parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
@@ -174,10 +166,7 @@ def _long_functions() -> dict[str, int]:
 
 
 def test_no_long_function() -> None:
-    long = _long_functions()
-    offenders = {k: n for k, n in long.items() if k not in KNOWN_LONG_FUNCTIONS}
+    offenders = _long_functions()
     assert not offenders, f"functions over {MAX_FUNCTION_LINES} lines (docstring excluded): " + (
         ", ".join(f"{k} ({n})" for k, n in sorted(offenders.items()))
     )
-    fixed = sorted(KNOWN_LONG_FUNCTIONS - set(long))
-    assert not fixed, f"no longer too long, remove from KNOWN_LONG_FUNCTIONS: {fixed}"

@@ -15,11 +15,13 @@ from PIL import Image
 from sklearn.datasets import load_digits
 from sklearn.utils.class_weight import compute_class_weight
 
+from relabel.config import KERAS_APPLICATIONS
 from relabel.errors import ExitCode, TrainingError, WeightsNotFoundError
 from relabel.training import (
     InvalidSettingsError,
     TrainSettings,
     _class_weights,
+    available_architectures,
     build_model,
     check_settings,
     cross_validated_probabilities,
@@ -251,14 +253,25 @@ def test_imagenet_weights_offline_name_the_keras_cache_and_the_alternative(
 
 
 def test_unknown_architecture_lists_valid_names() -> None:
-    settings = TrainSettings(image_size=(32, 32), channels=3, architecture="ResNet9000")
-    with pytest.raises(TrainingError, match="ResNet9000") as info:
-        build_model(N_CLASSES, settings)
+    # Refused when the settings are made (as when relabel.toml loads), before any Keras.
+    with pytest.raises(InvalidSettingsError, match="ResNet9000") as info:
+        TrainSettings(image_size=(32, 32), channels=3, architecture="ResNet9000")
     message = str(info.value)
     assert "small_cnn" in message and "MobileNetV2" in message and "EfficientNetB0" in message
     for name in ("preprocess_input", "imagenet_utils", "mobilenet_v2"):
-        with pytest.raises(TrainingError):
-            check_settings(dataclasses.replace(settings, architecture=name))
+        with pytest.raises(InvalidSettingsError, match=name):
+            TrainSettings(image_size=(32, 32), channels=3, architecture=name)
+
+
+def test_the_static_architecture_list_names_keras_applications() -> None:
+    _, keras = import_keras()
+    installed = {
+        name
+        for name in dir(keras.applications)
+        if name[:1].isupper() and callable(getattr(keras.applications, name))
+    }
+    assert set(KERAS_APPLICATIONS) <= installed
+    assert available_architectures() == ["small_cnn", "resnet_small", *KERAS_APPLICATIONS]
 
 
 @pytest.mark.parametrize(
@@ -425,7 +438,6 @@ def test_training_respects_the_keras_backend_variable() -> None:
 def test_small_cnn_takes_no_weights(tmp_path) -> None:
     weights = tmp_path / "w.weights.h5"
     weights.write_bytes(b"")
-    settings = TrainSettings(image_size=(16, 16), channels=1, weights=str(weights))
     with pytest.raises(InvalidSettingsError, match="small_cnn"):
-        check_settings(settings)
+        TrainSettings(image_size=(16, 16), channels=1, weights=str(weights))
     assert build_model(3, TrainSettings(image_size=(96, 64), channels=3)).output_shape == (None, 3)

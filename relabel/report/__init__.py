@@ -1,8 +1,9 @@
 """The HTML report: evaluation, label quality, galleries, cycles, shift and annotators.
 
-Data in, files out. The caller (the CLI, from the label store and the latest training
-run) fills a :class:`ReportInputs` and calls :func:`write_report`, which writes
-``report.html`` and a ``report_files/`` folder of PNGs beside it. The page opens offline.
+Data in, one file out. The caller (the CLI, from the label store and the latest training
+run) fills a :class:`ReportInputs` and calls :func:`write_report`, which writes ONE
+self-contained file, ``report.html``, with every figure and thumbnail embedded as a PNG
+``data:`` URI: it opens offline and can be mailed as it is.
 This package never imports TensorFlow, Label Studio or the label store.
 
 Examples

@@ -1,8 +1,10 @@
-"""Metrics over the whole dataset from out-of-fold probabilities (pure numpy).
+"""Metrics over the whole dataset from out-of-fold probabilities.
 
-The definitions follow scikit-learn exactly (``confusion_matrix``,
-``precision_recall_fscore_support`` with ``zero_division=0`` and
-``average_precision_score``), and the tests check that they agree.
+The confusion matrix and per-class precision, recall and F1 are counted in numpy with
+scikit-learn's definitions (``confusion_matrix``, ``precision_recall_fscore_support``
+with ``zero_division=0``), and the tests check that they agree. Precision-recall curves
+and average precision ARE scikit-learn's (``precision_recall_curve``,
+``average_precision_score``).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from sklearn.metrics import average_precision_score, precision_recall_curve
 
 from relabel.report.data import ReportInputError
 
@@ -115,7 +118,7 @@ def evaluate(given: np.ndarray, probs: np.ndarray, classes: list[str]) -> Evalua
             continue
         prec, rec, _ = precision_recall_curve(y, probs[:, c])
         curves.append((prec, rec))
-        ap[c] = -float(np.sum(np.diff(rec) * prec[:-1]))
+        ap[c] = float(average_precision_score(y, probs[:, c]))
     n = given.size
     return Evaluation(
         classes=list(classes),
@@ -129,37 +132,6 @@ def evaluate(given: np.ndarray, probs: np.ndarray, classes: list[str]) -> Evalua
         pr_curves=curves,
         accuracy=float(tp.sum() / n) if n else 0.0,
         macro_f1=float(f1.mean()),
-    )
-
-
-def precision_recall_curve(
-    y_true: np.ndarray, score: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Precision and recall at every distinct threshold, like scikit-learn's.
-
-    Parameters
-    ----------
-    y_true : numpy.ndarray
-        ``(n,)`` bool, True for positives (at least one).
-    score : numpy.ndarray
-        ``(n,)`` higher = more positive; a sample is predicted positive when
-        ``score >= threshold``.
-
-    Returns
-    -------
-    precision, recall, thresholds : numpy.ndarray
-        ``precision`` and ``recall`` have one more element than ``thresholds``
-        (the last point is precision 1, recall 0); thresholds increase.
-    """
-    tps, fps, thresholds = _binary_counts(y_true, score)
-    ps = tps + fps
-    precision = np.divide(tps, ps, out=np.zeros_like(tps), where=ps != 0)
-    recall = tps / tps[-1]
-    sl = slice(None, None, -1)
-    return (
-        np.hstack((precision[sl], 1.0)),
-        np.hstack((recall[sl], 0.0)),
-        thresholds[sl],
     )
 
 

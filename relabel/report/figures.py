@@ -1,4 +1,4 @@
-"""The report's figures, drawn with matplotlib's Agg renderer into PNG files.
+"""The report's figures, drawn with matplotlib's Agg renderer as PNG (a file or a buffer).
 
 Figures are built with :class:`matplotlib.figure.Figure` directly (no pyplot), so the
 report neither needs a display nor changes the caller's matplotlib backend.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import BinaryIO, TypeVar
 
 import matplotlib as mpl
 import numpy as np
@@ -27,11 +28,14 @@ _STYLE = {
 }
 #: Above this many classes heatmaps drop the numbers in their cells.
 MAX_ANNOTATED = 25
+#: Where a figure goes: a PNG file, or a binary buffer (the report embeds it).
+_Dest = TypeVar("_Dest", Path, BinaryIO)
 _BLUE, _ORANGE, _GREEN, _RED, _GREY = "#3b6ea8", "#e08a2c", "#4a9a5b", "#c0504d", "#8a8a8a"
 
 
-def _save(fig: Figure, dest: Path) -> Path:
-    dest.parent.mkdir(parents=True, exist_ok=True)
+def _save(fig: Figure, dest: _Dest) -> _Dest:
+    if isinstance(dest, Path):
+        dest.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(dest, format="png", metadata={"Software": None})
     return dest
 
@@ -57,7 +61,7 @@ def heatmap(
     matrix: np.ndarray,
     rows: Sequence[str],
     cols: Sequence[str],
-    dest: Path,
+    dest: _Dest,
     *,
     title: str,
     xlabel: str,
@@ -66,7 +70,7 @@ def heatmap(
     cmap: str = "Blues",
     vmax: float | None = None,
     mask_diagonal: bool = False,
-) -> Path:
+) -> _Dest:
     """Draw a matrix as a heatmap with its values written in the cells.
 
     Parameters
@@ -75,7 +79,7 @@ def heatmap(
         ``(R, C)`` values.
     rows, cols : sequence of str
         Row and column labels.
-    dest : Path
+    dest : Path or binary file
         PNG file to write.
     title, xlabel, ylabel : str
         Texts of the plot.
@@ -139,12 +143,12 @@ def heatmap(
 def bar_chart(
     values: np.ndarray,
     names: Sequence[str],
-    dest: Path,
+    dest: _Dest,
     *,
     title: str,
     ylabel: str,
     color: str = _RED,
-) -> Path:
+) -> _Dest:
     """Draw one bar per class.
 
     Parameters
@@ -153,7 +157,7 @@ def bar_chart(
         ``(K,)`` bar heights.
     names : sequence of str
         Class names.
-    dest : Path
+    dest : Path or binary file
         PNG file to write.
     title, ylabel : str
         Texts of the plot.
@@ -187,11 +191,11 @@ def bar_chart(
 def grouped_bars(
     series: Sequence[tuple[str, np.ndarray]],
     names: Sequence[str],
-    dest: Path,
+    dest: _Dest,
     *,
     title: str,
     ylabel: str,
-) -> Path:
+) -> _Dest:
     """Draw grouped bars: one group per class, one bar per series.
 
     Parameters
@@ -200,7 +204,7 @@ def grouped_bars(
         Legend label and ``(K,)`` values of each series.
     names : sequence of str
         Class names.
-    dest : Path
+    dest : Path or binary file
         PNG file to write.
     title, ylabel : str
         Texts of the plot.
@@ -234,7 +238,7 @@ def grouped_bars(
         return _save(fig, dest)
 
 
-def pr_curves(ev: Evaluation, dest: Path) -> Path:
+def pr_curves(ev: Evaluation, dest: _Dest) -> _Dest:
     """Draw one-vs-rest precision-recall curves, one small panel per class.
 
     Above 16 classes all curves share one panel (without a legend).
@@ -243,7 +247,7 @@ def pr_curves(ev: Evaluation, dest: Path) -> Path:
     ----------
     ev : Evaluation
         Holds the curves and average precisions.
-    dest : Path
+    dest : Path or binary file
         PNG file to write.
 
     Returns
@@ -292,7 +296,7 @@ def pr_curves(ev: Evaluation, dest: Path) -> Path:
 
 def threshold_plot(
     is_positive: np.ndarray, score: np.ndarray, choice: ThresholdChoice, dest: Path
-) -> Path:
+) -> _Dest:
     """Draw precision and recall of the positive class against the threshold.
 
     Parameters
@@ -303,7 +307,7 @@ def threshold_plot(
         ``(n,)`` probability of the positive class.
     choice : ThresholdChoice
         The chosen threshold (marked with a vertical line).
-    dest : Path
+    dest : Path or binary file
         PNG file to write.
 
     Returns
@@ -340,14 +344,14 @@ def threshold_plot(
         return _save(fig, dest)
 
 
-def cycle_plot(cycles: Sequence[CycleRow], dest: Path) -> Path:
+def cycle_plot(cycles: Sequence[CycleRow], dest: _Dest) -> _Dest:
     """Draw the cycle history: counts on the left, rates on the right.
 
     Parameters
     ----------
     cycles : sequence of CycleRow
         At least one cycle.
-    dest : Path
+    dest : Path or binary file
         PNG file to write.
 
     Returns

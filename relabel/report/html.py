@@ -1,13 +1,15 @@
-"""Write the report: ``report.html`` plus a ``report_files/`` folder of PNGs beside it.
+"""Write the report: ONE self-contained file, ``report.html``.
 
-The page is self-contained and opens offline: inline CSS, no scripts, no web fonts,
-every image a relative link into ``report_files/``. Every piece of text that comes
-from the inputs is escaped. The output is deterministic apart from what the inputs
-hold (``generated_at``).
+The page opens offline and can be mailed as it is: inline CSS, no scripts, no web
+fonts, every figure and thumbnail embedded as a PNG ``data:`` URI. Every piece of text
+that comes from the inputs is escaped. The output is deterministic apart from what the
+inputs hold (``generated_at``).
 """
 
 from __future__ import annotations
 
+import base64
+import io
 import logging
 import os
 import shutil
@@ -31,7 +33,8 @@ from relabel.report.thumbnails import make_thumbnail
 logger = logging.getLogger(__name__)
 
 REPORT_NAME = "report.html"
-FILES_DIR = "report_files"
+#: The folder of PNGs beside ``report.html`` of relabel <= 0.1 (removed when found).
+OLD_FILES_DIR = "report_files"
 
 
 class _Html(str):
@@ -91,26 +94,28 @@ def _note(text: str) -> _Html:
 
 
 class _Assets:
-    """Writes figures and thumbnails under ``report_files/`` and returns their links."""
+    """Draws figures and thumbnails into memory and returns them as PNG ``data:`` URIs."""
 
-    def __init__(self, out_dir: Path, paths: Sequence[str]) -> None:
-        self.files = out_dir / FILES_DIR
+    def __init__(self, paths: Sequence[str]) -> None:
         self.paths = paths
         self._thumbs: dict[int, str | None] = {}
 
-    def figure_path(self, name: str) -> Path:
-        return self.files / f"{name}.png"
+    @staticmethod
+    def buffer() -> io.BytesIO:
+        """A buffer for one figure (see :mod:`relabel.report.figures`)."""
+        return io.BytesIO()
 
-    def src(self, path: Path) -> str:
-        return path.relative_to(self.files.parent).as_posix()
+    @staticmethod
+    def src(png: io.BytesIO) -> str:
+        return "data:image/png;base64," + base64.b64encode(png.getvalue()).decode("ascii")
 
-    def img(self, path: Path, alt: str, cls: str = "fig") -> _Html:
-        return _Html(f'<img class="{cls}" src="{_h(self.src(path))}" alt="{_h(alt)}">')
+    def img(self, png: io.BytesIO, alt: str, cls: str = "fig") -> _Html:
+        return _Html(f'<img class="{cls}" src="{self.src(png)}" alt="{_h(alt)}">')
 
     def thumb(self, i: int) -> str | None:
         if i not in self._thumbs:
-            dest = self.files / "thumbs" / f"{i:07d}.png"
-            self._thumbs[i] = self.src(dest) if make_thumbnail(self.paths[i], dest) else None
+            png = self.buffer()
+            self._thumbs[i] = self.src(png) if make_thumbnail(self.paths[i], png) else None
         return self._thumbs[i]
 
 
@@ -118,14 +123,13 @@ class _Report:
     def __init__(
         self,
         inputs: ReportInputs,
-        out_dir: Path,
         top_n: int,
         n_pairs: int,
         per_pair: int,
         pair_thumbs: int,
     ) -> None:
         self.x = inputs
-        self.assets = _Assets(out_dir, inputs.paths)
+        self.assets = _Assets(inputs.paths)
         self.ev: Evaluation = evaluate(inputs.given, inputs.probs, inputs.classes)
         self.pairs: list[ConfusedPair] = confused_pairs(inputs.errors_per_pair, top=n_pairs)
         self.top_n = top_n
@@ -211,14 +215,14 @@ class _Report:
         )
         return _Html(f'<div class="kpis">{body}</div>')
 
-    def evaluation(self) -> _Html:
-        x, ev, a = self.x, self.ev, self.assets
-        names = x.classes
+    def confusion_figures(self) -> _Html:
+        """The confusion matrix as counts and row-normalised, side by side."""
+        ev, a, names = self.ev, self.assets, self.x.classes
         f_counts = figures.heatmap(
             ev.confusion,
             names,
             names,
-            a.figure_path("confusion_counts"),
+            a.buffer(),
             title="Confusion matrix (counts)",
             xlabel="predicted",
             ylabel="given",
@@ -228,14 +232,25 @@ class _Report:
             ev.confusion_normalized,
             names,
             names,
-            a.figure_path("confusion_normalized"),
+            a.buffer(),
             title="Confusion matrix (share of each given class)",
             xlabel="predicted",
             ylabel="given",
             fmt="share",
             vmax=1.0,
         )
-        f_pr = figures.pr_curves(ev, a.figure_path("pr_curves"))
+        return _join(
+            [
+                '<div class="row">',
+                a.img(f_counts, "confusion matrix, counts"),
+                a.img(f_norm, "confusion matrix, row-normalised"),
+                "</div>",
+            ]
+        )
+
+    def class_table(self) -> _Html:
+        """Per class: support, predictions, precision, recall, F1, AP, estimated errors."""
+        x, ev, names = self.x, self.ev, self.x.classes
         est = x.errors_per_class
         rows = [
             [
@@ -264,7 +279,7 @@ class _Report:
                 f"{est.sum():,.0f}",
             ]
         )
-        table = _table(
+        return _table(
             [
                 "class",
                 "support (given)",
@@ -278,6 +293,9 @@ class _Report:
             rows,
             num=range(1, 8),
         )
+
+    def evaluation(self) -> _Html:
+        x, ev = self.x, self.ev
         parts = [
             _note(
                 "Every prediction here is out-of-fold: it comes from a model that never saw "
@@ -287,18 +305,15 @@ class _Report:
             ),
             f'<p class="big">Accuracy <b>{_pct(ev.accuracy, 2)}</b> · macro-F1 '
             f"<b>{ev.macro_f1:.3f}</b> · {x.n:,} samples</p>",
-            '<div class="row">',
-            a.img(f_counts, "confusion matrix, counts"),
-            a.img(f_norm, "confusion matrix, row-normalised"),
-            "</div>",
+            self.confusion_figures(),
             "<h3>Per class</h3>",
-            table,
+            self.class_table(),
             "<h3>Precision-recall, one class against the rest</h3>",
             _note(
                 "Average precision (AP) is the area under each curve; the dotted line is "
                 "the share of the class (a random ranking)."
             ),
-            a.img(f_pr, "precision-recall curves"),
+            self.assets.img(figures.pr_curves(ev, self.assets.buffer()), "precision-recall curves"),
         ]
         parts.append(self.threshold())
         return _join(parts)
@@ -327,7 +342,7 @@ class _Report:
             cost_fp=x.cost_fp,
             cost_fn=x.cost_fn,
         )
-        f_thr = figures.threshold_plot(y, score, choice, self.assets.figure_path("threshold"))
+        f_thr = figures.threshold_plot(y, score, choice, self.assets.buffer())
         tn, fp, fn, tp = (int(v) for v in choice.confusion.ravel())
         conf = _table(
             ["given \\ predicted", neg_name, pos_name],
@@ -368,7 +383,7 @@ class _Report:
             x.noise_matrix,
             names,
             names,
-            a.figure_path("noise_matrix"),
+            a.buffer(),
             title="Estimated P(true | given)",
             xlabel="likely true class",
             ylabel="given class",
@@ -379,7 +394,7 @@ class _Report:
         f_err = figures.bar_chart(
             x.errors_per_class,
             names,
-            a.figure_path("errors_per_class"),
+            a.buffer(),
             title="Estimated label errors per given class",
             ylabel="samples",
         )
@@ -411,6 +426,12 @@ class _Report:
                 "suspicious samples given one class and predicted the other."
             )
         )
+        parts.append(self.pairs_table())
+        return _join(parts)
+
+    def pairs_table(self) -> _Html:
+        """The most confused class pairs, with a few thumbnails of each."""
+        x = self.x
         rows = []
         for r, p in enumerate(self.pairs, 1):
             half = max(1, self.pair_thumbs // 2)
@@ -435,14 +456,11 @@ class _Report:
                     _Html(thumbs or "–"),
                 ]
             )
-        parts.append(
-            _table(
-                ["#", "pair A ↔ B", "given A, truly B", "given B, truly A", "total", "examples"],
-                rows,
-                num=(0, 2, 3, 4),
-            )
+        return _table(
+            ["#", "pair A ↔ B", "given A, truly B", "given B, truly A", "total", "examples"],
+            rows,
+            num=(0, 2, 3, 4),
         )
-        return _join(parts)
 
     def galleries(self) -> _Html:
         x = self.x
@@ -510,9 +528,7 @@ class _Report:
                     num=range(8),
                 )
             )
-            parts.append(
-                a.img(figures.cycle_plot(x.cycles, a.figure_path("cycles")), "cycle history")
-            )
+            parts.append(a.img(figures.cycle_plot(x.cycles, a.buffer()), "cycle history"))
         parts.append("<h3>Class balance before and after corrections</h3>")
         current = np.bincount(x.given, minlength=x.k)
         if x.original is None:
@@ -527,7 +543,7 @@ class _Report:
                 figures.grouped_bars(
                     series,
                     x.classes,
-                    a.figure_path("class_balance"),
+                    a.buffer(),
                     title="Samples per class",
                     ylabel="samples",
                 ),
@@ -546,7 +562,7 @@ class _Report:
         fig = figures.grouped_bars(
             [("old data", old_p), ("new batch", new_p)],
             x.classes,
-            self.assets.figure_path("shift_classes"),
+            self.assets.buffer(),
             title="Class proportions",
             ylabel="share of samples",
         )
@@ -672,8 +688,8 @@ class _Report:
             f"<title>{_h(title)}</title><style>{_CSS}</style></head><body>"
             f'<header><h1>{_h(title)}</h1><p class="meta">{_h(meta)}</p></header>'
             f"<nav>{nav}</nav><main>{body}</main>"
-            "<footer>Made by relabel. This page and its <code>report_files/</code> folder "
-            "work offline.</footer></body></html>\n"
+            "<footer>Made by relabel. This one file holds every figure and thumbnail: it "
+            "works offline and can be mailed as it is.</footer></body></html>\n"
         )
 
 
@@ -698,10 +714,10 @@ def write_report(
     examples_per_pair: int = 12,
     pair_thumbs: int = 4,
 ) -> Path:
-    """Write ``report.html`` and its ``report_files/`` folder into ``out_dir``.
+    """Write ``report.html``, one self-contained file, into ``out_dir``.
 
-    An existing ``report_files/`` folder in ``out_dir`` is replaced; the HTML file is
-    written atomically.
+    The file is written atomically. A ``report_files/`` folder that an older relabel
+    wrote beside it is removed (the page no longer links to it).
 
     Parameters
     ----------
@@ -725,16 +741,15 @@ def write_report(
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    files = out / FILES_DIR
-    if files.is_dir():
-        shutil.rmtree(files)
-    files.mkdir()
-    report = _Report(inputs, out, top_n, n_pairs, examples_per_pair, pair_thumbs)
+    report = _Report(inputs, top_n, n_pairs, examples_per_pair, pair_thumbs)
     page = report.page()
     dest = out / REPORT_NAME
     tmp = out / f".{REPORT_NAME}.tmp"
     tmp.write_text(page, encoding="utf-8")
     os.replace(tmp, dest)
+    old_files = out / OLD_FILES_DIR
+    if old_files.is_dir():
+        shutil.rmtree(old_files)
     logger.info("report written to %s", dest)
     return dest
 

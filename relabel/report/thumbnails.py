@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -17,7 +18,7 @@ UPSCALE_BELOW = 96
 MAX_SIDE = 128
 
 
-def make_thumbnail(src: str | Path, dest: Path) -> bool:
+def make_thumbnail(src: str | Path, dest: Path | BinaryIO) -> bool:
     """Write a PNG thumbnail of an image.
 
     Tiny images (such as 28 x 28 digits) are upscaled by an integer factor with
@@ -29,7 +30,7 @@ def make_thumbnail(src: str | Path, dest: Path) -> bool:
     ----------
     src : str or Path
         The image file.
-    dest : Path
+    dest : Path or binary file
         Where to write the PNG.
 
     Returns
@@ -50,7 +51,8 @@ def make_thumbnail(src: str | Path, dest: Path) -> bool:
     elif side < UPSCALE_BELOW:
         f = math.ceil(UPSCALE_BELOW / side)
         rgb = rgb.resize((rgb.width * f, rgb.height * f), Image.Resampling.NEAREST)
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(dest, Path):
+        dest.parent.mkdir(parents=True, exist_ok=True)
     rgb.save(dest, format="PNG", optimize=False)
     return True
 

@@ -35,6 +35,7 @@ logistic regression.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import importlib
 import logging
@@ -51,6 +52,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from relabel import config as config_mod
+from relabel.config import (
+    BUILT_IN_ARCHITECTURES,
+    IMAGENET,
+    KERAS_APPLICATIONS,
+    OPTIMIZERS,
+    RESNET_SMALL,
+    SCHEDULES,
+    SMALL_CNN,
+)
 from relabel.errors import ExitCode, TrainingError, WeightsNotFoundError
 from relabel.progress import Progress, count
 from relabel.training.augment import flip_and_shift
@@ -83,20 +94,9 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 
-#: The built-in architecture; every other accepted name is a ``keras.applications`` model.
-SMALL_CNN = "small_cnn"
-#: A residual CNN with batch norm for small photos (:mod:`relabel.training.resnet`).
-RESNET_SMALL = "resnet_small"
-ARCHITECTURES = (SMALL_CNN, RESNET_SMALL)
-#: The ``weights`` value that asks for ImageNet weights (Keras downloads them once).
-IMAGENET = "imagenet"
-
-_FLIP_MODES = ("none", "horizontal", "vertical", "horizontal_and_vertical")
-_CLASS_WEIGHTS = ("none", "balanced")
-_LOSSES = ("crossentropy", "focal")
-#: Optimizers and learning-rate schedules a fit can use.
-OPTIMIZERS = ("adam", "sgd")
-SCHEDULES = ("constant", "cosine", "one_cycle")
+#: The built-in architectures; every other accepted name is a ``keras.applications`` model
+#: (:data:`relabel.config.KERAS_APPLICATIONS`).
+ARCHITECTURES = BUILT_IN_ARCHITECTURES
 #: Share of the steps of a one-cycle schedule spent warming up.
 WARMUP_SHARE = 0.15
 
@@ -114,167 +114,95 @@ class InvalidSettingsError(TrainingError):
     exit_code = ExitCode.INVALID_INPUT
 
 
-@dataclass(frozen=True)
-class TrainSettings:
-    """How to build, train and cross-validate a classifier.
+def _settings_post_init(self: Any) -> None:
+    try:
+        size = tuple(int(v) for v in self.image_size)
+    except (TypeError, ValueError):
+        size = self.image_size
+    object.__setattr__(self, "image_size", size)
+    if self.weights is not None:
+        object.__setattr__(self, "weights", os.fspath(self.weights) or None)
+    problems = config_mod.train_problems(dataclasses.asdict(self))
+    if problems:
+        raise InvalidSettingsError(
+            "invalid training settings: " + "; ".join(f"{name} {says}" for name, says in problems)
+        )
 
-    Attributes
+
+def _settings_from_config(cls: type, config: config_mod.Config, root: Path | None = None) -> Any:
+    """The settings of a (validated) project config.
+
+    Parameters
     ----------
-    image_size : tuple[int, int]
-        ``(height, width)`` every image is resized to (aspect ratio is not kept).
-    channels : int
-        1 (grayscale) or 3 (RGB).
-    architecture : str
-        ``"small_cnn"`` or the name of a ``keras.applications`` model, e.g.
-        ``"MobileNetV2"``, ``"EfficientNetB0"``, ``"ResNet50"``.
-    weights : str | None
-        Local weights file of the backbone without its top (``include_top=False``);
-        ``None`` starts from random weights. Never downloaded; ``"imagenet"`` is refused.
-    epochs : int
-        Most epochs per fit (early stopping may stop sooner).
-    batch_size : int
-        Images per batch.
-    learning_rate : float
-        Adam learning rate.
-    dropout : float
-        Dropout rate before the last dense layer.
-    l2 : float
-        L2 kernel regularization of the convolution and dense layers relabel builds
-        (not of a backbone's own layers); 0 turns it off.
-    class_weight : str
-        ``"none"`` or ``"balanced"`` (``n_samples / (n_classes * count)`` per class).
-    loss : str
-        ``"crossentropy"`` or ``"focal"`` (categorical focal cross-entropy).
-    focal_gamma : float
-        Focusing parameter of the focal loss.
-    flip : str
-        Random flips: ``"none"``, ``"horizontal"``, ``"vertical"`` or
-        ``"horizontal_and_vertical"``.
-    translation : float
-        Random shift, as a fraction of height and width; 0 turns it off.
-    rotation : float
-        Random rotation, as a fraction of a full turn; 0 turns it off.
-    contrast : float
-        Random contrast factor; 0 turns it off.
-    folds : int
-        Number of cross-validation folds (at least 2).
-    validation_fraction : float
-        Fraction of each training set held out (stratified) for early stopping;
-        0 trains every epoch on everything without early stopping.
-    patience : int
-        Early-stopping patience in epochs on the validation loss; the weights of the
-        best epoch are restored.
-    seed : int
-        Seed of every random choice.
-    optimizer : str
-        ``"adam"`` or ``"sgd"`` (Nesterov momentum 0.9).
-    schedule : str
-        Learning-rate schedule over the whole fit: ``"constant"``, ``"cosine"`` (cosine
-        decay to 0) or ``"one_cycle"`` (linear warm-up over the first 15 % of the steps to
-        ``learning_rate``, then cosine decay to 0).
-    label_smoothing : float
-        Label smoothing of the cross-entropy, in [0, 0.5).
-    tta : bool
-        Test-time augmentation: average the predictions of each image and of its flips
-        (the flips of ``flip``); without flips it changes nothing.
-    ensemble : int
-        Models per fold (seeds ``seed``, ``seed + 1000``, ...) whose predictions are averaged.
-    cache_images : bool
-        Decode and resize every image once into a uint8 array (memory-mapped in
-        ``cache_dir`` when one is given) and train from it; false streams and decodes the
-        files again every epoch.
-    max_pixels : int
-        The largest image accepted (``dataset.max_pixels``). In the decode cache, images
-        larger than :data:`LARGE_IMAGE_PIXELS` are decoded at reduced size
-        (:func:`relabel.dataset.read_image`), one or two at a time, so that memory does not
-        follow the source resolution.
+    config : relabel.config.Config
+        The project's config.
+    root : Path, optional
+        The project folder: a relative ``model.weights`` file is taken from there.
     """
+    values = config_mod.train_values(config)
+    weights = values["weights"] or None
+    if weights and root is not None and weights.strip().lower() != IMAGENET:
+        weights = str(Path(root) / Path(weights).expanduser())
+    return cls(**{**values, "weights": weights})
 
-    image_size: tuple[int, int]
-    channels: int
-    architecture: str = SMALL_CNN
-    weights: str | None = None
-    epochs: int = 15
-    batch_size: int = 64
-    learning_rate: float = 1e-3
-    dropout: float = 0.25
-    l2: float = 1e-4
-    class_weight: str = "none"
-    loss: str = "crossentropy"
-    focal_gamma: float = 2.0
-    flip: str = "none"
-    translation: float = 0.0
-    rotation: float = 0.0
-    contrast: float = 0.0
-    folds: int = 5
-    validation_fraction: float = 0.1
-    patience: int = 3
-    seed: int = 0
-    optimizer: str = "adam"
-    schedule: str = "constant"
-    label_smoothing: float = 0.0
-    tta: bool = False
-    ensemble: int = 1
-    cache_images: bool = True
-    max_pixels: int = 100_000_000
 
-    def __post_init__(self) -> None:
-        try:
-            size = tuple(int(v) for v in self.image_size)
-        except (TypeError, ValueError):
-            size = ()
-        if len(size) != 2 or min(size) < 1:
-            raise InvalidSettingsError(
-                f"image_size must be two positive integers (height, width), got {self.image_size!r}"
-            )
-        object.__setattr__(self, "image_size", size)
-        if self.weights is not None:
-            object.__setattr__(self, "weights", os.fspath(self.weights))
-        problems = []
-        if self.channels not in (1, 3):
-            problems.append(f"channels must be 1 or 3, got {self.channels!r}")
-        if self.epochs < 1:
-            problems.append(f"epochs must be at least 1, got {self.epochs!r}")
-        if self.batch_size < 1:
-            problems.append(f"batch_size must be at least 1, got {self.batch_size!r}")
-        if not self.learning_rate > 0:
-            problems.append(f"learning_rate must be positive, got {self.learning_rate!r}")
-        if not 0 <= self.dropout < 1:
-            problems.append(f"dropout must be in [0, 1), got {self.dropout!r}")
-        if not self.l2 >= 0:
-            problems.append(f"l2 must be 0 or positive, got {self.l2!r}")
-        if self.class_weight not in _CLASS_WEIGHTS:
-            problems.append(
-                f"class_weight must be one of {_CLASS_WEIGHTS}, got {self.class_weight!r}"
-            )
-        if self.loss not in _LOSSES:
-            problems.append(f"loss must be one of {_LOSSES}, got {self.loss!r}")
-        if not self.focal_gamma >= 0:
-            problems.append(f"focal_gamma must be 0 or positive, got {self.focal_gamma!r}")
-        if self.flip not in _FLIP_MODES:
-            problems.append(f"flip must be one of {_FLIP_MODES}, got {self.flip!r}")
-        for name in ("translation", "rotation", "contrast"):
-            value = getattr(self, name)
-            if not 0 <= value < 1:
-                problems.append(f"{name} must be in [0, 1), got {value!r}")
-        if self.folds < 2:
-            problems.append(f"folds must be at least 2, got {self.folds!r}")
-        if not 0 <= self.validation_fraction < 1:
-            problems.append(
-                f"validation_fraction must be in [0, 1), got {self.validation_fraction!r}"
-            )
-        if self.patience < 0:
-            problems.append(f"patience must be 0 or more, got {self.patience!r}")
-        if self.optimizer not in OPTIMIZERS:
-            problems.append(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
-        if self.schedule not in SCHEDULES:
-            problems.append(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
-        if not 0 <= self.label_smoothing < 0.5:
-            problems.append(f"label_smoothing must be in [0, 0.5), got {self.label_smoothing!r}")
-        if self.ensemble < 1:
-            problems.append(f"ensemble must be at least 1, got {self.ensemble!r}")
-        if problems:
-            raise InvalidSettingsError("invalid training settings: " + "; ".join(problems))
+def _settings_fields() -> list[tuple[str, Any, Any]]:
+    """The fields of ``TrainSettings``, from the config dataclasses (no list of its own)."""
+    sections = {
+        "dataset": config_mod.DatasetConfig(),
+        "model": config_mod.ModelConfig(),
+        "training": config_mod.TrainingConfig(),
+    }
+    types = {
+        f.name: f.type
+        for cls in (config_mod.DatasetConfig, config_mod.ModelConfig, config_mod.TrainingConfig)
+        for f in dataclasses.fields(cls)
+    }
+    out: list[tuple[str, Any, Any]] = []
+    for name, section in config_mod.train_fields().items():
+        if name == "image_size":
+            out.append((name, "tuple[int, int]", dataclasses.field()))
+        elif name == "channels":
+            out.append((name, "int", dataclasses.field()))
+        elif name == "weights":
+            out.append((name, "str | None", dataclasses.field(default=None)))
+        else:
+            default = getattr(sections[section], name)
+            out.append((name, types[name], dataclasses.field(default=default)))
+    return out
+
+
+TrainSettings = dataclasses.make_dataclass(
+    "TrainSettings",
+    _settings_fields(),
+    frozen=True,
+    namespace={
+        "__post_init__": _settings_post_init,
+        "from_config": classmethod(_settings_from_config),
+        "__module__": __name__,
+        "__doc__": """How to build, train and cross-validate a classifier.
+
+    ONE settings model: the fields are those of :func:`relabel.config.train_fields`:
+    ``image_size`` (``(height, width)``, every image is resized to it; aspect ratio is
+    not kept) and ``channels`` (1 or 3) first, then every field of
+    :class:`relabel.config.ModelConfig` but ``mode``, every field of
+    :class:`relabel.config.TrainingConfig` and ``max_pixels``
+    (:class:`relabel.config.DatasetConfig`), with the same defaults and meanings (see
+    there), checked by the same rules (:func:`relabel.config.train_problems`).
+    ``weights`` is ``None`` for random weights. ``TrainSettings.from_config(config, root)``
+    builds the settings of a project.
+
+    In the decode cache, images larger than :data:`LARGE_IMAGE_PIXELS` are decoded at
+    reduced size (:func:`relabel.dataset.read_image`), one or two at a time, so that
+    memory does not follow the source resolution.
+
+    Raises
+    ------
+    InvalidSettingsError
+        A setting is out of range or names an unknown architecture.
+    """,
+    },
+)
 
 
 @dataclass(frozen=True)
@@ -443,44 +371,32 @@ def _keras() -> Any:
 
 
 def available_architectures() -> list[str]:
-    """Names accepted as ``TrainSettings.architecture``.
+    """Names accepted as ``TrainSettings.architecture`` (no Keras import needed).
 
     Returns
     -------
     list[str]
-        ``"small_cnn"`` followed by the ``keras.applications`` model names.
+        ``"small_cnn"``, ``"resnet_small"`` and the ``keras.applications`` model names
+        (:data:`relabel.config.ARCHITECTURES`).
     """
-    keras = _keras()
-    apps = sorted(
-        name
-        for name in dir(keras.applications)
-        if name[:1].isupper() and callable(getattr(keras.applications, name))
-    )
-    return [*ARCHITECTURES, *apps]
+    return list(config_mod.ARCHITECTURES)
 
 
 def _application(architecture: str) -> Callable[..., Any]:
-    keras = _keras()
-    if architecture not in ARCHITECTURES and architecture[:1].isupper():
-        fn = getattr(keras.applications, architecture, None)
-        if callable(fn):
-            return fn
-    raise InvalidSettingsError(
-        f"unknown architecture {architecture!r}; valid names are: "
-        + ", ".join(available_architectures())
-    )
+    """The ``keras.applications`` function of an architecture name (checked by the settings)."""
+    fn = getattr(_keras().applications, architecture, None)
+    if architecture not in KERAS_APPLICATIONS or not callable(fn):
+        raise InvalidSettingsError(
+            f"architecture {architecture!r} is not a keras.applications model of this Keras "
+            f"({_keras().__version__})"
+        )
+    return fn
 
 
 def _weights_file(settings: TrainSettings) -> Path | str | None:
     """The checked local weights file of ``settings``, ``IMAGENET``, or None."""
     if settings.weights is None:
         return None
-    if settings.architecture in ARCHITECTURES:
-        raise InvalidSettingsError(
-            f"weights {settings.weights!r} were given, but architecture "
-            f"{settings.architecture!r} takes no weights file; choose a keras.applications "
-            "architecture or drop the weights setting"
-        )
     if settings.weights.strip().lower() == IMAGENET:
         return IMAGENET
     path = Path(settings.weights).expanduser()
@@ -495,7 +411,10 @@ def _weights_file(settings: TrainSettings) -> Path | str | None:
 
 
 def check_settings(settings: TrainSettings) -> None:
-    """Check what ``TrainSettings`` cannot check without Keras, before any long work.
+    """Check what depends on the machine, before any long work.
+
+    ``TrainSettings`` (like ``relabel.toml``) already checked every value
+    (:func:`relabel.config.train_problems`); what is left is whether the weights exist.
 
     Parameters
     ----------
@@ -504,13 +423,9 @@ def check_settings(settings: TrainSettings) -> None:
 
     Raises
     ------
-    InvalidSettingsError
-        The architecture is unknown, or a weights file is given for ``small_cnn``.
     WeightsNotFoundError
-        The weights file does not exist, or is ``"imagenet"``.
+        The weights file does not exist, or the ImageNet weights cannot be downloaded.
     """
-    if settings.architecture not in ARCHITECTURES:
-        _application(settings.architecture)
     if _weights_file(settings) == IMAGENET:
         _imagenet_available(settings.architecture, settings.image_size)
 
@@ -1037,14 +952,10 @@ def build_model(
         x = layer(x)
 
     if settings.architecture == RESNET_SMALL:
-        if settings.weights is not None:
-            _weights_file(settings)  # raises: built-in networks take no weights
         from relabel.training.resnet import resnet_small
 
         x = resnet_small(keras, x, regularizer)
     elif settings.architecture == SMALL_CNN:
-        if settings.weights is not None:
-            _weights_file(settings)  # raises: small_cnn takes no weights
         # Three conv blocks; more (up to six) for big images, so the last feature map
         # is at most about 8 pixels on its short side.
         filters = (32, 64, 128, 128, 256, 256)
