@@ -157,16 +157,18 @@ def _select(cycle: _OpenCycle, budget: float | None) -> dict[str, Any]:
     from relabel.studio import push as push_mod
 
     project = cycle.project
-    sp = push_mod.ensure_studio_project(project, cycle.client)
-    push_mod.reconcile_pending(project, cycle.client, sp)
-    already = project.store.tasks(sp, ("planned",))
+    studio_project_id = push_mod.ensure_studio_project(project, cycle.client)
+    push_mod.reconcile_pending(project, cycle.client, studio_project_id)
+    already = project.store.tasks(studio_project_id, ("planned",))
     if already:
-        return {"planned": len(already), "studio_project_id": sp}
+        return {"planned": len(already), "studio_project_id": studio_project_id}
     ranked = project.rank()
-    planned, busy, reviewed = push_mod.plan(project, sp, budget=budget, cycle=cycle.number)
+    planned, busy, reviewed = push_mod.plan(
+        project, studio_project_id, budget=budget, cycle=cycle.number
+    )
     return {
         "planned": planned,
-        "studio_project_id": sp,
+        "studio_project_id": studio_project_id,
         "excluded_busy": busy,
         "excluded_reviewed": reviewed,
         "estimated_errors": int(ranked.scores.joint.n_label_errors),
@@ -174,18 +176,20 @@ def _select(cycle: _OpenCycle, budget: float | None) -> dict[str, Any]:
     }
 
 
-def _push(cycle: _OpenCycle, sp: int) -> dict[str, Any]:
+def _push(cycle: _OpenCycle, studio_project_id: int) -> dict[str, Any]:
     """Step ``push``: send the planned tasks to Label Studio."""
     from relabel.studio import push as push_mod
 
-    push_mod.reconcile_pending(cycle.project, cycle.client, sp)
-    pushed = push_mod.push_planned(cycle.project, cycle.client, sp, progress=cycle.progress)
+    push_mod.reconcile_pending(cycle.project, cycle.client, studio_project_id)
+    pushed = push_mod.push_planned(
+        cycle.project, cycle.client, studio_project_id, progress=cycle.progress
+    )
     return {"pushed": pushed}
 
 
 def _pull(
     cycle: _OpenCycle,
-    sp: int,
+    studio_project_id: int,
     cycle_tasks: int,
     review: Reviewer | None,
     min_reviews: int | None,
@@ -195,11 +199,11 @@ def _pull(
 
     project, store = cycle.project, cycle.project.store
     if review is not None:
-        answered = review(project, cycle.client, sp, cycle.number)
+        answered = review(project, cycle.client, studio_project_id, cycle.number)
         if answered is not None:
             cycle.say(str(answered))
     summary = pull_mod.pull(project, cycle.client, cycle=cycle.number, progress=cycle.progress)
-    seen = store.count_answered_cycle_tasks(cycle.number, sp)
+    seen = store.count_answered_cycle_tasks(cycle.number, studio_project_id)
     need = project.config.review.min_reviews if min_reviews is None else min_reviews
     need = cycle_tasks if need <= 0 else min(need, cycle_tasks)
     cycle.say(
@@ -209,7 +213,7 @@ def _pull(
     )
     if seen < need:
         return None
-    return _review_counts(store.cycle_task_outcomes(cycle.number, sp))
+    return _review_counts(store.cycle_task_outcomes(cycle.number, studio_project_id))
 
 
 def _retrain(cycle: _OpenCycle) -> dict[str, Any]:
@@ -312,19 +316,21 @@ def run_cycle(
     cycle = _open_cycle(project, client, progress or (lambda m: log.info("%s", m)))
     cycle.step("train", lambda: _train(cycle))
     selected = cycle.step("select", lambda: _select(cycle, budget))
-    sp = int(selected["studio_project_id"])
-    cycle_tasks = project.store.count_cycle_tasks(cycle.number, sp)
+    studio_project_id = int(selected["studio_project_id"])
+    cycle_tasks = project.store.count_cycle_tasks(cycle.number, studio_project_id)
     if selected["planned"] == 0 and cycle_tasks == 0:
         project.store.finish_cycle(cycle.number, "done", {"nothing_to_do": True, **selected})
         cycle.result.state = "nothing_to_do"
         cycle.say("nothing to review (no eligible sample in the budget's lane)")
         return cycle.result
-    cycle.step("push", lambda: _push(cycle, sp))
+    cycle.step("push", lambda: _push(cycle, studio_project_id))
     if until == "pushed":
         cycle.result.state = "waiting"
         return cycle.result
     pulled = cycle.try_step(
-        "pull", lambda: _pull(cycle, sp, cycle_tasks, review, min_reviews), announce=False
+        "pull",
+        lambda: _pull(cycle, studio_project_id, cycle_tasks, review, min_reviews),
+        announce=False,
     )
     if pulled is None:
         cycle.result.state = "waiting"
