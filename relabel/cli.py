@@ -279,6 +279,11 @@ def status(project: Path, as_json: bool) -> None:
     _print_cycles(info.get("cycles", []))
 
 
+def _missing(value: Any) -> bool:
+    """None or NaN (a missing number in a pandas table)."""
+    return value is None or value != value
+
+
 def _fmt(value: Any, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
@@ -347,6 +352,40 @@ def history(project: Path, sample_id: str, as_json: bool) -> None:
             f"v{r['version_id']:<6} {r['created_at']}  {r['label']:>10} "
             f"[{r['status']}] source={r['source']} cycle={cycle} by={who} "
             f"evidence={json.dumps(r['evidence'], sort_keys=True)}"
+        )
+
+
+@main.command()
+@click.argument("project", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def annotators(project: Path, as_json: bool) -> None:
+    """Show each reviewer's quality: tasks, skips, gold and estimated accuracy, confusions.
+
+    Estimated accuracy comes from a Dawid-Skene model of every answer pulled (anchored by
+    gold tasks), with a 95 % interval; agreement is the share of a reviewer's answers that
+    match the majority of the other reviewers of the same task.
+    """
+    from relabel.project import Project
+
+    with Project.open(project, readonly=True) as p:
+        table = p.annotators()
+    if as_json:
+        _echo_json(json.loads(table.to_json(orient="records")))
+        return
+    if table.empty:
+        click.echo("no answers pulled yet")
+        return
+    click.echo(
+        f"{'reviewer':<10} {'tasks':>6} {'skips':>6} {'gold':>9} {'estimated (95% CI)':>22} "
+        f"{'agree':>6}  confuses"
+    )
+    for r in table.itertuples(index=False):
+        gold = "-" if _missing(r.gold_accuracy) else f"{r.gold_accuracy:.2f}/{r.gold_tasks}"
+        agree = "-" if _missing(r.agreement) else f"{r.agreement:.2f}"
+        estimate = f"{r.estimated_accuracy:.2f} ({r.accuracy_low:.2f}-{r.accuracy_high:.2f})"
+        click.echo(
+            f"{r.reviewer:<10} {r.tasks:>6} {r.skips:>6} {gold:>9} {estimate:>22} "
+            f"{agree:>6}  {r.confuses or '-'}"
         )
 
 

@@ -33,6 +33,8 @@ PHOTO_LABEL_SMOOTHING = 0.0
 LANES = ("label_issue", "uncertain", "all")
 MODEL_MODES = ("train", "embed")
 IMAGE_MODES = ("upload", "local-files", "url", "inline")
+#: How a task's answers are resolved (``review.consensus``).
+CONSENSUS_METHODS = ("majority", "dawid_skene")
 
 #: The architectures relabel builds itself (:mod:`relabel.training`); they take no weights.
 SMALL_CNN = "small_cnn"
@@ -381,8 +383,28 @@ class ReviewConfig:
         With ``lane = "label_issue"``: when the lane (sized by the estimated number of
         label errors) has fewer eligible samples than the budget, fill the rest with the
         next most suspicious samples outside the ``uncertain`` lane.
+    min_suspicion : float
+        The floor of a filled slot (``fill_budget``): a sample outside the label-issue lane
+        is sent only when its estimated error probability (one minus the out-of-fold
+        probability of its label) is at least this, so a review costs at most
+        ``1 / min_suspicion`` reviews per expected correction. 0 fills every slot.
     min_agreement : float
-        A label wins when its share of the non-skipped votes is strictly more than this.
+        Majority consensus: a label wins when its share of the non-skipped votes is
+        strictly more than this.
+    consensus : str
+        How a task's answers become a label: ``majority`` (every vote counts the same) or
+        ``dawid_skene`` (votes weighted by each reviewer's estimated confusion matrix,
+        fitted on every answer in the store and anchored by gold tasks).
+    min_posterior : float
+        Dawid-Skene consensus: a label wins when its posterior is strictly more than this.
+    reviewers_per_task : int
+        Answers each task collects (Label Studio's overlap, ``maximum_annotations``). A
+        task left unresolved (a tie, "Not sure", too little agreement) once all its answers
+        are in gets one more reviewer, once.
+    gold_fraction : float
+        Share of each push made of gold tasks: samples whose label is trusted (confirmed
+        by at least two reviewers who all agreed), shown exactly like the other tasks.
+        Their answers measure each reviewer and never change a label.
     pre_annotate : bool
         Send the model's suggestion as a pre-annotation (an anchor for the reviewer).
     image_mode : str
@@ -400,7 +422,12 @@ class ReviewConfig:
     uncertain_share: float = 0.0
     per_class_balance: bool = False
     fill_budget: bool = True
+    min_suspicion: float = 0.1
     min_agreement: float = 0.5
+    consensus: str = "majority"
+    min_posterior: float = 0.5
+    reviewers_per_task: int = 1
+    gold_fraction: float = 0.0
     pre_annotate: bool = True
     image_mode: str = "upload"
     min_reviews: int = 0
@@ -496,6 +523,7 @@ _CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("scoring", "method"): SCORING_METHODS,
     ("review", "lane"): LANES,
     ("review", "image_mode"): IMAGE_MODES,
+    ("review", "consensus"): CONSENSUS_METHODS,
 }
 
 
@@ -592,6 +620,13 @@ def _config_problems(config: Config) -> list[str]:
         ),
         (0.0 <= r.uncertain_share <= 1.0, "review.uncertain_share must be in [0, 1]"),
         (0.0 <= r.min_agreement < 1.0, "review.min_agreement must be in [0, 1)"),
+        (0.0 <= r.min_posterior < 1.0, "review.min_posterior must be in [0, 1)"),
+        (0.0 <= r.min_suspicion <= 1.0, "review.min_suspicion must be in [0, 1]"),
+        (0.0 <= r.gold_fraction < 1.0, "review.gold_fraction must be in [0, 1)"),
+        (
+            1 <= r.reviewers_per_task <= 20,
+            f"review.reviewers_per_task must be in 1..20, got {r.reviewers_per_task}",
+        ),
         (
             0.0 < s.uncertain_threshold <= 1.0,
             "scoring.uncertain_threshold must be in (0, 1]",

@@ -162,15 +162,17 @@ def _select(cycle: _OpenCycle, budget: float | None) -> dict[str, Any]:
     already = project.store.tasks(studio_project_id, ("planned",))
     if already:
         return {"planned": len(already), "studio_project_id": studio_project_id}
+    push_mod.sync_overlap(project, cycle.client, studio_project_id)
     ranked = project.rank()
-    planned, busy, reviewed = push_mod.plan(
-        project, studio_project_id, budget=budget, cycle=cycle.number
-    )
+    fixed = push_mod.plan(project, studio_project_id, budget=budget, cycle=cycle.number)
     return {
-        "planned": planned,
+        "planned": fixed.planned,
+        "gold": fixed.gold,
         "studio_project_id": studio_project_id,
-        "excluded_busy": busy,
-        "excluded_reviewed": reviewed,
+        "excluded_busy": fixed.excluded_busy,
+        "excluded_reviewed": fixed.excluded_reviewed,
+        "below_floor": fixed.below_floor,
+        "reason": fixed.reason if fixed.planned == 0 else "",
         "estimated_errors": int(ranked.scores.joint.n_label_errors),
         "budget": project.config.budget_count(len(ranked.table), budget),
     }
@@ -321,7 +323,7 @@ def run_cycle(
     if selected["planned"] == 0 and cycle_tasks == 0:
         project.store.finish_cycle(cycle.number, "done", {"nothing_to_do": True, **selected})
         cycle.result.state = "nothing_to_do"
-        cycle.say("nothing to review (no eligible sample in the budget's lane)")
+        cycle.say(f"nothing to review: {selected.get('reason') or 'no eligible sample'}")
         return cycle.result
     cycle.step("push", lambda: _push(cycle, studio_project_id))
     if until == "pushed":

@@ -657,6 +657,12 @@ class Project:
         """One sample's label history, oldest first, as dicts."""
         return [v.__dict__ for v in self.store.history(sample_id)]
 
+    def annotators(self) -> pd.DataFrame:
+        """Each reviewer's quality, from every answer pulled (see :mod:`relabel.annotators`)."""
+        from relabel.annotators import annotator_table
+
+        return annotator_table(self.store, self.config.dataset.classes)
+
 
 def _as_dict(obj: Any) -> dict[str, Any]:
     if obj is None:

@@ -58,6 +58,7 @@ def select_for_review(
     uncertain_share: float = 0.0,
     per_class_balance: bool = False,
     fill: bool = True,
+    min_suspicion: float = 0.0,
 ) -> pd.DataFrame:
     """Pick up to ``budget`` samples for review.
 
@@ -84,6 +85,9 @@ def select_for_review(
         ``ok`` lane (never the ``uncertain`` lane, which has its own share). The lane's
         size is an estimate of the errors left, and an underestimate after the first
         cycle; filling spends the budget the data lead set on the most likely errors.
+    min_suspicion : float
+        The floor of a filled slot: a fill sample needs an estimated error probability
+        (``1 - p_given``) of at least this. 0 (no floor) needs no ``p_given`` column.
 
     Returns
     -------
@@ -107,6 +111,22 @@ def select_for_review(
     n_issues = budget - len(uncertain)
     picked = _balanced(issues, n_issues) if per_class_balance else issues.head(n_issues)
     if fill and len(picked) < n_issues:
-        rest = _by_rank(pool[pool["lane"] == "ok"]).head(n_issues - len(picked))
+        rest = _by_rank(fill_pool(pool, min_suspicion)).head(n_issues - len(picked))
         picked = pd.concat([picked, rest])
     return pd.concat([picked, uncertain])
+
+
+def fill_pool(pool: pd.DataFrame, min_suspicion: float = 0.0) -> pd.DataFrame:
+    """The samples a filled slot may take: the ``ok`` lane at or above the floor.
+
+    Parameters
+    ----------
+    pool : pandas.DataFrame
+        Ranking rows still eligible (not busy, not reviewed).
+    min_suspicion : float
+        The least estimated error probability, ``1 - p_given``.
+    """
+    ok = pool[pool["lane"] == "ok"]
+    if min_suspicion <= 0:
+        return ok
+    return ok[1.0 - ok["p_given"] >= min_suspicion]

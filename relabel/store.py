@@ -880,6 +880,79 @@ class Store:
             ],
         )
 
+    def gold_labels(self) -> dict[str, str]:
+        """Samples whose label is trusted: confirmed by two or more reviewers who all agreed.
+
+        A sample counts when its active label is the one its latest resolved review (gold
+        reviews aside) gave, and every non-skipped vote of that review named it.
+        """
+        rows = self.conn.execute(
+            """SELECT r.sample_id, r.label, r.votes FROM reviews r
+               JOIN (SELECT sample_id, MAX(review_id) AS rid FROM reviews
+                     WHERE outcome IN ('confirmed', 'corrected') GROUP BY sample_id) last
+                 ON last.rid = r.review_id
+               JOIN (SELECT sample_id, MAX(version_id) AS vid FROM label_versions
+                     GROUP BY sample_id) cur ON cur.sample_id = r.sample_id
+               JOIN label_versions lv ON lv.version_id = cur.vid
+               WHERE lv.status = 'active' AND lv.label = r.label"""
+        ).fetchall()
+        trusted = {}
+        for sample_id, label, votes in rows:
+            tally = json.loads(votes)
+            if list(tally) == [label] and int(tally[label]) >= 2:
+                trusted[str(sample_id)] = str(label)
+        return trusted
+
+    def crowd_answers(self) -> pd.DataFrame:
+        """Every answer last pulled, with its task's gold label (None for other tasks).
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``studio_project_id, task_id, annotation_id, sample_id, reviewer, choice,
+            cancelled, gold_label``, oldest annotation first.
+        """
+        frame = pd.read_sql_query(
+            """SELECT a.studio_project_id, a.task_id, a.annotation_id, a.sample_id,
+                      a.reviewer, a.choice, a.cancelled, t.evidence
+               FROM answers a LEFT JOIN tasks t
+                 ON t.studio_project_id = a.studio_project_id AND t.task_id = a.task_id
+               ORDER BY a.annotation_id""",
+            self.conn,
+        )
+        frame["gold_label"] = [
+            json.loads(e).get("gold_label") if isinstance(e, str) else None
+            for e in frame.pop("evidence")
+        ]
+        frame["cancelled"] = frame["cancelled"].astype(bool)
+        return frame
+
+    def request_extra_reviewer(self, row_id: int, overlap: int) -> None:
+        """Record that a task asked Label Studio for ``overlap`` answers (inside a pull)."""
+        evidence = json.loads(
+            self.conn.execute("SELECT evidence FROM tasks WHERE row_id = ?", (row_id,)).fetchone()[
+                0
+            ]
+        )
+        evidence["extra_reviewer"] = int(overlap)
+        self.conn.execute(
+            "UPDATE tasks SET evidence = ? WHERE row_id = ?",
+            (json.dumps(evidence, sort_keys=True, default=float), row_id),
+        )
+
+    def task_overlaps(self, studio_project_id: int) -> dict[int, int]:
+        """Task id -> answers asked for, for the tasks given one more reviewer."""
+        out = {}
+        for task_id, evidence in self.conn.execute(
+            "SELECT task_id, evidence FROM tasks WHERE studio_project_id = ? "
+            "AND task_id IS NOT NULL AND evidence LIKE '%extra_reviewer%'",
+            (studio_project_id,),
+        ):
+            extra = json.loads(evidence).get("extra_reviewer")
+            if extra is not None:
+                out[int(task_id)] = int(extra)
+        return out
+
     def answers(self) -> pd.DataFrame:
         """Every reviewer answer last pulled, with the sample's current label."""
         return pd.read_sql_query(

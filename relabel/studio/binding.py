@@ -170,7 +170,12 @@ def ensure_studio_project(project: Project, client: StudioClient, *, create: boo
             "Pick the correct class; 'Not sure' leaves the task for another reviewer.\n\n"
             + _marker_line(marker)
         )
-        studio_project_id = client.create_project(title, build_label_config(classes), description)
+        studio_project_id = client.create_project(
+            title,
+            build_label_config(classes),
+            description,
+            maximum_annotations=project.config.review.reviewers_per_task,
+        )
         with store.transaction():
             _save_marker(project, marker)
             store.add_studio_project(studio_project_id, url, title, classes)

@@ -116,6 +116,31 @@ class ProjectCalls(StudioTransport):
             project_id=project_id,
         )
 
+    def set_maximum_annotations(self, project_id: int, maximum_annotations: int) -> None:
+        """Set how many answers each task of a project collects (Label Studio's overlap).
+
+        Label Studio applies it to every task of the project, existing ones included.
+        """
+        self._call(
+            f"setting the overlap of project {project_id}",
+            lambda: self._sdk.projects.update(
+                id=int(project_id), maximum_annotations=int(maximum_annotations)
+            ),
+            idempotent=True,
+            project_id=project_id,
+        )
+
+    def set_task_overlap(self, task_id: int, overlap: int) -> None:
+        """Ask for ``overlap`` answers on one task (one more reviewer for a tie).
+
+        The task goes back into the labeling stream until it has that many answers.
+        """
+        self._call(
+            f"setting the overlap of task {task_id}",
+            lambda: self._sdk.tasks.update(id=str(task_id), overlap=int(overlap), is_labeled=False),
+            idempotent=True,
+        )
+
     def project_classes(self, project_id: int) -> list[str]:
         """The class choices of a project's labeling config (without the special two)."""
         return parse_classes(self.get_project(project_id).label_config)

@@ -15,11 +15,15 @@ import logging
 import sqlite3
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from relabel import failpoints
+from relabel.annotators import crowd_model, item_key
 from relabel.consensus import Resolution, Vote, resolve
+from relabel.crowd import Answer, resolve_posterior
+from relabel.errors import StudioError
 from relabel.progress import Progress, count
 from relabel.project import Project
 from relabel.store import Store
@@ -47,6 +51,12 @@ class PullSummary:
         Of those, tasks whose answers did not change since the last pull.
     unknown : int
         Tasks relabel did not push (ignored).
+    gold : int
+        Gold tasks answered: their answers measure the reviewers and change no label.
+    more_reviewers : list of int
+        Unresolved tasks given one more reviewer (Label Studio task ids).
+    consensus : str
+        How the answers were resolved (``majority`` or ``dawid_skene``).
     """
 
     reviewed: int = 0
@@ -58,6 +68,9 @@ class PullSummary:
     tasks_seen: int = 0
     unchanged: int = 0
     unknown: int = 0
+    gold: int = 0
+    more_reviewers: list[int] = field(default_factory=list)
+    consensus: str = "majority"
     seconds: float = 0.0
 
 
@@ -65,6 +78,32 @@ def fingerprint(task: ReviewedTask) -> str:
     """A stable digest of a task's answers (id, choice, skipped), order-independent."""
     answers = sorted((a.id, a.choice or "", bool(a.was_cancelled)) for a in task.annotations)
     return json.dumps(answers)
+
+
+Resolver = Callable[[ReviewedTask, list[Vote]], Resolution]
+
+
+def _resolver(project: Project, studio_project_id: int, tasks: list[ReviewedTask]) -> Resolver:
+    """How this pull turns a task's votes into a resolution (``review.consensus``)."""
+    review, classes = project.config.review, project.config.dataset.classes
+    if review.consensus != "dawid_skene":
+        return lambda task, votes: resolve(
+            votes, classes=classes, min_agreement=review.min_agreement
+        )
+    fresh = {
+        item_key(studio_project_id, t.task_id): [
+            Answer(item_key(studio_project_id, t.task_id), str(a.user), a.choice, a.was_cancelled)
+            for a in sorted(t.annotations, key=lambda a: a.id)
+        ]
+        for t in tasks
+    }
+    _, _, estimate = crowd_model(project.store, classes, fresh)
+    return lambda task, votes: resolve_posterior(
+        votes,
+        estimate.posterior_of(item_key(studio_project_id, task.task_id)),
+        classes=classes,
+        min_posterior=review.min_posterior,
+    )
 
 
 def apply_reviews(
@@ -81,11 +120,11 @@ def apply_reviews(
     ``progress`` gets a count (task ``"pull"``) every 100 tasks and at the end.
     """
     store = project.store
-    classes = project.config.dataset.classes
-    min_agreement = project.config.review.min_agreement
     rows = store.task_rows_by_task_id(studio_project_id)
+    resolver = _resolver(project, studio_project_id, tasks)
     outcomes: Counter[str] = Counter()
     corrections: Counter[str] = Counter()
+    more: list[int] = []
     unchanged = unknown = 0
     with store.transaction():
         for done, task in enumerate(sorted(tasks, key=lambda t: t.task_id), start=1):
@@ -100,17 +139,23 @@ def apply_reviews(
                 unchanged += 1
                 continue
             votes = _votes(task)
-            resolution = resolve(votes, classes=classes, min_agreement=min_agreement)
+            if json.loads(row["evidence"]).get("gold_label") is not None:
+                _apply_gold(store, studio_project_id, task, row, votes, task_fingerprint)
+                outcomes["gold"] += 1
+                continue
+            resolution = resolver(task, votes)
             outcome = _apply_task(
                 store,
                 studio_project_id,
                 task,
                 row,
                 votes,
-                resolution,
+                (resolution, project.config.review.consensus),
                 task_fingerprint,
                 corrections,
             )
+            if outcome == "unresolved" and _ask_one_more(project, store, row, votes):
+                more.append(task.task_id)
             outcomes[outcome] += 1
         summary = PullSummary(
             reviewed=outcomes["confirmed"] + outcomes["corrected"] + outcomes["excluded"],
@@ -122,6 +167,9 @@ def apply_reviews(
             tasks_seen=len(tasks),
             unchanged=unchanged,
             unknown=unknown,
+            gold=outcomes["gold"],
+            more_reviewers=more,
+            consensus=project.config.review.consensus,
         )
         store.add_pull(studio_project_id, cursor, summary.__dict__)
         failpoints.hit("apply:before_commit")
@@ -135,19 +183,73 @@ def _votes(task: ReviewedTask) -> list[Vote]:
     return [Vote(a.id, str(a.user), a.choice, bool(a.was_cancelled)) for a in task.annotations]
 
 
+def _ask_one_more(project: Project, store: Store, row: Any, votes: list[Vote]) -> bool:
+    """Ask for one more reviewer on an unresolved task whose answers are all in, once.
+
+    Returns True when asked (the pull then raises the task's overlap in Label Studio). A
+    task still unresolved after its extra answer is closed as ``unresolved`` by
+    :func:`_apply_task`; its sample may be sent again in a later cycle.
+    """
+    if json.loads(row["evidence"]).get("extra_reviewer") is not None:
+        return False
+    answered = sum(not v.cancelled for v in votes)
+    if answered < project.config.review.reviewers_per_task:
+        return False
+    store.request_extra_reviewer(int(row["row_id"]), answered + 1)
+    return True
+
+
+def _apply_gold(
+    store: Store,
+    studio_project_id: int,
+    task: ReviewedTask,
+    row: sqlite3.Row,
+    votes: list[Vote],
+    task_fingerprint: str,
+) -> None:
+    """Record a gold task's answers; they measure the reviewers and change no label."""
+    gold = json.loads(row["evidence"])["gold_label"]
+    counted = [v for v in votes if not v.cancelled]
+    store.replace_answers(
+        studio_project_id,
+        task.task_id,
+        row["sample_id"],
+        [
+            (a.id, str(a.user), a.choice, bool(a.was_cancelled), a.updated_at)
+            for a in task.annotations
+        ],
+    )
+    store.record_review(
+        row,
+        outcome="gold",
+        label=gold,
+        reviewers=sorted({v.reviewer for v in counted}),
+        annotation_ids=sorted(v.annotation_id for v in counted),
+        votes=dict(sorted(Counter(str(v.choice) for v in counted).items())),
+        fingerprint=task_fingerprint,
+        version_after=int(store.current_version(row["sample_id"])["version_id"]),
+        still_open=False,
+    )
+
+
 def _apply_task(
     store: Store,
     studio_project_id: int,
     task: ReviewedTask,
     row: sqlite3.Row,
     votes: list[Vote],
-    resolution: Resolution,
+    resolved: tuple[Resolution, str],
     task_fingerprint: str,
     corrections: Counter[str],
 ) -> str:
-    """Record one changed task: its label version, answers and review; return the outcome."""
+    """Record one changed task: its label version, answers and review; return the outcome.
+
+    ``resolved`` is the resolution and the consensus method that made it.
+    """
+    resolution, consensus = resolved
     reviewers = sorted({v.reviewer for v in votes if not v.cancelled})
     evidence = _evidence(studio_project_id, task, votes, resolution, row)
+    evidence["consensus"] = consensus
     outcome, label, version = _record_label(
         store, row, resolution, reviewers, evidence, corrections
     )
@@ -160,6 +262,8 @@ def _apply_task(
             for a in task.annotations
         ],
     )
+    extra = json.loads(row["evidence"]).get("extra_reviewer")
+    answered = sum(not v.cancelled for v in votes)
     store.record_review(
         row,
         outcome=outcome,
@@ -169,7 +273,7 @@ def _apply_task(
         votes=resolution.votes,
         fingerprint=task_fingerprint,
         version_after=version,
-        still_open=outcome == "unresolved",
+        still_open=outcome == "unresolved" and (extra is None or answered < int(extra)),
     )
     return outcome
 
@@ -242,6 +346,23 @@ def _record_label(
     return "unresolved", label, version
 
 
+def ask_more_reviewers(
+    project: Project, client: StudioClient, studio_project_id: int, task_ids: list[int]
+) -> None:
+    """Raise the overlap of tasks given one more reviewer (recorded by the pull).
+
+    A task whose update fails stays unresolved and open; the warning names it.
+    """
+    overlaps = project.store.task_overlaps(studio_project_id)
+    for task_id in task_ids:
+        try:
+            client.set_task_overlap(task_id, overlaps[task_id])
+        except StudioError as exc:
+            log.warning("task %d: could not ask for one more reviewer (%s)", task_id, exc)
+    if task_ids:
+        log.info("%d unresolved task(s) get one more reviewer", len(task_ids))
+
+
 def pull(
     project: Project,
     client: StudioClient,
@@ -269,4 +390,5 @@ def pull(
     summary = apply_reviews(
         project, studio_project_id, tasks, cursor=new_cursor, cycle=cycle, progress=progress
     )
+    ask_more_reviewers(project, client, studio_project_id, summary.more_reviewers)
     return PullSummary(**{**summary.__dict__, "seconds": time.perf_counter() - started})

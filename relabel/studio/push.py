@@ -25,6 +25,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from relabel import failpoints
 from relabel.progress import Progress, count
 from relabel.project import Project
@@ -70,6 +72,97 @@ def _task_spec(project: Project, row: Any, path: str, evidence: dict[str, Any]) 
     return TaskSpec(sample_id=row["sample_id"], image=path, data=data, prediction=prediction)
 
 
+@dataclass(frozen=True)
+class PlanSummary:
+    """What :func:`plan` fixed for the next push.
+
+    Attributes
+    ----------
+    planned : int
+        Task rows planned, gold tasks included.
+    gold : int
+        Of those, gold tasks (trusted labels that measure the reviewers).
+    excluded_busy, excluded_reviewed : int
+        Samples left out: with an open task; reviewed since their label last changed.
+    below_floor : int
+        Fill candidates left out for an estimated error probability under
+        ``review.min_suspicion``.
+    top_fill_suspicion : float or None
+        The highest estimated error probability among those, None when there are none.
+    """
+
+    planned: int
+    gold: int
+    excluded_busy: int
+    excluded_reviewed: int
+    below_floor: int = 0
+    top_fill_suspicion: float | None = None
+
+    @property
+    def reason(self) -> str:
+        """Why nothing was planned, for people."""
+        if self.below_floor:
+            return (
+                f"all {self.below_floor} remaining candidate(s) have an estimated error "
+                f"probability under review.min_suspicion (the highest is "
+                f"{self.top_fill_suspicion:.3f})"
+            )
+        return "no eligible sample in the budget's lane"
+
+
+def _evidence_of(r: Any, run_id: str) -> dict[str, Any]:
+    """The scores of a ranking row that travel into the task (and the label store)."""
+    return {
+        "given_label": r.given_label,
+        "predicted_label": r.predicted_label,
+        "p_given": float(r.p_given),
+        "p_predicted": float(r.p_predicted),
+        "suspicion": float(r.suspicion),
+        "rank": int(r.rank),
+        "lane": r.lane,
+        "run_id": run_id,
+    }
+
+
+def _mix_gold(
+    items: list[tuple[str, dict[str, Any]]],
+    gold: list[tuple[str, dict[str, Any]]],
+    seed: int,
+) -> list[tuple[str, dict[str, Any]]]:
+    """Insert gold tasks at seeded random places; each shows its neighbour's rank and lane.
+
+    A gold task's header (its label and the model's suggestion) is its own; the ranking
+    fields a Data Manager column would show (``rank``, ``lane``, ``suspicion``) are those
+    of the task placed before it, so nothing tells a reviewer which tasks are gold.
+    """
+    rng = np.random.default_rng(seed)
+    mixed = list(items)
+    for sample_id, evidence in gold:
+        at = int(rng.integers(0, len(mixed) + 1))
+        near = mixed[max(at - 1, 0)][1]
+        shown = {k: near[k] for k in ("rank", "lane", "suspicion")}
+        mixed.insert(at, (sample_id, {**evidence, **shown, "gold_label": evidence["given_label"]}))
+    return mixed
+
+
+def _gold_items(
+    project: Project, ranked: Any, exclude: set[str], n_regular: int, seed: int
+) -> list[tuple[str, dict[str, Any]]]:
+    """Gold tasks for a push of ``n_regular`` tasks (``review.gold_fraction`` of the push)."""
+    fraction = project.config.review.gold_fraction
+    if fraction <= 0 or n_regular == 0:
+        return []
+    trusted = project.store.gold_labels()
+    table = ranked.table
+    pool = table[table["sample_id"].isin(set(trusted) - exclude)].sort_values("sample_id")
+    want = round(n_regular * fraction / (1.0 - fraction))
+    n = min(len(pool), want)
+    if n < want:
+        log.info("gold tasks: %d wanted, %d trusted sample(s) available", want, len(pool))
+    picked = pool.iloc[np.sort(np.random.default_rng(seed).permutation(len(pool))[:n])]
+    return [(r.sample_id, _evidence_of(r, ranked.run_id)) for r in picked.itertuples(index=False)]
+
+
 def plan(
     project: Project,
     studio_project_id: int,
@@ -77,12 +170,12 @@ def plan(
     budget: float | None = None,
     lane: str | None = None,
     cycle: int | None = None,
-) -> tuple[int, int, int]:
-    """Fix the selection for the next push (state ``planned``).
+) -> PlanSummary:
+    """Fix the selection for the next push (state ``planned``), gold tasks mixed in.
 
     Returns
     -------
-    planned, excluded_busy, excluded_reviewed
+    PlanSummary
     """
     review = project.config.review
     ranked = project.rank()
@@ -97,25 +190,37 @@ def plan(
         uncertain_share=review.uncertain_share,
         per_class_balance=review.per_class_balance,
         fill=review.fill_budget,
+        min_suspicion=review.min_suspicion,
     )
-    items = [
-        (
-            r.sample_id,
-            {
-                "given_label": r.given_label,
-                "predicted_label": r.predicted_label,
-                "p_given": float(r.p_given),
-                "p_predicted": float(r.p_predicted),
-                "suspicion": float(r.suspicion),
-                "rank": int(r.rank),
-                "lane": r.lane,
-                "run_id": ranked.run_id,
-            },
-        )
-        for r in chosen.itertuples(index=False)
-    ]
-    project.store.plan_tasks(studio_project_id, items, cycle=cycle, batch=uuid.uuid4().hex[:12])
-    return len(items), len(busy), len(reviewed)
+    items = [(r.sample_id, _evidence_of(r, ranked.run_id)) for r in chosen.itertuples(index=False)]
+    seed = project.config.training.seed * 1000 + (cycle or 0)
+    gold = _gold_items(project, ranked, busy | set(chosen["sample_id"]), len(items), seed)
+    planned = _mix_gold(items, gold, seed)
+    project.store.plan_tasks(studio_project_id, planned, cycle=cycle, batch=uuid.uuid4().hex[:12])
+    below, top = _below_floor(ranked.table, busy | reviewed, chosen, review.min_suspicion)
+    return PlanSummary(len(planned), len(gold), len(busy), len(reviewed), below, top)
+
+
+def _below_floor(
+    table: Any, exclude: set[str], chosen: Any, min_suspicion: float
+) -> tuple[int, float | None]:
+    """Fill candidates (``ok`` lane, eligible, not chosen) under the suspicion floor."""
+    if min_suspicion <= 0:
+        return 0, None
+    pool = table[~table["sample_id"].isin(exclude | set(chosen["sample_id"]))]
+    ok = pool[pool["lane"] == "ok"]
+    error = 1.0 - ok["p_given"]
+    under = error[error < min_suspicion]
+    return len(under), (float(under.max()) if len(under) else None)
+
+
+def sync_overlap(project: Project, client: StudioClient, studio_project_id: int) -> None:
+    """Give the Label Studio project ``review.reviewers_per_task`` answers per task."""
+    want = str(project.config.review.reviewers_per_task)
+    key = f"studio_overlap:{studio_project_id}"
+    if project.store.get_meta(key, "1") != want:
+        client.set_maximum_annotations(studio_project_id, int(want))
+        project.store.set_meta(key, want)
 
 
 def reconcile_pending(project: Project, client: StudioClient, studio_project_id: int) -> int:
@@ -222,9 +327,9 @@ def push(
     resumed = bool(project.store.tasks(studio_project_id, ("planned",))) or reconciled > 0
     planned = busy = reviewed = 0
     if not project.store.tasks(studio_project_id, ("planned",)) and not reconciled:
-        planned, busy, reviewed = plan(
-            project, studio_project_id, budget=budget, lane=lane, cycle=cycle
-        )
+        sync_overlap(project, client, studio_project_id)
+        fixed = plan(project, studio_project_id, budget=budget, lane=lane, cycle=cycle)
+        planned, busy, reviewed = fixed.planned, fixed.excluded_busy, fixed.excluded_reviewed
     pushed = push_planned(
         project, client, studio_project_id, batch_size=batch_size, progress=progress
     )
