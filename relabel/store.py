@@ -34,7 +34,7 @@ from relabel.errors import StoreError
 
 DB_FILE = "relabel.db"
 _SQLITE_HEADER = b"SQLite format 3\x00"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SOURCES = ("original", "review", "manual", "import")
 STATUSES = ("active", "excluded")
 
@@ -97,7 +97,7 @@ CREATE TABLE IF NOT EXISTS studio_projects (
 );
 CREATE TABLE IF NOT EXISTS tasks (
     row_id INTEGER PRIMARY KEY AUTOINCREMENT,
-    sample_id TEXT NOT NULL REFERENCES samples(sample_id),
+    sample_id TEXT NOT NULL,
     studio_project_id INTEGER NOT NULL,
     task_id INTEGER,
     state TEXT NOT NULL CHECK (state IN ('planned', 'pending', 'open', 'resolved')),
@@ -147,6 +147,49 @@ CREATE TABLE IF NOT EXISTS pulls (
     summary TEXT NOT NULL DEFAULT '{}'
 );
 """
+
+
+# Schema 2: a task's sample may be a gold sample of the held-out manifest, which is not a
+# sample of the store, so ``tasks.sample_id`` no longer references ``samples``.
+_MIGRATE_1_TO_2 = """
+CREATE TABLE tasks_v2 (
+    row_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    sample_id TEXT NOT NULL,
+    studio_project_id INTEGER NOT NULL,
+    task_id INTEGER,
+    state TEXT NOT NULL CHECK (state IN ('planned', 'pending', 'open', 'resolved')),
+    cycle INTEGER,
+    batch TEXT NOT NULL,
+    version_at_push INTEGER NOT NULL,
+    planned_at TEXT NOT NULL,
+    pushed_at TEXT,
+    evidence TEXT NOT NULL DEFAULT '{}',
+    fingerprint TEXT,
+    outcome TEXT,
+    resolved_at TEXT
+);
+INSERT INTO tasks_v2 SELECT * FROM tasks;
+DROP TABLE tasks;
+ALTER TABLE tasks_v2 RENAME TO tasks;
+CREATE INDEX tasks_sample ON tasks(sample_id);
+CREATE UNIQUE INDEX tasks_task ON tasks(studio_project_id, task_id);
+UPDATE meta SET value = '2' WHERE key = 'schema_version';
+"""
+
+
+def _migrate(conn: sqlite3.Connection, version: int) -> None:
+    """Bring a store of an older schema version up to :data:`SCHEMA_VERSION`, atomically."""
+    if version >= SCHEMA_VERSION:
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for statement in _MIGRATE_1_TO_2.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 def _remove_db(path: Path) -> None:
@@ -248,6 +291,7 @@ class Store:
             if row is None or not str(row[0]).isdigit() or int(row[0]) > SCHEMA_VERSION:
                 raise sqlite3.DatabaseError(f"unknown schema version {row and row[0]}")
             if not readonly:
+                _migrate(conn, int(row[0]))
                 conn.executescript(_SCHEMA)
         except sqlite3.DatabaseError as exc:
             if conn is not None:
@@ -598,12 +642,11 @@ class Store:
         )
 
     def count_answered_cycle_tasks(self, cycle: int, studio_project_id: int) -> int:
-        """Task rows of a cycle with at least one recorded review."""
+        """Task rows of a cycle whose answers were pulled (a review, or a gold task's answers)."""
         return int(
             self.conn.execute(
-                "SELECT COUNT(DISTINCT t.row_id) FROM tasks t JOIN reviews r ON "
-                "r.task_id = t.task_id AND r.studio_project_id = t.studio_project_id "
-                "WHERE t.cycle = ? AND t.studio_project_id = ?",
+                "SELECT COUNT(*) FROM tasks WHERE cycle = ? AND studio_project_id = ? "
+                "AND fingerprint IS NOT NULL",
                 (cycle, studio_project_id),
             ).fetchone()[0]
         )
@@ -739,7 +782,7 @@ class Store:
                         studio_project_id,
                         cycle,
                         batch,
-                        current[sid],
+                        current.get(sid, 0),
                         t,
                         json.dumps(ev, sort_keys=True, default=float),
                     )
@@ -857,6 +900,18 @@ class Store:
             ),
         )
 
+    def close_gold_task(self, row_id: int, fingerprint: str) -> None:
+        """Record that a gold task's answers were pulled (inside the pull's transaction).
+
+        Gold answers change no label, so no review is recorded; the answers themselves are
+        kept by :meth:`replace_answers`.
+        """
+        self.conn.execute(
+            "UPDATE tasks SET fingerprint = ?, outcome = 'gold', state = 'resolved', "
+            "resolved_at = ? WHERE row_id = ?",
+            (fingerprint, now(), row_id),
+        )
+
     def replace_answers(
         self,
         studio_project_id: int,
@@ -926,6 +981,19 @@ class Store:
         ]
         frame["cancelled"] = frame["cancelled"].astype(bool)
         return frame
+
+    def gold_paths(self, studio_project_id: int) -> dict[str, str]:
+        """Image paths of the held-out gold tasks of a project (not samples of the store)."""
+        out = {}
+        for sample_id, evidence in self.conn.execute(
+            "SELECT sample_id, evidence FROM tasks WHERE studio_project_id = ? "
+            "AND evidence LIKE '%gold_label%'",
+            (studio_project_id,),
+        ):
+            path = json.loads(evidence).get("path")
+            if path:
+                out[str(sample_id)] = str(path)
+        return out
 
     def request_extra_reviewer(self, row_id: int, overlap: int) -> None:
         """Record that a task asked Label Studio for ``overlap`` answers (inside a pull)."""

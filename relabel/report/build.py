@@ -46,16 +46,20 @@ def _cycle_rows(project: Project) -> list:
     return rows
 
 
-def reviewer_rows(answers: pd.DataFrame) -> list:
-    """Per reviewer: tasks answered, agreement with the sample's current label, skips.
+def reviewer_rows(answers: pd.DataFrame, quality: pd.DataFrame | None = None) -> list:
+    """Per reviewer: tasks answered, agreement with the sample's current label, skips,
+    and (from ``quality``) gold and estimated accuracy and confusions.
 
     Parameters
     ----------
     answers : pandas.DataFrame
         :meth:`relabel.store.Store.answers`.
+    quality : pandas.DataFrame, optional
+        :func:`relabel.annotators.annotator_table`.
     """
     from relabel.report import ReviewerRow
 
+    by_name = {} if quality is None else {str(r["reviewer"]): r for _, r in quality.iterrows()}
     rows = []
     for name, group in answers.groupby("reviewer", sort=True):
         skipped = group["cancelled"].astype(bool) | (group["choice"] == NOT_SURE)
@@ -65,15 +69,28 @@ def reviewer_rows(answers: pd.DataFrame) -> list:
             if len(answered)
             else None
         )
+        q = by_name.get(str(name))
         rows.append(
             ReviewerRow(
                 name=str(name),
                 tasks=int(group["task_id"].nunique()),
                 agreement_with_final=agreement,
                 skips=int(skipped.sum()),
+                **({} if q is None else _quality(q)),
             )
         )
     return rows
+
+
+def _quality(q: pd.Series) -> dict:
+    gold = q["gold_accuracy"]
+    return {
+        "gold_tasks": int(q["gold_tasks"]),
+        "gold_accuracy": None if pd.isna(gold) else float(gold),
+        "estimated_accuracy": float(q["estimated_accuracy"]),
+        "interval": (float(q["accuracy_low"]), float(q["accuracy_high"])),
+        "confuses": str(q["confuses"] or ""),
+    }
 
 
 def _shift(project: Project, given: np.ndarray, paths: list[str], new_images: Path):
@@ -151,7 +168,7 @@ def build_report(
         errors_per_pair=np.asarray(s.joint.errors_per_pair),
         original=original,
         cycles=_cycle_rows(project),
-        reviewers=reviewer_rows(project.store.answers()),
+        reviewers=reviewer_rows(project.store.answers(), project.annotators()),
         shift=shift,
         generated_at=now(),
         run_id=ranked.run_id,

@@ -69,12 +69,27 @@ class ReviewerRow:
         Share (0..1) of the reviewer's answers equal to the final label; ``None`` if unknown.
     skips : int
         Tasks the reviewer skipped or marked as unsure.
+    gold_tasks : int
+        Gold tasks the reviewer answered.
+    gold_accuracy : float | None
+        Share of those answered with the gold label; ``None`` without gold answers.
+    estimated_accuracy : float | None
+        The Dawid-Skene estimate of the reviewer's accuracy (:mod:`relabel.annotators`).
+    interval : tuple of float, optional
+        Its 95 % interval.
+    confuses : str
+        The class pairs the reviewer confuses most (``"7 as 1 (3.0)"``).
     """
 
     name: str
     tasks: int
     agreement_with_final: float | None
     skips: int
+    gold_tasks: int = 0
+    gold_accuracy: float | None = None
+    estimated_accuracy: float | None = None
+    interval: tuple[float, float] | None = None
+    confuses: str = ""
 
 
 @dataclass(frozen=True)

@@ -638,19 +638,35 @@ class _Report:
                 _bar_cell(r.agreement_with_final, _pct(r.agreement_with_final), "#d5ecd9"),
                 f"{r.skips:,}",
                 _pct(min(1.0, r.skips / r.tasks)) if r.tasks else "–",
+                f"{_pct(r.gold_accuracy)} of {r.gold_tasks}" if r.gold_tasks else "–",
+                _pct(r.estimated_accuracy)
+                + (f" ({_pct(r.interval[0])}–{_pct(r.interval[1])})" if r.interval else ""),
+                r.confuses or "–",
             ]
             for r in revs
         ]
         return _join(
             [
                 _table(
-                    ["reviewer", "tasks", "agreement with final label", "skips", "skip rate"],
+                    [
+                        "reviewer",
+                        "tasks",
+                        "agreement with final label",
+                        "skips",
+                        "skip rate",
+                        "gold accuracy",
+                        "estimated accuracy (95% interval)",
+                        "confuses (true as answered)",
+                    ],
                     rows,
-                    num=(1, 2, 3, 4),
+                    num=(1, 2, 3, 4, 5, 6),
                 ),
                 _note(
                     "Agreement: share of the reviewer's answers that equal the label the sample "
-                    "ended with (skipped tasks left out). Skip rate: skips / tasks."
+                    "ended with (skipped tasks left out). Skip rate: skips / tasks. Gold "
+                    "accuracy: answers equal to the trusted label of gold tasks. Estimated "
+                    "accuracy: a Dawid-Skene model of every answer, anchored by gold tasks; "
+                    "confusions are its expected counts."
                 ),
             ]
         )

@@ -140,7 +140,7 @@ def apply_reviews(
                 continue
             votes = _votes(task)
             if json.loads(row["evidence"]).get("gold_label") is not None:
-                _apply_gold(store, studio_project_id, task, row, votes, task_fingerprint)
+                _apply_gold(store, studio_project_id, task, row, task_fingerprint)
                 outcomes["gold"] += 1
                 continue
             resolution = resolver(task, votes)
@@ -204,12 +204,9 @@ def _apply_gold(
     studio_project_id: int,
     task: ReviewedTask,
     row: sqlite3.Row,
-    votes: list[Vote],
     task_fingerprint: str,
 ) -> None:
     """Record a gold task's answers; they measure the reviewers and change no label."""
-    gold = json.loads(row["evidence"])["gold_label"]
-    counted = [v for v in votes if not v.cancelled]
     store.replace_answers(
         studio_project_id,
         task.task_id,
@@ -219,17 +216,7 @@ def _apply_gold(
             for a in task.annotations
         ],
     )
-    store.record_review(
-        row,
-        outcome="gold",
-        label=gold,
-        reviewers=sorted({v.reviewer for v in counted}),
-        annotation_ids=sorted(v.annotation_id for v in counted),
-        votes=dict(sorted(Counter(str(v.choice) for v in counted).items())),
-        fingerprint=task_fingerprint,
-        version_after=int(store.current_version(row["sample_id"])["version_id"]),
-        still_open=False,
-    )
+    store.close_gold_task(int(row["row_id"]), task_fingerprint)
 
 
 def _apply_task(

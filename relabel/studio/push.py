@@ -25,9 +25,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from relabel import failpoints
+from relabel.gold import evidence_of, gold_items, mix_gold
 from relabel.progress import Progress, count
 from relabel.project import Project
 from relabel.selection import select_for_review
@@ -110,59 +109,6 @@ class PlanSummary:
         return "no eligible sample in the budget's lane"
 
 
-def _evidence_of(r: Any, run_id: str) -> dict[str, Any]:
-    """The scores of a ranking row that travel into the task (and the label store)."""
-    return {
-        "given_label": r.given_label,
-        "predicted_label": r.predicted_label,
-        "p_given": float(r.p_given),
-        "p_predicted": float(r.p_predicted),
-        "suspicion": float(r.suspicion),
-        "rank": int(r.rank),
-        "lane": r.lane,
-        "run_id": run_id,
-    }
-
-
-def _mix_gold(
-    items: list[tuple[str, dict[str, Any]]],
-    gold: list[tuple[str, dict[str, Any]]],
-    seed: int,
-) -> list[tuple[str, dict[str, Any]]]:
-    """Insert gold tasks at seeded random places; each shows its neighbour's rank and lane.
-
-    A gold task's header (its label and the model's suggestion) is its own; the ranking
-    fields a Data Manager column would show (``rank``, ``lane``, ``suspicion``) are those
-    of the task placed before it, so nothing tells a reviewer which tasks are gold.
-    """
-    rng = np.random.default_rng(seed)
-    mixed = list(items)
-    for sample_id, evidence in gold:
-        at = int(rng.integers(0, len(mixed) + 1))
-        near = mixed[max(at - 1, 0)][1]
-        shown = {k: near[k] for k in ("rank", "lane", "suspicion")}
-        mixed.insert(at, (sample_id, {**evidence, **shown, "gold_label": evidence["given_label"]}))
-    return mixed
-
-
-def _gold_items(
-    project: Project, ranked: Any, exclude: set[str], n_regular: int, seed: int
-) -> list[tuple[str, dict[str, Any]]]:
-    """Gold tasks for a push of ``n_regular`` tasks (``review.gold_fraction`` of the push)."""
-    fraction = project.config.review.gold_fraction
-    if fraction <= 0 or n_regular == 0:
-        return []
-    trusted = project.store.gold_labels()
-    table = ranked.table
-    pool = table[table["sample_id"].isin(set(trusted) - exclude)].sort_values("sample_id")
-    want = round(n_regular * fraction / (1.0 - fraction))
-    n = min(len(pool), want)
-    if n < want:
-        log.info("gold tasks: %d wanted, %d trusted sample(s) available", want, len(pool))
-    picked = pool.iloc[np.sort(np.random.default_rng(seed).permutation(len(pool))[:n])]
-    return [(r.sample_id, _evidence_of(r, ranked.run_id)) for r in picked.itertuples(index=False)]
-
-
 def plan(
     project: Project,
     studio_project_id: int,
@@ -192,10 +138,10 @@ def plan(
         fill=review.fill_budget,
         min_suspicion=review.min_suspicion,
     )
-    items = [(r.sample_id, _evidence_of(r, ranked.run_id)) for r in chosen.itertuples(index=False)]
+    items = [(r.sample_id, evidence_of(r, ranked.run_id)) for r in chosen.itertuples(index=False)]
     seed = project.config.training.seed * 1000 + (cycle or 0)
-    gold = _gold_items(project, ranked, busy | set(chosen["sample_id"]), len(items), seed)
-    planned = _mix_gold(items, gold, seed)
+    gold = gold_items(project, ranked, busy | set(chosen["sample_id"]), len(items), seed)
+    planned = mix_gold(items, gold, seed)
     project.store.plan_tasks(studio_project_id, planned, cycle=cycle, batch=uuid.uuid4().hex[:12])
     below, top = _below_floor(ranked.table, busy | reviewed, chosen, review.min_suspicion)
     return PlanSummary(len(planned), len(gold), len(busy), len(reviewed), below, top)
@@ -267,6 +213,7 @@ def push_planned(
     store = project.store
     labels = store.labels()
     paths = dict(zip(labels["sample_id"], labels["path"], strict=True))
+    paths.update(store.gold_paths(studio_project_id))
     rows = store.tasks(studio_project_id, ("planned",))
     done = 0
     for start in range(0, len(rows), batch_size):
