@@ -15,25 +15,39 @@ alternates:
 It starts from the per-item vote shares (majority vote) and stops when no posterior entry
 moves by ``tol`` or more, or after ``max_iter`` rounds. Nothing is random.
 
-Smoothing: every row of every confusion matrix gets Dirichlet pseudo-counts of
-:data:`DIAGONAL_PSEUDO_COUNT` (2) on the diagonal and :data:`OFF_DIAGONAL_PSEUDO_MASS` (1)
-spread evenly over the other ``K - 1`` answers. A row nobody has evidence for (a
-reviewer's answers to a true label they rarely met) therefore stays near a default
-reviewer who is right two times in three and wrong uniformly, a prudent guess for people
-checking suspected labels; the three pseudo-answers weigh as little as three real ones, so
-a few dozen answers override them; and no probability is ever 0 (one surprising answer
-cannot make a label impossible). The class prior gets one pseudo-count per label.
+Smoothing, in two parts, added to the expected counts of every confusion row:
+
+* fixed Dirichlet pseudo-counts, :data:`DIAGONAL_PSEUDO_COUNT` (2) on the diagonal and
+  :data:`OFF_DIAGONAL_PSEUDO_MASS` (1) spread evenly over the other ``K - 1`` answers: a
+  reviewer with no evidence is right two times in three and wrong uniformly, a prudent
+  guess for people checking suspected labels, and no probability is ever 0 (one
+  surprising answer cannot make a label impossible);
+* reviewer-level pooling: :data:`POOLED_PSEUDO_COUNT` (30) answers' worth of the
+  reviewer's own pooled row (their overall estimated accuracy on the diagonal, their
+  errors spread evenly). A row with far more than 30 answers follows its own counts (a
+  real confusion between two classes shows); a sparse row leans on how good the reviewer
+  is overall instead of on a handful of answers. Without it a single answer can dominate
+  an off-diagonal cell, and in simulations a strong reviewer outvoted by two weak ones
+  who agree lost far more often. The pooled row comes from the current estimate
+  (empirical Bayes), so EM's monotone likelihood is no longer guaranteed; it converges in
+  practice, and ``max_iter`` bounds it.
+
+A reviewer seen on few items thus stays near the 2/3 default. The class prior gets
+:data:`PRIOR_PSEUDO_COUNT` (1) per label.
 
 Gold: ``gold`` maps items to their known true label. Their posterior is clamped to
 one-hot from the start and after every E-step, so their answers measure each reviewer's
 confusion matrix directly and anchor the rest of the estimate.
 
-Limits: reviewers are assumed independent given the truth; colluding or copying reviewers
-look more reliable than they are unless gold shows otherwise. With only two reviewers and
-no gold, disagreements cannot be attributed to either of them. A reviewer seen on few items
-keeps an estimate close to the smoothing default. Confusion matrices have ``K * K``
-parameters per reviewer, so with many classes and few answers most entries are the
-smoothing's. "Not sure" answers, skips and unknown answers carry no information here.
+Limits: reviewers are assumed independent given the truth; reviewers who copy each other
+(or share a bias) look more reliable than they are unless gold or other reviewers show
+otherwise, and if they answer most items together they can pull the estimate their way.
+With only two reviewers and no gold, disagreements cannot be attributed to either of them.
+A reviewer seen on few items keeps an estimate close to the smoothing default. Confusion
+matrices have ``K * K`` parameters per reviewer, so with many classes and few answers most
+entries are the smoothing's, and a cell holding a couple of real mistakes can make the
+model believe a strong reviewer erred again. "Not sure" answers, skips and unknown answers
+carry no information here.
 """
 
 from __future__ import annotations
@@ -52,6 +66,7 @@ from relabel.consensus import NOT_SURE, NOT_VALID, Resolution, Vote
 __all__ = [
     "DIAGONAL_PSEUDO_COUNT",
     "OFF_DIAGONAL_PSEUDO_MASS",
+    "POOLED_PSEUDO_COUNT",
     "PRIOR_PSEUDO_COUNT",
     "AnnotatorStats",
     "Answer",
@@ -65,6 +80,8 @@ DIAGONAL_PSEUDO_COUNT = 2.0
 """Dirichlet pseudo-count on the diagonal of each confusion row."""
 OFF_DIAGONAL_PSEUDO_MASS = 1.0
 """Dirichlet pseudo-counts spread evenly over the off-diagonal entries of each row."""
+POOLED_PSEUDO_COUNT = 30.0
+"""Weight, in answers, of each reviewer's pooled row added to every one of their rows."""
 PRIOR_PSEUDO_COUNT = 1.0
 """Dirichlet pseudo-count per label of the class prior."""
 
@@ -210,12 +227,28 @@ def _soft_confusion(
     return counts.reshape(n_reviewers, n_labels, n_labels).transpose(0, 2, 1)
 
 
+def _pooled_rows(soft: np.ndarray) -> np.ndarray:
+    """Each reviewer's pooled row: overall accuracy on the diagonal, errors spread evenly.
+
+    ``soft`` is ``(R, K, K)`` expected counts; the accuracy is smoothed like one row of
+    :func:`_pseudo_counts`, so a reviewer with few answers gets the default 2/3.
+    """
+    n_labels = soft.shape[1]
+    correct = np.trace(soft, axis1=1, axis2=2) + DIAGONAL_PSEUDO_COUNT
+    accuracy = correct / (soft.sum(axis=(1, 2)) + DIAGONAL_PSEUDO_COUNT + OFF_DIAGONAL_PSEUDO_MASS)
+    rows = ((1.0 - accuracy) / max(n_labels - 1, 1))[:, None, None] * np.ones((n_labels, n_labels))
+    diagonal = np.arange(n_labels)
+    rows[:, diagonal, diagonal] = accuracy[:, None]
+    return rows
+
+
 def _m_step(
     answer_matrix: sp.csr_matrix, posterior: np.ndarray, n_reviewers: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Smoothed confusion matrices and class prior from the posterior."""
     n_labels = posterior.shape[1]
-    counts = _soft_confusion(answer_matrix, posterior, n_reviewers) + _pseudo_counts(n_labels)
+    soft = _soft_confusion(answer_matrix, posterior, n_reviewers)
+    counts = soft + _pseudo_counts(n_labels) + POOLED_PSEUDO_COUNT * _pooled_rows(soft)
     confusion = counts / counts.sum(axis=2, keepdims=True)
     prior = posterior.sum(axis=0) + PRIOR_PSEUDO_COUNT
     return confusion, prior / prior.sum()
