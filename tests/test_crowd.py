@@ -167,20 +167,25 @@ def test_gold_label_must_be_known() -> None:
 
 
 def test_gold_helps_on_few_items() -> None:
-    """Two reviewers, no gold: their disagreements cannot be attributed. Gold can."""
-    crowd = simulate(3, 120, [0.95, 0.55])
-    items = sorted(crowd.truth)
-    gold = {i: crowd.truth[i] for i in items[:30]}
-    rest = items[30:]
-    without = dawid_skene(crowd.answers, CLASSES)
-    with_gold = dawid_skene(crowd.answers, CLASSES, gold=gold)
-    assert ds_accuracy(with_gold, crowd.truth, rest) > ds_accuracy(without, crowd.truth, rest)
-
-    def error(estimate: CrowdEstimate) -> float:
-        stats = annotator_stats(crowd.answers, estimate)
-        return sum(abs(s.estimated_accuracy - crowd.accuracy[s.reviewer]) for s in stats)
-
-    assert error(with_gold) < error(without)
+    """Two reviewers (0.95 and 0.55), 120 items: without gold their disagreements cannot be
+    attributed (DS is right only when symmetry breaks its way); 30 gold items can."""
+    without, with_gold, error_without, error_with = [], [], [], []
+    for seed in range(5):
+        crowd = simulate(seed, 120, [0.95, 0.55])
+        items = sorted(crowd.truth)
+        gold = {i: crowd.truth[i] for i in items[:30]}
+        for estimate, accuracies, errors in (
+            (dawid_skene(crowd.answers, CLASSES), without, error_without),
+            (dawid_skene(crowd.answers, CLASSES, gold=gold), with_gold, error_with),
+        ):
+            accuracies.append(ds_accuracy(estimate, crowd.truth, items[30:]))
+            stats = annotator_stats(crowd.answers, estimate, gold=gold)
+            errors.append(
+                max(abs(s.estimated_accuracy - crowd.accuracy[s.reviewer]) for s in stats)
+            )
+    assert min(with_gold) >= 0.85
+    assert np.mean(with_gold) > np.mean(without) + 0.05
+    assert max(error_with) < 0.1 < max(error_without)
 
 
 def test_deterministic_and_independent_of_answer_order(crowd3: Crowd) -> None:
