@@ -319,9 +319,12 @@ def dawid_skene(
     Raises
     ------
     ValueError
-        A gold label is neither a class nor ``NOT_VALID``.
+        A gold label is neither a class nor ``NOT_VALID``; or the classes repeat a name or
+        name one of the special answers.
     """
     labels = [*classes, NOT_VALID]
+    if len(set(labels)) != len(labels) or NOT_SURE in labels:
+        raise ValueError(f"classes must be distinct and not {NOT_VALID!r} or {NOT_SURE!r}")
     enc = _encode(answers, labels)
     gold_rows, gold_cols = _gold_rows(gold, enc.items, labels)
     n_labels, n_reviewers = len(labels), len(enc.reviewers)
@@ -516,12 +519,13 @@ def annotator_stats(
     not_sure = Counter(r for (_, r), c in latest.items() if c == NOT_SURE)
     known = {r: n for n, r in enumerate(estimate.reviewers)}
     default = _pseudo_counts(len(labels))
+    label_index = {label: k for k, label in enumerate(labels)}
+    gold_of_item = np.array([label_index.get(gold.get(i), -1) for i in everything.items])
+    gold_answer = gold_of_item[everything.item] if len(everything.item) else everything.item
     stats = []
     for n, reviewer in enumerate(enc.reviewers):
         mine = everything.reviewer == n
-        answered = [labels[k] for k in everything.answer[mine]]
-        items = [everything.items[i] for i in everything.item[mine]]
-        on_gold = [a == gold[i] for i, a in zip(items, answered, strict=True) if i in gold]
+        on_gold = (everything.answer == gold_answer)[mine & (gold_answer >= 0)].tolist()
         n_soft = float(soft[n].sum())
         correct = float(np.trace(soft[n]))
         if n_soft > 0:

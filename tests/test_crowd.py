@@ -166,6 +166,12 @@ def test_gold_label_must_be_known() -> None:
         dawid_skene([Answer("a", "r0", "c1")], CLASSES, gold={"a": "dog"})
 
 
+@pytest.mark.parametrize("classes", [["c1", "c1"], ["c1", NOT_VALID], ["c1", NOT_SURE]])
+def test_classes_must_be_distinct_and_not_special(classes: list[str]) -> None:
+    with pytest.raises(ValueError, match="classes must be distinct"):
+        dawid_skene([Answer("a", "r0", "c1")], classes)
+
+
 def test_gold_helps_on_few_items() -> None:
     """Two reviewers (0.95 and 0.55), 120 items: without gold their disagreements cannot be
     attributed (DS is right only when symmetry breaks its way); 30 gold items can."""
