@@ -46,7 +46,8 @@ def crowd_model(
     Parameters
     ----------
     store : Store
-        The label store (its answers and the gold labels of its gold tasks).
+        The label store (its answers, and the gold labels of its gold tasks, including
+        tasks whose answers are only in ``fresh``).
     classes : sequence of str
         The project's classes.
     fresh : mapping, optional
@@ -71,11 +72,7 @@ def crowd_model(
     ]
     for key in sorted(fresh):
         answers.extend(fresh[key])
-    gold = {
-        key: str(label)
-        for key, label in zip(keys, frame["gold_label"], strict=True)
-        if isinstance(label, str)
-    }
+    gold = {item_key(p, t): label for (p, t), label in store.gold_task_labels().items()}
     return answers, gold, dawid_skene(answers, classes, gold=gold)
 
 

@@ -37,7 +37,10 @@ A reviewer seen on few items thus stays near the 2/3 default. The class prior ge
 
 Gold: ``gold`` maps items to their known true label. Their posterior is clamped to
 one-hot from the start and after every E-step, so their answers measure each reviewer's
-confusion matrix directly and anchor the rest of the estimate.
+confusion matrix directly and anchor the rest of the estimate. With gold, EM is seeded by
+it: the first M-step learns the reviewers from the gold answers alone, so two careless
+reviewers who agree cannot pull the start toward their answers (starting from the vote
+shares, EM can settle where they are believed).
 
 Limits: reviewers are assumed independent given the truth; reviewers who copy each other
 (or share a bias) look more reliable than they are unless gold or other reviewers show
@@ -254,6 +257,17 @@ def _m_step(
     return confusion, prior / prior.sum()
 
 
+def _seed(posterior: np.ndarray, gold_rows: np.ndarray) -> np.ndarray:
+    """The posterior the first M-step learns from: the gold items alone when there are
+    any (the reviewers are first measured on answers whose truth is known), else the
+    vote shares of every item."""
+    if len(gold_rows) == 0:
+        return posterior
+    seed = np.zeros_like(posterior)
+    seed[gold_rows] = posterior[gold_rows]
+    return seed
+
+
 def _e_step(answer_matrix: sp.csr_matrix, confusion: np.ndarray, prior: np.ndarray) -> np.ndarray:
     """The posterior of every item given the answers, computed in log space."""
     n_reviewers, n_labels, _ = confusion.shape
@@ -334,7 +348,7 @@ def dawid_skene(
     posterior = _clamp(
         votes / np.maximum(votes.sum(axis=1, keepdims=True), 1.0), gold_rows, gold_cols
     )
-    confusion, prior = _m_step(matrix, posterior, n_reviewers)
+    confusion, prior = _m_step(matrix, _seed(posterior, gold_rows), n_reviewers)
     iterations, converged = 0, len(enc.items) == 0
     while not converged and iterations < max_iter:
         new = _clamp(_e_step(matrix, confusion, prior), gold_rows, gold_cols)

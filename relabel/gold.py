@@ -91,10 +91,9 @@ def gold_items(
         log.info("gold tasks: %d wanted, %d trusted sample(s) available", want, len(pool))
     order = np.random.default_rng(seed).permutation(len(pool))[:want]
     picked = [pool[i] for i in sorted(order)]
-    table = ranked.table.set_index("sample_id", drop=False)
-    out = [
-        (sid, evidence_of(table.loc[sid], ranked.run_id)) for kind, sid in picked if kind == "store"
-    ]
+    chosen = {sid for kind, sid in picked if kind == "store"}
+    rows = ranked.table[ranked.table["sample_id"].isin(chosen)].sort_values("sample_id")
+    out = [(r.sample_id, evidence_of(r, ranked.run_id)) for r in rows.itertuples(index=False)]
     records = {r.sample_id: r for r in held_out}
     out += _holdout_evidence(project, [records[s] for k, s in picked if k == "holdout"], ranked)
     return out

@@ -982,6 +982,18 @@ class Store:
         frame["cancelled"] = frame["cancelled"].astype(bool)
         return frame
 
+    def gold_task_labels(self) -> dict[tuple[int, int], str]:
+        """``(studio_project_id, task_id) -> gold label`` of every pushed gold task."""
+        out = {}
+        for pid, task_id, evidence in self.conn.execute(
+            "SELECT studio_project_id, task_id, evidence FROM tasks "
+            "WHERE task_id IS NOT NULL AND evidence LIKE '%gold_label%'"
+        ):
+            label = json.loads(evidence).get("gold_label")
+            if label is not None:
+                out[(int(pid), int(task_id))] = str(label)
+        return out
+
     def gold_paths(self, studio_project_id: int) -> dict[str, str]:
         """Image paths of the held-out gold tasks of a project (not samples of the store)."""
         out = {}
