@@ -60,7 +60,7 @@ from benchmarks.datasets import DataUnavailableError
 
 log = logging.getLogger("benchmarks")
 
-SECTIONS = ("detection", "speed", "memory", "review", "photos")
+SECTIONS = ("detection", "speed", "memory", "review", "reviewers", "photos")
 
 
 @dataclass(frozen=True)
@@ -467,6 +467,15 @@ def run_review(plan: Plan, data: Path, cache: Path, results: dict[str, Any]) -> 
     )
 
 
+def run_reviewers(plan: Plan, cache: Path, results: dict[str, Any]) -> None:
+    """Section 2b: majority against Dawid-Skene, with and without gold (real Label Studio)."""
+    from benchmarks import reviewers
+
+    results["reviewers"] = reviewers.run(
+        cache / "reviewers", cycles=3, seed=0, epochs=plan.review_epochs, progress=log.info
+    )
+
+
 def keep_earlier_sections(
     results: dict[str, Any], json_path: Path, sections: Sequence[str]
 ) -> None:
@@ -628,6 +637,7 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "speed": lambda: run_speed(plan, data, cache, results),
         "memory": lambda: run_memory(plan, data, cache, results),
         "review": lambda: run_review(plan, data, cache, results),
+        "reviewers": lambda: run_reviewers(plan, cache, results),
         "photos": lambda: run_photos(plan, data, cache, args.reuse_oof, results, save),
     }
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from benchmarks import report_reviewers
 from relabel import scoring
 
 #: Methods shown in the cross-setting comparison of the default-method question.
@@ -1863,6 +1864,8 @@ def render(results: dict[str, Any]) -> str:
         lines += _detection(results["detection"])
     if results.get("review"):
         lines += _review(results["review"])
+    if results.get("reviewers"):
+        lines += report_reviewers.render(results["reviewers"])
     if results.get("speed") or results.get("memory"):
         lines += _speed(results.get("speed") or {}, results.get("memory"))
     if results.get("photos"):

@@ -489,6 +489,19 @@ def _read_truth(path: Path) -> dict[str, str]:
     return dict(zip(frame["id"], frame["label"], strict=True))
 
 
+def _accuracies(text: str) -> list[float]:
+    """``--accuracy``: one number, or comma-separated numbers, each in [0, 1]."""
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        values = []
+    if not values or not all(0 <= v <= 1 for v in values):
+        raise click.BadParameter(
+            f"{text!r}: numbers in [0, 1], comma-separated", param_hint="--accuracy"
+        )
+    return values
+
+
 @main.command("review-simulate")
 @project_arg
 @click.option(
@@ -497,34 +510,64 @@ def _read_truth(path: Path) -> dict[str, str]:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="CSV with id,label: the true labels the simulated reviewers know.",
 )
-@click.option("--accuracy", default=0.95, show_default=True, type=click.FloatRange(0, 1))
-@click.option("--reviewers", default=2, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--accuracy",
+    default="0.95",
+    show_default=True,
+    help="Each reviewer's accuracy: one value for all, or one per reviewer (0.95,0.85,0.6).",
+)
+@click.option(
+    "--reviewers",
+    type=click.IntRange(min=1),
+    help="Simulated reviewers (default: as many as --accuracy values, at least 2).",
+)
 @click.option("--skip-rate", default=0.05, show_default=True, type=click.FloatRange(0, 1))
 @click.option("--seed", default=0, show_default=True)
+@click.option(
+    "--realistic",
+    is_flag=True,
+    help="Mistakes go to the classes each image is confusable with (the model's "
+    "out-of-fold probabilities), not uniformly.",
+)
 def review_simulate(
-    project: Path, truth: Path, accuracy: float, reviewers: int, skip_rate: float, seed: int
+    project: Path,
+    truth: Path,
+    accuracy: str,
+    reviewers: int | None,
+    skip_rate: float,
+    seed: int,
+    realistic: bool,
 ) -> None:
-    """Answer open tasks as simulated reviewers, through the real Label Studio API."""
+    """Answer open tasks as simulated reviewers, through the real Label Studio API.
+
+    Each task gets answers until it has as many as there are reviewers (or as many as
+    relabel asked for, for a task given one more reviewer).
+    """
     from relabel.lock import project_lock
     from relabel.project import Project
     from relabel.studio.push import ensure_studio_project
-    from relabel.studio.simulate import simulate_reviews
+    from relabel.studio.simulate import SimulatedReview
 
+    accuracies = _accuracies(accuracy)
+    count = reviewers or max(2, len(accuracies))
+    if len(accuracies) > 1 and len(accuracies) != count:
+        raise click.BadParameter(
+            f"{len(accuracies)} accuracies for {count} reviewers", param_hint="--accuracy"
+        )
+    review = SimulatedReview(
+        truth=_read_truth(truth),
+        accuracy=accuracies[0] if len(accuracies) == 1 else tuple(accuracies),
+        reviewers=count,
+        skip_rate=skip_rate,
+        seed=seed,
+        realistic=realistic,
+    )
     with (
         Project.open(project) as p,
         project_lock(p.root, "relabel review-simulate"),
         _client(p) as client,
     ):
-        studio_project_id = ensure_studio_project(p, client, create=False)
-        summary = simulate_reviews(
-            client,
-            studio_project_id,
-            _read_truth(truth),
-            accuracy=accuracy,
-            reviewers=reviewers,
-            skip_rate=skip_rate,
-            seed=seed,
-        )
+        summary = review(p, client, ensure_studio_project(p, client, create=False), 0)
     _print_summary("review-simulate", summary)
 
 

@@ -1058,3 +1058,56 @@ def test_photos_section_smoke_trains_the_default_config(tmp_path: Path, trains: 
     results["photos"] = out
     assert all(ok is None for _, ok in _photo_checks(results).values())  # not at scale
     assert "## 4. Photos (CIFAR-10)" in report.render(results)
+
+
+def test_reviewers_section_compares_from_the_figures():
+    """The reviewers section's sentences follow the figures they are given."""
+    from benchmarks import report_reviewers
+
+    def cycle(n, acc, wrong, left, tasks=90, corrected=40, gold=0):
+        return {
+            "cycle": n,
+            "tasks": tasks,
+            "gold_tasks": gold,
+            "answers": 3 * tasks,
+            "resolved": 80,
+            "resolved_accuracy": acc,
+            "corrected": corrected,
+            "wrong_versions": wrong,
+            "unresolved": 2,
+            "tasks_per_correction": tasks / corrected,
+            "answers_per_correction": 3 * tasks / corrected,
+            "noise_left": left / 1797,
+            "mislabeled_left": left,
+        }
+
+    rv = {
+        "dataset": "digits",
+        "noise": "1>7:0.3",
+        "seed": 0,
+        "cycles": 1,
+        "accuracy": [0.95, 0.85, 0.6],
+        "holdout": 300,
+        "gold_fraction": 0.05,
+        "arms": [
+            {"arm": "majority", "initial_noise": 0.09, "cycles": [cycle(1, 0.90, 8, 60)]},
+            {"arm": "dawid_skene", "initial_noise": 0.09, "cycles": [cycle(1, 0.95, 4, 50)]},
+            {
+                "arm": "dawid_skene + 5% gold",
+                "initial_noise": 0.09,
+                "cycles": [cycle(1, 0.97, 2, 40, tasks=95, gold=5)],
+            },
+            {
+                "arm": "majority, no floor",
+                "initial_noise": 0.09,
+                "cycles": [cycle(1, 0.90, 8, 61, tasks=120)],
+            },
+        ],
+    }
+    text = "\n".join(report_reviewers.render(rv))
+    assert "95.0% of the time, higher than majority's 90.0%" in text
+    assert "With 5 gold task(s) mixed in" in text
+    assert "fewest mislabelled samples were left by dawid_skene + 5% gold (40" in text
+    assert "majority sent 90 task(s) for 40 correction(s) with it and 120" in text
+    rv["arms"][1]["cycles"][0]["resolved_accuracy"] = 0.80
+    assert "lower than majority's" in "\n".join(report_reviewers.render(rv))
