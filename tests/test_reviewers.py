@@ -161,3 +161,27 @@ def test_holdout_gold_and_dawid_skene_outvote_careless_reviewers(
     assert stats.loc["ann@relabel.test", "estimated_accuracy"] > 0.8
     assert stats.loc["bob@relabel.test", "estimated_accuracy"] < 0.5
     assert np.isclose(stats.loc["dan@relabel.test", "gold_accuracy"], 0.0)
+
+
+def test_a_cycle_whose_candidates_are_all_under_the_floor_pushes_nothing(
+    tmp_path: Path, studio_client: StudioClient
+) -> None:
+    from relabel.cycle import run_cycle
+    from relabel.errors import ExitCode
+
+    # the model agrees with every label (p_given 0.97): no label issue, and no sample
+    # reaches the floor of a filled slot
+    probs = np.full((9, 3), 0.015, dtype=np.float32)
+    probs[np.arange(9), np.arange(9) % 3] = 0.97
+    project = make_project(tmp_path, 9, budget=3, probs=probs)
+    _configure(project, lane="label_issue", min_suspicion=0.1)
+    said: list[str] = []
+    with Project.open(project) as p:
+        result = run_cycle(p, studio_client, progress=said.append)
+    assert result.state == "nothing_to_do" and result.exit_code == ExitCode.NOTHING_TO_DO
+    assert any("under review.min_suspicion" in m and "0.030" in m for m in said), said
+    assert task_map(project) == {}
+    _configure(project, min_suspicion=0.0)  # without the floor the slots are filled
+    with Project.open(project) as p:
+        assert run_cycle(p, studio_client, until="pushed").state == "waiting"
+    assert len(task_map(project)) == 3
