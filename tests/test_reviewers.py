@@ -144,18 +144,24 @@ def test_holdout_gold_and_dawid_skene_outvote_careless_reviewers(
         annotate(c, task_id, ann, label)
         annotate(c, task_id, bob, wrong)
         annotate(c, task_id, dan, wrong)
+    # on the regular tasks bob and dan agree against ann: five times on a wrong label,
+    # once on the given label that ann corrects
+    fixed = min(regular)
     for task_id in regular:
-        data = c.get_task(task_id)["data"]
-        wrong = "fox" if data["given_label"] != "fox" else "cat"
-        annotate(c, task_id, ann, data["given_label"])
-        annotate(c, task_id, bob, wrong)
-        annotate(c, task_id, dan, wrong)
+        given = c.get_task(task_id)["data"]["given_label"]
+        other = "fox" if given != "fox" else "cat"
+        annotate(c, task_id, ann, other if task_id == fixed else given)
+        annotate(c, task_id, bob, given if task_id == fixed else other)
+        annotate(c, task_id, dan, given if task_id == fixed else other)
     with Project.open(project) as p:
         s = pull(p, c)
         changes = p.store.label_changes()
     assert s.gold == 6 and s.consensus == "dawid_skene"
-    assert (s.confirmed, s.corrected) == (6, 0)  # the trusted reviewer wins 1 against 2
-    assert changes.empty
+    assert (s.confirmed, s.corrected) == (5, 1)  # the trusted reviewer wins 1 against 2
+    assert changes["sample_id"].tolist() == [regular[fixed]]
+    evidence = changes["evidence"].iloc[0]
+    assert evidence["consensus"] == "dawid_skene" and evidence["posterior"] > 0.5
+    assert sum(evidence["votes"].values()) == 3
     with Project.open(project) as p:
         stats = p.annotators().set_index("reviewer")
     assert stats.loc["ann@relabel.test", "estimated_accuracy"] > 0.8

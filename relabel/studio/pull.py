@@ -237,6 +237,8 @@ def _apply_task(
     reviewers = sorted({v.reviewer for v in votes if not v.cancelled})
     evidence = _evidence(studio_project_id, task, votes, resolution, row)
     evidence["consensus"] = consensus
+    if consensus == "dawid_skene":
+        evidence["posterior"] = round(resolution.agreement, 4)
     outcome, label, version = _record_label(
         store, row, resolution, reviewers, evidence, corrections
     )
