@@ -1839,12 +1839,13 @@ def _studio_times(st: dict[str, Any]) -> dict[str, float]:
 
 
 def _studio_checks(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
-    """The Label Studio acceptance row, judged on a host as fast as the reference one.
+    """The Label Studio acceptance row, with the host reference beside the times.
 
     The targets hold where cleanlab's ``find_label_issues`` on 1M x 10 takes the reference
-    time (``cleanlab_reference_s``). On a slower host (its own figure, measured by the same
-    run, is larger) the row is judged on the times scaled by reference / measured and says
-    so; on an equal or faster host, on the times as measured.
+    time (``cleanlab_reference_s``). The row passes on the times as measured. On a slower
+    host (cleanlab's time, measured by the same run, is larger) it also shows the times
+    scaled by reference / measured; when only those meet the targets the row is reported,
+    not passed (the scaling is an estimate); when even those miss, it fails.
     """
     st = results.get("studio") or (results.get("speed") or {}).get("studio")
     if not st or st.get("error"):
@@ -1874,8 +1875,11 @@ def _studio_checks(results: dict[str, Any]) -> list[tuple[str, str, bool | None]
             factor = ref / here
             scaled = ", ".join(f"{k} {v * factor:.1f} s" for k, v in times.items())
             shown += f"; scaled to the reference host: {scaled}"
-    ok = all(times[k] * factor <= STUDIO_TARGETS[k] for k in STUDIO_TARGETS) if full else None
-    return [(what, shown, ok)]
+    if not full:
+        return [(what, shown, None)]
+    raw = all(times[k] <= STUDIO_TARGETS[k] for k in STUDIO_TARGETS)
+    scaled_ok = all(times[k] * factor <= STUDIO_TARGETS[k] for k in STUDIO_TARGETS)
+    return [(what, shown, True if raw else (None if scaled_ok else False))]
 
 
 def _studio(st: dict[str, Any]) -> list[str]:
