@@ -155,21 +155,23 @@ def _push_modes(
     paths: list[Path],
     server_pid: int | None,
 ) -> tuple[dict[str, Any], int, list[int], dict[str, str]]:
-    """Push N tasks in each mode into its own project; keep the first mode's project.
+    """Push N tasks in each mode into its own project; keep the ``--pull-mode`` project.
 
-    Returns the figures per mode, the kept project, its task ids (in spec order) and the
-    true label per sample id.
+    With pre-annotations, ``url`` is also pushed without them (``url, no pre-annotation``):
+    what the predictions cost the server. Returns the figures per mode, the kept project,
+    its task ids (in spec order) and the true label per sample id.
     """
     pushes: dict[str, Any] = {}
     kept: tuple[int, list[int], dict[str, str]] | None = None
-    for mode in args.modes:
+    runs = [(mode, mode, args.pre_annotate) for mode in args.modes]
+    if args.pre_annotate and "url" in args.modes:
+        runs.append(("url, no pre-annotation", "url", False))
+    for key, mode, pre in runs:
         if mode == "local-files" and client.document_root is None:
-            pushes[mode] = {"skipped": "no local-files document root on this server"}
+            pushes[key] = {"skipped": "no local-files document root on this server"}
             continue
         url = "http://127.0.0.1:9/images" if mode == "url" else ""
-        specs, truth = _specs(
-            paths, np.random.default_rng(args.seed), pre_annotate=args.pre_annotate, url=url
-        )
+        specs, truth = _specs(paths, np.random.default_rng(args.seed), pre_annotate=pre, url=url)
         pid = client.create_project(
             f"relabel bench {mode} {secrets.token_hex(3)}", build_label_config(CLASSES), "bench"
         )
@@ -182,12 +184,12 @@ def _push_modes(
             client.delete_project(pid, missing_ok=True)
             raise
         figures["push_tasks_per_s"] = len(ids) / figures["push_s"]
-        if args.pull_mode == mode:
+        if args.pull_mode == key:
             kept = (pid, ids, truth)
         elif not args.keep:
             client.delete_project(pid, missing_ok=True)
-        pushes[mode] = figures
-        print(f"push {mode}: {figures['push_s']:.2f} s", file=sys.stderr, flush=True)
+        pushes[key] = figures
+        print(f"push {key}: {figures['push_s']:.2f} s", file=sys.stderr, flush=True)
     if kept is None:
         raise SystemExit(f"--pull-mode {args.pull_mode} is not among the modes pushed")
     return pushes, *kept

@@ -1899,9 +1899,12 @@ def _studio(st: dict[str, Any]) -> list[str]:
         + f"then the {st.get('pull_mode', 'upload')} project answered (a few tasks by "
         "simulated reviewers, the rest in bulk) and pulled by `list_reviewed_tasks`. "
         "**server share**: the Label Studio process's CPU seconds / wall seconds, i.e. the "
-        "share of the time spent in Label Studio (the client's own CPU is the next column).",
+        "share of the time spent in Label Studio (the client's own CPU is the next column). "
+        "`url, no pre-annotation`: url again without predictions, what the pre-annotations "
+        "cost Label Studio.",
         "",
     ]
+    lines += _studio_where(st)
     if here:
         lines += [
             f"Host reference: cleanlab's `find_label_issues` on 1M x 10 took **{here:.2f} s** "
@@ -1934,6 +1937,30 @@ def _studio(st: dict[str, Any]) -> list[str]:
         [[k, _f(v, 2) if isinstance(v, float) else v] for k, v in other.items()],
     )
     return lines
+
+
+def _studio_where(st: dict[str, Any]) -> list[str]:
+    """One computed sentence: where the push and pull time goes (server vs client)."""
+    phases = [(f"push, {m}", f, "push") for m, f in (st.get("push") or {}).items()]
+    phases.append(("pull", st, "pull"))
+    shares = [
+        (label, f[f"{p}_server_share"], f.get(f"{p}_client_cpu_s", 0.0))
+        for label, f, p in phases
+        if isinstance(f, dict) and f.get(f"{p}_server_share") is not None
+    ]
+    if not shares:
+        return []
+    low = min(shares, key=lambda x: x[1])
+    high = max(shares, key=lambda x: x[1])
+    client = max(shares, key=lambda x: x[2])
+    return [
+        f"Where the time goes: Label Studio's own CPU is {_pct(low[1])} ({low[0]}) to "
+        f"{_pct(high[1])} ({high[0]}) of the wall time; the client's CPU is at most "
+        f"{client[2]:.2f} s ({client[0]}). The rest is waiting (on the other side, the disk or a "
+        f"CPU: load average "
+        f"{st.get('load_avg_1m', 0):.1f} on {st.get('cpus', '?')} cores at the end).",
+        "",
+    ]
 
 
 def _studio_row(label: str, f: dict[str, Any], phase: str, n: int) -> list[str]:
