@@ -197,8 +197,10 @@ class TaskQueries(UserCalls):
                 include="id,data,updated_at,annotations,result,was_cancelled,completed_by",
                 page_size=REVIEWED_PAGE_SIZE,
                 # Serialize the annotations with one nested serializer for the page instead
-                # of one built per task: half the server's time (see BENCHMARKS.md). A
-                # server that ignores it still sends the fields named in "include".
+                # of one built per task. Measured on 10,000 answered tasks (Label Studio
+                # 1.23): 6.6 s of server CPU instead of 17.6 s; its export endpoint took
+                # 15 s and a snapshot export 13 s. A server that ignores "expand" still
+                # sends the fields named in "include".
                 extra={"expand": "annotations"},
             ):
                 for t in rows:
