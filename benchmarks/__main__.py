@@ -5,14 +5,17 @@ Quick mode (CI, a few minutes on 2 CPU cores):
 * detection: the digits trained with relabel's CNN at reduced epochs; MNIST and CIFAR-10
   on the reference probabilities only (no training on 10,000 images);
 * review yield: the digits, 3 cycles at reduced epochs;
-* speed: scoring 1M x 10 against cleanlab; throughput on the digits and MNIST; Label
-  Studio push/pull of 1,000 tasks; the cycle time on the digits;
+* reviewers: the digits, 3 cycles per arm (majority, Dawid-Skene, Dawid-Skene with gold
+  tasks, majority without the fill floor) with three simulated reviewers, real Label Studio;
+* speed: scoring 1M x 10 against cleanlab; throughput on the digits and MNIST; the cycle
+  time on the digits;
+* studio: Label Studio push of 1,000 tasks in each image mode and pull;
 * memory: 2,000 vs 12,000 streamed MNIST images (the same 6x ratio as the full run).
 
 Full mode (the published table): MNIST and CIFAR-10 also trained with relabel's CNN in
 every label setting, review yield and training at the project's epochs, scoring 1M x 10 and
-1M x 100, push/pull of 10,000 tasks, the 5-fold cycle on the 10,000 MNIST test images and
-memory at 10,000 vs 60,000 images.
+1M x 100, push (each image mode) and pull of 10,000 tasks, the 5-fold cycle on the 10,000
+MNIST test images and memory at 10,000 vs 60,000 images.
 
 Photos (``--sections photos``): relabel's default config for an RGB project, as ``relabel
 init`` writes it, on the 10,000 CIFAR-10 test JPEGs: the whole 5-fold run with the final
@@ -60,7 +63,7 @@ from benchmarks.datasets import DataUnavailableError
 
 log = logging.getLogger("benchmarks")
 
-SECTIONS = ("detection", "speed", "memory", "review", "reviewers", "photos")
+SECTIONS = ("detection", "speed", "memory", "review", "reviewers", "photos", "studio")
 
 
 @dataclass(frozen=True)
@@ -431,17 +434,21 @@ def run_speed(plan: Plan, data: Path, cache: Path, results: dict[str, Any]) -> N
             sp["throughput_errors"].append(f"{name}: {type(exc).__name__}: {exc}")
     if "cycle" not in sp:
         sp["cycle_note"] = f"Not measured in this run (the {plan.cycle[0]} detection run is off)."
+
+
+def run_studio(plan: Plan, results: dict[str, Any]) -> None:
+    """Section 5: Label Studio push (each image mode) and pull, beside the host reference."""
     if plan.studio_tasks <= 0:
-        sp["studio_error"] = "not run in this plan"
+        results["studio"] = {"error": "not run in this plan"}
         return
     try:
         log.info("Label Studio push/pull of %d tasks", plan.studio_tasks)
-        sp["studio"] = speed.studio_speed(["--n", str(plan.studio_tasks)])
+        results["studio"] = speed.studio_speed(["--n", str(plan.studio_tasks)])
     except ModuleNotFoundError as exc:
-        sp["studio_error"] = f"benchmarks/bench_studio.py is not available ({exc})"
+        results["studio"] = {"error": f"benchmarks/bench_studio.py is not available ({exc})"}
     except Exception as exc:
         log.exception("Label Studio push/pull failed")
-        sp["studio_error"] = f"{type(exc).__name__}: {exc}"
+        results["studio"] = {"error": f"{type(exc).__name__}: {exc}"}
 
 
 def run_memory(plan: Plan, data: Path, cache: Path, results: dict[str, Any]) -> None:
@@ -639,6 +646,7 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "review": lambda: run_review(plan, data, cache, results),
         "reviewers": lambda: run_reviewers(plan, cache, results),
         "photos": lambda: run_photos(plan, data, cache, args.reuse_oof, results, save),
+        "studio": lambda: run_studio(plan, results),
     }
 
     for name in SECTIONS:

@@ -447,17 +447,7 @@ def checks(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
         else:
             n = sp["cases"][0]["n"] if sp["cases"] else 0
             out.append(("scoring 1M x 10 vs cleanlab", f"not run at 1M (n = {n:,})", None))
-    st = (results.get("speed") or {}).get("studio")
-    if st and st.get("push_s") is not None:
-        full = st["n"] >= 10_000
-        out.append(
-            (
-                f"Label Studio: push {st['n']:,} tasks <= 30 s, pull {st['n']:,} reviewed "
-                "tasks <= 20 s" + ("" if full else " (quick mode: fewer tasks)"),
-                f"push {st['push_s']:.1f} s, pull {st['pull_s']:.1f} s",
-                st["push_s"] <= 30 and st["pull_s"] <= 20 if full else None,
-            )
-        )
+    out += _studio_checks(results)
     rev = results.get("review") or {}
     arm = rev.get("relabel") or {}
     if arm.get("cycles"):
@@ -1065,9 +1055,8 @@ def _speed(sp: dict[str, Any], mem: dict[str, Any] | None) -> list[str]:
     elif sp.get("cycle_note"):
         lines += ["### A full 5-fold cycle", "", sp["cycle_note"], ""]
     st = sp.get("studio")
-    lines += ["### Label Studio push and pull", ""]
-    if st:
-        lines += [f"`{st.get('command', '')}`", ""]
+    if st:  # results made before Label Studio had its own section (5)
+        lines += ["### Label Studio push and pull", "", f"`{st.get('command', '')}`", ""]
         simple = {
             k: v for k, v in st.items() if isinstance(v, int | float | str) and k != "command"
         }
@@ -1075,8 +1064,6 @@ def _speed(sp: dict[str, Any], mem: dict[str, Any] | None) -> list[str]:
             ["figure", "value"],
             [[k, _f(v, 2) if isinstance(v, float) else v] for k, v in simple.items()],
         )
-    else:
-        lines += [f"Not measured: {sp.get('studio_error', 'not run')}", ""]
     lines += ["### Peak memory, images streamed from disk", ""]
     if mem and "rows" in mem:
         lines += [
@@ -1833,6 +1820,164 @@ def _provenance(meta: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
+# --------------------------------------------------------------------------------------
+# Label Studio push and pull (section 5)
+
+#: Acceptance targets for 10,000 tasks, seconds (push per image mode, and pull)
+STUDIO_TARGETS = {"upload": 30.0, "local-files": 10.0, "url": 10.0, "pull": 10.0}
+
+
+def _studio_times(st: dict[str, Any]) -> dict[str, float]:
+    """Push seconds per image mode (those measured) and ``pull``."""
+    times = {
+        mode: float(f["push_s"])
+        for mode, f in (st.get("push") or {}).items()
+        if isinstance(f, dict) and f.get("push_s") is not None
+    }
+    if st.get("pull_s") is not None:
+        times["pull"] = float(st["pull_s"])
+    return times
+
+
+def _studio_checks(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
+    """The Label Studio acceptance row, with the host reference beside the times.
+
+    The targets hold where cleanlab's ``find_label_issues`` on 1M x 10 takes the reference
+    time (``cleanlab_reference_s``). The row passes on the times as measured. On a slower
+    host (cleanlab's time, measured by the same run, is larger) it also shows the times
+    scaled by reference / measured; when only those meet the targets the row is reported,
+    not passed (the scaling is an estimate); when even those miss, it fails.
+    """
+    st = results.get("studio") or (results.get("speed") or {}).get("studio")
+    if not st or st.get("error"):
+        return []
+    if "push" not in st:  # results from before the per-mode benchmark
+        if st.get("push_s") is None:
+            return []
+        what = (
+            f"Label Studio: push {st['n']:,} tasks <= 30 s, pull {st['n']:,} reviewed tasks <= 20 s"
+        )
+        ok = st["push_s"] <= 30 and st["pull_s"] <= 20 if st["n"] >= 10_000 else None
+        return [(what, f"push {st['push_s']:.1f} s, pull {st['pull_s']:.1f} s", ok)]
+    times = {k: v for k, v in _studio_times(st).items() if "no pre-annotation" not in k}
+    full = st["n"] >= 10_000 and set(STUDIO_TARGETS) <= set(times)
+    what = (
+        f"Label Studio, {st['n']:,} tasks: push <= 30 s with upload, <= 10 s with local-files "
+        "and url; pull of the reviewed tasks <= 10 s (on a host where cleanlab "
+        f"find_label_issues on 1M x 10 takes {st.get('cleanlab_reference_s', 0.7)} s)"
+        + ("" if st["n"] >= 10_000 else " (quick mode: fewer tasks)")
+    )
+    shown = ", ".join(f"{k} {v:.1f} s" for k, v in times.items())
+    here, ref = st.get("cleanlab_s"), st.get("cleanlab_reference_s")
+    factor = 1.0
+    if here and ref:
+        shown += f"; cleanlab here {here:.2f} s (reference {ref} s)"
+        if here > ref:
+            factor = ref / here
+            scaled = ", ".join(f"{k} {v * factor:.1f} s" for k, v in times.items())
+            shown += f"; scaled to the reference host: {scaled}"
+    if not full:
+        return [(what, shown, None)]
+    raw = all(times[k] <= STUDIO_TARGETS[k] for k in STUDIO_TARGETS)
+    scaled_ok = all(times[k] * factor <= STUDIO_TARGETS[k] for k in STUDIO_TARGETS)
+    return [(what, shown, True if raw else (None if scaled_ok else False))]
+
+
+def _studio(st: dict[str, Any]) -> list[str]:
+    lines = ["## 5. Label Studio push and pull", ""]
+    if st.get("error"):
+        return [*lines, f"Not measured: {st['error']}", ""]
+    here = st.get("cleanlab_s")
+    lines += [
+        f"`{st.get('command', '')}` against a local Label Studio {st.get('version', '')} "
+        f"(SQLite). {st['n']:,} tasks (28 x 28 PNG images) pushed by "
+        "`StudioClient.import_tasks` in each image mode, each into a fresh project, "
+        + (
+            "each task with a pre-annotation (a prediction, relabel's default); "
+            if st.get("pre_annotate")
+            else "without pre-annotations; "
+        )
+        + f"then the {st.get('pull_mode', 'upload')} project answered (a few tasks by "
+        "simulated reviewers, the rest in bulk) and pulled by `list_reviewed_tasks`. "
+        "**server share**: the Label Studio process's CPU seconds / wall seconds, i.e. the "
+        "share of the time spent in Label Studio (the client's own CPU is the next column). "
+        "`url, no pre-annotation`: url again without predictions, what the pre-annotations "
+        "cost Label Studio.",
+        "",
+    ]
+    lines += _studio_where(st)
+    if here:
+        lines += [
+            f"Host reference: cleanlab's `find_label_issues` on 1M x 10 took **{here:.2f} s** "
+            f"here (mean of {st.get('cleanlab_before_s', here):.2f} s before and "
+            f"{st.get('cleanlab_after_s', here):.2f} s after the run); the targets are set "
+            f"for a host where it takes {st.get('cleanlab_reference_s', 0.7)} s.",
+            "",
+        ]
+    rows = []
+    for mode, f in (st.get("push") or {}).items():
+        if f.get("skipped"):
+            rows.append([f"push, {mode}", "skipped: " + f["skipped"], "", "", "", ""])
+            continue
+        rows.append(_studio_row(f"push, {mode}", f, "push", st["n"]))
+    if st.get("pull_s") is not None:
+        rows.append(_studio_row("pull (all reviewed)", st, "pull", st.get("pull_tasks", 0)))
+        rows.append(_studio_row("pull (incremental, nothing new)", st, "pull_incremental", 0))
+    lines += _table(
+        ["phase", "wall s", "tasks/s", "server CPU s", "server share", "client CPU s"], rows
+    )
+    other = {
+        k: v
+        for k, v in st.items()
+        if isinstance(v, int | float | str)
+        and not k.startswith(("pull", "cleanlab"))
+        and k not in ("command", "n", "version", "pre_annotate", "pull_mode")
+    }
+    lines += _table(
+        ["other figure", "value"],
+        [[k, _f(v, 2) if isinstance(v, float) else v] for k, v in other.items()],
+    )
+    return lines
+
+
+def _studio_where(st: dict[str, Any]) -> list[str]:
+    """One computed sentence: where the push and pull time goes (server vs client)."""
+    phases = [(f"push, {m}", f, "push") for m, f in (st.get("push") or {}).items()]
+    phases.append(("pull", st, "pull"))
+    shares = [
+        (label, f[f"{p}_server_share"], f.get(f"{p}_client_cpu_s", 0.0))
+        for label, f, p in phases
+        if isinstance(f, dict) and f.get(f"{p}_server_share") is not None
+    ]
+    if not shares:
+        return []
+    low = min(shares, key=lambda x: x[1])
+    high = max(shares, key=lambda x: x[1])
+    client = max(shares, key=lambda x: x[2])
+    return [
+        f"Where the time goes: Label Studio's own CPU is {_pct(low[1])} ({low[0]}) to "
+        f"{_pct(high[1])} ({high[0]}) of the wall time; the client's CPU is at most "
+        f"{client[2]:.2f} s ({client[0]}). The rest is waiting (on the other side, the disk or a "
+        f"CPU: load average "
+        f"{st.get('load_avg_1m', 0):.1f} on {st.get('cpus', '?')} cores at the end).",
+        "",
+    ]
+
+
+def _studio_row(label: str, f: dict[str, Any], phase: str, n: int) -> list[str]:
+    wall = f.get(f"{phase}_s")
+    server = f.get(f"{phase}_server_cpu_s")
+    share = f.get(f"{phase}_server_share")
+    return [
+        label,
+        _f(wall, 2) if wall is not None else "–",
+        f"{n / wall:,.0f}" if n and wall else "–",
+        _f(server, 2) if server is not None else "–",
+        _pct(share) if share is not None else "–",
+        _f(f.get(f"{phase}_client_cpu_s", 0.0), 2),
+    ]
+
+
 def render(results: dict[str, Any]) -> str:
     """BENCHMARKS.md text for ``results`` (see :func:`benchmarks.__main__.run`)."""
     meta = results["meta"]
@@ -1867,9 +2012,14 @@ def render(results: dict[str, Any]) -> str:
     if results.get("reviewers"):
         lines += report_reviewers.render(results["reviewers"])
     if results.get("speed") or results.get("memory"):
-        lines += _speed(results.get("speed") or {}, results.get("memory"))
+        sp = dict(results.get("speed") or {})
+        if results.get("studio"):  # superseded by section 5
+            sp.pop("studio", None)
+        lines += _speed(sp, results.get("memory"))
     if results.get("photos"):
         lines += _photos(results["photos"])
+    if results.get("studio"):
+        lines += _studio(results["studio"])
     lines += _closing(results)
     lines += ["## Machine, versions, command", ""]
     m = meta["machine"]

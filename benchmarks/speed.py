@@ -1,5 +1,8 @@
 """Speed: scoring against cleanlab, training and inference throughput, Label Studio push/pull.
 
+(The Label Studio figures are the benchmark's own ``studio`` section since it measures each
+image mode; :func:`studio_speed` runs them.)
+
 * Scoring: :func:`benchmarks.bench_scoring.main` (relabel's ``score_samples`` against
   cleanlab's ``find_label_issues`` on the same seeded 1M x K probabilities).
 * Throughput: relabel's CNN trained for a few epochs on a dataset's image files (no

@@ -33,6 +33,7 @@ from relabel.studio.labeling import (
     build_label_config,
     parse_classes,
 )
+from relabel.studio.models import choice_of
 from relabel.studio.simulate import REVIEWER_EMAIL, simulate_reviews, simulated_answer
 from tests.imagefiles import write_png
 
@@ -351,6 +352,58 @@ def test_reviewed_tasks_incremental_with_skips(studio_client: StudioClient) -> N
     assert {ids[0], ids[3]} <= {
         t.task_id for t in studio_client.list_reviewed_tasks(pid, first.watermark)
     }
+
+
+def test_reviewed_tasks_over_several_pages_match_each_task(
+    studio_client: StudioClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The paged listing (annotations expanded by the server) says what each task says."""
+    monkeypatch.setattr("relabel.studio.tasks.REVIEWED_PAGE_SIZE", 2)
+    pid = _project(studio_client)
+    uri = "data:image/png;base64,AAAA"
+    specs = [TaskSpec(f"p{i}", uri, prediction=Prediction("dog", 0.9)) for i in range(6)]
+    ids = studio_client.import_tasks(pid, specs, "inline")
+    alice = studio_client.ensure_user("alice@relabel.test")
+    bob = studio_client.ensure_user("bob@relabel.test")
+    studio_client.create_annotation(ids[0], "cat", alice)
+    studio_client.create_annotation(ids[0], "dog", bob)
+    studio_client.create_annotation(ids[2], None, bob, was_cancelled=True)  # only a skip
+    for i in (3, 4, 5):
+        studio_client.create_annotation(ids[i], "dog", alice)
+    listed = studio_client.list_reviewed_tasks(pid)
+    assert [t.task_id for t in listed] == [ids[0], ids[2], ids[3], ids[4], ids[5]]
+    emails = {alice: "alice@relabel.test", bob: "bob@relabel.test"}
+    for task in listed:
+        served = studio_client.get_task(task.task_id)
+        assert task.sample_id == served["data"]["sample_id"]
+        expected = []
+        for a in sorted(served["annotations"], key=lambda a: a["id"]):
+            cb = a["completed_by"]
+            uid = cb["id"] if isinstance(cb, dict) else cb
+            choice = None if a["was_cancelled"] else choice_of(a["result"])
+            expected.append((a["id"], emails[uid], uid, choice, a["was_cancelled"]))
+        got = [(a.id, a.user, a.user_id, a.choice, a.was_cancelled) for a in task.annotations]
+        assert got == expected
+    assert listed[0].annotations[0].choice == "cat"  # not the pre-annotation
+
+
+def test_import_chunks_resolve_references_ahead(
+    studio_server: server_mod.LocalServer, studio_document_root: Path, tmp_path: Path
+) -> None:
+    """Several import chunks: order kept; a bad file in a later chunk stops the import there."""
+    client = studio_server.client(import_batch_size=2, retries=2, backoff=0.01)
+    pid = _project(client)
+    urls = [f"http://127.0.0.1:9/img/{i}.png" for i in range(5)]
+    ids = client.import_tasks(pid, [TaskSpec(f"w{i}", u) for i, u in enumerate(urls)], "url")
+    assert ids == sorted(ids) and len(set(ids)) == 5
+    assert [client.get_task(t)["data"]["image"] for t in ids] == urls
+    inside = _images(studio_document_root / f"ahead-{uuid.uuid4().hex[:6]}", 4)
+    outside = write_png(tmp_path / "outside.png", 1)
+    specs = [TaskSpec(f"f{i}", p) for i, p in enumerate([*inside, outside])]
+    with pytest.raises(ConfigError, match="outside the Label Studio document root"):
+        client.import_tasks(pid, specs, "local-files")
+    assert client.get_project(pid).task_count == 5 + 4  # the two chunks before it
+    client.close()
 
 
 def test_ambiguous_import_failure_is_reconciled(

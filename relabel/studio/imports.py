@@ -130,9 +130,13 @@ class TaskImports(TaskQueries):
         pool = ThreadPoolExecutor(self.threads, thread_name_prefix="ls-upload")
         pending: dict[int, list[Future[dict[int, str]]]] = {}
 
-        def submit(ci: int) -> None:  # uploads run up to two import chunks ahead
+        def submit(ci: int) -> None:  # images are readied up to two import chunks ahead
             if ci < len(chunks) and ci not in pending:
-                pending[ci] = self._submit_uploads(pool, project_id, chunks[ci], mode)
+                if mode == "upload":
+                    pending[ci] = self._submit_uploads(pool, project_id, chunks[ci], mode)
+                else:  # resolve references while the server imports the chunk before
+                    refs = pool.submit(self._image_refs, chunks[ci], mode, root, project_id)
+                    pending[ci] = [refs]
 
         try:
             submit(0)
@@ -182,6 +186,11 @@ class TaskImports(TaskQueries):
             batches[-1].append((j, spec))
             size += nbytes
         return [pool.submit(self._upload_batch, project_id, b) for b in batches if b]
+
+    def _image_refs(
+        self, chunk: list[TaskSpec], mode: str, root: Path | None, project_id: int
+    ) -> dict[int, str]:
+        return {j: self._image_ref(spec, mode, root, project_id) for j, spec in enumerate(chunk)}
 
     @staticmethod
     def _is_reference(image: str | os.PathLike[str]) -> bool:

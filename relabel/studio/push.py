@@ -206,7 +206,7 @@ def push_planned(
     client: StudioClient,
     studio_project_id: int,
     *,
-    batch_size: int = 500,
+    batch_size: int = 5000,
     progress: Progress | None = None,
 ) -> int:
     """Import every planned task in batches; return how many were imported."""
@@ -243,7 +243,7 @@ def push(
     budget: float | None = None,
     lane: str | None = None,
     cycle: int | None = None,
-    batch_size: int = 500,
+    batch_size: int = 5000,
     progress: Progress | None = None,
 ) -> PushSummary:
     """Send the most suspicious samples to Label Studio, within the review budget.
