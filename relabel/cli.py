@@ -444,7 +444,7 @@ def _print_summary(title: str, summary: Any) -> None:
 )
 @click.option(
     "--batch-size",
-    default=500,
+    default=5000,
     show_default=True,
     type=click.IntRange(min=1),
     help="Tasks per import request.",
