@@ -474,13 +474,14 @@ def run_review(plan: Plan, data: Path, cache: Path, results: dict[str, Any]) -> 
     )
 
 
-def run_reviewers(plan: Plan, cache: Path, results: dict[str, Any]) -> None:
+def run_reviewers(plan: Plan, data: Path, cache: Path, results: dict[str, Any]) -> None:
     """Section 2b: majority against Dawid-Skene, with and without gold (real Label Studio)."""
-    from benchmarks import reviewers
+    from benchmarks import floor_probe, reviewers
 
     results["reviewers"] = reviewers.run(
         cache / "reviewers", cycles=3, seed=0, epochs=plan.review_epochs, progress=log.info
     )
+    results["reviewers"]["floor_probe"] = floor_probe.run(data, cache)
 
 
 def keep_earlier_sections(
@@ -644,7 +645,7 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "speed": lambda: run_speed(plan, data, cache, results),
         "memory": lambda: run_memory(plan, data, cache, results),
         "review": lambda: run_review(plan, data, cache, results),
-        "reviewers": lambda: run_reviewers(plan, cache, results),
+        "reviewers": lambda: run_reviewers(plan, data, cache, results),
         "photos": lambda: run_photos(plan, data, cache, args.reuse_oof, results, save),
         "studio": lambda: run_studio(plan, results),
     }

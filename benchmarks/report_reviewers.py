@@ -182,4 +182,52 @@ def render(rv: dict[str, Any]) -> list[str]:
         _cycle_rows(rv),
     )
     lines += [*(f"- {v}" for v in verdicts(rv)), ""]
+    lines += _floor_probe(rv.get("floor_probe") or [])
     return lines
+
+
+def _floor_probe(rows: list[dict[str, Any]]) -> list[str]:
+    """The floor on settings it was not chosen on (`benchmarks/floor_probe.py`)."""
+    if not rows:
+        return []
+    lines = [
+        "The floor of filled slots on settings it was not chosen on (the default, 0.1, was "
+        "chosen on the digits arms above): one push of 5 % of the samples on the paper's "
+        "reference probabilities; the original labels, whose only errors are the "
+        "human-confirmed ones, stand for a late cycle. `benchmarks/floor_probe.py`.",
+        "",
+    ]
+    lines += _table(
+        [
+            "setting",
+            "label-issue picks",
+            "floor",
+            "filled",
+            "wrong in filled",
+            "sent",
+            "wrong in sent",
+        ],
+        [
+            [
+                r["setting"],
+                r["lane"],
+                r["floor"],
+                r["filled"],
+                r["filled_wrong"],
+                r["sent"],
+                r["sent_wrong"],
+            ]
+            for r in rows
+        ],
+    )
+    for setting in dict.fromkeys(r["setting"] for r in rows):
+        none = next(r for r in rows if r["setting"] == setting and r["floor"] == 0.0)
+        tenth = next((r for r in rows if r["setting"] == setting and r["floor"] == 0.1), None)
+        if tenth is None or none["sent"] == tenth["sent"]:
+            continue
+        lines.append(
+            f"- {setting}: the floor 0.1 sends {tenth['sent']} task(s) instead of "
+            f"{none['sent']} and finds {tenth['sent_wrong']} wrong label(s) instead of "
+            f"{none['sent_wrong']}."
+        )
+    return [*lines, ""]

@@ -385,9 +385,10 @@ class ReviewConfig:
         next most suspicious samples outside the ``uncertain`` lane.
     min_suspicion : float
         The floor of a filled slot (``fill_budget``): a sample outside the label-issue lane
-        is sent only when its estimated error probability (one minus the out-of-fold
-        probability of its label) is at least this, so a review costs at most
-        ``1 / min_suspicion`` reviews per expected correction. 0 fills every slot.
+        is sent only when its estimated error probability (the posterior probability that
+        its label is wrong under the estimated noise, :func:`relabel.scoring.noise_posterior`)
+        is at least this, so a filled slot costs at most ``1 / min_suspicion`` reviews per
+        expected correction. 0 fills every slot.
     min_agreement : float
         Majority consensus: a label wins when its share of the non-skipped votes is
         strictly more than this.

@@ -57,6 +57,7 @@ SCORE_COLUMNS = [
     "margin",
     "entropy",
     "suspicion",
+    "p_error",
     "rank",
     "lane",
 ]
@@ -527,6 +528,13 @@ class Project:
         n_classes = len(self.config.dataset.classes)
         return neighbour_label_distribution(features, y, n_classes, self.config.scoring.knn_k)
 
+    @staticmethod
+    def _error_probability(method: str, scores: Any, y: np.ndarray, probs: np.ndarray) -> Any:
+        """The estimated probability that each label is wrong (the noise posterior)."""
+        if method == scoring.DEFAULT_METHOD:
+            return scores.suspicion
+        return scoring.noise_posterior(y, probs)
+
     def rank(self) -> RankedSamples:
         """Score the current labels against the newest run's out-of-fold probabilities."""
         run, samples, probs = self.latest_probabilities()
@@ -550,6 +558,7 @@ class Project:
                 "margin": scores.margin,
                 "entropy": scores.entropy,
                 "suspicion": scores.suspicion,
+                "p_error": self._error_probability(s.method, scores, y, probs),
                 "rank": scores.rank,
                 "lane": scores.lane,
             }

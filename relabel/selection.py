@@ -87,7 +87,7 @@ def select_for_review(
         cycle; filling spends the budget the data lead set on the most likely errors.
     min_suspicion : float
         The floor of a filled slot: a fill sample needs an estimated error probability
-        (``1 - p_given``) of at least this. 0 (no floor) needs no ``p_given`` column.
+        (:func:`error_probability`) of at least this. 0: no floor.
 
     Returns
     -------
@@ -124,9 +124,17 @@ def fill_pool(pool: pd.DataFrame, min_suspicion: float = 0.0) -> pd.DataFrame:
     pool : pandas.DataFrame
         Ranking rows still eligible (not busy, not reviewed).
     min_suspicion : float
-        The least estimated error probability, ``1 - p_given``.
+        The least estimated error probability (:func:`error_probability`).
     """
     ok = pool[pool["lane"] == "ok"]
     if min_suspicion <= 0:
         return ok
-    return ok[1.0 - ok["p_given"] >= min_suspicion]
+    return ok[error_probability(ok) >= min_suspicion]
+
+
+def error_probability(table: pd.DataFrame) -> pd.Series:
+    """Each row's estimated probability that its label is wrong: the ``p_error`` column
+    (the noise posterior, :func:`relabel.scoring.noise_posterior`), else ``1 - p_given``."""
+    if "p_error" in table:
+        return table["p_error"]
+    return 1.0 - table["p_given"]

@@ -38,6 +38,9 @@ def test_filled_slots_need_the_suspicion_floor() -> None:
     assert floor["sample_id"].tolist() == ["a", "b", "c"]  # 1 - p_given >= 0.1
     # the label-issue lane itself is never cut by the floor
     assert select_for_review(table, 5, min_suspicion=0.99)["sample_id"].tolist() == ["a"]
+    # the ranking's p_error (the noise posterior) is the estimate when it is there
+    table["p_error"] = [0.9, 0.02, 0.3, 0.5, 0.01]
+    assert select_for_review(table, 5, min_suspicion=0.1)["sample_id"].tolist() == ["a", "c", "d"]
 
 
 def test_review_keys_are_checked_when_the_config_loads(tmp_path: Path) -> None:

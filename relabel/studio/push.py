@@ -29,7 +29,7 @@ from relabel import failpoints
 from relabel.gold import evidence_of, gold_items, mix_gold
 from relabel.progress import Progress, count
 from relabel.project import Project
-from relabel.selection import select_for_review
+from relabel.selection import error_probability, select_for_review
 from relabel.studio.binding import ensure_studio_project
 from relabel.studio.client import StudioClient, TaskSpec
 
@@ -155,7 +155,7 @@ def _below_floor(
         return 0, None
     pool = table[~table["sample_id"].isin(exclude | set(chosen["sample_id"]))]
     ok = pool[pool["lane"] == "ok"]
-    error = 1.0 - ok["p_given"]
+    error = error_probability(ok)
     under = error[error < min_suspicion]
     return len(under), (float(under.max()) if len(under) else None)
 
