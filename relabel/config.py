@@ -227,6 +227,17 @@ class TrainingConfig:
     cache_images : bool
         Decode and resize every image once into a uint8 array and train from it; false
         streams and decodes the files again every epoch.
+    executor : str
+        Where the folds, the final model, the embedding and the out-of-fold prediction
+        run: ``"local"`` (in this process, one after another) or ``"ray"`` (a Ray task per
+        fold and Ray Data over the images; needs ``pip install relabel[ray]``).
+    ray_address : str
+        The Ray cluster of ``executor = "ray"``: ``"auto"`` (the cluster this machine is a
+        node of), ``"ray://host:10001"`` (a remote cluster), or empty for a local Ray
+        started by relabel for the run.
+    ray_resources : dict
+        Ray resources of each fold's task and of the final model's: ``num_cpus``,
+        ``num_gpus`` and ``memory`` (bytes), e.g. ``{ num_cpus = 4, num_gpus = 1 }``.
     """
 
     folds: int = 5
@@ -237,6 +248,17 @@ class TrainingConfig:
     tta: bool = False
     ensemble: int = 1
     cache_images: bool = True
+    executor: str = "local"
+    ray_address: str = ""
+    ray_resources: dict[str, float] = field(default_factory=lambda: {"num_cpus": 1})
+
+
+#: The fields of :class:`TrainingConfig` that say where training runs, not how: they are
+#: not training settings (not in :func:`train_fields`, not in a run's fingerprint).
+EXECUTOR_FIELDS = ("executor", "ray_address", "ray_resources")
+EXECUTORS = ("local", "ray")
+#: The Ray task options ``training.ray_resources`` may set.
+RAY_RESOURCE_KEYS = ("num_cpus", "num_gpus", "memory")
 
 
 #: The fields of :class:`DatasetConfig` that are training settings too.
@@ -251,7 +273,9 @@ def train_fields() -> dict[str, str]:
     """
     out = {"image_size": "dataset", "channels": "dataset"}
     out.update({f.name: "model" for f in fields(ModelConfig) if f.name != "mode"})
-    out.update({f.name: "training" for f in fields(TrainingConfig)})
+    out.update(
+        {f.name: "training" for f in fields(TrainingConfig) if f.name not in EXECUTOR_FIELDS}
+    )
     out["max_pixels"] = "dataset"
     return out
 
@@ -525,6 +549,7 @@ _CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("review", "lane"): LANES,
     ("review", "image_mode"): IMAGE_MODES,
     ("review", "consensus"): CONSENSUS_METHODS,
+    ("training", "executor"): EXECUTORS,
 }
 
 
@@ -549,6 +574,10 @@ def _check_type(where: str, value: Any, default: Any) -> Any:
         if not isinstance(value, list):
             raise ConfigError(f"{where}: expected a list, got {value!r}")
         return value
+    if isinstance(default, dict):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a table, e.g. {{ num_cpus = 1 }}, got {value!r}")
+        return dict(value)
     return value
 
 
@@ -633,7 +662,27 @@ def _config_problems(config: Config) -> list[str]:
             "scoring.uncertain_threshold must be in (0, 1]",
         ),
     ]
-    return [says for ok, says in checks if not ok]
+    return [says for ok, says in checks if not ok] + _ray_problems(config.training)
+
+
+def _ray_problems(t: TrainingConfig) -> list[str]:
+    """The rules of ``training.ray_address`` and ``training.ray_resources``."""
+    problems = []
+    address = t.ray_address
+    if address and address != "auto" and not address.startswith("ray://") and ":" not in address:
+        problems.append(
+            f'training.ray_address must be "auto", "ray://host:port", "host:port" or empty, '
+            f"got {address!r}"
+        )
+    for key, value in t.ray_resources.items():
+        if key not in RAY_RESOURCE_KEYS:
+            problems.append(
+                f"training.ray_resources: unknown key {key!r} "
+                f"(known: {', '.join(RAY_RESOURCE_KEYS)})"
+            )
+        elif isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            problems.append(f"training.ray_resources.{key} must be a number >= 0, got {value!r}")
+    return problems
 
 
 def load(project_dir: Path) -> Config:
@@ -681,9 +730,12 @@ def load(project_dir: Path) -> Config:
 
 
 def _toml_value(value: Any) -> str:
-    """One value as TOML, escaped by ``tomli_w``; a list on one line (``[32, 32]``)."""
+    """One value as TOML, escaped by ``tomli_w``; a list or table on one line."""
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        pairs = ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items())
+        return "{ " + pairs + " }" if pairs else "{}"
     return tomli_w.dumps({"v": value}).removeprefix("v = ").rstrip("\n")
 
 

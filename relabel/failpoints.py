@@ -4,6 +4,10 @@ Set ``RELABEL_FAILPOINT=<name>`` (optionally ``<name>:<n>`` to die on the n-th h
 process sends itself SIGKILL when it reaches that place. Used by the fault tests to prove
 that a crash at the worst moment never repeats a push or applies a review twice. Unset in
 normal use, where :func:`hit` costs one dictionary look-up.
+
+With ``RELABEL_FAILPOINT_ONCE=<file>`` as well, the place kills only the first process that
+reaches it: that process creates the file first, and every later one (a retry of the same
+work in a new process, such as a Ray task re-run on a new worker) finds it and goes on.
 """
 
 from __future__ import annotations
@@ -25,5 +29,12 @@ def hit(name: str) -> None:
     if target != name:
         return
     _hits[name] = _hits.get(name, 0) + 1
-    if _hits[name] >= int(count or 1):
-        os.kill(os.getpid(), signal.SIGKILL)
+    if _hits[name] < int(count or 1):
+        return
+    once = os.environ.get("RELABEL_FAILPOINT_ONCE")
+    if once:
+        try:
+            os.close(os.open(once, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            return
+    os.kill(os.getpid(), signal.SIGKILL)

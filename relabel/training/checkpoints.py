@@ -1,0 +1,86 @@
+"""Finished folds on disk, written as each finishes, so a failed run redoes only the rest.
+
+A cross-validation given a checkpoint folder writes ``<folder>/<fingerprint>/fold-<k>.npz``
+when fold ``k`` is done: its held-out positions, their probabilities and what happened
+(as JSON). The fingerprint is a hash of the image paths, the labels, the number of classes
+and every training setting, so a later run reuses a fold only when it would compute the
+very same thing; anything else lives under another fingerprint and is never read.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["FoldCheckpoints", "fingerprint"]
+
+
+def fingerprint(files: Sequence[str], labels: np.ndarray, n_classes: int, settings: Any) -> str:
+    """A hex digest of everything a cross-validation's result depends on.
+
+    Parameters
+    ----------
+    files : Sequence[str]
+        Image paths, in order.
+    labels : numpy.ndarray
+        Integer labels, in order.
+    n_classes : int
+        Number of classes.
+    settings : dataclass
+        The training settings (every field counts).
+    """
+    digest = hashlib.sha256()
+    digest.update(json.dumps(dataclasses.asdict(settings), sort_keys=True, default=str).encode())
+    digest.update(f"{n_classes}\n".encode())
+    digest.update("\n".join(files).encode())
+    digest.update(np.ascontiguousarray(labels, dtype=np.int64).tobytes())
+    return digest.hexdigest()[:24]
+
+
+@dataclasses.dataclass(frozen=True)
+class FoldCheckpoints:
+    """The saved folds of one cross-validation (nothing is saved when ``folder`` is None).
+
+    Attributes
+    ----------
+    folder : pathlib.Path | None
+        The checkpoint folder given to the cross-validation.
+    key : str
+        The cross-validation's :func:`fingerprint`.
+    """
+
+    folder: Path | None
+    key: str
+
+    def _file(self, k: int) -> Path | None:
+        return None if self.folder is None else self.folder / self.key / f"fold-{k + 1}.npz"
+
+    def load(self, k: int, heldout: np.ndarray) -> tuple[np.ndarray, dict[str, Any]] | None:
+        """Fold ``k``'s (0-based) probabilities and details, if saved for these positions."""
+        file = self._file(k)
+        if file is None or not file.is_file():
+            return None
+        try:
+            with np.load(file) as data:
+                if not np.array_equal(data["heldout"], heldout):
+                    return None
+                return data["probabilities"], json.loads(str(data["info"]))
+        except (OSError, ValueError, KeyError):
+            return None  # a torn or foreign file: the fold is simply done again
+
+    def save(self, k: int, heldout: np.ndarray, probs: np.ndarray, info: dict[str, Any]) -> None:
+        """Write fold ``k``'s result (atomically: aside, then renamed)."""
+        file = self._file(k)
+        if file is None:
+            return
+        file.parent.mkdir(parents=True, exist_ok=True)
+        partial = file.with_name(file.stem + ".partial.npz")
+        np.savez(partial, heldout=heldout, probabilities=probs, info=json.dumps(info))
+        os.replace(partial, file)
