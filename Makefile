@@ -12,7 +12,7 @@ export RELABEL_STUDIO_VENV := $(abspath $(STUDIO_VENV))
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/pip install -q -e ".[dev,ray]"
 	touch $@
 
 install: $(BIN)/.installed
@@ -42,10 +42,10 @@ test: install studio browser
 	$(BIN)/ruff check relabel tests benchmarks
 	$(BIN)/pytest
 
-# The edit loop: no server, no browser, no compose, no training (under 2 minutes).
+# The edit loop: no server, no browser, no compose, no Ray, no training (under 2 minutes).
 test-fast: install
 	$(BIN)/ruff check relabel tests benchmarks
-	$(BIN)/pytest -m "not studio and not browser and not compose and not slow"
+	$(BIN)/pytest -m "not studio and not browser and not compose and not slow and not ray"
 
 lint: install
 	$(BIN)/ruff check relabel tests benchmarks

@@ -16,10 +16,12 @@ Folder layout::
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,6 +47,9 @@ RUNS_DIR = "runs"
 IMAGE_CACHE = "images.npy"
 #: The backbone features of an ``embed`` run.
 EMBEDDINGS_FILE = "embeddings.npy"
+#: Under ``runs/``: the folds a failed run finished, reused by the next run on the same
+#: labels and settings (:mod:`relabel.training.checkpoints`); removed when a run succeeds.
+FOLD_CHECKPOINTS = ".folds"
 SKIPPED_FILE = "skipped.csv"
 SCORE_COLUMNS = [
     "sample_id",
@@ -345,6 +350,8 @@ class Project:
             cv, fit = self._fit(paths, y, n_classes, settings, partial, progress, final_model)
             metrics = self._write_run(partial, samples, y, cv, fit, time.perf_counter() - started)
             partial.rename(run_dir)
+            # Finished folds are kept only for a run that failed, to be reused by the next.
+            shutil.rmtree(self.root / RUNS_DIR / FOLD_CHECKPOINTS, ignore_errors=True)
         except BaseException:
             shutil.rmtree(partial, ignore_errors=True)
             self.store.finish_run(run_id, {}, status="failed")
@@ -440,6 +447,7 @@ class Project:
         from relabel import training
         from relabel.training import embed
 
+        cross_validate, train_final, embed_images = self._engine()
         cache = run_dir / IMAGE_CACHE
         try:
             images = (
@@ -448,7 +456,7 @@ class Project:
                 else None
             )
             if self.config.model.mode == "embed":
-                features = embed.embed_images(paths, settings, progress, images=images)
+                features = embed_images(paths, settings, progress, images=images)
                 np.save(run_dir / EMBEDDINGS_FILE, features)
                 cv = embed.cross_validated_probabilities(features, y, n_classes, settings, progress)
                 fit = None
@@ -457,19 +465,41 @@ class Project:
                         paths, features, y, n_classes, settings, run_dir / "model.keras", progress
                     )
                 return cv, fit
-            cv = training.cross_validated_probabilities(
-                paths, y, n_classes, settings, progress, images=images
+            checkpoints = self.root / RUNS_DIR / FOLD_CHECKPOINTS
+            cv = cross_validate(
+                paths, y, n_classes, settings, progress, images=images, checkpoints=checkpoints
             )
             fit = None
             if final_model:
                 progress("final model on all samples")
-                fit = training.train_final_model(
+                fit = train_final(
                     paths, y, n_classes, settings, run_dir / "model.keras", progress, images=images
                 )
             return cv, fit
         finally:
             images = None
             cache.unlink(missing_ok=True)
+
+    def _engine(self) -> tuple[Callable[..., Any], Callable[..., Any], Callable[..., Any]]:
+        """The cross-validation, final-model and embedding functions of the config's
+        ``training.executor``: relabel's own, or their Ray versions bound to the executor."""
+        from relabel import training
+        from relabel.training import embed
+
+        executor = training.Executor.from_config(self.config)
+        if not executor.is_ray:
+            return (
+                training.cross_validated_probabilities,
+                training.train_final_model,
+                embed.embed_images,
+            )
+        from relabel.training import on_ray
+
+        return (
+            functools.partial(on_ray.cross_validated_probabilities, executor=executor),
+            functools.partial(on_ray.train_final_model, executor=executor),
+            functools.partial(on_ray.embed_images, executor=executor),
+        )
 
     def _settings_dict(self) -> dict[str, Any]:
         c = self.config

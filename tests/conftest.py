@@ -6,9 +6,11 @@ through another fixture (see :data:`FIXTURE_TIERS`):
 * ``studio``: a REAL Label Studio server (one per test session, a fresh project per test);
 * ``browser``: headless Chromium;
 * ``compose``: docker-compose (validated offline in its own venv);
-* ``slow``: trains a Keras model (the ``trains`` fixture, or ``keras`` which uses it).
+* ``slow``: trains a Keras model (the ``trains`` fixture, or ``keras`` which uses it);
+* ``ray``: a REAL local Ray (2 CPUs, one per test module that asks; fixture ``ray_cluster``).
 
-``make test-fast`` runs ``-m "not studio and not browser and not compose and not slow"``;
+``make test-fast`` runs ``-m "not studio and not browser and not compose and not slow and
+not ray"``;
 ``make test`` runs every tier. A test that trains without asking for the ``keras`` fixture
 fails (see :func:`_training_needs_the_trains_fixture`), so the fast tier never trains.
 """
@@ -37,6 +39,7 @@ FIXTURE_TIERS = {
     "chromium": "browser",
     "compose_venv": "compose",
     "trains": "slow",
+    "ray_cluster": "ray",
 }
 
 
@@ -181,3 +184,21 @@ def compose_venv() -> Path:
     if done.returncode != 0 or not (venv / "bin" / "docker-compose").is_file():
         pytest.fail(f"validate-compose.sh failed:\n{done.stdout}{done.stderr}", pytrace=False)
     return venv
+
+
+# ---------------------------------------------------------------------------------------
+# Ray (tier ``ray``): one local Ray of 2 CPUs per test module, shut down after it, so its
+# idle workers do not hold memory through the rest of the session.
+# ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ray_cluster() -> Iterator[Any]:
+    """A real local Ray (2 CPUs, no dashboard); yields the ``ray`` module."""
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="warning")
+    try:
+        yield ray
+    finally:
+        ray.shutdown()

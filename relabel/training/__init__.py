@@ -65,6 +65,8 @@ from relabel.config import (
 from relabel.errors import ExitCode, TrainingError, WeightsNotFoundError
 from relabel.progress import Progress, count
 from relabel.training.augment import flip_and_shift
+from relabel.training.checkpoints import FoldCheckpoints, fingerprint
+from relabel.training.executor import Executor
 
 if TYPE_CHECKING:
     import keras
@@ -75,8 +77,11 @@ __all__ = [
     "OPTIMIZERS",
     "SCHEDULES",
     "CrossValResult",
+    "Executor",
     "FitInfo",
+    "FoldFailedError",
     "FoldInfo",
+    "FoldRunner",
     "InvalidSettingsError",
     "TrainSettings",
     "available_architectures",
@@ -85,6 +90,7 @@ __all__ = [
     "cross_validated_probabilities",
     "fit_model",
     "import_keras",
+    "load_model",
     "make_dataset",
     "predict_probabilities",
     "save_model",
@@ -112,6 +118,28 @@ class InvalidSettingsError(TrainingError):
     """A training setting is out of range or names something that does not exist."""
 
     exit_code = ExitCode.INVALID_INPUT
+
+
+class FoldFailedError(TrainingError):
+    """Folds failed in a runner (after its retries); the others finished and were saved.
+
+    Attributes
+    ----------
+    failed, finished : list[int]
+        The 0-based folds that failed and those that finished.
+    """
+
+    def __init__(self, message: str, failed: Sequence[int], finished: Sequence[int]) -> None:
+        super().__init__(message)
+        self.failed = list(failed)
+        self.finished = list(finished)
+
+
+#: Runs the pending folds of a cross-validation somewhere else than in this process:
+#: ``runner(files, y, n_classes, settings, splits, pending, finished, progress, images)``
+#: calls ``finished(k, info, probabilities)`` for each fold as it is done, and raises
+#: :class:`FoldFailedError` naming the folds that failed.
+FoldRunner = Callable[..., None]
 
 
 def _settings_post_init(self: Any) -> None:
@@ -1300,6 +1328,21 @@ def _predict(
     return np.asarray(total / len(views), dtype=np.float32)
 
 
+def predict_batch(model: keras.Model, x: np.ndarray, settings: TrainSettings) -> np.ndarray:
+    """Probabilities of a batch of images (float32 in [0, 1]), averaged over the views.
+
+    What :func:`_predict` computes for images held in memory (the Ray Data workers of
+    :mod:`relabel.training.on_ray` predict with it).
+    """
+    n_classes = int(model.output_shape[-1])
+    total = np.zeros((len(x), n_classes), np.float64)
+    views = _views(settings)
+    with _quiet_keras_warnings():
+        for view in views:
+            total += model.predict(view(x), batch_size=settings.batch_size, verbose=0)
+    return np.asarray(total / len(views), dtype=np.float32)
+
+
 def _seeds(settings: TrainSettings, fold: int) -> list[int]:
     """Seeds of the ensemble members of fold ``fold`` (0-based)."""
     return [settings.seed + fold + 1000 * member for member in range(settings.ensemble)]
@@ -1313,6 +1356,8 @@ def cross_validated_probabilities(
     progress: Progress | None = None,
     *,
     images: np.ndarray | None = None,
+    runner: FoldRunner | None = None,
+    checkpoints: Path | None = None,
 ) -> CrossValResult:
     """Out-of-fold class probabilities of every sample by stratified K-fold.
 
@@ -1338,6 +1383,15 @@ def cross_validated_probabilities(
     images : numpy.ndarray | None
         The images of ``paths`` already decoded by :func:`decode_images`; decoded here
         (once, to a temporary file) when None and ``settings.cache_images`` is on.
+    runner : FoldRunner | None
+        Where the folds run: None, one after another in this process; or another
+        executor's runner, such as Ray's (one task per fold, the held-out images
+        predicted by Ray Data; see :mod:`relabel.training.on_ray`). Every runner gives
+        the same probabilities.
+    checkpoints : pathlib.Path | None
+        A folder where each fold's result is written as it finishes, and read back by a
+        later call on the same data and settings instead of training the fold again
+        (:mod:`relabel.training.checkpoints`).
 
     Returns
     -------
@@ -1348,6 +1402,8 @@ def cross_validated_probabilities(
     ------
     TrainingError
         Bad inputs or settings, a missing or unreadable image, or a failed fit.
+    FoldFailedError
+        A runner's fold failed (named); the folds that finished were saved first.
     WeightsNotFoundError
         The backbone's weights file does not exist.
     """
@@ -1355,28 +1411,76 @@ def cross_validated_probabilities(
     check_settings(settings)
     started = time.perf_counter()
     splits = _folds(y, settings)
-    with _images_of(files, settings, images, progress) as source:
-        probabilities = np.full((len(files), n_classes), np.nan, dtype=np.float32)
-        fold_of_sample = np.zeros(len(files), dtype=np.int32)
-        folds = []
-        for k, (train_idx, heldout_idx) in enumerate(splits):
-            info, predicted = _cross_validate_fold(
-                source, y, n_classes, settings, k, train_idx, heldout_idx, progress
-            )
-            probabilities[heldout_idx] = predicted
-            fold_of_sample[heldout_idx] = k + 1
-            folds.append(info)
-    _keras().backend.clear_session()
+    saved = FoldCheckpoints(checkpoints, fingerprint(files, y, n_classes, settings))
+    done: dict[int, tuple[FoldInfo, np.ndarray]] = {}
+    for k, (_, heldout_idx) in enumerate(splits):
+        found = saved.load(k, heldout_idx)
+        if found is not None:
+            done[k] = (_fold_info(found[1]), found[0])
+            count(progress, "folds", len(done), settings.folds, f"fold {k + 1}: saved, reused")
 
+    def finished(k: int, info: FoldInfo, predicted: np.ndarray) -> None:
+        saved.save(k, splits[k][1], predicted, dataclasses.asdict(info))
+        done[k] = (info, predicted)
+        message = _fold_message(info, settings.folds)
+        if progress is None:
+            logger.info(message)
+        count(progress, "folds", len(done), settings.folds, message)
+
+    pending = [k for k in range(len(splits)) if k not in done]
+    if pending and runner is not None:
+        try:
+            runner(files, y, n_classes, settings, splits, pending, finished, progress, images)
+        except FoldFailedError as exc:
+            if checkpoints is None:
+                raise
+            raise FoldFailedError(
+                f"{exc}; the finished folds are saved in {saved.folder}: run again to train "
+                "only the rest",
+                exc.failed,
+                exc.finished,
+            ) from exc
+    elif pending:
+        with _images_of(files, settings, images, progress) as source:
+            for k in pending:
+                train_idx, heldout_idx = splits[k]
+                finished(
+                    k,
+                    *_cross_validate_fold(
+                        source, y, n_classes, settings, k, train_idx, heldout_idx, progress
+                    ),
+                )
+        _keras().backend.clear_session()
+    return _assemble(splits, done, y, n_classes, started)
+
+
+def _assemble(
+    splits: list[tuple[np.ndarray, np.ndarray]],
+    done: dict[int, tuple[FoldInfo, np.ndarray]],
+    y: np.ndarray,
+    n_classes: int,
+    started: float,
+) -> CrossValResult:
+    """The out-of-fold result from every fold's held-out probabilities."""
+    probabilities = np.full((len(y), n_classes), np.nan, dtype=np.float32)
+    fold_of_sample = np.zeros(len(y), dtype=np.int32)
+    for k, (_, heldout_idx) in enumerate(splits):
+        probabilities[heldout_idx] = done[k][1]
+        fold_of_sample[heldout_idx] = k + 1
     if np.isnan(probabilities).any() or (fold_of_sample == 0).any():
         raise TrainingError("internal error: some samples were not predicted by any fold")
     return CrossValResult(
         probabilities=probabilities,
         fold_of_sample=fold_of_sample,
-        folds=tuple(folds),
+        folds=tuple(done[k][0] for k in range(len(splits))),
         accuracy=float(np.mean(probabilities.argmax(axis=1) == y)),
         seconds=time.perf_counter() - started,
     )
+
+
+def _fold_info(saved: dict[str, Any]) -> FoldInfo:
+    """A :class:`FoldInfo` from its saved JSON form."""
+    return FoldInfo(**{**saved, "fit": FitInfo(**saved["fit"])})
 
 
 def _folds(y: np.ndarray, settings: TrainSettings) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -1410,38 +1514,58 @@ def _cross_validate_fold(
 ) -> tuple[FoldInfo, np.ndarray]:
     """Train fold ``k``'s model(s) and predict its held-out samples."""
     fold_started = time.perf_counter()
-    tag = f"fold {k + 1}/{settings.folds}"
-    seeds = _seeds(settings, k)
     predicted = np.zeros((len(heldout_idx), n_classes), np.float64)
     fits = []
-    for member, seed in enumerate(seeds):
-        member_tag = tag if len(seeds) == 1 else f"{tag} model {member + 1}/{len(seeds)}"
-        model, fit_info = _fit(
-            source, y, train_idx, n_classes, settings, seed, member_tag, progress
-        )
+    for model, fit_info in _fold_models(source, y, n_classes, settings, k, train_idx, progress):
         predicted += _predict(model, source, heldout_idx, settings)
         fits.append(fit_info)
         del model
-    predicted = (predicted / len(seeds)).astype(np.float32)
-    accuracy = float(np.mean(predicted.argmax(axis=1) == y[heldout_idx]))
-    info = FoldInfo(
+    predicted = (predicted / len(fits)).astype(np.float32)
+    return fold_done(k, y[heldout_idx], predicted, fits, fold_started), predicted
+
+
+def _fold_models(
+    source: _Images,
+    y: np.ndarray,
+    n_classes: int,
+    settings: TrainSettings,
+    k: int,
+    train_idx: np.ndarray,
+    progress: Progress | None,
+) -> Iterator[tuple[keras.Model, FitInfo]]:
+    """Fit fold ``k``'s model(s) (one per ensemble member), one after another."""
+    tag = f"fold {k + 1}/{settings.folds}"
+    seeds = _seeds(settings, k)
+    for member, seed in enumerate(seeds):
+        member_tag = tag if len(seeds) == 1 else f"{tag} model {member + 1}/{len(seeds)}"
+        yield _fit(source, y, train_idx, n_classes, settings, seed, member_tag, progress)
+
+
+def fold_done(
+    k: int,
+    heldout_labels: np.ndarray,
+    predicted: np.ndarray,
+    fits: Sequence[FitInfo],
+    fold_started: float,
+) -> FoldInfo:
+    """The :class:`FoldInfo` of a finished fold."""
+    return FoldInfo(
         fold=k + 1,
-        n_heldout=len(heldout_idx),
-        heldout_accuracy=accuracy,
+        n_heldout=len(heldout_labels),
+        heldout_accuracy=float(np.mean(predicted.argmax(axis=1) == heldout_labels)),
         fit=fits[0],
         seconds=time.perf_counter() - fold_started,
-        members=len(seeds),
+        members=len(fits),
     )
-    fit_info = fits[0]
-    message = (
-        f"{tag}: done in {info.seconds:.1f} s, {fit_info.epochs_run} epochs "
-        f"(best {fit_info.best_epoch}), {fit_info.images_per_second:.0f} img/s, "
-        f"held-out accuracy {accuracy:.4f}"
+
+
+def _fold_message(info: FoldInfo, folds: int) -> str:
+    fit = info.fit
+    return (
+        f"fold {info.fold}/{folds}: done in {info.seconds:.1f} s, {fit.epochs_run} epochs "
+        f"(best {fit.best_epoch}), {fit.images_per_second:.0f} img/s, "
+        f"held-out accuracy {info.heldout_accuracy:.4f}"
     )
-    if progress is None:
-        logger.info(message)
-    count(progress, "folds", k + 1, settings.folds, message)
-    return info, predicted
 
 
 def train_final_model(
@@ -1488,6 +1612,38 @@ def train_final_model(
     )
     save_model(model, out_path)
     return info
+
+
+def _write_atomically(out_path: Path, data: bytes) -> None:
+    """Write ``data`` to ``out_path``: aside first, then renamed."""
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    partial = out_path.with_name(out_path.stem + ".partial" + out_path.suffix)
+    try:
+        partial.write_bytes(data)
+        os.replace(partial, out_path)
+    except OSError as exc:
+        raise TrainingError(f"cannot save model to {out_path}: {exc}") from exc
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def load_model(model_path: Path) -> keras.Model:
+    """Load a ``.keras`` file written by :func:`save_model` (without its optimizer).
+
+    Raises
+    ------
+    TrainingError
+        The file does not exist or cannot be loaded.
+    """
+    keras = _keras()
+    if not Path(model_path).is_file():
+        raise TrainingError(f"model file {model_path} does not exist")
+    _backbone_input_layer()  # registers the custom layer for loading
+    try:
+        with _quiet_keras_warnings():
+            return keras.models.load_model(model_path, compile=False)
+    except Exception as exc:
+        raise TrainingError(f"cannot load model file {model_path}: {exc}") from exc
 
 
 def save_model(model: keras.Model, out_path: Path) -> None:
@@ -1548,14 +1704,7 @@ def predict_probabilities(
         where = "the model"
     else:
         where = str(model_path)
-        if not Path(model_path).is_file():
-            raise TrainingError(f"model file {model_path} does not exist")
-        _backbone_input_layer()  # registers the custom layer for loading
-        try:
-            with _quiet_keras_warnings():
-                model = keras.models.load_model(model_path, compile=False)
-        except Exception as exc:
-            raise TrainingError(f"cannot load model file {model_path}: {exc}") from exc
+        model = load_model(model_path)
     expected = (*settings.image_size, settings.channels)
     if tuple(model.input_shape[1:]) != expected:
         raise TrainingError(

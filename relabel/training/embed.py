@@ -45,6 +45,7 @@ from relabel.training import (
 __all__ = [
     "cross_validated_probabilities",
     "embed_images",
+    "embedding_model",
     "neighbour_label_distribution",
     "train_final_model",
 ]
@@ -88,17 +89,12 @@ def embed_images(
     numpy.ndarray
         ``(n, features)`` float32.
     """
-    keras = _keras()
     _check_embed_settings(settings)
     files = [os.fspath(p) for p in paths]
     started = time.perf_counter()
     if progress is not None:
         progress(f"embedding {len(files)} images with {settings.architecture}")
-    keras.backend.clear_session()
-    inputs = keras.Input((*settings.image_size, settings.channels), name="image")
-    x = _backbone_input_layer()(settings.architecture, name="backbone_input")(inputs)
-    backbone, _ = build_backbone(settings)
-    model = keras.Model(inputs, backbone(x, training=False))
+    model = embedding_model(settings)
     source = _Images(files, images)
     ds = source.dataset(
         np.arange(len(files)), None, 2, settings, training=False, seed=settings.seed
@@ -111,6 +107,22 @@ def embed_images(
     )
     (progress or logger.info)(message)
     return features
+
+
+def _backbone_graph(settings: TrainSettings) -> tuple[Any, Any]:
+    """A fresh session's image input and the frozen backbone's pooled features of it."""
+    keras = _keras()
+    keras.backend.clear_session()
+    inputs = keras.Input((*settings.image_size, settings.channels), name="image")
+    x = _backbone_input_layer()(settings.architecture, name="backbone_input")(inputs)
+    backbone, _ = build_backbone(settings)
+    return inputs, backbone(x, training=False)
+
+
+def embedding_model(settings: TrainSettings) -> Any:
+    """The frozen backbone of ``settings`` with its input scaling: images to features."""
+    inputs, features = _backbone_graph(settings)
+    return _keras().Model(inputs, features)
 
 
 def _classifier(seed: int) -> Any:
@@ -230,11 +242,7 @@ def train_final_model(
     coef[regression.classes_] = rows
     intercept[regression.classes_] = bias
 
-    keras.backend.clear_session()
-    inputs = keras.Input((*settings.image_size, settings.channels), name="image")
-    x = _backbone_input_layer()(settings.architecture, name="backbone_input")(inputs)
-    backbone, _ = build_backbone(settings)
-    x = backbone(x, training=False)
+    inputs, x = _backbone_graph(settings)
     x = keras.layers.Normalization(
         mean=scaler.mean_.astype(np.float32), variance=scaler.var_.astype(np.float32)
     )(x)

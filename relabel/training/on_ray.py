@@ -1,0 +1,533 @@
+"""The Ray executor: a Ray task per fold, Ray Data over the images.
+
+With ``training.executor = "ray"`` (:class:`relabel.training.executor.Executor`):
+
+* each pending fold of a cross-validation is one Ray task with the resources of
+  ``training.ray_resources``, retried by Ray when its worker process dies; it returns the
+  fold's trained model(s), which stay in Ray's object store;
+* each fold's held-out images are then predicted by Ray Data (``map_batches`` over the
+  image list, a pool of actors that load the fold's models once), as soon as the fold is
+  trained, and the fold's result is handed back (and saved, see
+  :mod:`relabel.training.checkpoints`) while the other folds still train;
+* the final model is one more Ray task; embedding (``model.mode = "embed"``) is Ray Data.
+
+The workers compute exactly what the local executor computes: the same functions of
+:mod:`relabel.training`, the same seeds, the same decoded images (read from the run's
+decode cache when the worker can read it, decoded again on the worker when it cannot).
+The images must be readable by every worker at the same path (a shared file system) or
+at an object-store URL; :func:`check_workers_can_read` asks every node before any work is
+sent and refuses with a clear error.
+
+The three entry points have the signatures of their local counterparts plus the
+executor: :func:`cross_validated_probabilities` (the folds; the local
+:func:`relabel.training.cross_validated_probabilities` with a Ray fold runner, so saving
+and reusing finished folds is the same code), :func:`train_final_model` and
+:func:`embed_images`. Ray is the optional extra ``relabel[ray]``, imported when one of
+them runs; without it they raise :class:`~relabel.errors.TrainingError` saying how to
+install it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from relabel import failpoints
+from relabel import training as tr
+from relabel.errors import TrainingError
+from relabel.progress import Progress
+from relabel.training import embed as embed_mod
+from relabel.training.executor import Executor
+
+__all__ = [
+    "FoldsOnRay",
+    "check_workers_can_read",
+    "connect",
+    "cross_validated_probabilities",
+    "embed_images",
+    "predict",
+    "train_final_model",
+]
+
+#: Rows of one Ray Data batch of prediction or embedding.
+DATA_BATCH = 512
+#: Image files every node checks before any work is sent to the cluster.
+CHECK_SAMPLE = 16
+SHARED_PATHS = (
+    'with training.executor = "ray" the images, the weights file and the project folder '
+    "must be readable by every Ray worker at the same path (a shared file system mounted "
+    "at the same place on every node) or be object-store URLs (s3://, gs://)"
+)
+
+Finished = Callable[[int, "tr.FoldInfo", np.ndarray], None]
+FoldFailedError = tr.FoldFailedError
+
+
+def import_ray() -> Any:
+    """Import Ray, or say how to install it."""
+    try:
+        import ray
+    except ImportError as exc:
+        raise TrainingError(
+            'training.executor = "ray" needs Ray: pip install "relabel[ray]"'
+        ) from exc
+    return ray
+
+
+def connect(executor: Executor) -> Any:
+    """Ray, connected to the executor's cluster (a local one started when none is named).
+
+    Returns
+    -------
+    module
+        The ``ray`` module, initialised. A Ray already initialised in this process (by the
+        caller, a notebook, a test) is used as it is.
+    """
+    ray = import_ray()
+    if not ray.is_initialized():
+        _init(ray, executor.address or None)
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    return ray
+
+
+def _init(ray: Any, address: str | None) -> None:
+    """Start a local Ray (``address`` None) or join a cluster, quietly."""
+    try:
+        ray.init(
+            address=address,
+            include_dashboard=False,
+            log_to_driver=False,
+            logging_level=logging.WARNING,
+        )
+    except Exception as exc:  # ConnectionError, TimeoutError, RuntimeError by version
+        where = address or "a local Ray"
+        raise TrainingError(f"cannot start or reach the Ray cluster at {where}: {exc}") from exc
+
+
+def _shared(path: str) -> str:
+    """A path as every worker must see it: absolute, unless it is a URL."""
+    return path if "://" in path else os.path.abspath(path)
+
+
+def _unreadable(paths: Sequence[str]) -> list[str]:
+    """The paths this worker cannot read (a Ray task; URLs through TensorFlow's gfile)."""
+    missing = []
+    for path in paths:
+        ok = tr._tf().io.gfile.exists(path) if "://" in path else os.access(path, os.R_OK)
+        if not ok:
+            missing.append(path)
+    return missing
+
+
+def check_workers_can_read(ray: Any, paths: Sequence[str], executor: Executor) -> None:
+    """Ask every alive Ray node whether it can read a sample of ``paths``.
+
+    Raises
+    ------
+    TrainingError
+        A node cannot read one of them: the message names the node and the file.
+    """
+    if not paths:
+        return
+    picks = np.unique(np.linspace(0, len(paths) - 1, min(CHECK_SAMPLE, len(paths))).astype(int))
+    sample = [paths[i] for i in picks]
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    nodes = [n for n in ray.nodes() if n.get("Alive")]
+    task = ray.remote(_unreadable)
+    refs = [
+        task.options(
+            num_cpus=0,
+            scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False),
+            **_env(executor),
+        ).remote(sample)
+        for n in nodes
+    ]
+    for node, missing in zip(nodes, ray.get(refs), strict=True):
+        if missing:
+            raise TrainingError(
+                f"the Ray worker on node {node.get('NodeManagerAddress', node['NodeID'])} "
+                f"cannot read {missing[0]} ({len(missing)} of the {len(sample)} files checked "
+                f"there): {SHARED_PATHS}"
+            )
+
+
+def _env(executor: Executor) -> dict[str, Any]:
+    return {"runtime_env": dict(executor.runtime_env)} if executor.runtime_env else {}
+
+
+def _cache_of(images: np.ndarray | None) -> str | None:
+    """The decode cache's file, when the images are a memory-mapped ``.npy``."""
+    filename = getattr(images, "filename", None)
+    return None if filename is None else os.path.abspath(filename)
+
+
+@contextlib.contextmanager
+def _worker_images(files: list[str], settings: Any, cache: str | None) -> Iterator[tr._Images]:
+    """The images on a worker: the driver's decode cache if readable here, else decoded."""
+    expected = (len(files), *settings.image_size, settings.channels)
+    if cache is not None and settings.cache_images:
+        try:
+            array = np.load(cache, mmap_mode="r")
+        except (OSError, ValueError):
+            array = None
+        if array is not None and tuple(array.shape) == expected:
+            yield tr._Images(files, array)
+            return
+    with tr._images_of(files, settings, None, None) as source:
+        yield source
+
+
+def _model_bytes(model: Any) -> bytes:
+    with tempfile.TemporaryDirectory(prefix="relabel-ray-") as tmp:
+        path = Path(tmp) / "model.keras"
+        tr.save_model(model, path)
+        return path.read_bytes()
+
+
+def _load_model(blob: bytes) -> Any:
+    with tempfile.TemporaryDirectory(prefix="relabel-ray-") as tmp:
+        path = Path(tmp) / "model.keras"
+        path.write_bytes(blob)
+        return tr.load_model(path)
+
+
+# --------------------------------------------------------------------------- Ray tasks
+
+
+def _train_fold(
+    files: list[str],
+    y: np.ndarray,
+    n_classes: int,
+    settings: Any,
+    k: int,
+    train_idx: np.ndarray,
+    cache: str | None,
+) -> tuple[list[bytes], list[tr.FitInfo]]:
+    """Fit fold ``k``'s model(s) on a worker; return them as ``.keras`` bytes."""
+    epoch = lambda _message: failpoints.hit(f"ray_fold_{k + 1}")  # noqa: E731 (fault tests)
+    blobs, fits = [], []
+    with _worker_images(files, settings, cache) as source:
+        for model, info in tr._fold_models(source, y, n_classes, settings, k, train_idx, epoch):
+            blobs.append(_model_bytes(model))
+            fits.append(info)
+    return blobs, fits
+
+
+def _train_final(
+    files: list[str], y: np.ndarray, n_classes: int, settings: Any, cache: str | None
+) -> tuple[bytes, tr.FitInfo]:
+    """Fit the final model on every image on a worker; return it as ``.keras`` bytes."""
+    with _worker_images(files, settings, cache) as source:
+        model, info = tr._fit(
+            source, y, np.arange(len(y)), n_classes, settings, settings.seed, "final", None
+        )
+    return _model_bytes(model), info
+
+
+class _Batches:
+    """The decoded images of a Ray Data batch (``row`` and ``path`` columns)."""
+
+    def __init__(self, settings: Any, cache: str | None, n_images: int) -> None:
+        self.settings = settings
+        self.array = None
+        expected = (n_images, *settings.image_size, settings.channels)
+        if cache is not None:
+            with contextlib.suppress(OSError, ValueError):
+                array = np.load(cache, mmap_mode="r")
+                self.array = array if tuple(array.shape) == expected else None
+
+    def images(self, batch: dict[str, np.ndarray]) -> np.ndarray:
+        """The batch's images as float32 in [0, 1], exactly as training reads them."""
+        if self.array is not None:
+            decoded = self.array[np.asarray(batch["row"])]
+        else:
+            decoded = tr.decode_images([str(p) for p in batch["path"]], self.settings)
+        return np.asarray(decoded, dtype=np.float32) / 255.0
+
+
+class _Predictor(_Batches):
+    """Ray Data actor: one fold's models, averaged over the ensemble and test-time views."""
+
+    def __init__(self, blobs: Any, settings: Any, cache: str | None, n_images: int) -> None:
+        import ray
+
+        super().__init__(settings, cache, n_images)
+        self.models = [_load_model(blob) for blob in ray.get(blobs)]
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        x = self.images(batch)
+        total = None
+        for model in self.models:
+            probs = tr.predict_batch(model, x, self.settings)
+            total = probs.astype(np.float64) if total is None else total + probs
+        mean = (total / len(self.models)).astype(np.float32)
+        return {"row": np.asarray(batch["row"]), "out": mean}
+
+
+class _Embedder(_Batches):
+    """Ray Data actor: the frozen backbone's pooled features of each image."""
+
+    def __init__(self, settings: Any, cache: str | None, n_images: int) -> None:
+        super().__init__(settings, cache, n_images)
+        self.model = embed_mod.embedding_model(settings)
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        x = self.images(batch)
+        with tr._quiet_keras_warnings():
+            out = self.model.predict(x, batch_size=self.settings.batch_size, verbose=0)
+        return {"row": np.asarray(batch["row"]), "out": np.asarray(out, dtype=np.float32)}
+
+
+# --------------------------------------------------------------------------- driver side
+
+
+def _data_options(ray: Any, executor: Executor) -> dict[str, Any]:
+    """Ray Data options of the prediction and embedding actors."""
+    cpus = float(executor.resources.get("num_cpus", 1) or 0)
+    total = float(ray.cluster_resources().get("CPU", 1))
+    most = max(1, int(total // cpus)) if cpus else 1
+    pool = ray.data.ActorPoolStrategy(min_size=1, max_size=most)
+    options: dict[str, Any] = {"compute": pool, **_env(executor)}
+    options.update(executor.resources)
+    return options
+
+
+def _map_images(
+    ray: Any,
+    actor: type,
+    constructor: dict[str, Any],
+    files: list[str],
+    rows: np.ndarray,
+    executor: Executor,
+) -> np.ndarray:
+    """Run a Ray Data actor over the images at ``rows``; its outputs, in ``rows`` order."""
+    import pandas as pd
+
+    rows = np.asarray(rows, dtype=np.int64)
+    frame = pd.DataFrame({"row": rows, "path": [files[i] for i in rows]})
+    mapped = ray.data.from_pandas(frame).map_batches(
+        actor,
+        fn_constructor_kwargs=constructor,
+        batch_size=DATA_BATCH,
+        batch_format="numpy",
+        **_data_options(ray, executor),
+    )
+    where = {int(r): i for i, r in enumerate(rows)}
+    out: np.ndarray | None = None
+    for batch in mapped.iter_batches(batch_format="numpy", batch_size=None):
+        if out is None:
+            out = np.empty((len(rows), *batch["out"].shape[1:]), np.float32)
+        out[[where[int(r)] for r in batch["row"]]] = batch["out"]
+    if out is None:
+        raise TrainingError("internal error: Ray Data returned no rows")
+    return out
+
+
+def predict(
+    ray: Any,
+    blobs: Any,
+    files: list[str],
+    rows: np.ndarray,
+    settings: Any,
+    cache: str | None,
+    executor: Executor,
+) -> np.ndarray:
+    """Probabilities of the images at ``rows`` by the models of ``blobs`` (an object ref)."""
+    constructor = {"blobs": blobs, "settings": settings, "cache": cache, "n_images": len(files)}
+    return _map_images(ray, _Predictor, constructor, files, rows, executor)
+
+
+def cross_validated_probabilities(
+    paths: Sequence[str | os.PathLike[str]],
+    labels: np.ndarray,
+    n_classes: int,
+    settings: Any,
+    progress: Progress | None = None,
+    *,
+    executor: Executor,
+    images: np.ndarray | None = None,
+    checkpoints: Path | None = None,
+) -> tr.CrossValResult:
+    """:func:`relabel.training.cross_validated_probabilities` with each fold a Ray task.
+
+    The same splits, seeds and results as locally; the held-out images of each fold are
+    predicted by Ray Data as soon as the fold is trained.
+
+    Raises
+    ------
+    relabel.training.FoldFailedError
+        A fold failed (its worker died more than ``executor.max_retries`` times, or the
+        fit raised); it is named, and every other fold was finished (and saved) first.
+    TrainingError
+        Ray is not installed or not reachable, or a worker cannot read the images.
+    """
+    return tr.cross_validated_probabilities(
+        paths,
+        labels,
+        n_classes,
+        settings,
+        progress,
+        images=images,
+        runner=FoldsOnRay(executor),
+        checkpoints=checkpoints,
+    )
+
+
+class FoldsOnRay:
+    """A :data:`relabel.training.FoldRunner`: one Ray task per fold, Ray Data prediction.
+
+    Parameters
+    ----------
+    executor : Executor
+        The cluster, the resources of each fold's task and the retries.
+    """
+
+    def __init__(self, executor: Executor) -> None:
+        self.executor = executor
+
+    def __call__(
+        self,
+        files: list[str],
+        y: np.ndarray,
+        n_classes: int,
+        settings: Any,
+        splits: Sequence[tuple[np.ndarray, np.ndarray]],
+        pending: Sequence[int],
+        finished: Finished,
+        progress: Progress | None,
+        images: np.ndarray | None = None,
+    ) -> None:
+        """Train the ``pending`` folds; call ``finished(k, info, probs)`` as each is done."""
+        executor = self.executor
+        ray = connect(executor)
+        files = [_shared(f) for f in files]
+        check_workers_can_read(ray, _with_weights(files, settings), executor)
+        cache = _cache_of(images)
+        task = ray.remote(_train_fold).options(num_returns=2, **executor.task_options())
+        files_ref, y_ref = ray.put(files), ray.put(y)
+        submitted: dict[Any, tuple[int, Any, float]] = {}
+        for k in pending:
+            blobs, fits = task.remote(files_ref, y_ref, n_classes, settings, k, splits[k][0], cache)
+            submitted[fits] = (k, blobs, time.perf_counter())
+        _say(progress, f"{len(pending)} fold(s) sent to Ray, each with {dict(executor.resources)}")
+        failed: dict[int, str] = {}
+        waiting = list(submitted)
+        try:
+            while waiting:
+                ready, waiting = ray.wait(waiting, num_returns=1)
+                k, blobs, started = submitted[ready[0]]
+                try:
+                    fits = ray.get(ready[0])
+                except Exception as exc:  # a RayTaskError, or the worker died too often
+                    failed[k] = _why(exc, executor)
+                    _say(progress, f"fold {k + 1}/{settings.folds}: failed on Ray: {failed[k]}")
+                    continue
+                predicted = predict(ray, blobs, files, splits[k][1], settings, cache, executor)
+                finished(k, tr.fold_done(k, y[splits[k][1]], predicted, fits, started), predicted)
+        finally:
+            for ref in waiting:
+                ray.cancel(ref, force=True)
+        if failed:
+            _raise_failed(failed, [k for k in pending if k not in failed], settings.folds)
+
+
+def _with_weights(files: list[str], settings: Any) -> list[str]:
+    """The files every worker must read: the images and a local weights file."""
+    weights = settings.weights
+    if weights and weights != tr.IMAGENET:
+        return [*files, _shared(str(weights))]
+    return files
+
+
+def _why(exc: BaseException, executor: Executor) -> str:
+    """What a failed fold's exception says, without Ray's traceback."""
+    ray = import_ray()
+    if isinstance(exc, ray.exceptions.RayTaskError) and exc.cause is not None:
+        return f"{type(exc.cause).__name__}: {exc.cause}"
+    if isinstance(exc, ray.exceptions.WorkerCrashedError | ray.exceptions.NodeDiedError):
+        return f"its worker died {executor.max_retries + 1} times ({type(exc).__name__})"
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+
+
+def _raise_failed(failed: dict[int, str], finished: list[int], folds: int) -> None:
+    names = "; ".join(f"fold {k + 1}/{folds}: {why}" for k, why in sorted(failed.items()))
+    done = ", ".join(str(k + 1) for k in finished) or "none"
+    raise FoldFailedError(
+        f"{len(failed)} fold(s) failed on Ray: {names} (finished: {done})",
+        sorted(failed),
+        finished,
+    )
+
+
+def train_final_model(
+    paths: Sequence[str | os.PathLike[str]],
+    labels: np.ndarray,
+    n_classes: int,
+    settings: Any,
+    out_path: Path,
+    progress: Progress | None = None,
+    *,
+    executor: Executor,
+    images: np.ndarray | None = None,
+) -> tr.FitInfo:
+    """:func:`relabel.training.train_final_model` as one Ray task; the model is saved here.
+
+    Raises
+    ------
+    TrainingError
+        The fit failed on Ray, Ray is not there, or a worker cannot read the images.
+    """
+    out_path = Path(out_path)
+    if out_path.suffix != ".keras":
+        raise tr.InvalidSettingsError(f"model file {out_path} must end in .keras")
+    files, y = tr._check_inputs(paths, labels, n_classes)
+    tr.check_settings(settings)
+    ray = connect(executor)
+    files = [_shared(f) for f in files]
+    check_workers_can_read(ray, _with_weights(files, settings), executor)
+    task = ray.remote(_train_final).options(**executor.task_options())
+    _say(progress, f"final model sent to Ray, with {dict(executor.resources)}")
+    try:
+        blob, info = ray.get(task.remote(files, y, n_classes, settings, _cache_of(images)))
+    except Exception as exc:
+        raise TrainingError(f"the final model failed on Ray: {_why(exc, executor)}") from exc
+    tr._write_atomically(out_path, blob)
+    return info
+
+
+def embed_images(
+    paths: Sequence[str | os.PathLike[str]],
+    settings: Any,
+    progress: Progress | None = None,
+    *,
+    executor: Executor,
+    images: np.ndarray | None = None,
+) -> np.ndarray:
+    """:func:`relabel.training.embed.embed_images` by Ray Data over the image list.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n, features)`` float32, row ``i`` the features of ``paths[i]``.
+    """
+    embed_mod._check_embed_settings(settings)
+    ray = connect(executor)
+    files = [_shared(os.fspath(p)) for p in paths]
+    check_workers_can_read(ray, _with_weights(files, settings), executor)
+    _say(progress, f"embedding {len(files)} images with {settings.architecture} on Ray Data")
+    constructor = {"settings": settings, "cache": _cache_of(images), "n_images": len(files)}
+    return _map_images(ray, _Embedder, constructor, files, np.arange(len(files)), executor)
+
+
+def _say(progress: Progress | None, message: str) -> None:
+    (progress or tr.logger.info)(message)

@@ -1,0 +1,259 @@
+"""The Ray executor against a real local Ray of 2 CPUs (tier ``ray``).
+
+The folds run as Ray tasks and the held-out images are predicted by Ray Data; the results
+must be those of the local executor, a worker killed mid-fold must be retried, a fold that
+keeps failing must be named, and the next run must train only what did not finish.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from sklearn.datasets import load_digits
+
+from relabel import config as config_mod
+from relabel.errors import ConfigError, TrainingError
+from relabel.scoring import score_samples
+from relabel.training import (
+    Executor,
+    FoldFailedError,
+    TrainSettings,
+    cross_validated_probabilities,
+    on_ray,
+    predict_probabilities,
+    train_final_model,
+)
+
+# Keras' own model.save() warns about TensorFlow tensors under numpy 2.
+pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
+
+N_CLASSES = 10
+TINY = TrainSettings(image_size=(12, 12), channels=1, epochs=3, batch_size=32, folds=2, patience=2)
+RAY = Executor(kind="ray")
+
+
+@pytest.fixture(scope="module")
+def digits(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[str], np.ndarray]:
+    """120 digits (12 per class) written as 8x8 grayscale PNG files."""
+    root = tmp_path_factory.mktemp("digits")
+    data = load_digits()
+    rng = np.random.default_rng(1)
+    chosen = rng.permutation(
+        np.concatenate(
+            [rng.choice(np.flatnonzero(data.target == k), 12, replace=False) for k in range(10)]
+        )
+    )
+    paths = []
+    for i, index in enumerate(chosen):
+        path = root / f"{i:04d}.png"
+        Image.fromarray((data.images[index] * 255 / 16).astype(np.uint8), mode="L").save(path)
+        paths.append(str(path))
+    return paths, data.target[chosen].astype(np.int64)
+
+
+@pytest.fixture(scope="module")
+def local(digits, keras) -> np.ndarray:
+    """The local executor's out-of-fold probabilities of TINY."""
+    paths, y = digits
+    return cross_validated_probabilities(paths, y, N_CLASSES, TINY).probabilities
+
+
+def failing(fold: int, marker: Path | None = None, retries: int = 3) -> Executor:
+    """A Ray executor whose worker kills itself (SIGKILL) in ``fold``'s first epoch."""
+    env = {"RELABEL_FAILPOINT": f"ray_fold_{fold}"}
+    if marker is not None:
+        env["RELABEL_FAILPOINT_ONCE"] = str(marker)  # only the first worker dies
+    return Executor(kind="ray", max_retries=retries, runtime_env={"env_vars": env})
+
+
+def ranking(probs: np.ndarray, y: np.ndarray) -> list[int]:
+    return score_samples(y, probs).rank.tolist()
+
+
+def test_ray_gives_the_local_probabilities_and_ranking_though_a_worker_was_killed(
+    digits, local, ray_cluster, tmp_path
+) -> None:
+    paths, y = digits
+    marker = tmp_path / "killed"
+    messages: list[str] = []
+    result = on_ray.cross_validated_probabilities(
+        paths,
+        y,
+        N_CLASSES,
+        TINY,
+        messages.append,
+        executor=failing(1, marker),
+        checkpoints=tmp_path / "folds",
+    )
+    assert marker.is_file()  # a worker process was killed in fold 1's first epoch ...
+    np.testing.assert_allclose(result.probabilities, local, atol=1e-5)  # ... and redone
+    assert ranking(result.probabilities, y) == ranking(local, y)
+    assert [f.fold for f in result.folds] == [1, 2]
+    assert sum(f.n_heldout for f in result.folds) == len(paths)
+    assert messages[0] == "2 fold(s) sent to Ray, each with {'num_cpus': 1}"
+    assert any(m.startswith("fold 1/2: done in ") for m in messages)
+    # Each fold's result was written as it finished.
+    saved = sorted(p.name for p in (tmp_path / "folds").rglob("fold-*.npz"))
+    assert saved == ["fold-1.npz", "fold-2.npz"]
+
+
+def test_a_fold_that_keeps_failing_is_named_and_the_rerun_trains_only_the_rest(
+    digits, local, ray_cluster, tmp_path
+) -> None:
+    paths, y = digits
+    with pytest.raises(FoldFailedError) as failed:
+        on_ray.cross_validated_probabilities(
+            paths, y, N_CLASSES, TINY, executor=failing(2, retries=1), checkpoints=tmp_path
+        )
+    message = str(failed.value)
+    assert "fold 2/2: its worker died 2 times (WorkerCrashedError)" in message, message
+    assert "(finished: 1)" in message and "run again to train only the rest" in message
+    assert failed.value.failed == [1] and failed.value.finished == [0]
+    (fold_1,) = tmp_path.rglob("fold-1.npz")
+    written = fold_1.stat().st_mtime_ns
+
+    messages: list[str] = []
+    again = on_ray.cross_validated_probabilities(
+        paths, y, N_CLASSES, TINY, messages.append, executor=RAY, checkpoints=tmp_path
+    )
+    assert "fold 1: saved, reused" in messages
+    assert messages[1] == "1 fold(s) sent to Ray, each with {'num_cpus': 1}"
+    assert fold_1.stat().st_mtime_ns == written
+    np.testing.assert_allclose(again.probabilities, local, atol=1e-5)
+
+
+def test_the_final_model_trained_on_ray_predicts_like_the_local_one(
+    digits, ray_cluster, keras, tmp_path
+) -> None:
+    paths, y = digits
+    one = dataclasses.replace(TINY, epochs=2)
+    local_info = train_final_model(paths, y, N_CLASSES, one, tmp_path / "local.keras")
+    ray_info = on_ray.train_final_model(
+        paths, y, N_CLASSES, one, tmp_path / "ray.keras", executor=RAY
+    )
+    assert ray_info.epochs_run == local_info.epochs_run
+    assert ray_info.train_loss == pytest.approx(local_info.train_loss, abs=1e-5)
+    np.testing.assert_allclose(
+        predict_probabilities(tmp_path / "ray.keras", paths[:40], one),
+        predict_probabilities(tmp_path / "local.keras", paths[:40], one),
+        atol=1e-5,
+    )
+
+
+def test_embedding_on_ray_data_equals_the_local_embedding(
+    digits, ray_cluster, keras, tmp_path
+) -> None:
+    from relabel.training.embed import embed_images
+
+    keras.utils.set_random_seed(0)
+    backbone = keras.applications.MobileNetV2(
+        include_top=False, weights=None, input_shape=(32, 32, 3), pooling="avg"
+    )
+    weights = tmp_path / "mobilenet_v2.weights.h5"
+    backbone.save_weights(weights)
+    settings = TrainSettings(
+        image_size=(32, 32), channels=1, architecture="MobileNetV2", weights=str(weights)
+    )
+    paths = digits[0][:48]
+    here = embed_images(paths, settings)
+    there = on_ray.embed_images(paths, settings, executor=RAY)
+    assert there.shape == here.shape == (48, 1280)
+    np.testing.assert_allclose(there, here, atol=1e-4, rtol=1e-4)
+
+
+def test_a_file_the_workers_cannot_read_is_refused_up_front(digits, ray_cluster) -> None:
+    missing = "/nowhere/shared/0001.png"
+    with pytest.raises(TrainingError) as refused:
+        on_ray.check_workers_can_read(ray_cluster, [digits[0][0], missing], RAY)
+    message = str(refused.value)
+    assert f"cannot read {missing} (1 of the 2 files checked there)" in message
+    assert "a shared file system mounted at the same place on every node" in message
+
+
+def test_relabel_train_starts_its_own_ray_and_writes_the_run(
+    tmp_path: Path, trains: dict[str, str]
+) -> None:
+    from relabel.demo import write_digits
+    from relabel.project import Project
+
+    data = write_digits(tmp_path / "data", size=8)
+    root = tmp_path / "proj"
+    Project.init(root, manifest=data.manifest, folds=2, image_size=[8, 8])
+    config = config_mod.load(root)
+    config.training.epochs = 1
+    config.training.executor = "ray"
+    config.training.ray_resources = {"num_cpus": 1}
+    config_mod.save(config, root)
+    done = subprocess.run(
+        [sys.executable, "-m", "relabel.cli", "train", str(root), "--no-final-model"],
+        env={**trains, "RAY_ADDRESS": ""},
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "2 fold(s) sent to Ray" in done.stderr
+    (run,) = (root / "runs").glob("*/metrics.json")
+    metrics = json.loads(run.read_text())
+    assert [f["fold"] for f in metrics["folds"]] == [1, 2]
+    assert metrics["n_samples"] == len(data.manifest.read_text().splitlines()) - 1
+    assert not (root / "runs" / ".folds").exists()  # kept only for a failed run
+
+
+# ----------------------------------------------------------------- config and install
+
+
+def test_executor_config_round_trips_and_is_checked(tmp_path: Path) -> None:
+    config = config_mod.Config(name="p")
+    config.dataset.classes = ["a", "b"]
+    config.training.executor = "ray"
+    config.training.ray_address = "ray://head:10001"
+    config.training.ray_resources = {"num_cpus": 4, "num_gpus": 1}
+    config_mod.save(config, tmp_path)
+    text = (tmp_path / config_mod.CONFIG_FILE).read_text()
+    assert "ray_resources = { num_cpus = 4, num_gpus = 1 }" in text
+    loaded = config_mod.load(tmp_path)
+    assert Executor.from_config(loaded) == Executor(
+        kind="ray", address="ray://head:10001", resources={"num_cpus": 4, "num_gpus": 1}
+    )
+    assert "executor" not in config_mod.train_fields()  # where, not how: not a setting
+
+    def refused(line: str, says: str) -> None:
+        (tmp_path / config_mod.CONFIG_FILE).write_text(text.replace(text_line(line), line))
+        with pytest.raises(ConfigError, match=says):
+            config_mod.load(tmp_path)
+
+    def text_line(line: str) -> str:
+        key = line.split(" = ")[0]
+        return next(x for x in text.splitlines() if x.startswith(f"{key} = "))
+
+    refused('executor = "dask"', "'dask' is not one of local, ray")
+    refused("ray_resources = { gpus = 1 }", "unknown key 'gpus'")
+    refused("ray_resources = { num_cpus = -1 }", "num_cpus must be a number >= 0")
+    refused("ray_resources = 4", "expected a table")
+    refused('ray_address = "head"', "training.ray_address must be")
+
+
+def test_without_ray_installed_the_error_says_how_to_install_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)
+    with pytest.raises(TrainingError, match=r'pip install "relabel\[ray\]"'):
+        on_ray.connect(RAY)
+
+
+def test_the_local_executor_never_imports_ray() -> None:
+    code = (
+        "import sys; from relabel.training import Executor, cross_validated_probabilities; "
+        "assert not Executor().is_ray; assert 'ray' not in sys.modules, 'ray imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ})
