@@ -10,7 +10,9 @@ Quick mode (CI, a few minutes on 2 CPU cores):
 * speed: scoring 1M x 10 against cleanlab; throughput on the digits and MNIST; the cycle
   time on the digits;
 * studio: Label Studio push of 1,000 tasks in each image mode and pull;
-* memory: 2,000 vs 12,000 streamed MNIST images (the same 6x ratio as the full run).
+* memory: 2,000 vs 12,000 streamed MNIST images (the same 6x ratio as the full run);
+* ray: the digits' 4-fold run with the local and the Ray executor, and the estimate of a
+  run on N workers.
 
 Full mode (the published table): MNIST and CIFAR-10 also trained with relabel's CNN in
 every label setting, review yield and training at the project's epochs, scoring 1M x 10 and
@@ -63,7 +65,7 @@ from benchmarks.datasets import DataUnavailableError
 
 log = logging.getLogger("benchmarks")
 
-SECTIONS = ("detection", "speed", "memory", "review", "reviewers", "photos", "studio")
+SECTIONS = ("detection", "speed", "memory", "review", "reviewers", "photos", "studio", "ray")
 
 
 @dataclass(frozen=True)
@@ -484,6 +486,20 @@ def run_reviewers(plan: Plan, data: Path, cache: Path, results: dict[str, Any]) 
     results["reviewers"]["floor_probe"] = floor_probe.run(data, cache)
 
 
+def run_ray(plan: Plan, cache: Path, results: dict[str, Any]) -> None:
+    """Section 6: the digits' 4-fold run with the local and the Ray executor."""
+    from benchmarks import ray_executor
+
+    try:
+        import ray  # noqa: F401  (the optional extra)
+    except ImportError:
+        results["ray"] = {"error": 'Ray is not installed: pip install "relabel[ray]"'}
+        return
+    results["ray"] = ray_executor.run(
+        datasets.load_digits(cache), plan.digits_epochs, results.get("photos"), log.info
+    )
+
+
 def keep_earlier_sections(
     results: dict[str, Any], json_path: Path, sections: Sequence[str]
 ) -> None:
@@ -648,6 +664,7 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "reviewers": lambda: run_reviewers(plan, data, cache, results),
         "photos": lambda: run_photos(plan, data, cache, args.reuse_oof, results, save),
         "studio": lambda: run_studio(plan, results),
+        "ray": lambda: run_ray(plan, cache, results),
     }
 
     for name in SECTIONS:

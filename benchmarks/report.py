@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from benchmarks import report_reviewers
+from benchmarks import report_ray, report_reviewers
 from relabel import scoring
 
 #: Methods shown in the cross-setting comparison of the default-method question.
@@ -2020,6 +2020,8 @@ def render(results: dict[str, Any]) -> str:
         lines += _photos(results["photos"])
     if results.get("studio"):
         lines += _studio(results["studio"])
+    if results.get("ray"):
+        lines += report_ray.render(results["ray"])
     lines += _closing(results)
     lines += ["## Machine, versions, command", ""]
     m = meta["machine"]

@@ -1111,3 +1111,46 @@ def test_reviewers_section_compares_from_the_figures():
     assert "majority sent 90 task(s) for 40 correction(s) with it and 120" in text
     rv["arms"][1]["cycles"][0]["resolved_accuracy"] = 0.80
     assert "lower than majority's" in "\n".join(report_reviewers.render(rv))
+
+
+def test_ray_section_compares_and_estimates_from_the_figures():
+    """The Ray section's ratios and estimates follow the figures they are given."""
+    from benchmarks import ray_executor, report_ray
+
+    same = {"max_abs_diff": 0.0, "same_ranking": True}
+    r = {
+        "dataset": "digits",
+        "n": 1797,
+        "folds": 4,
+        "epochs": 5,
+        "cores": 2,
+        "ray_version": "2.60.0",
+        "ray_start_s": 6.0,
+        "local_s": 40.0,
+        "ray_serial_s": 60.0,
+        "ray_parallel_s": 50.0,
+        "ray_parallel_fold_fit_s": [18.0, 19.0, 18.5, 18.0],
+        "overhead_s": 20.0,
+        "fold_s": 10.0,
+        "serial_vs_local": same,
+        "parallel_vs_local": {"max_abs_diff": 2e-6, "same_ranking": False},
+        "estimate": ray_executor.estimate(10.0, 4, 20.0),
+    }
+    text = "\n".join(report_ray.render(r))
+    assert "| ray, one fold at a time (2 CPUs per fold) | 60.0 | 1.50x slower than |" in text
+    assert "| ray, one fold per CPU (2 at once) | 50.0 | 1.25x slower than |" in text
+    assert "max |Δp| 0.0e+00, the same ranking" in text
+    assert "**a different ranking**" in text
+    assert "overhead on this run is 20.0 s (50% of the local run)" in text
+    # 10 s x ceil(4 / N) + 20 s against 10 x 4 + 20 = 60 s on one worker.
+    assert [(e["workers"], e["seconds"]) for e in r["estimate"]] == [
+        (1, 60.0),
+        (2, 40.0),
+        (4, 30.0),
+        (8, 30.0),
+    ]
+    assert "| 4 | 30 | 2.00x |" in text
+    assert "photos section" not in text
+    r["local_s"], r["ray_parallel_s"] = 40.0, 20.0
+    assert "2.00x faster than" in "\n".join(report_ray.render(r))
+    assert "Not measured: `no ray`" in "\n".join(report_ray.render({"error": "no ray"}))
