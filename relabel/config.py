@@ -238,6 +238,8 @@ class TrainingConfig:
     ray_resources : dict
         Ray resources of each fold's task and of the final model's: ``num_cpus``,
         ``num_gpus`` and ``memory`` (bytes), e.g. ``{ num_cpus = 4, num_gpus = 1 }``.
+    ray_max_retries : int
+        Times Ray re-runs a fold whose worker process died before the run fails.
     """
 
     folds: int = 5
@@ -251,11 +253,12 @@ class TrainingConfig:
     executor: str = "local"
     ray_address: str = ""
     ray_resources: dict[str, float] = field(default_factory=lambda: {"num_cpus": 1})
+    ray_max_retries: int = 3
 
 
 #: The fields of :class:`TrainingConfig` that say where training runs, not how: they are
 #: not training settings (not in :func:`train_fields`, not in a run's fingerprint).
-EXECUTOR_FIELDS = ("executor", "ray_address", "ray_resources")
+EXECUTOR_FIELDS = ("executor", "ray_address", "ray_resources", "ray_max_retries")
 EXECUTORS = ("local", "ray")
 #: The Ray task options ``training.ray_resources`` may set.
 RAY_RESOURCE_KEYS = ("num_cpus", "num_gpus", "memory")
@@ -668,6 +671,8 @@ def _config_problems(config: Config) -> list[str]:
 def _ray_problems(t: TrainingConfig) -> list[str]:
     """The rules of ``training.ray_address`` and ``training.ray_resources``."""
     problems = []
+    if t.ray_max_retries < 0:
+        problems.append(f"training.ray_max_retries must be at least 0, got {t.ray_max_retries}")
     address = t.ray_address
     if address and address != "auto" and not address.startswith("ray://") and ":" not in address:
         problems.append(

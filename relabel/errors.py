@@ -103,6 +103,13 @@ class WeightsNotFoundError(TrainingError):
     exit_code = ExitCode.INVALID_INPUT
 
 
+class ExecutorUnavailableError(TrainingError):
+    """The configured executor cannot run here: Ray is not installed, or its workers
+    cannot read the images. Nothing was trained or written."""
+
+    exit_code = ExitCode.INVALID_INPUT
+
+
 class StudioError(RelabelError):
     """Base class of Label Studio errors."""
 

@@ -336,6 +336,11 @@ class Project:
         settings = self.train_settings()
         training.check_settings(settings)  # before anything is written
         self.check_images(samples, progress)
+        executor = training.Executor.from_config(self.config)
+        if executor.is_ray:
+            from relabel.training import on_ray
+
+            on_ray.check_ready(executor, samples["path"].tolist(), settings)
         run_id = _run_id(self.store)
         run_dir = self.root / RUNS_DIR / run_id
         # Written under a hidden name and renamed when complete: a failed or killed run

@@ -20,7 +20,7 @@ from PIL import Image
 from sklearn.datasets import load_digits
 
 from relabel import config as config_mod
-from relabel.errors import ConfigError, TrainingError
+from relabel.errors import ConfigError, ExecutorUnavailableError, ExitCode
 from relabel.scoring import score_samples
 from relabel.training import (
     Executor,
@@ -114,7 +114,7 @@ def test_a_fold_that_keeps_failing_is_named_and_the_rerun_trains_only_the_rest(
             paths, y, N_CLASSES, TINY, executor=failing(2, retries=1), checkpoints=tmp_path
         )
     message = str(failed.value)
-    assert "fold 2/2: its worker died 2 times (WorkerCrashedError)" in message, message
+    assert "fold 2/2: its worker died (2 attempts, WorkerCrashedError)" in message, message
     assert "(finished: 1)" in message and "run again to train only the rest" in message
     assert failed.value.failed == [1] and failed.value.finished == [0]
     (fold_1,) = tmp_path.rglob("fold-1.npz")
@@ -171,14 +171,14 @@ def test_embedding_on_ray_data_equals_the_local_embedding(
 
 def test_a_file_the_workers_cannot_read_is_refused_up_front(digits, ray_cluster) -> None:
     missing = "/nowhere/shared/0001.png"
-    with pytest.raises(TrainingError) as refused:
+    with pytest.raises(ExecutorUnavailableError) as refused:
         on_ray.check_workers_can_read(ray_cluster, [digits[0][0], missing], RAY)
     message = str(refused.value)
     assert f"cannot read {missing} (1 of the 2 files checked there)" in message
     assert "a shared file system mounted at the same place on every node" in message
 
 
-def test_relabel_train_starts_its_own_ray_and_writes_the_run(
+def test_relabel_train_on_its_own_ray_fails_naming_the_fold_then_resumes(
     tmp_path: Path, trains: dict[str, str]
 ) -> None:
     from relabel.demo import write_digits
@@ -189,24 +189,38 @@ def test_relabel_train_starts_its_own_ray_and_writes_the_run(
     Project.init(root, manifest=data.manifest, folds=2, image_size=[8, 8])
     config = config_mod.load(root)
     config.training.epochs = 1
-    config.training.executor = "ray"
-    config.training.ray_resources = {"num_cpus": 1}
+    config.training.executor = "ray"  # ray_address empty: relabel starts a local Ray
+    config.training.ray_max_retries = 0
     config_mod.save(config, root)
-    done = subprocess.run(
-        [sys.executable, "-m", "relabel.cli", "train", str(root), "--no-final-model"],
-        env={**trains, "RAY_ADDRESS": ""},
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
+
+    def train(**env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "relabel.cli", "train", str(root), "--no-final-model"],
+            env={**trains, "RAY_ADDRESS": "", **env},
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
+        )
+
+    # Every worker that trains fold 2 kills itself: the run fails naming the fold ...
+    failed = train(RELABEL_FAILPOINT="ray_fold_2")
+    assert failed.returncode == 1, failed.stderr[-3000:]
+    assert "fold 2/2: its worker died (1 attempt, WorkerCrashedError)" in failed.stderr
+    assert not list((root / "runs").glob("*/metrics.json"))
+    (saved,) = (root / "runs" / ".folds").rglob("fold-*.npz")
+    assert saved.name == "fold-1.npz"
+
+    # ... and the next run trains only fold 2.
+    done = train()
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "2 fold(s) sent to Ray" in done.stderr
+    assert "fold 1: saved, reused" in done.stderr
+    assert "1 fold(s) sent to Ray" in done.stderr
     (run,) = (root / "runs").glob("*/metrics.json")
     metrics = json.loads(run.read_text())
     assert [f["fold"] for f in metrics["folds"]] == [1, 2]
     assert metrics["n_samples"] == len(data.manifest.read_text().splitlines()) - 1
-    assert not (root / "runs" / ".folds").exists()  # kept only for a failed run
+    assert not (root / "runs" / ".folds").exists()  # kept only while a run has failed
 
 
 # ----------------------------------------------------------------- config and install
@@ -241,14 +255,16 @@ def test_executor_config_round_trips_and_is_checked(tmp_path: Path) -> None:
     refused("ray_resources = { num_cpus = -1 }", "num_cpus must be a number >= 0")
     refused("ray_resources = 4", "expected a table")
     refused('ray_address = "head"', "training.ray_address must be")
+    refused("ray_max_retries = -1", "training.ray_max_retries must be at least 0")
 
 
 def test_without_ray_installed_the_error_says_how_to_install_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setitem(sys.modules, "ray", None)
-    with pytest.raises(TrainingError, match=r'pip install "relabel\[ray\]"'):
+    with pytest.raises(ExecutorUnavailableError, match=r'pip install "relabel\[ray\]"') as no:
         on_ray.connect(RAY)
+    assert no.value.exit_code == ExitCode.INVALID_INPUT
 
 
 def test_the_local_executor_never_imports_ray() -> None:
@@ -257,3 +273,27 @@ def test_the_local_executor_never_imports_ray() -> None:
         "assert not Executor().is_ray; assert 'ray' not in sys.modules, 'ray imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ})
+
+
+def test_train_without_ray_installed_exits_6_and_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from relabel.demo import write_digits
+    from relabel.project import Project
+
+    data = write_digits(tmp_path / "data", size=8)
+    root = tmp_path / "proj"
+    Project.init(root, manifest=data.manifest, folds=2, image_size=[8, 8])
+    config = config_mod.load(root)
+    config.training.executor = "ray"
+    config_mod.save(config, root)
+    monkeypatch.setitem(sys.modules, "ray", None)
+    project = Project.open(root)
+
+    def state() -> dict[str, bytes]:
+        return {p.name: p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+    before = state()
+    with pytest.raises(ExecutorUnavailableError, match="relabel\\[ray\\]"):
+        project.train()
+    assert state() == before  # no run recorded, no run folder

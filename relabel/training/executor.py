@@ -53,7 +53,12 @@ class Executor:
     def from_config(cls, config: config_mod.Config) -> Executor:
         """The executor of a project's ``[training]`` section."""
         t = config.training
-        return cls(kind=t.executor, address=t.ray_address, resources=dict(t.ray_resources))
+        return cls(
+            kind=t.executor,
+            address=t.ray_address,
+            resources=dict(t.ray_resources),
+            max_retries=t.ray_max_retries,
+        )
 
     @property
     def is_ray(self) -> bool:

@@ -42,13 +42,14 @@ import numpy as np
 
 from relabel import failpoints
 from relabel import training as tr
-from relabel.errors import TrainingError
+from relabel.errors import ExecutorUnavailableError, TrainingError
 from relabel.progress import Progress
 from relabel.training import embed as embed_mod
 from relabel.training.executor import Executor
 
 __all__ = [
     "FoldsOnRay",
+    "check_ready",
     "check_workers_can_read",
     "connect",
     "cross_validated_probabilities",
@@ -76,7 +77,7 @@ def import_ray() -> Any:
     try:
         import ray
     except ImportError as exc:
-        raise TrainingError(
+        raise ExecutorUnavailableError(
             'training.executor = "ray" needs Ray: pip install "relabel[ray]"'
         ) from exc
     return ray
@@ -133,7 +134,7 @@ def check_workers_can_read(ray: Any, paths: Sequence[str], executor: Executor) -
 
     Raises
     ------
-    TrainingError
+    relabel.errors.ExecutorUnavailableError
         A node cannot read one of them: the message names the node and the file.
     """
     if not paths:
@@ -154,11 +155,29 @@ def check_workers_can_read(ray: Any, paths: Sequence[str], executor: Executor) -
     ]
     for node, missing in zip(nodes, ray.get(refs), strict=True):
         if missing:
-            raise TrainingError(
+            raise ExecutorUnavailableError(
                 f"the Ray worker on node {node.get('NodeManagerAddress', node['NodeID'])} "
                 f"cannot read {missing[0]} ({len(missing)} of the {len(sample)} files checked "
                 f"there): {SHARED_PATHS}"
             )
+
+
+def check_ready(executor: Executor, paths: Sequence[str | os.PathLike[str]], settings: Any) -> None:
+    """Connect to the executor's Ray and check that every node reads the images.
+
+    What each entry point does first; a caller that must not write anything before
+    knowing (``relabel train``) calls it up front.
+
+    Raises
+    ------
+    relabel.errors.ExecutorUnavailableError
+        Ray is not installed, or a node cannot read the images or the weights file.
+    TrainingError
+        The cluster cannot be reached.
+    """
+    ray = connect(executor)
+    files = [_shared(os.fspath(p)) for p in paths]
+    check_workers_can_read(ray, _with_weights(files, settings), executor)
 
 
 def _env(executor: Executor) -> dict[str, Any]:
@@ -171,18 +190,24 @@ def _cache_of(images: np.ndarray | None) -> str | None:
     return None if filename is None else os.path.abspath(filename)
 
 
+def _open_cache(cache: str | None, expected: tuple[int, ...]) -> np.ndarray | None:
+    """The driver's decode cache, memory-mapped, if this worker reads it with that shape."""
+    if cache is None:
+        return None
+    try:
+        array = np.load(cache, mmap_mode="r")
+    except (OSError, ValueError):
+        return None
+    return array if tuple(array.shape) == expected else None
+
+
 @contextlib.contextmanager
 def _worker_images(files: list[str], settings: Any, cache: str | None) -> Iterator[tr._Images]:
     """The images on a worker: the driver's decode cache if readable here, else decoded."""
-    expected = (len(files), *settings.image_size, settings.channels)
-    if cache is not None and settings.cache_images:
-        try:
-            array = np.load(cache, mmap_mode="r")
-        except (OSError, ValueError):
-            array = None
-        if array is not None and tuple(array.shape) == expected:
-            yield tr._Images(files, array)
-            return
+    array = _open_cache(cache, (len(files), *settings.image_size, settings.channels))
+    if array is not None and settings.cache_images:
+        yield tr._Images(files, array)
+        return
     with tr._images_of(files, settings, None, None) as source:
         yield source
 
@@ -239,12 +264,7 @@ class _Batches:
 
     def __init__(self, settings: Any, cache: str | None, n_images: int) -> None:
         self.settings = settings
-        self.array = None
-        expected = (n_images, *settings.image_size, settings.channels)
-        if cache is not None:
-            with contextlib.suppress(OSError, ValueError):
-                array = np.load(cache, mmap_mode="r")
-                self.array = array if tuple(array.shape) == expected else None
+        self.array = _open_cache(cache, (n_images, *settings.image_size, settings.channels))
 
     def images(self, batch: dict[str, np.ndarray]) -> np.ndarray:
         """The batch's images as float32 in [0, 1], exactly as training reads them."""
@@ -455,7 +475,9 @@ def _why(exc: BaseException, executor: Executor) -> str:
     if isinstance(exc, ray.exceptions.RayTaskError) and exc.cause is not None:
         return f"{type(exc.cause).__name__}: {exc.cause}"
     if isinstance(exc, ray.exceptions.WorkerCrashedError | ray.exceptions.NodeDiedError):
-        return f"its worker died {executor.max_retries + 1} times ({type(exc).__name__})"
+        attempts = executor.max_retries + 1
+        plural = "s" if attempts != 1 else ""
+        return f"its worker died ({attempts} attempt{plural}, {type(exc).__name__})"
     return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
 
 
