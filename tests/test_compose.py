@@ -22,7 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 VALIDATE = ROOT / "scripts" / "validate-compose.sh"
 ENTRYPOINT = ROOT / "docker" / "worker-entrypoint.sh"
+RAY_START = ROOT / "docker" / "ray-start.sh"
 DOCKERFILE = ROOT / "docker" / "worker.Dockerfile"
+DOCKERIGNORE = ROOT / "docker" / "worker.Dockerfile.dockerignore"
 ENV_EXAMPLE = ROOT / ".env.example"
 COMPOSE_VENV = Path(os.environ.get("RELABEL_COMPOSE_VENV", ROOT / ".venv-compose"))
 DUMMY = "dummy-validate-compose-not-a-secret"
@@ -393,8 +395,116 @@ def test_entrypoint_runs_other_commands(worker_env: dict[str, str]) -> None:
 
 def test_dockerfile_installs_the_package_and_the_entrypoint() -> None:
     text = DOCKERFILE.read_text()
-    assert re.search(r"^RUN pip install \.", text, re.MULTILINE)
+    install = re.search(r"pip install -c /tmp/constraints\.txt (\"[^\"]+\")", text)
+    assert install, "the package is installed with the Ray pin as a constraint"
+    assert re.search(r'^ARG RELABEL_EXTRAS=""$', text, re.MULTILINE)
+    assert re.search(r"^ARG RAY_VERSION=2\.60\.0$", text, re.MULTILINE)
+    # What the RUN's /bin/sh installs: "." by default (the image as before), ".[ray]" with Ray.
+    for extras, spec in (("", "."), ("ray", ".[ray]"), ("ray,dev", ".[ray,dev]")):
+        shell = subprocess.run(
+            ["sh", "-c", f"printf '%s' {install.group(1)}"],
+            env={"PATH": os.environ["PATH"], "RELABEL_EXTRAS": extras},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert shell.stdout == spec
     assert "COPY docker/worker-entrypoint.sh /usr/local/bin/relabel-worker" in text
+    assert "COPY docker/ray-start.sh /usr/local/bin/relabel-ray-start" in text
+    assert "!docker/ray-start.sh" in DOCKERIGNORE.read_text().splitlines()
+    assert "install -d -m 0700 -o relabel -g relabel /home/relabel/.ray" in text
+    assert re.search(r"RAY_USAGE_STATS_ENABLED=0", text)
     assert 'ENTRYPOINT ["/usr/local/bin/relabel-worker"]' in text
     user = re.findall(r"^USER\s+(\S+)", text, re.MULTILINE)
     assert user and user[-1] not in {"root", "0"}
+
+
+# --- the Ray nodes' `ray start` (docker/ray-start.sh) -----------------------------------------
+
+FAKE_RAY = """#!/usr/bin/env bash
+printf '%s\\n' "$*" >> "$FAKE_DIR/ray-calls"
+if [[ $1 == get-auth-token ]]; then
+    mkdir -p "$HOME/.ray" && printf 'SECRET-TOKEN' > "$HOME/.ray/auth_token"
+    printf 'SECRET-TOKEN'
+fi
+"""
+
+
+@pytest.fixture
+def ray_env(tmp_path: Path) -> dict[str, str]:
+    fake = tmp_path / "ray"
+    fake.write_text(FAKE_RAY)
+    fake.chmod(0o755)
+    (tmp_path / "home").mkdir()
+    return {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path / "home"),
+        "FAKE_DIR": str(tmp_path),
+        "RAY_BIN": str(fake),
+        # A stand-in for /dev/shm (a CI container's may be only 64 MB).
+        "RELABEL_SHM_DIR": str(tmp_path),
+    }
+
+
+def _ray_start(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", str(RAY_START), *args], env=env, capture_output=True, text=True, timeout=30
+    )
+
+
+def _ray_calls(tmp_path: Path) -> list[str]:
+    return (tmp_path / "ray-calls").read_text().splitlines()
+
+
+def test_ray_start_script() -> None:
+    result = subprocess.run(["bash", "-n", str(RAY_START)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert os.access(RAY_START, os.X_OK)
+    assert RAY_START.read_text().startswith("#!/usr/bin/env bash\n")
+
+
+def test_ray_start_sizes_the_object_store_to_shm(ray_env: dict[str, str], tmp_path: Path) -> None:
+    shm = os.statvfs(tmp_path)
+    before = shm.f_frsize * shm.f_bavail
+    result = _ray_start(ray_env, "--address=ray-head:6379", "--block")
+    assert result.returncode == 0, result.stderr
+    [call] = _ray_calls(tmp_path)
+    match = re.fullmatch(r"start --object-store-memory=(\d+) --address=ray-head:6379 --block", call)
+    assert match, call
+    store = int(match.group(1))
+    shm = os.statvfs(tmp_path)
+    free = max(before, shm.f_frsize * shm.f_bavail)
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    assert 75 * 2**20 <= store <= free * 0.9 and store <= memory * 0.3
+
+
+def test_ray_start_keeps_a_given_object_store_size(ray_env: dict[str, str], tmp_path: Path) -> None:
+    result = _ray_start(ray_env, "--object-store-memory=123456789", "--address=h:6379")
+    assert result.returncode == 0, result.stderr
+    assert _ray_calls(tmp_path) == ["start --object-store-memory=123456789 --address=h:6379"]
+
+
+def test_ray_start_head_creates_the_token(ray_env: dict[str, str], tmp_path: Path) -> None:
+    ray_env["RAY_AUTH_MODE"] = "token"
+    result = _ray_start(ray_env, "--head", "--port=6379", "--block")
+    assert result.returncode == 0, result.stderr
+    calls = _ray_calls(tmp_path)
+    assert calls[0] == "get-auth-token --generate"
+    assert calls[1].startswith("start --object-store-memory=") and calls[1].endswith(
+        " --head --port=6379 --block"
+    )
+    assert "SECRET-TOKEN" not in result.stdout + result.stderr  # never printed
+    assert (tmp_path / "home" / ".ray" / "auth_token").stat().st_mode & 0o077 == 0
+    # Workers only read the token; without token mode the head creates none.
+    (tmp_path / "ray-calls").unlink()
+    assert _ray_start(ray_env, "--address=ray-head:6379").returncode == 0
+    del ray_env["RAY_AUTH_MODE"]
+    assert _ray_start(ray_env, "--head").returncode == 0
+    assert not any(c.startswith("get-auth-token") for c in _ray_calls(tmp_path))
+
+
+def test_ray_start_without_ray(ray_env: dict[str, str], tmp_path: Path) -> None:
+    ray_env["RAY_BIN"] = str(tmp_path / "no-ray")
+    result = _ray_start(ray_env, "--head", "--block")
+    assert result.returncode == 1
+    assert "RELABEL_EXTRAS=ray" in result.stderr and "--profile ray build" in result.stderr
