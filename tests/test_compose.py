@@ -1,8 +1,9 @@
 """The deployment files: docker-compose.yml, the worker image and its entrypoint.
 
 No Docker engine is needed: ``scripts/validate-compose.sh`` validates the compose file with
-docker-compose 1.29.2 from a cached venv (created on first use, about 20 s), and the worker's
-entrypoint loop is run directly with a fake ``relabel`` command.
+docker-compose 1.29.2 from a cached venv (created on first use, about 20 s), also with the
+``ray`` profile (Ray head and workers), the worker's entrypoint loop is run directly with a fake
+``relabel`` command and the Ray nodes' ``docker/ray-start.sh`` with a fake ``ray``.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ COMPOSE_VENV = Path(os.environ.get("RELABEL_COMPOSE_VENV", ROOT / ".venv-compose
 DUMMY = "dummy-validate-compose-not-a-secret"
 SECRET_KEY = re.compile(r"PASSWORD|TOKEN|API_KEY|SECRET|DSN", re.IGNORECASE)
 REQUIRED_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*):\?[^}]+\}")
+BASE_SERVICES = {"db", "label-studio", "relabel-worker"}
+RAY_SERVICES = {"ray-head", "ray-worker"}
 
 
 def _validate(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
@@ -52,6 +55,14 @@ def validated(compose_venv: Path) -> None:
 def resolved(validated: None) -> dict[str, Any]:
     """The configuration docker-compose resolves, with dummy values for required variables."""
     result = _validate("--json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def resolved_ray(validated: None) -> dict[str, Any]:
+    """The configuration with the ``ray`` profile and the image built with the ray extra."""
+    result = _validate("--profile", "ray", "--env", "RELABEL_EXTRAS=ray", "--json")
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -87,7 +98,88 @@ def test_validation_script_passes(validated: None) -> None:
 
 
 def test_services(resolved: dict[str, Any]) -> None:
-    assert set(resolved["services"]) == {"db", "label-studio", "relabel-worker"}
+    # docker-compose 1.29's `config` lists the services of every profile.
+    assert set(resolved["services"]) == BASE_SERVICES | RAY_SERVICES
+
+
+def _started_by_up(services: dict[str, Any], profiles: set[str]) -> set[str]:
+    """The services `docker compose [--profile P]... up` starts (the Compose spec's rule)."""
+    started = {
+        n for n, s in services.items() if not s.get("profiles") or set(s["profiles"]) & profiles
+    }
+    for name in started:
+        for dep in services[name].get("depends_on", {}):
+            assert dep in started, f"{name} depends on {dep}, which that `up` does not start"
+    return started
+
+
+def test_ray_profile(resolved: dict[str, Any]) -> None:
+    services = resolved["services"]
+    for name in RAY_SERVICES:
+        assert services[name]["profiles"] == ["ray"], name
+    for name in BASE_SERVICES:
+        assert "profiles" not in services[name], name
+    # `docker compose up` starts what it did before; `--profile ray up` adds the Ray nodes.
+    assert _started_by_up(services, set()) == BASE_SERVICES
+    assert _started_by_up(services, {"ray"}) == BASE_SERVICES | RAY_SERVICES
+
+
+def test_ray_profile_validates(validated: None) -> None:
+    result = _validate("--profile", "ray")
+    assert result.returncode == 0, result.stderr
+    assert "is valid" in result.stderr
+    result = _validate("--profile", "ray", "--without", "RELABEL_IMAGES_DIR")
+    assert result.returncode == 1 and "RELABEL_IMAGES_DIR" in result.stderr
+
+
+def test_ray_nodes_use_the_worker_image(
+    resolved: dict[str, Any], resolved_ray: dict[str, Any]
+) -> None:
+    for config, extras in ((resolved, ""), (resolved_ray, "ray")):
+        worker = config["services"]["relabel-worker"]
+        # By default the image is built as before, without extras.
+        assert worker["build"]["args"] == {"RELABEL_EXTRAS": extras}
+        for name in RAY_SERVICES:
+            node = config["services"][name]
+            # One image for the driver and the nodes: Ray needs the same Ray and Python.
+            assert node["image"] == worker["image"] == "relabel-worker:0.1.0"
+            assert node["build"] == worker["build"], name
+
+
+def test_ray_nodes_mount_the_worker_paths(resolved_ray: dict[str, Any]) -> None:
+    services = resolved_ray["services"]
+    worker_mounts = services["relabel-worker"]["volumes"]
+    targets = {v.split(":")[1]: v for v in worker_mounts}
+    assert targets["/srv/relabel/images"].startswith("/nonexistent/validate-compose/")
+    assert targets["/srv/relabel/images"].endswith(":ro")
+    assert targets["/state"] == "relabel-state:/state:rw"
+    assert targets["/home/relabel/.ray"] == "ray-auth:/home/relabel/.ray:rw"
+    assert "ray-auth" in resolved_ray["volumes"]
+    for name in RAY_SERVICES:
+        # Ray workers read the image files and the project's run folder by path.
+        assert services[name]["volumes"] == worker_mounts, name
+
+
+def test_ray_nodes(resolved_ray: dict[str, Any]) -> None:
+    services = resolved_ray["services"]
+    head, node = services["ray-head"], services["ray-worker"]
+    assert head["command"][:2] == ["relabel-ray-start", "--head"]
+    for arg in ("--port=6379", "--ray-client-server-port=10001", "--include-dashboard=false"):
+        assert arg in head["command"]
+    assert node["command"][:2] == ["relabel-ray-start", "--address=ray-head:6379"]
+    for command in (head["command"], node["command"]):
+        assert command[-1] == "--block" and "--disable-usage-stats" in command
+    assert head["healthcheck"]["test"][:3] == ["CMD", "ray", "health-check"]
+    assert node["depends_on"] == {"ray-head": {"condition": "service_healthy"}}
+    for name in ("ray-head", "ray-worker", "relabel-worker"):
+        assert _env(services[name])["RAY_AUTH_MODE"] == "token", name
+    for service in (head, node):
+        # Scalable (no fixed name), unpublished, an init to reap Ray's processes, and a
+        # /dev/shm for the object store.
+        assert "container_name" not in service and "ports" not in service
+        assert service["init"] is True
+        assert service["shm_size"] == "2gb"
+        assert service["restart"] == "unless-stopped"
 
 
 def test_images_are_pinned(resolved: dict[str, Any]) -> None:
