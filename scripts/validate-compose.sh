@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Validate docker-compose.yml offline: no Docker engine needed.
 #
-#   scripts/validate-compose.sh [--without VAR]... [--json] [COMPOSE_FILE]
+#   scripts/validate-compose.sh [--without VAR]... [--env VAR=VALUE]... [--profile NAME]...
+#                               [--json] [COMPOSE_FILE]
 #
 # Uses docker-compose 1.29.2 (the last pip-installable Compose) in a throwaway venv created
 # once and cached in $RELABEL_COMPOSE_VENV (default: .venv-compose in the repository root).
@@ -9,9 +10,12 @@
 # requires (`${VAR:?message}`) is set to a dummy value; any real .env file is ignored.
 #
 #   --without VAR   leave VAR unset (to check that a missing required variable is refused)
+#   --env VAR=VALUE set VAR (an optional variable, e.g. RELABEL_EXTRAS=ray)
+#   --profile NAME  enable the compose profile NAME (e.g. ray: the Ray head and workers)
+#                   (docker-compose 1.29's `config` lists every profile's services anyway)
 #   --json          print the resolved configuration as JSON instead of only validating
 #
-# Also checks docker/worker-entrypoint.sh with `bash -n`.
+# Also checks docker/worker-entrypoint.sh and docker/ray-start.sh with `bash -n`.
 # Exit status: 0 valid, 1 invalid, 2 usage error or the venv could not be created.
 set -euo pipefail
 
@@ -23,6 +27,8 @@ MARKER="$VENV/.relabel-compose-$COMPOSE_VERSION"
 file="$ROOT/docker-compose.yml"
 json=0
 declare -A without=()
+extra_env=()
+profiles=()
 while (($#)); do
     case $1 in
     --without)
@@ -30,12 +36,23 @@ while (($#)); do
         without[$2]=1
         shift 2
         ;;
+    --env)
+        [[ $# -ge 2 && $2 =~ ^[A-Za-z_][A-Za-z0-9_]*= ]] ||
+            { echo "validate-compose: --env needs VAR=VALUE" >&2; exit 2; }
+        extra_env+=("$2")
+        shift 2
+        ;;
+    --profile)
+        [[ $# -ge 2 && -n $2 ]] || { echo "validate-compose: --profile needs a name" >&2; exit 2; }
+        profiles+=(--profile "$2")
+        shift 2
+        ;;
     --json)
         json=1
         shift
         ;;
     -h | --help)
-        sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+        sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
     -*)
@@ -92,10 +109,12 @@ if [[ ! -f $MARKER ]]; then
     exec 9>&-
 fi
 
-if ! bash -n "$ROOT/docker/worker-entrypoint.sh"; then
-    echo "validate-compose: docker/worker-entrypoint.sh has a syntax error" >&2
-    exit 1
-fi
+for script in docker/worker-entrypoint.sh docker/ray-start.sh; do
+    if ! bash -n "$ROOT/$script"; then
+        echo "validate-compose: $script has a syntax error" >&2
+        exit 1
+    fi
+done
 
 # Dummy values for every required variable of the file, in an otherwise clean environment.
 env_args=("PATH=$PATH" "HOME=${HOME:-/tmp}" "LANG=C.UTF-8")
@@ -110,10 +129,11 @@ while read -r var; do
         env_args+=("$var=dummy-validate-compose-not-a-secret")
     fi
 done < <(grep -oE '\$\{[A-Za-z_][A-Za-z0-9_]*:\?' "$file" | sed -E 's/^\$\{//; s/:\?$//' | sort -u)
+env_args+=("${extra_env[@]}")
 
 empty_env_file="$(mktemp)"
 trap 'rm -f "$empty_env_file"' EXIT
-compose=("$VENV/bin/docker-compose" --env-file "$empty_env_file" -f "$file")
+compose=("$VENV/bin/docker-compose" --env-file "$empty_env_file" -f "$file" "${profiles[@]}")
 
 if ((json)); then
     env -i "${env_args[@]}" "${compose[@]}" config |

@@ -1,8 +1,9 @@
 """The deployment files: docker-compose.yml, the worker image and its entrypoint.
 
 No Docker engine is needed: ``scripts/validate-compose.sh`` validates the compose file with
-docker-compose 1.29.2 from a cached venv (created on first use, about 20 s), and the worker's
-entrypoint loop is run directly with a fake ``relabel`` command.
+docker-compose 1.29.2 from a cached venv (created on first use, about 20 s), also with the
+``ray`` profile (Ray head and workers), the worker's entrypoint loop is run directly with a fake
+``relabel`` command and the Ray nodes' ``docker/ray-start.sh`` with a fake ``ray``.
 """
 
 from __future__ import annotations
@@ -22,12 +23,16 @@ ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 VALIDATE = ROOT / "scripts" / "validate-compose.sh"
 ENTRYPOINT = ROOT / "docker" / "worker-entrypoint.sh"
+RAY_START = ROOT / "docker" / "ray-start.sh"
 DOCKERFILE = ROOT / "docker" / "worker.Dockerfile"
+DOCKERIGNORE = ROOT / "docker" / "worker.Dockerfile.dockerignore"
 ENV_EXAMPLE = ROOT / ".env.example"
 COMPOSE_VENV = Path(os.environ.get("RELABEL_COMPOSE_VENV", ROOT / ".venv-compose"))
 DUMMY = "dummy-validate-compose-not-a-secret"
 SECRET_KEY = re.compile(r"PASSWORD|TOKEN|API_KEY|SECRET|DSN", re.IGNORECASE)
 REQUIRED_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*):\?[^}]+\}")
+BASE_SERVICES = {"db", "label-studio", "relabel-worker"}
+RAY_SERVICES = {"ray-head", "ray-worker"}
 
 
 def _validate(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
@@ -50,6 +55,14 @@ def validated(compose_venv: Path) -> None:
 def resolved(validated: None) -> dict[str, Any]:
     """The configuration docker-compose resolves, with dummy values for required variables."""
     result = _validate("--json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def resolved_ray(validated: None) -> dict[str, Any]:
+    """The configuration with the ``ray`` profile and the image built with the ray extra."""
+    result = _validate("--profile", "ray", "--env", "RELABEL_EXTRAS=ray", "--json")
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -85,7 +98,88 @@ def test_validation_script_passes(validated: None) -> None:
 
 
 def test_services(resolved: dict[str, Any]) -> None:
-    assert set(resolved["services"]) == {"db", "label-studio", "relabel-worker"}
+    # docker-compose 1.29's `config` lists the services of every profile.
+    assert set(resolved["services"]) == BASE_SERVICES | RAY_SERVICES
+
+
+def _started_by_up(services: dict[str, Any], profiles: set[str]) -> set[str]:
+    """The services `docker compose [--profile P]... up` starts (the Compose spec's rule)."""
+    started = {
+        n for n, s in services.items() if not s.get("profiles") or set(s["profiles"]) & profiles
+    }
+    for name in started:
+        for dep in services[name].get("depends_on", {}):
+            assert dep in started, f"{name} depends on {dep}, which that `up` does not start"
+    return started
+
+
+def test_ray_profile(resolved: dict[str, Any]) -> None:
+    services = resolved["services"]
+    for name in RAY_SERVICES:
+        assert services[name]["profiles"] == ["ray"], name
+    for name in BASE_SERVICES:
+        assert "profiles" not in services[name], name
+    # `docker compose up` starts what it did before; `--profile ray up` adds the Ray nodes.
+    assert _started_by_up(services, set()) == BASE_SERVICES
+    assert _started_by_up(services, {"ray"}) == BASE_SERVICES | RAY_SERVICES
+
+
+def test_ray_profile_validates(validated: None) -> None:
+    result = _validate("--profile", "ray")
+    assert result.returncode == 0, result.stderr
+    assert "is valid" in result.stderr
+    result = _validate("--profile", "ray", "--without", "RELABEL_IMAGES_DIR")
+    assert result.returncode == 1 and "RELABEL_IMAGES_DIR" in result.stderr
+
+
+def test_ray_nodes_use_the_worker_image(
+    resolved: dict[str, Any], resolved_ray: dict[str, Any]
+) -> None:
+    for config, extras in ((resolved, ""), (resolved_ray, "ray")):
+        worker = config["services"]["relabel-worker"]
+        # By default the image is built as before, without extras.
+        assert worker["build"]["args"] == {"RELABEL_EXTRAS": extras}
+        for name in RAY_SERVICES:
+            node = config["services"][name]
+            # One image for the driver and the nodes: Ray needs the same Ray and Python.
+            assert node["image"] == worker["image"] == "relabel-worker:0.1.0"
+            assert node["build"] == worker["build"], name
+
+
+def test_ray_nodes_mount_the_worker_paths(resolved_ray: dict[str, Any]) -> None:
+    services = resolved_ray["services"]
+    worker_mounts = services["relabel-worker"]["volumes"]
+    targets = {v.split(":")[1]: v for v in worker_mounts}
+    assert targets["/srv/relabel/images"].startswith("/nonexistent/validate-compose/")
+    assert targets["/srv/relabel/images"].endswith(":ro")
+    assert targets["/state"] == "relabel-state:/state:rw"
+    assert targets["/home/relabel/.ray"] == "ray-auth:/home/relabel/.ray:rw"
+    assert "ray-auth" in resolved_ray["volumes"]
+    for name in RAY_SERVICES:
+        # Ray workers read the image files and the project's run folder by path.
+        assert services[name]["volumes"] == worker_mounts, name
+
+
+def test_ray_nodes(resolved_ray: dict[str, Any]) -> None:
+    services = resolved_ray["services"]
+    head, node = services["ray-head"], services["ray-worker"]
+    assert head["command"][:2] == ["relabel-ray-start", "--head"]
+    for arg in ("--port=6379", "--ray-client-server-port=10001", "--include-dashboard=false"):
+        assert arg in head["command"]
+    assert node["command"][:2] == ["relabel-ray-start", "--address=ray-head:6379"]
+    for command in (head["command"], node["command"]):
+        assert command[-1] == "--block" and "--disable-usage-stats" in command
+    assert head["healthcheck"]["test"][:3] == ["CMD", "ray", "health-check"]
+    assert node["depends_on"] == {"ray-head": {"condition": "service_healthy"}}
+    for name in ("ray-head", "ray-worker", "relabel-worker"):
+        assert _env(services[name])["RAY_AUTH_MODE"] == "token", name
+    for service in (head, node):
+        # Scalable (no fixed name), unpublished, an init to reap Ray's processes, and a
+        # /dev/shm for the object store.
+        assert "container_name" not in service and "ports" not in service
+        assert service["init"] is True
+        assert service["shm_size"] == "2gb"
+        assert service["restart"] == "unless-stopped"
 
 
 def test_images_are_pinned(resolved: dict[str, Any]) -> None:
@@ -393,8 +487,116 @@ def test_entrypoint_runs_other_commands(worker_env: dict[str, str]) -> None:
 
 def test_dockerfile_installs_the_package_and_the_entrypoint() -> None:
     text = DOCKERFILE.read_text()
-    assert re.search(r"^RUN pip install \.", text, re.MULTILINE)
+    install = re.search(r"pip install -c /tmp/constraints\.txt (\"[^\"]+\")", text)
+    assert install, "the package is installed with the Ray pin as a constraint"
+    assert re.search(r'^ARG RELABEL_EXTRAS=""$', text, re.MULTILINE)
+    assert re.search(r"^ARG RAY_VERSION=2\.60\.0$", text, re.MULTILINE)
+    # What the RUN's /bin/sh installs: "." by default (the image as before), ".[ray]" with Ray.
+    for extras, spec in (("", "."), ("ray", ".[ray]"), ("ray,dev", ".[ray,dev]")):
+        shell = subprocess.run(
+            ["sh", "-c", f"printf '%s' {install.group(1)}"],
+            env={"PATH": os.environ["PATH"], "RELABEL_EXTRAS": extras},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert shell.stdout == spec
     assert "COPY docker/worker-entrypoint.sh /usr/local/bin/relabel-worker" in text
+    assert "COPY docker/ray-start.sh /usr/local/bin/relabel-ray-start" in text
+    assert "!docker/ray-start.sh" in DOCKERIGNORE.read_text().splitlines()
+    assert "install -d -m 0700 -o relabel -g relabel /home/relabel/.ray" in text
+    assert re.search(r"RAY_USAGE_STATS_ENABLED=0", text)
     assert 'ENTRYPOINT ["/usr/local/bin/relabel-worker"]' in text
     user = re.findall(r"^USER\s+(\S+)", text, re.MULTILINE)
     assert user and user[-1] not in {"root", "0"}
+
+
+# --- the Ray nodes' `ray start` (docker/ray-start.sh) -----------------------------------------
+
+FAKE_RAY = """#!/usr/bin/env bash
+printf '%s\\n' "$*" >> "$FAKE_DIR/ray-calls"
+if [[ $1 == get-auth-token ]]; then
+    mkdir -p "$HOME/.ray" && printf 'SECRET-TOKEN' > "$HOME/.ray/auth_token"
+    printf 'SECRET-TOKEN'
+fi
+"""
+
+
+@pytest.fixture
+def ray_env(tmp_path: Path) -> dict[str, str]:
+    fake = tmp_path / "ray"
+    fake.write_text(FAKE_RAY)
+    fake.chmod(0o755)
+    (tmp_path / "home").mkdir()
+    return {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path / "home"),
+        "FAKE_DIR": str(tmp_path),
+        "RAY_BIN": str(fake),
+        # A stand-in for /dev/shm (a CI container's may be only 64 MB).
+        "RELABEL_SHM_DIR": str(tmp_path),
+    }
+
+
+def _ray_start(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", str(RAY_START), *args], env=env, capture_output=True, text=True, timeout=30
+    )
+
+
+def _ray_calls(tmp_path: Path) -> list[str]:
+    return (tmp_path / "ray-calls").read_text().splitlines()
+
+
+def test_ray_start_script() -> None:
+    result = subprocess.run(["bash", "-n", str(RAY_START)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert os.access(RAY_START, os.X_OK)
+    assert RAY_START.read_text().startswith("#!/usr/bin/env bash\n")
+
+
+def test_ray_start_sizes_the_object_store_to_shm(ray_env: dict[str, str], tmp_path: Path) -> None:
+    shm = os.statvfs(tmp_path)
+    before = shm.f_frsize * shm.f_bavail
+    result = _ray_start(ray_env, "--address=ray-head:6379", "--block")
+    assert result.returncode == 0, result.stderr
+    [call] = _ray_calls(tmp_path)
+    match = re.fullmatch(r"start --object-store-memory=(\d+) --address=ray-head:6379 --block", call)
+    assert match, call
+    store = int(match.group(1))
+    shm = os.statvfs(tmp_path)
+    free = max(before, shm.f_frsize * shm.f_bavail)
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    assert 75 * 2**20 <= store <= free * 0.9 and store <= memory * 0.3
+
+
+def test_ray_start_keeps_a_given_object_store_size(ray_env: dict[str, str], tmp_path: Path) -> None:
+    result = _ray_start(ray_env, "--object-store-memory=123456789", "--address=h:6379")
+    assert result.returncode == 0, result.stderr
+    assert _ray_calls(tmp_path) == ["start --object-store-memory=123456789 --address=h:6379"]
+
+
+def test_ray_start_head_creates_the_token(ray_env: dict[str, str], tmp_path: Path) -> None:
+    ray_env["RAY_AUTH_MODE"] = "token"
+    result = _ray_start(ray_env, "--head", "--port=6379", "--block")
+    assert result.returncode == 0, result.stderr
+    calls = _ray_calls(tmp_path)
+    assert calls[0] == "get-auth-token --generate"
+    assert calls[1].startswith("start --object-store-memory=") and calls[1].endswith(
+        " --head --port=6379 --block"
+    )
+    assert "SECRET-TOKEN" not in result.stdout + result.stderr  # never printed
+    assert (tmp_path / "home" / ".ray" / "auth_token").stat().st_mode & 0o077 == 0
+    # Workers only read the token; without token mode the head creates none.
+    (tmp_path / "ray-calls").unlink()
+    assert _ray_start(ray_env, "--address=ray-head:6379").returncode == 0
+    del ray_env["RAY_AUTH_MODE"]
+    assert _ray_start(ray_env, "--head").returncode == 0
+    assert not any(c.startswith("get-auth-token") for c in _ray_calls(tmp_path))
+
+
+def test_ray_start_without_ray(ray_env: dict[str, str], tmp_path: Path) -> None:
+    ray_env["RAY_BIN"] = str(tmp_path / "no-ray")
+    result = _ray_start(ray_env, "--head", "--block")
+    assert result.returncode == 1
+    assert "RELABEL_EXTRAS=ray" in result.stderr and "--profile ray build" in result.stderr
