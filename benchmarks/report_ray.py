@@ -21,7 +21,7 @@ def _ratio(a: float, b: float) -> str:
 
 def _same(s: dict[str, Any]) -> str:
     ranking = "the same ranking" if s["same_ranking"] else "**a different ranking**"
-    return f"max |Δp| {s['max_abs_diff']:.1e}, {ranking}"
+    return f"largest difference {s['max_abs_diff']:.1e}, {ranking}"
 
 
 def _estimate_rows(rows: Sequence[dict[str, Any]]) -> list[list[Any]]:

@@ -687,6 +687,11 @@ def _ray_problems(t: TrainingConfig) -> list[str]:
             )
         elif isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
             problems.append(f"training.ray_resources.{key} must be a number >= 0, got {value!r}")
+        elif key != "memory" and value > 1 and value != int(value):
+            problems.append(
+                f"training.ray_resources.{key} above 1 must be a whole number (Ray's rule), "
+                f"got {value!r}"
+            )
     return problems
 
 

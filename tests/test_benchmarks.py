@@ -1139,7 +1139,7 @@ def test_ray_section_compares_and_estimates_from_the_figures():
     text = "\n".join(report_ray.render(r))
     assert "| ray, one fold at a time (2 CPUs per fold) | 60.0 | 1.50x slower than |" in text
     assert "| ray, one fold per CPU (2 at once) | 50.0 | 1.25x slower than |" in text
-    assert "max |Δp| 0.0e+00, the same ranking" in text
+    assert "largest difference 0.0e+00, the same ranking" in text
     assert "**a different ranking**" in text
     assert "overhead on this run is 20.0 s (50% of the local run)" in text
     # 10 s x ceil(4 / N) + 20 s against 10 x 4 + 20 = 60 s on one worker.

@@ -27,6 +27,7 @@ from relabel.training import (
     FoldFailedError,
     TrainSettings,
     cross_validated_probabilities,
+    decode_images,
     on_ray,
     predict_probabilities,
     train_final_model,
@@ -36,7 +37,18 @@ from relabel.training import (
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
 
 N_CLASSES = 10
-TINY = TrainSettings(image_size=(12, 12), channels=1, epochs=3, batch_size=32, folds=2, patience=2)
+# Two models per fold and test-time flips, so the Ray Data prediction averages as locally.
+TINY = TrainSettings(
+    image_size=(12, 12),
+    channels=1,
+    epochs=3,
+    batch_size=32,
+    folds=2,
+    patience=2,
+    ensemble=2,
+    tta=True,
+    flip="horizontal",
+)
 RAY = Executor(kind="ray")
 
 
@@ -60,10 +72,17 @@ def digits(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[str], np.ndar
 
 
 @pytest.fixture(scope="module")
-def local(digits, keras) -> np.ndarray:
+def cache(digits, tmp_path_factory: pytest.TempPathFactory) -> np.ndarray:
+    """The digits decoded once into a memory-mapped ``.npy``, as a run's decode cache."""
+    out = tmp_path_factory.mktemp("cache") / "images.npy"
+    return decode_images(digits[0], TINY, out)
+
+
+@pytest.fixture(scope="module")
+def local(digits, cache, keras) -> np.ndarray:
     """The local executor's out-of-fold probabilities of TINY."""
     paths, y = digits
-    return cross_validated_probabilities(paths, y, N_CLASSES, TINY).probabilities
+    return cross_validated_probabilities(paths, y, N_CLASSES, TINY, images=cache).probabilities
 
 
 def failing(fold: int, marker: Path | None = None, retries: int = 3) -> Executor:
@@ -79,7 +98,7 @@ def ranking(probs: np.ndarray, y: np.ndarray) -> list[int]:
 
 
 def test_ray_gives_the_local_probabilities_and_ranking_though_a_worker_was_killed(
-    digits, local, ray_cluster, tmp_path
+    digits, cache, local, ray_cluster, tmp_path
 ) -> None:
     paths, y = digits
     marker = tmp_path / "killed"
@@ -91,6 +110,7 @@ def test_ray_gives_the_local_probabilities_and_ranking_though_a_worker_was_kille
         TINY,
         messages.append,
         executor=failing(1, marker),
+        images=cache,  # the workers read the run's decode cache, as in a project run
         checkpoints=tmp_path / "folds",
     )
     assert marker.is_file()  # a worker process was killed in fold 1's first epoch ...
@@ -253,6 +273,7 @@ def test_executor_config_round_trips_and_is_checked(tmp_path: Path) -> None:
     refused('executor = "dask"', "'dask' is not one of local, ray")
     refused("ray_resources = { gpus = 1 }", "unknown key 'gpus'")
     refused("ray_resources = { num_cpus = -1 }", "num_cpus must be a number >= 0")
+    refused("ray_resources = { num_gpus = 1.5 }", "num_gpus above 1 must be a whole number")
     refused("ray_resources = 4", "expected a table")
     refused('ray_address = "head"', "training.ray_address must be")
     refused("ray_max_retries = -1", "training.ray_max_retries must be at least 0")

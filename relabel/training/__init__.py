@@ -170,7 +170,8 @@ def _settings_from_config(cls: type, config: config_mod.Config, root: Path | Non
     values = config_mod.train_values(config)
     weights = values["weights"] or None
     if weights and root is not None and weights.strip().lower() != IMAGENET:
-        weights = str(Path(root) / Path(weights).expanduser())
+        # Absolute, so that a worker in another folder (a Ray node) reads the same file.
+        weights = str((Path(root) / Path(weights).expanduser()).absolute())
     return cls(**{**values, "weights": weights})
 
 
@@ -1521,7 +1522,8 @@ def _cross_validate_fold(
         fits.append(fit_info)
         del model
     predicted = (predicted / len(fits)).astype(np.float32)
-    return fold_done(k, y[heldout_idx], predicted, fits, fold_started), predicted
+    seconds = time.perf_counter() - fold_started
+    return fold_done(k, y[heldout_idx], predicted, fits, seconds), predicted
 
 
 def _fold_models(
@@ -1546,15 +1548,15 @@ def fold_done(
     heldout_labels: np.ndarray,
     predicted: np.ndarray,
     fits: Sequence[FitInfo],
-    fold_started: float,
+    seconds: float,
 ) -> FoldInfo:
-    """The :class:`FoldInfo` of a finished fold."""
+    """The :class:`FoldInfo` of a finished fold that took ``seconds`` (fit and prediction)."""
     return FoldInfo(
         fold=k + 1,
         n_heldout=len(heldout_labels),
         heldout_accuracy=float(np.mean(predicted.argmax(axis=1) == heldout_labels)),
         fit=fits[0],
-        seconds=time.perf_counter() - fold_started,
+        seconds=seconds,
         members=len(fits),
     )
 

@@ -2,8 +2,9 @@
 
 A cross-validation given a checkpoint folder writes ``<folder>/<fingerprint>/fold-<k>.npz``
 when fold ``k`` is done: its held-out positions, their probabilities and what happened
-(as JSON). The fingerprint is a hash of the image paths, the labels, the number of classes
-and every training setting, so a later run reuses a fold only when it would compute the
+(as JSON). The fingerprint is a hash of the image paths with each file's size and modification
+time, the labels, the number of classes, every training setting and the weights file's
+size and modification time, so a later run reuses a fold only when it would compute the
 very same thing; anything else lives under another fingerprint and is never read.
 """
 
@@ -38,10 +39,19 @@ def fingerprint(files: Sequence[str], labels: np.ndarray, n_classes: int, settin
     """
     digest = hashlib.sha256()
     digest.update(json.dumps(dataclasses.asdict(settings), sort_keys=True, default=str).encode())
-    digest.update(f"{n_classes}\n".encode())
-    digest.update("\n".join(files).encode())
+    digest.update(f"{n_classes}\n{_stamp(getattr(settings, 'weights', None))}\n".encode())
+    digest.update("\n".join(f"{f}\t{_stamp(f)}" for f in files).encode())
     digest.update(np.ascontiguousarray(labels, dtype=np.int64).tobytes())
     return digest.hexdigest()[:24]
+
+
+def _stamp(path: str | None) -> str:
+    """A file's size and modification time ("" for none, or a name that is not a file)."""
+    try:
+        st = os.stat(path) if path else None
+    except OSError:
+        return ""
+    return "" if st is None else f"{st.st_size}:{st.st_mtime_ns}"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -14,9 +14,9 @@ With ``training.executor = "ray"`` (:class:`relabel.training.executor.Executor`)
 The workers compute exactly what the local executor computes: the same functions of
 :mod:`relabel.training`, the same seeds, the same decoded images (read from the run's
 decode cache when the worker can read it, decoded again on the worker when it cannot).
-The images must be readable by every worker at the same path (a shared file system) or
-at an object-store URL; :func:`check_workers_can_read` asks every node before any work is
-sent and refuses with a clear error.
+The images must be readable by every worker at the same path (a shared file system
+mounted at the same place on every node); :func:`check_workers_can_read` asks every node
+before any work is sent and refuses with a clear error.
 
 The three entry points have the signatures of their local counterparts plus the
 executor: :func:`cross_validated_probabilities` (the folds; the local
@@ -65,7 +65,7 @@ CHECK_SAMPLE = 16
 SHARED_PATHS = (
     'with training.executor = "ray" the images, the weights file and the project folder '
     "must be readable by every Ray worker at the same path (a shared file system mounted "
-    "at the same place on every node) or be object-store URLs (s3://, gs://)"
+    "at the same place on every node), and relabel[ray] installed on every node"
 )
 
 Finished = Callable[[int, "tr.FoldInfo", np.ndarray], None]
@@ -94,14 +94,15 @@ def connect(executor: Executor) -> Any:
     """
     ray = import_ray()
     if not ray.is_initialized():
-        _init(ray, executor.address or None)
+        _init(ray, executor.address or "local")
     logging.getLogger("ray.data").setLevel(logging.WARNING)
     ray.data.DataContext.get_current().enable_progress_bars = False
     return ray
 
 
-def _init(ray: Any, address: str | None) -> None:
-    """Start a local Ray (``address`` None) or join a cluster, quietly."""
+def _init(ray: Any, address: str) -> None:
+    """Start a new local Ray (``"local"``, whatever ``RAY_ADDRESS`` says) or join a
+    cluster, quietly."""
     try:
         ray.init(
             address=address,
@@ -110,23 +111,20 @@ def _init(ray: Any, address: str | None) -> None:
             logging_level=logging.WARNING,
         )
     except Exception as exc:  # ConnectionError, TimeoutError, RuntimeError by version
-        where = address or "a local Ray"
-        raise TrainingError(f"cannot start or reach the Ray cluster at {where}: {exc}") from exc
+        where = "a local Ray" if address == "local" else f"the Ray cluster at {address}"
+        raise ExecutorUnavailableError(
+            f"cannot start or reach {where} (training.ray_address): {exc}"
+        ) from exc
 
 
 def _shared(path: str) -> str:
-    """A path as every worker must see it: absolute, unless it is a URL."""
-    return path if "://" in path else os.path.abspath(path)
+    """A path as every worker must see it: absolute."""
+    return os.path.abspath(path)
 
 
 def _unreadable(paths: Sequence[str]) -> list[str]:
-    """The paths this worker cannot read (a Ray task; URLs through TensorFlow's gfile)."""
-    missing = []
-    for path in paths:
-        ok = tr._tf().io.gfile.exists(path) if "://" in path else os.access(path, os.R_OK)
-        if not ok:
-            missing.append(path)
-    return missing
+    """The paths this worker cannot read (a Ray task, run on each node)."""
+    return [path for path in paths if not os.access(path, os.R_OK)]
 
 
 def check_workers_can_read(ray: Any, paths: Sequence[str], executor: Executor) -> None:
@@ -153,12 +151,19 @@ def check_workers_can_read(ray: Any, paths: Sequence[str], executor: Executor) -
         ).remote(sample)
         for n in nodes
     ]
-    for node, missing in zip(nodes, ray.get(refs), strict=True):
+    for node, ref in zip(nodes, refs, strict=True):
+        where = node.get("NodeManagerAddress", node["NodeID"])
+        try:
+            missing = ray.get(ref)
+        except Exception as exc:  # relabel not importable there, the node lost, ...
+            raise ExecutorUnavailableError(
+                f"the Ray node {where} cannot run relabel's check ({_why(exc, executor)}): "
+                f"{SHARED_PATHS}"
+            ) from exc
         if missing:
             raise ExecutorUnavailableError(
-                f"the Ray worker on node {node.get('NodeManagerAddress', node['NodeID'])} "
-                f"cannot read {missing[0]} ({len(missing)} of the {len(sample)} files checked "
-                f"there): {SHARED_PATHS}"
+                f"the Ray worker on node {where} cannot read {missing[0]} ({len(missing)} "
+                f"of the {len(sample)} files checked there): {SHARED_PATHS}"
             )
 
 
@@ -237,15 +242,16 @@ def _train_fold(
     k: int,
     train_idx: np.ndarray,
     cache: str | None,
-) -> tuple[list[bytes], list[tr.FitInfo]]:
-    """Fit fold ``k``'s model(s) on a worker; return them as ``.keras`` bytes."""
+) -> tuple[list[bytes], tuple[list[tr.FitInfo], float]]:
+    """Fit fold ``k``'s model(s) on a worker: ``.keras`` bytes, fits and seconds."""
+    started = time.perf_counter()
     epoch = lambda _message: failpoints.hit(f"ray_fold_{k + 1}")  # noqa: E731 (fault tests)
     blobs, fits = [], []
     with _worker_images(files, settings, cache) as source:
         for model, info in tr._fold_models(source, y, n_classes, settings, k, train_idx, epoch):
             blobs.append(_model_bytes(model))
             fits.append(info)
-    return blobs, fits
+    return blobs, (fits, time.perf_counter() - started)
 
 
 def _train_final(
@@ -267,11 +273,17 @@ class _Batches:
         self.array = _open_cache(cache, (n_images, *settings.image_size, settings.channels))
 
     def images(self, batch: dict[str, np.ndarray]) -> np.ndarray:
-        """The batch's images as float32 in [0, 1], exactly as training reads them."""
+        """The batch's images as float32 in [0, 1], exactly as the local run reads them:
+        from the decode cache (or decoded as it is), or decoded from each file as the
+        streaming pipeline does (``cache_images = false``)."""
+        paths = [str(p) for p in batch["path"]]
         if self.array is not None:
             decoded = self.array[np.asarray(batch["row"])]
+        elif self.settings.cache_images:
+            decoded = tr.decode_images(paths, self.settings)
         else:
-            decoded = tr.decode_images([str(p) for p in batch["path"]], self.settings)
+            with tr._naming_bad_images(paths, self.settings):
+                decoded = np.stack([tr._decode_image(p, self.settings).numpy() for p in paths])
         return np.asarray(decoded, dtype=np.float32) / 255.0
 
 
@@ -335,7 +347,9 @@ def _map_images(
 
     rows = np.asarray(rows, dtype=np.int64)
     frame = pd.DataFrame({"row": rows, "path": [files[i] for i in rows]})
-    mapped = ray.data.from_pandas(frame).map_batches(
+    # One block per batch, so that every actor of the pool gets work (one frame is one block).
+    blocks = [frame.iloc[at : at + DATA_BATCH] for at in range(0, len(frame), DATA_BATCH)]
+    mapped = ray.data.from_pandas(blocks or [frame]).map_batches(
         actor,
         fn_constructor_kwargs=constructor,
         batch_size=DATA_BATCH,
@@ -435,25 +449,27 @@ class FoldsOnRay:
         cache = _cache_of(images)
         task = ray.remote(_train_fold).options(num_returns=2, **executor.task_options())
         files_ref, y_ref = ray.put(files), ray.put(y)
-        submitted: dict[Any, tuple[int, Any, float]] = {}
+        submitted: dict[Any, tuple[int, Any]] = {}
         for k in pending:
             blobs, fits = task.remote(files_ref, y_ref, n_classes, settings, k, splits[k][0], cache)
-            submitted[fits] = (k, blobs, time.perf_counter())
+            submitted[fits] = (k, blobs)
         _say(progress, f"{len(pending)} fold(s) sent to Ray, each with {dict(executor.resources)}")
         failed: dict[int, str] = {}
         waiting = list(submitted)
         try:
             while waiting:
                 ready, waiting = ray.wait(waiting, num_returns=1)
-                k, blobs, started = submitted[ready[0]]
+                k, blobs = submitted.pop(ready[0])  # the models are freed with the fold
                 try:
-                    fits = ray.get(ready[0])
-                except Exception as exc:  # a RayTaskError, or the worker died too often
+                    fits, seconds = ray.get(ready[0])
+                    started = time.perf_counter()
+                    predicted = predict(ray, blobs, files, splits[k][1], settings, cache, executor)
+                except Exception as exc:  # the fit or the prediction failed, named below
                     failed[k] = _why(exc, executor)
                     _say(progress, f"fold {k + 1}/{settings.folds}: failed on Ray: {failed[k]}")
                     continue
-                predicted = predict(ray, blobs, files, splits[k][1], settings, cache, executor)
-                finished(k, tr.fold_done(k, y[splits[k][1]], predicted, fits, started), predicted)
+                seconds += time.perf_counter() - started
+                finished(k, tr.fold_done(k, y[splits[k][1]], predicted, fits, seconds), predicted)
         finally:
             for ref in waiting:
                 ray.cancel(ref, force=True)
@@ -463,8 +479,8 @@ class FoldsOnRay:
 
 def _with_weights(files: list[str], settings: Any) -> list[str]:
     """The files every worker must read: the images and a local weights file."""
-    weights = settings.weights
-    if weights and weights != tr.IMAGENET:
+    weights = tr._weights_file(settings)  # raises WeightsNotFoundError here, named
+    if isinstance(weights, Path):
         return [*files, _shared(str(weights))]
     return files
 
