@@ -6,9 +6,9 @@ With ``training.executor = "ray"`` (:class:`relabel.training.executor.Executor`)
   ``training.ray_resources``, retried by Ray when its worker process dies; it returns the
   fold's trained model(s), which stay in Ray's object store;
 * each fold's held-out images are then predicted by Ray Data (``map_batches`` over the
-  image list, a pool of actors that load the fold's models once), as soon as the fold is
-  trained, and the fold's result is handed back (and saved, see
-  :mod:`relabel.training.checkpoints`) while the other folds still train;
+  image list, as tasks in Ray's pooled worker processes, each of which loads the fold's
+  models once), as soon as the fold is trained, and the fold's result is handed back (and
+  saved, see :mod:`relabel.training.checkpoints`) while the other folds still train;
 * the final model is one more Ray task; embedding (``model.mode = "embed"``) is Ray Data.
 
 The workers compute exactly what the local executor computes: the same functions of
@@ -245,6 +245,7 @@ def _train_fold(
 ) -> tuple[list[bytes], tuple[list[tr.FitInfo], float]]:
     """Fit fold ``k``'s model(s) on a worker: ``.keras`` bytes, fits and seconds."""
     started = time.perf_counter()
+    _LOADED.clear()  # training clears Keras' session: no model loaded before may outlive it
     epoch = lambda _message: failpoints.hit(f"ray_fold_{k + 1}")  # noqa: E731 (fault tests)
     blobs, fits = [], []
     with _worker_images(files, settings, cache) as source:
@@ -258,6 +259,7 @@ def _train_final(
     files: list[str], y: np.ndarray, n_classes: int, settings: Any, cache: str | None
 ) -> tuple[bytes, tr.FitInfo]:
     """Fit the final model on every image on a worker; return it as ``.keras`` bytes."""
+    _LOADED.clear()
     with _worker_images(files, settings, cache) as source:
         model, info = tr._fit(
             source, y, np.arange(len(y)), n_classes, settings, settings.seed, "final", None
@@ -265,93 +267,100 @@ def _train_final(
     return _model_bytes(model), info
 
 
-class _Batches:
-    """The decoded images of a Ray Data batch (``row`` and ``path`` columns)."""
-
-    def __init__(self, settings: Any, cache: str | None, n_images: int) -> None:
-        self.settings = settings
-        self.array = _open_cache(cache, (n_images, *settings.image_size, settings.channels))
-
-    def images(self, batch: dict[str, np.ndarray]) -> np.ndarray:
-        """The batch's images as float32 in [0, 1], exactly as the local run reads them:
-        from the decode cache (or decoded as it is), or decoded from each file as the
-        streaming pipeline does (``cache_images = false``)."""
-        paths = [str(p) for p in batch["path"]]
-        if self.array is not None:
-            decoded = self.array[np.asarray(batch["row"])]
-        elif self.settings.cache_images:
-            decoded = tr.decode_images(paths, self.settings)
-        else:
-            with tr._naming_bad_images(paths, self.settings):
-                decoded = np.stack([tr._decode_image(p, self.settings).numpy() for p in paths])
-        return np.asarray(decoded, dtype=np.float32) / 255.0
+# What a Ray Data task loads once per worker process and reuses for the next batches: the
+# models of the fold being predicted, or the embedding backbone. One entry at a time, so a
+# worker holds one fold's models; cleared before a worker trains (Keras' clear_session).
+_LOADED: dict[str, Any] = {}
 
 
-class _Predictor(_Batches):
-    """Ray Data actor: one fold's models, averaged over the ensemble and test-time views."""
-
-    def __init__(self, blobs: Any, settings: Any, cache: str | None, n_images: int) -> None:
-        import ray
-
-        super().__init__(settings, cache, n_images)
-        self.models = [_load_model(blob) for blob in ray.get(blobs)]
-
-    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        x = self.images(batch)
-        total = None
-        for model in self.models:
-            probs = tr.predict_batch(model, x, self.settings)
-            total = probs.astype(np.float64) if total is None else total + probs
-        mean = (total / len(self.models)).astype(np.float32)
-        return {"row": np.asarray(batch["row"]), "out": mean}
+def _loaded(key: str, load: Callable[[], Any]) -> Any:
+    """The object ``load`` makes, made once per worker process for ``key``."""
+    if key not in _LOADED:
+        _LOADED.clear()
+        _LOADED[key] = load()
+    return _LOADED[key]
 
 
-class _Embedder(_Batches):
-    """Ray Data actor: the frozen backbone's pooled features of each image."""
+def _batch_images(
+    batch: dict[str, np.ndarray], settings: Any, cache: str | None, n_images: int
+) -> np.ndarray:
+    """A Ray Data batch's images (``row`` and ``path`` columns) as float32 in [0, 1],
+    exactly as the local run reads them: from the decode cache (or decoded as it is), or
+    decoded from each file as the streaming pipeline does (``cache_images = false``)."""
+    paths = [str(p) for p in batch["path"]]
+    array = _open_cache(cache, (n_images, *settings.image_size, settings.channels))
+    if array is not None:
+        decoded = array[np.asarray(batch["row"])]
+    elif settings.cache_images:
+        decoded = tr.decode_images(paths, settings)
+    else:
+        with tr._naming_bad_images(paths, settings):
+            decoded = np.stack([tr._decode_image(p, settings).numpy() for p in paths])
+    return np.asarray(decoded, dtype=np.float32) / 255.0
 
-    def __init__(self, settings: Any, cache: str | None, n_images: int) -> None:
-        super().__init__(settings, cache, n_images)
-        self.model = embed_mod.embedding_model(settings)
 
-    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        x = self.images(batch)
-        with tr._quiet_keras_warnings():
-            out = self.model.predict(x, batch_size=self.settings.batch_size, verbose=0)
-        return {"row": np.asarray(batch["row"]), "out": np.asarray(out, dtype=np.float32)}
+def _predict_batch(
+    batch: dict[str, np.ndarray], blobs: Any, settings: Any, cache: str | None, n_images: int
+) -> dict[str, np.ndarray]:
+    """Ray Data task: a batch's probabilities by one fold's models (ensemble and views
+    averaged as :func:`relabel.training._cross_validate_fold` does)."""
+    import ray
+
+    models = _loaded(blobs.hex(), lambda: [_load_model(blob) for blob in ray.get(blobs)])
+    x = _batch_images(batch, settings, cache, n_images)
+    total = np.zeros((len(x), int(models[0].output_shape[-1])), np.float64)
+    for model in models:
+        total += tr.predict_batch(model, x, settings)
+    return {"row": np.asarray(batch["row"]), "out": (total / len(models)).astype(np.float32)}
+
+
+def _embed_batch(
+    batch: dict[str, np.ndarray], settings: Any, cache: str | None, n_images: int
+) -> dict[str, np.ndarray]:
+    """Ray Data task: the frozen backbone's pooled features of a batch's images."""
+    model = _loaded(f"embed {settings!r}", lambda: embed_mod.embedding_model(settings))
+    x = _batch_images(batch, settings, cache, n_images)
+    with tr._quiet_keras_warnings():
+        out = model.predict(x, batch_size=settings.batch_size, verbose=0)
+    return {"row": np.asarray(batch["row"]), "out": np.asarray(out, dtype=np.float32)}
 
 
 # --------------------------------------------------------------------------- driver side
 
 
 def _data_options(ray: Any, executor: Executor) -> dict[str, Any]:
-    """Ray Data options of the prediction and embedding actors."""
+    """Ray Data options of the prediction and embedding tasks.
+
+    Tasks, not actors: they run in Ray's pooled worker processes, which have TensorFlow
+    imported already (they trained the folds) and keep the loaded models between batches
+    (:func:`_loaded`), so a fold's prediction costs no process start.
+    """
     cpus = float(executor.resources.get("num_cpus", 1) or 0)
     total = float(ray.cluster_resources().get("CPU", 1))
     most = max(1, int(total // cpus)) if cpus else 1
-    pool = ray.data.ActorPoolStrategy(min_size=1, max_size=most)
-    options: dict[str, Any] = {"compute": pool, **_env(executor)}
+    options: dict[str, Any] = {"compute": ray.data.TaskPoolStrategy(size=most), **_env(executor)}
     options.update(executor.resources)
     return options
 
 
 def _map_images(
     ray: Any,
-    actor: type,
-    constructor: dict[str, Any],
+    fn: Callable[..., dict[str, np.ndarray]],
+    kwargs: dict[str, Any],
     files: list[str],
     rows: np.ndarray,
     executor: Executor,
 ) -> np.ndarray:
-    """Run a Ray Data actor over the images at ``rows``; its outputs, in ``rows`` order."""
+    """Map ``fn`` over the images at ``rows`` with Ray Data; its outputs, in ``rows`` order."""
     import pandas as pd
 
     rows = np.asarray(rows, dtype=np.int64)
     frame = pd.DataFrame({"row": rows, "path": [files[i] for i in rows]})
-    # One block per batch, so that every actor of the pool gets work (one frame is one block).
+    # One block per batch, so that the batches run in parallel (one frame is one block).
     blocks = [frame.iloc[at : at + DATA_BATCH] for at in range(0, len(frame), DATA_BATCH)]
     mapped = ray.data.from_pandas(blocks or [frame]).map_batches(
-        actor,
-        fn_constructor_kwargs=constructor,
+        fn,
+        fn_kwargs=kwargs,
         batch_size=DATA_BATCH,
         batch_format="numpy",
         **_data_options(ray, executor),
@@ -377,8 +386,8 @@ def predict(
     executor: Executor,
 ) -> np.ndarray:
     """Probabilities of the images at ``rows`` by the models of ``blobs`` (an object ref)."""
-    constructor = {"blobs": blobs, "settings": settings, "cache": cache, "n_images": len(files)}
-    return _map_images(ray, _Predictor, constructor, files, rows, executor)
+    kwargs = {"blobs": blobs, "settings": settings, "cache": cache, "n_images": len(files)}
+    return _map_images(ray, _predict_batch, kwargs, files, rows, executor)
 
 
 def cross_validated_probabilities(
@@ -563,8 +572,8 @@ def embed_images(
     files = [_shared(os.fspath(p)) for p in paths]
     check_workers_can_read(ray, _with_weights(files, settings), executor)
     _say(progress, f"embedding {len(files)} images with {settings.architecture} on Ray Data")
-    constructor = {"settings": settings, "cache": _cache_of(images), "n_images": len(files)}
-    return _map_images(ray, _Embedder, constructor, files, np.arange(len(files)), executor)
+    kwargs = {"settings": settings, "cache": _cache_of(images), "n_images": len(files)}
+    return _map_images(ray, _embed_batch, kwargs, files, np.arange(len(files)), executor)
 
 
 def _say(progress: Progress | None, message: str) -> None:
