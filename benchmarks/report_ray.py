@@ -66,9 +66,8 @@ def render(r: dict[str, Any]) -> list[str]:
         f"Ray's overhead on this run is {r['overhead_s']:.1f} s "
         f"({r['overhead_s'] / local:.0%} of the local run): the one-fold-at-a-time run "
         "minus the local one. A local fold takes "
-        f"{r['fold_s']:.1f} s; with {r['cores']} folds at once on {r['cores']} cores each "
-        f"fold's fit took {fits} s, as the cores are shared: on one machine Ray runs the "
-        "same work in the same cores, plus its overhead.",
+        f"{r['fold_s']:.1f} s; with {r['cores']} folds at once on {r['cores']} cores, sharing "
+        f"them, each fold's fit took {fits} s.",
         "",
         "Estimated wall time on N workers, each as fast as this machine: "
         "`fold time x ceil(folds / N) + overhead`, from the figures above.",
