@@ -44,3 +44,22 @@ def write_folder_dataset(
             write_png(root / c / f"{n:03d}.png", n)
             n += 1
     return root
+
+
+def write_digit_pngs(root: Path, per_class: int, seed: int) -> tuple[list[str], np.ndarray]:
+    """Write ``per_class`` of sklearn's digits of each class, shuffled, as 8x8 grayscale
+    PNG files under ``root``; return their paths and labels."""
+    from sklearn.datasets import load_digits
+
+    data = load_digits()
+    rng = np.random.default_rng(seed)
+    chosen = np.concatenate(
+        [rng.choice(np.flatnonzero(data.target == k), per_class, replace=False) for k in range(10)]
+    )
+    chosen = rng.permutation(chosen)
+    paths = []
+    for i, index in enumerate(chosen):
+        path = root / f"{i:04d}.png"
+        Image.fromarray((data.images[index] * 255 / 16).astype(np.uint8), mode="L").save(path)
+        paths.append(str(path))
+    return paths, data.target[chosen].astype(np.int64)

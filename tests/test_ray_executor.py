@@ -16,8 +16,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
-from sklearn.datasets import load_digits
 
 from relabel import config as config_mod
 from relabel.errors import ConfigError, ExecutorUnavailableError, ExitCode
@@ -31,6 +29,7 @@ from relabel.training import (
     predict_probabilities,
     train_final_model,
 )
+from tests.imagefiles import write_digit_pngs
 
 # Keras' own model.save() warns about TensorFlow tensors under numpy 2.
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
@@ -54,20 +53,7 @@ RAY = Executor(kind="ray")
 @pytest.fixture(scope="module")
 def digits(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[str], np.ndarray]:
     """120 digits (12 per class) written as 8x8 grayscale PNG files."""
-    root = tmp_path_factory.mktemp("digits")
-    data = load_digits()
-    rng = np.random.default_rng(1)
-    chosen = rng.permutation(
-        np.concatenate(
-            [rng.choice(np.flatnonzero(data.target == k), 12, replace=False) for k in range(10)]
-        )
-    )
-    paths = []
-    for i, index in enumerate(chosen):
-        path = root / f"{i:04d}.png"
-        Image.fromarray((data.images[index] * 255 / 16).astype(np.uint8), mode="L").save(path)
-        paths.append(str(path))
-    return paths, data.target[chosen].astype(np.int64)
+    return write_digit_pngs(tmp_path_factory.mktemp("digits"), per_class=12, seed=1)
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,6 @@ import textwrap
 import numpy as np
 import pytest
 from PIL import Image
-from sklearn.datasets import load_digits
 from sklearn.utils.class_weight import compute_class_weight
 
 from relabel.config import KERAS_APPLICATIONS
@@ -31,6 +30,7 @@ from relabel.training import (
     predict_probabilities,
     train_final_model,
 )
+from tests.imagefiles import write_digit_pngs
 
 # Keras' own model.save() warns about TensorFlow tensors under numpy 2.
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
@@ -43,19 +43,7 @@ FAST = TrainSettings(image_size=(12, 12), channels=1, epochs=6, batch_size=32, f
 @pytest.fixture(scope="module")
 def digits(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[str], np.ndarray]:
     """360 digits (36 per class) written as 8x8 grayscale PNG files."""
-    root = tmp_path_factory.mktemp("digits")
-    data = load_digits()
-    rng = np.random.default_rng(0)
-    chosen = np.concatenate(
-        [rng.choice(np.flatnonzero(data.target == k), 36, replace=False) for k in range(10)]
-    )
-    chosen = rng.permutation(chosen)
-    paths = []
-    for i, index in enumerate(chosen):
-        path = root / f"{i:04d}.png"
-        Image.fromarray((data.images[index] * 255 / 16).astype(np.uint8), mode="L").save(path)
-        paths.append(str(path))
-    return paths, data.target[chosen].astype(np.int64)
+    return write_digit_pngs(tmp_path_factory.mktemp("digits"), per_class=36, seed=0)
 
 
 def test_importing_the_module_does_not_import_tensorflow() -> None:

@@ -167,11 +167,19 @@ def check_workers_can_read(ray: Any, paths: Sequence[str], executor: Executor) -
             )
 
 
-def check_ready(executor: Executor, paths: Sequence[str | os.PathLike[str]], settings: Any) -> None:
+def check_ready(
+    executor: Executor, paths: Sequence[str | os.PathLike[str]], settings: Any
+) -> tuple[Any, list[str]]:
     """Connect to the executor's Ray and check that every node reads the images.
 
     What each entry point does first; a caller that must not write anything before
     knowing (``relabel train``) calls it up front.
+
+    Returns
+    -------
+    ray, files
+        The ``ray`` module, connected, and the image paths as the workers read them
+        (absolute).
 
     Raises
     ------
@@ -183,6 +191,7 @@ def check_ready(executor: Executor, paths: Sequence[str | os.PathLike[str]], set
     ray = connect(executor)
     files = [_shared(os.fspath(p)) for p in paths]
     check_workers_can_read(ray, _with_weights(files, settings), executor)
+    return ray, files
 
 
 def _env(executor: Executor) -> dict[str, Any]:
@@ -452,9 +461,7 @@ class FoldsOnRay:
     ) -> None:
         """Train the ``pending`` folds; call ``finished(k, info, probs)`` as each is done."""
         executor = self.executor
-        ray = connect(executor)
-        files = [_shared(f) for f in files]
-        check_workers_can_read(ray, _with_weights(files, settings), executor)
+        ray, files = check_ready(executor, files, settings)
         cache = _cache_of(images)
         task = ray.remote(_train_fold).options(num_returns=2, **executor.task_options())
         files_ref, y_ref = ray.put(files), ray.put(y)
@@ -539,9 +546,7 @@ def train_final_model(
         raise tr.InvalidSettingsError(f"model file {out_path} must end in .keras")
     files, y = tr._check_inputs(paths, labels, n_classes)
     tr.check_settings(settings)
-    ray = connect(executor)
-    files = [_shared(f) for f in files]
-    check_workers_can_read(ray, _with_weights(files, settings), executor)
+    ray, files = check_ready(executor, files, settings)
     task = ray.remote(_train_final).options(**executor.task_options())
     _say(progress, f"final model sent to Ray, with {dict(executor.resources)}")
     try:
@@ -568,9 +573,7 @@ def embed_images(
         ``(n, features)`` float32, row ``i`` the features of ``paths[i]``.
     """
     embed_mod._check_embed_settings(settings)
-    ray = connect(executor)
-    files = [_shared(os.fspath(p)) for p in paths]
-    check_workers_can_read(ray, _with_weights(files, settings), executor)
+    ray, files = check_ready(executor, paths, settings)
     _say(progress, f"embedding {len(files)} images with {settings.architecture} on Ray Data")
     kwargs = {"settings": settings, "cache": _cache_of(images), "n_images": len(files)}
     return _map_images(ray, _embed_batch, kwargs, files, np.arange(len(files)), executor)
