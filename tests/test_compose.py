@@ -350,11 +350,12 @@ def _json_lines(text: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
 
 
-def test_entrypoint_syntax() -> None:
-    result = subprocess.run(["bash", "-n", str(ENTRYPOINT)], capture_output=True, text=True)
+@pytest.mark.parametrize("script", [ENTRYPOINT, RAY_START], ids=lambda p: p.name)
+def test_container_script_syntax(script: Path) -> None:
+    result = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    assert os.access(ENTRYPOINT, os.X_OK)
-    assert ENTRYPOINT.read_text().startswith("#!/usr/bin/env bash\n")
+    assert os.access(script, os.X_OK)
+    assert script.read_text().startswith("#!/usr/bin/env bash\n")
 
 
 def test_entrypoint_loop_exit_codes(worker_env: dict[str, str], tmp_path: Path) -> None:
@@ -546,13 +547,6 @@ def _ray_start(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[s
 
 def _ray_calls(tmp_path: Path) -> list[str]:
     return (tmp_path / "ray-calls").read_text().splitlines()
-
-
-def test_ray_start_script() -> None:
-    result = subprocess.run(["bash", "-n", str(RAY_START)], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    assert os.access(RAY_START, os.X_OK)
-    assert RAY_START.read_text().startswith("#!/usr/bin/env bash\n")
 
 
 def test_ray_start_sizes_the_object_store_to_shm(ray_env: dict[str, str], tmp_path: Path) -> None:
