@@ -47,10 +47,10 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from relabel.demo.reviewers import simulate_reviews
 from relabel.studio import server as server_mod
 from relabel.studio.client import StudioClient, TaskSpec
 from relabel.studio.labeling import build_label_config
-from relabel.studio.simulate import simulate_reviews
 
 MODES = ("upload", "local-files", "url", "inline")
 
@@ -209,7 +209,7 @@ def _answer_and_pull(
     k = min(args.simulate_n, len(ids))
     if k:
         sub = {sid: truth[sid] for sid in sample_ids[:k]}
-        logging.getLogger("relabel.studio.simulate").setLevel(logging.ERROR)
+        logging.getLogger("relabel.demo.reviewers").setLevel(logging.ERROR)
         sim = simulate_reviews(
             client,
             pid,

@@ -206,7 +206,7 @@ def _reference(data: Path, name: str, labels: np.ndarray) -> np.ndarray:
 
 def load_digits(cache: Path = DEFAULT_CACHE) -> BenchDataset:
     """scikit-learn's 1,797 digits as 32x32 PNG files (trained at 16x16, as the demo)."""
-    from relabel import demo
+    from relabel.demo import digits as demo
 
     root = cache / "digits"
     manifest = root / "manifest.csv"

@@ -37,7 +37,7 @@ import numpy as np
 
 from benchmarks import detection
 from benchmarks.datasets import BenchDataset
-from relabel import scoring
+from relabel.ranking import scores as scoring
 
 log = logging.getLogger(__name__)
 

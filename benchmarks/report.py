@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from benchmarks import report_ray, report_reviewers
-from relabel import scoring
+from relabel.ranking import scores as scoring
 
 #: Methods shown in the cross-setting comparison of the default-method question.
 FOCUS = (
@@ -613,7 +613,7 @@ def _default_question(det: dict[str, Any]) -> list[str]:
         "last column is cleanlab `find_label_issues`'s own precision, at the same cutoff as "
         "p@flagged. `noise_posterior` is the posterior probability that the given label is "
         "wrong under the noise estimated by the confident joint "
-        "(`relabel.scoring.noise_posterior`); `self_confidence` is `1 - p[given]`; "
+        "(`relabel.ranking.scores.noise_posterior`); `self_confidence` is `1 - p[given]`; "
         "`cl_prune_first` puts cleanlab's prune-by-noise-rate picks first (by "
         "self-confidence), then the rest by self-confidence (`benchmarks/detection.py`). "
         "These are the settings the default was chosen on; the held-out settings of the "
@@ -855,7 +855,7 @@ def _review(rev: dict[str, Any]) -> list[str]:
         f"{rev['cycles']} cycles, budget {rev['budget']} samples per cycle "
         f"({_pct(rev['budget_fraction'])}), training at most {rev['epochs']} epochs per fold. "
         + _reviewers(rev.get("reviewers"))
-        + " **relabel**: `relabel.demo_loop.run_demo` against a real "
+        + " **relabel**: `relabel.demo.loop.run_demo` against a real "
         "local Label Studio (tasks pushed, answered through its API, pulled into the label "
         "store); "
         + _selection(rev.get("selection"))

@@ -140,7 +140,7 @@ def render(rv: dict[str, Any]) -> list[str]:
         "## 2b. Reviewers: majority, Dawid-Skene and gold tasks",
         "",
         f"{rv['dataset']} with class-pair noise `{rv['noise']}` (seed {rv['seed']}), "
-        f"{rv['cycles']} cycles through relabel's own loop (`relabel.cycle.run_cycle`) and a "
+        f"{rv['cycles']} cycles through relabel's own loop (`relabel.loop.cycle.run_cycle`) and a "
         "real local Label Studio. Three simulated reviewers of accuracy "
         f"{acc} answer every task (`review.reviewers_per_task = 3`, no skips); a mistake goes "
         "to the classes the image is confusable with, in proportion to the ranking model's "

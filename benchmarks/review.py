@@ -3,15 +3,15 @@
 Two arms on the digits with the demo's class-pair noise, the same budget (the project's
 ``review.budget``, 5%), the same simulated reviewers and the same training settings:
 
-* **relabel** -- :func:`relabel.demo_loop.run_demo`: a real local Label Studio; each cycle
+* **relabel** -- :func:`relabel.demo.loop.run_demo`: a real local Label Studio; each cycle
   trains, selects the top of relabel's ranking, pushes tasks, lets simulated reviewers
   answer through the Label Studio API, pulls and resolves the answers into the label store
   and retrains.
 * **random** -- offline (no Label Studio): each cycle picks as many samples as the relabel
   arm sent to review in that cycle (the budget when that arm did not run), uniformly at
   random among the samples not reviewed yet, answers them with the very same simulated reviewers
-  (:func:`relabel.studio.simulate.simulated_answer`, same seeds, accuracy, reviewers and
-  skip rate), resolves the votes with :func:`relabel.consensus.resolve` and retrains with
+  (:func:`relabel.demo.reviewers.simulated_answer`, same seeds, accuracy, reviewers and
+  skip rate), resolves the votes with :func:`relabel.review.majority.resolve` and retrains with
   the same settings.
 
 Per cycle: reviewed (resolved tasks), corrected, hit rate (corrected or excluded over
@@ -34,7 +34,7 @@ import numpy as np
 from benchmarks.datasets import REPO_ROOT, BenchDataset
 from benchmarks.detection import TrainPlan, train_oof
 from relabel import config as config_mod
-from relabel.noise import inject_noise
+from relabel.data.noise_injection import inject_noise
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ def relabel_arm(
         No Label Studio server is installed in the server venv (``RELABEL_STUDIO_VENV``);
         nothing is installed here.
     """
-    from relabel.demo_loop import run_demo
+    from relabel.demo.loop import run_demo
     from relabel.studio import server
 
     venv = server.default_venv()
@@ -178,8 +178,8 @@ def random_arm(
     ``per_cycle`` gives the number of samples to send in each cycle (the relabel arm's own
     counts, which can be below the budget); by default the full ``budget``.
     """
-    from relabel.consensus import NOT_VALID, Vote, resolve
-    from relabel.studio.simulate import simulated_answer
+    from relabel.demo.reviewers import simulated_answer
+    from relabel.review.majority import NOT_VALID, Vote, resolve
 
     say = progress or (lambda m: log.info("%s", m))
     started = time.perf_counter()

@@ -1,6 +1,6 @@
 """Reviewers you can trust: majority against Dawid-Skene, with and without gold tasks.
 
-Everything runs through relabel's real loop (:func:`relabel.cycle.run_cycle`) and a real
+Everything runs through relabel's real loop (:func:`relabel.loop.cycle.run_cycle`) and a real
 local Label Studio: each cycle selects, pushes (gold tasks mixed in when
 ``review.gold_fraction`` is set), lets simulated reviewers answer through the API, pulls,
 resolves (``review.consensus``), retrains and evaluates.
@@ -9,7 +9,7 @@ resolves (``review.consensus``), retrains and evaluates.
 * The reviewers: three simulated users of accuracy 0.95, 0.85 and 0.60; every task gets
   all three answers (``review.reviewers_per_task = 3``), no skips. A mistake goes to the
   classes the image is confusable with, in proportion to the ranking model's out-of-fold
-  probabilities (:func:`relabel.studio.simulate.simulated_answer`).
+  probabilities (:func:`relabel.demo.reviewers.simulated_answer`).
 * Gold: a held-out manifest of images with their true labels (copies of
   :data:`HOLDOUT_SIZE` digits images; ``dataset.holdout``), ``review.gold_fraction = 0.05``.
 
@@ -67,7 +67,7 @@ class _Reviewers:
     seed: int
 
     def __call__(self, project: Any, client: Any, studio_project_id: int, cycle: int) -> Any:
-        from relabel.studio.simulate import Crowd, confusable_classes, simulate_reviews
+        from relabel.demo.reviewers import Crowd, confusable_classes, simulate_reviews
 
         looks_like = confusable_classes(project)
         looks_like.update({h: looks_like[s] for h, s in self.copies.items() if s in looks_like})
@@ -87,7 +87,7 @@ class _Reviewers:
 def _base_project(workdir: Path, seed: int, epochs: int | None) -> tuple[Path, dict, dict]:
     """The noisy digits project with a held-out manifest, trained once (shared by arms)."""
     from relabel import config as config_mod
-    from relabel import demo
+    from relabel.demo import digits as demo
     from relabel.project import Project
 
     base = workdir / "base"
@@ -134,7 +134,7 @@ def _cycle_figures(project: Any, truth: dict[str, str], cycle: int) -> dict[str,
     """The figures of one finished cycle, from the label store."""
     import json
 
-    from relabel.demo_loop import noise_left
+    from relabel.demo.loop import noise_left
 
     store = project.store
     tasks = store.conn.execute(
@@ -184,8 +184,8 @@ def run_arm(
 ) -> dict[str, Any]:
     """Copy the trained base project, set the arm's review keys, run the cycles."""
     from relabel import config as config_mod
-    from relabel.cycle import run_cycle
-    from relabel.demo_loop import noise_left
+    from relabel.demo.loop import noise_left
+    from relabel.loop.cycle import run_cycle
     from relabel.project import Project
 
     target = workdir / name.replace(" ", "_").replace("%", "pct").replace(",", "")

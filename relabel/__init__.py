@@ -1,8 +1,8 @@
 """relabel: find wrong labels in image-classification datasets and get them fixed by people.
 
-The package is library first: :mod:`relabel.scoring` is pure numpy over
-``(labels, probabilities)``; :mod:`relabel.dataset`, :mod:`relabel.store` and
-:mod:`relabel.studio` are the edges (files, SQLite, Label Studio); :mod:`relabel.cycle`
+The package is library first: :mod:`relabel.ranking.scores` is pure numpy over
+``(labels, probabilities)``; :mod:`relabel.data.records`, :mod:`relabel.store` and
+:mod:`relabel.studio` are the edges (files, SQLite, Label Studio); :mod:`relabel.loop.cycle`
 orchestrates them; :mod:`relabel.cli` is a thin click front end.
 
 For notebooks, the package exports a small API (:mod:`relabel.api`):

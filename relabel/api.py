@@ -33,15 +33,15 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from relabel import scoring
-from relabel.lock import project_lock
+from relabel.infra.lock import project_lock
 from relabel.project import Progress, TrainResult
 from relabel.project import Project as _Project
+from relabel.ranking import scores as scoring
 
 if TYPE_CHECKING:
+    from relabel.loop.pull import PullSummary
+    from relabel.loop.push import PushSummary
     from relabel.studio.client import StudioClient
-    from relabel.studio.pull import PullSummary
-    from relabel.studio.push import PushSummary
 
 
 def find_label_issues(
@@ -63,7 +63,7 @@ def find_label_issues(
     classes : sequence of str, optional
         Class names, to show names instead of indices.
     method : str
-        The suspicion score (see :func:`relabel.scoring.score_samples`).
+        The suspicion score (see :func:`relabel.ranking.scores.score_samples`).
     uncertain_threshold : float
         ``max_confidence`` below which a sample that is not a label issue is uncertain.
 
@@ -130,7 +130,7 @@ class Project(_Project):
         progress : callable, optional
             Receives progress messages.
         """
-        from relabel.studio.push import push
+        from relabel.loop.push import push
 
         with self._studio(client) as studio, project_lock(self.root, "relabel push (API)"):
             return push(self, studio, budget=budget, lane=lane, progress=progress)
@@ -139,7 +139,7 @@ class Project(_Project):
         self, client: StudioClient | None = None, *, progress: Progress | None = None
     ) -> PullSummary:
         """Apply reviewers' answers as label versions, exactly once (see ``relabel pull``)."""
-        from relabel.studio.pull import pull
+        from relabel.loop.pull import pull
 
         with self._studio(client) as studio, project_lock(self.root, "relabel pull (API)"):
             return pull(self, studio, progress=progress)

@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 
 import relabel
-from relabel import scoring
 from relabel.errors import ScoringInputError
-from relabel.progress import TerminalProgress, bars_wanted, count
+from relabel.infra.progress import TerminalProgress, bars_wanted, count
+from relabel.ranking import scores as scoring
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -94,7 +94,7 @@ def test_bars_only_on_a_terminal_without_json_logs(monkeypatch: pytest.MonkeyPat
 
 
 def _tiny_project(tmp_path: Path) -> Path:
-    from relabel.demo import write_digits
+    from relabel.demo.digits import write_digits
     from relabel.project import Project
 
     data = write_digits(tmp_path / "data", size=8)

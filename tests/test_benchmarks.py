@@ -11,10 +11,11 @@ import pytest
 
 from benchmarks import __main__ as bench_main
 from benchmarks import datasets, detection, human_noise, photos, report
-from relabel import metrics, scoring
 from relabel.config import Config, ModelConfig, TrainingConfig
+from relabel.data.noise_injection import inject_noise
 from relabel.errors import DatasetError
-from relabel.noise import inject_noise
+from relabel.ranking import metrics
+from relabel.ranking import scores as scoring
 
 HAVE_DATA = (datasets.DEFAULT_DATA / "known_errors" / "summary.json").is_file()
 HAVE_CIFAR10H = (datasets.DEFAULT_DATA / human_noise.COUNTS_FILE).is_file()
@@ -644,7 +645,7 @@ def test_model_code_digest_covers_every_file_of_a_package(
     names = [rel for rel, _ in detection.module_sources("relabel.training")]
     assert names == sorted(names)
     assert {"__init__.py", "augment.py", "resnet.py", "embed.py"} <= set(names)
-    assert detection.MODEL_MODULES == ("relabel.training", "relabel.dataset", "relabel.config")
+    assert detection.MODEL_MODULES == ("relabel.training", "relabel.data.records", "relabel.config")
     package = tmp_path / "fakepkg"
     package.mkdir()
     (package / "__init__.py").write_text("A = 1\n")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from relabel.consensus import NOT_SURE, NOT_VALID, Vote, resolve
+from relabel.review.majority import NOT_SURE, NOT_VALID, Vote, resolve
 
 CLASSES = ["1", "7", "9"]
 

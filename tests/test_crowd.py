@@ -8,8 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from relabel.consensus import NOT_SURE, NOT_VALID, Vote
-from relabel.crowd import (
+from relabel.review.dawid_skene import (
     DIAGONAL_PSEUDO_COUNT,
     OFF_DIAGONAL_PSEUDO_MASS,
     Answer,
@@ -18,6 +17,7 @@ from relabel.crowd import (
     dawid_skene,
     resolve_posterior,
 )
+from relabel.review.majority import NOT_SURE, NOT_VALID, Vote
 
 CLASSES = [f"c{k}" for k in range(10)]
 

@@ -22,9 +22,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from relabel import demo
+from relabel.demo import digits as demo
 from relabel.errors import ExitCode
-from relabel.lock import project_lock
+from relabel.infra.lock import project_lock
 from relabel.project import Project
 from relabel.studio.client import StudioClient
 

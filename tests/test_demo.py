@@ -1,5 +1,5 @@
-"""Tests of relabel.noise (noise specs, exact noise injection) and relabel.demo (the written
-digits dataset)."""
+"""Tests of relabel.data.noise_injection (noise specs, exact noise injection) and
+relabel.demo.digits (the written digits dataset)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import pytest
 from PIL import Image
 from sklearn.datasets import load_digits
 
-from relabel.demo import DIGIT_CLASSES, write_digits
+from relabel.data.noise_injection import NoiseSpec, inject_noise, parse_noise
+from relabel.demo.digits import DIGIT_CLASSES, write_digits
 from relabel.errors import ConfigError
-from relabel.noise import NoiseSpec, inject_noise, parse_noise
 
 # --- the spec parser ---------------------------------------------------------------------
 

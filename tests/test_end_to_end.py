@@ -17,9 +17,10 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from relabel import demo, metrics
 from relabel.cli import main
+from relabel.demo import digits as demo
 from relabel.project import SCORE_COLUMNS, Project
+from relabel.ranking import metrics
 
 NOISE = "1>7:0.3,3>8:0.3,5>6:0.3"
 CONFIG = Path(__file__).resolve().parents[1] / "projects" / "digits" / "relabel.toml"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 def run(spec: str, hits: int, once: Path | None = None) -> int:
     code = (
-        "from relabel import failpoints\n"
+        "from relabel.infra import failpoints\n"
         f"for _ in range({hits}):\n"
         "    failpoints.hit('push:after_import')\n"
     )

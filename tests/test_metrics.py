@@ -1,4 +1,4 @@
-"""Tests of relabel.metrics against hand-computed values and scikit-learn."""
+"""Tests of relabel.ranking.metrics against hand-computed values and scikit-learn."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from relabel.errors import ScoringInputError
-from relabel.metrics import auroc, precision_at_k, recall_at
+from relabel.ranking.metrics import auroc, precision_at_k, recall_at
 
 #            index: 0      1     2      3     4      5
 IS_ERROR = np.array([True, False, True, False, False, True])

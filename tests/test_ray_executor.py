@@ -19,7 +19,7 @@ import pytest
 
 from relabel import config as config_mod
 from relabel.errors import ConfigError, ExecutorUnavailableError, ExitCode
-from relabel.scoring import score_samples
+from relabel.ranking.scores import score_samples
 from relabel.training import (
     Executor,
     TrainSettings,
@@ -161,7 +161,7 @@ def test_a_file_the_workers_cannot_read_is_refused_up_front(digits, ray_cluster)
 def test_relabel_train_on_its_own_ray_fails_naming_the_fold_then_resumes_like_local(
     tmp_path: Path, trains: dict[str, str]
 ) -> None:
-    from relabel.demo import write_digits
+    from relabel.demo.digits import write_digits
     from relabel.project import Project
 
     data = write_digits(tmp_path / "data", size=8)
@@ -272,7 +272,7 @@ def test_the_local_executor_never_imports_ray() -> None:
 def test_train_without_ray_installed_exits_6_and_writes_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from relabel.demo import write_digits
+    from relabel.demo.digits import write_digits
     from relabel.project import Project
 
     data = write_digits(tmp_path / "data", size=8)

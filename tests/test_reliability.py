@@ -5,7 +5,7 @@ three things: the exit code, the message (a pattern of the output), and that the
 folder is unchanged: the hash of every file in it is the same before and after (for the
 cases that must create or change it, what must exist afterwards instead). A traceback in
 the output fails every case. The kill -9 faults run ``relabel`` as a child process that
-kills itself at a failpoint (:mod:`relabel.failpoints`); those of push and pull talk to
+kills itself at a failpoint (:mod:`relabel.infra.failpoints`); those of push and pull talk to
 the session's real Label Studio.
 
 The README's reliability section is generated from this table and the outcome of the
@@ -35,7 +35,7 @@ from PIL import Image
 
 from relabel.cli import main
 from relabel.errors import ExitCode
-from relabel.lock import project_lock
+from relabel.infra.lock import project_lock
 from relabel.project import Project
 from tests.imagefiles import write_manifest_dataset, write_png
 
@@ -1028,7 +1028,7 @@ def test_python_warnings_become_log_lines() -> None:
     import logging
     import warnings
 
-    from relabel.cli import setup_logging
+    from relabel.cli.main import setup_logging
 
     logging.captureWarnings(False)  # undo what an earlier command in this process did
     setup_logging(0, False, False)
@@ -1070,7 +1070,7 @@ def test_readme_lists_every_case() -> None:
 
 @pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
 def test_large_images_are_decoded_at_reduced_size(tmp_path: Path, fmt: str) -> None:
-    from relabel.dataset import read_image
+    from relabel.data.records import read_image
 
     gradient = np.linspace(0, 255, 4000, dtype=np.float32)
     pixels = np.stack([np.broadcast_to(gradient, (3000, 4000))] * 3, axis=-1).astype(np.uint8)

@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 
 from relabel import config as config_mod
+from relabel.demo.reviewers import Crowd, simulated_answer
 from relabel.errors import ConfigError
-from relabel.gold import SHOWN_FIELDS, mix_gold
-from relabel.selection import select_for_review
+from relabel.loop.gold import SHOWN_FIELDS, mix_gold
+from relabel.review.selection import select_for_review
 from relabel.store import SCHEMA_VERSION, Store
-from relabel.studio.simulate import Crowd, simulated_answer
 
 
 def _ranking() -> pd.DataFrame:

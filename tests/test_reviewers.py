@@ -16,10 +16,10 @@ import pytest
 from click.testing import CliRunner
 
 from relabel.cli import main
+from relabel.loop.pull import pull
+from relabel.loop.push import push
 from relabel.project import Project
 from relabel.studio.client import StudioClient
-from relabel.studio.pull import pull
-from relabel.studio.push import push
 from tests.imagefiles import write_png
 from tests.test_roundtrip import annotate, make_project, task_map, versions
 
@@ -172,8 +172,8 @@ def test_holdout_gold_and_dawid_skene_outvote_careless_reviewers(
 def test_a_cycle_whose_candidates_are_all_under_the_floor_pushes_nothing(
     tmp_path: Path, studio_client: StudioClient
 ) -> None:
-    from relabel.cycle import run_cycle
     from relabel.errors import ExitCode
+    from relabel.loop.cycle import run_cycle
 
     # the model agrees with every label (p_given 0.97): no label issue, and no sample
     # reaches the floor of a filled slot

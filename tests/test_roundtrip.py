@@ -17,18 +17,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from relabel.consensus import NOT_SURE, NOT_VALID
 from relabel.errors import (
     StudioAuthError,
     StudioConfigMismatchError,
     StudioProjectMissingError,
     StudioUnreachableError,
 )
+from relabel.loop.pull import pull
+from relabel.loop.push import push
 from relabel.project import Project
+from relabel.review.majority import NOT_SURE, NOT_VALID
 from relabel.store import now
 from relabel.studio.client import StudioClient
-from relabel.studio.pull import pull
-from relabel.studio.push import push
 from tests.imagefiles import write_png
 
 CLASSES = ["cat", "dog", "fox"]

@@ -1,4 +1,5 @@
-"""Tests of relabel.scoring: hand-computed values, agreement with cleanlab, validation, lanes."""
+"""Tests of relabel.ranking.scores: hand-computed values, agreement with cleanlab, validation,
+lanes."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ import pytest
 from cleanlab import count as cl_count
 from cleanlab import rank as cl_rank
 
-from relabel import scoring
 from relabel.errors import ScoringInputError
-from relabel.metrics import precision_at_k
+from relabel.ranking import scores as scoring
+from relabel.ranking.metrics import precision_at_k
 
 # --- a tiny example, every number worked out by hand ------------------------------------
 #   row  given  probs               pred  p_given  max   margin  normalized margin

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from relabel.errors import ConfigError
-from relabel.selection import select_for_review
+from relabel.review.selection import select_for_review
 
 
 @pytest.fixture

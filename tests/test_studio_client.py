@@ -16,6 +16,7 @@ import httpx
 import pytest
 from PIL import Image
 
+from relabel.demo.reviewers import REVIEWER_EMAIL, simulate_reviews, simulated_answer
 from relabel.errors import (
     ConfigError,
     DatasetError,
@@ -34,7 +35,6 @@ from relabel.studio.labeling import (
     parse_classes,
 )
 from relabel.studio.models import choice_of
-from relabel.studio.simulate import REVIEWER_EMAIL, simulate_reviews, simulated_answer
 from tests.imagefiles import write_png
 
 CLASSES = ["cat", "dog", 'a & b <"c">']

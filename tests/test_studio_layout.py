@@ -129,7 +129,7 @@ def long_functions(tree: ast.Module, limit: int) -> list[str]:
 
 def test_the_studio_package_has_sources() -> None:
     names = {p.name for p in SOURCES}
-    assert {"client.py", "server.py", "pull.py", "push.py"} <= names
+    assert {"client.py", "server.py", "transport.py"} <= names
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=_ids(SOURCES))

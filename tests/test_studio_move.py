@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from relabel.errors import ConfigError, StudioUnreachableError
+from relabel.loop.binding import MARKER_LABEL, marker_of
 from relabel.project import Project
-from relabel.studio.binding import MARKER_LABEL, marker_of
 from relabel.studio.client import StudioClient
 from relabel.studio.labeling import build_label_config
 from relabel.studio.server import LocalServer, free_port

@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from relabel.consensus import NOT_SURE
 from relabel.errors import ConfigError
-from relabel.history import cycle_history
 from relabel.project import Project
+from relabel.review.cycles import cycle_history
+from relabel.review.majority import NOT_SURE
 from relabel.store import now
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ def reviewer_rows(answers: pd.DataFrame, quality: pd.DataFrame | None = None) ->
     answers : pandas.DataFrame
         :meth:`relabel.store.Store.answers`.
     quality : pandas.DataFrame, optional
-        :func:`relabel.annotators.annotator_table`.
+        :func:`relabel.review.annotators.annotator_table`.
     """
     from relabel.report import ReviewerRow
 
@@ -94,7 +94,7 @@ def _quality(q: pd.Series) -> dict:
 
 
 def _shift(project: Project, given: np.ndarray, paths: list[str], new_images: Path):
-    from relabel import dataset as dataset_mod
+    from relabel.data import records as dataset_mod
     from relabel.report import pixel_features, shift_check
 
     if new_images.is_dir():

@@ -13,7 +13,7 @@ import numpy as np
 
 from relabel.errors import ExitCode, RelabelError
 
-#: The lanes :mod:`relabel.scoring` sorts samples into, in the order the report lists them.
+#: The lanes :mod:`relabel.ranking.scores` sorts samples into, in the order the report lists them.
 KNOWN_LANES: tuple[str, ...] = ("label_issue", "uncertain", "ok")
 
 
@@ -74,7 +74,7 @@ class ReviewerRow:
     gold_accuracy : float | None
         Share of those answered with the gold label; ``None`` without gold answers.
     estimated_accuracy : float | None
-        The Dawid-Skene estimate of the reviewer's accuracy (:mod:`relabel.annotators`).
+        The Dawid-Skene estimate of the reviewer's accuracy (:mod:`relabel.review.annotators`).
     interval : tuple of float, optional
         Its 95 % interval.
     confuses : str

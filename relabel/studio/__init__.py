@@ -6,10 +6,10 @@
   put together from :mod:`~relabel.studio.transport`, :mod:`~relabel.studio.projects`,
   :mod:`~relabel.studio.imports`, :mod:`~relabel.studio.tasks` and
   :mod:`~relabel.studio.annotations`, with its data types in :mod:`~relabel.studio.models`;
-- :mod:`relabel.studio.binding`, :mod:`relabel.studio.push`, :mod:`relabel.studio.pull`:
+- :mod:`relabel.loop.binding`, :mod:`relabel.loop.push`, :mod:`relabel.loop.pull`:
   the link to a Label Studio project, and exactly-once push and pull;
 - :mod:`relabel.studio.server`: a local Label Studio in its own venv (demo, tests, CI);
-- :mod:`relabel.studio.simulate`: simulated reviewers answering through the real API.
+- :mod:`relabel.demo.reviewers`: simulated reviewers answering through the real API.
 
 Importing this package imports nothing heavy; import the submodules you need.
 """

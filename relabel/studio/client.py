@@ -2,7 +2,7 @@
 
 This module knows nothing about relabel's label store: it creates projects, imports
 review tasks (with their images), reads reviewed tasks back, and acts as simulated
-reviewers. :mod:`relabel.studio.push` and :mod:`relabel.studio.pull` build on it.
+reviewers. :mod:`relabel.loop.push` and :mod:`relabel.loop.pull` build on it.
 
 :class:`StudioClient` is the one public class. It is put together from parts, one module
 each, all importable from here:

@@ -63,7 +63,7 @@ from relabel.config import (
     SMALL_CNN,
 )
 from relabel.errors import ExitCode, TrainingError, WeightsNotFoundError
-from relabel.progress import Progress, count
+from relabel.infra.progress import Progress, count
 from relabel.training.augment import flip_and_shift
 from relabel.training.checkpoints import FoldCheckpoints, fingerprint
 from relabel.training.executor import Executor
@@ -222,7 +222,7 @@ TrainSettings = dataclasses.make_dataclass(
     builds the settings of a project.
 
     In the decode cache, images larger than :data:`LARGE_IMAGE_PIXELS` are decoded at
-    reduced size (:func:`relabel.dataset.read_image`), one or two at a time, so that
+    reduced size (:func:`relabel.data.records.read_image`), one or two at a time, so that
     memory does not follow the source resolution.
 
     Raises
@@ -492,7 +492,7 @@ def _large_images(files: Sequence[str], settings: TrainSettings) -> np.ndarray:
     """A mask of the images too large to decode whole (their headers are read in threads)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from relabel.dataset import image_pixels
+    from relabel.data.records import image_pixels
 
     def pixels_of(file: str) -> int:
         try:
@@ -509,7 +509,7 @@ def _decode_large_images(
     files: Sequence[str], rows: np.ndarray, settings: TrainSettings, array: np.ndarray
 ) -> None:
     """Decode large images at reduced size, one at a time, into ``array``'s ``rows``."""
-    from relabel.dataset import read_image
+    from relabel.data.records import read_image
 
     tf = _tf()
 
@@ -660,7 +660,7 @@ def decode_images(
         Image size and channels.
     out : pathlib.Path | None
         The ``.npy`` file to write (written under a temporary name, then renamed).
-    progress : relabel.progress.Progress | None
+    progress : relabel.infra.progress.Progress | None
         Called with one line when decoding starts and one when it ends.
 
     Returns
@@ -1207,7 +1207,7 @@ def fit_model(
         Seed of this fit; defaults to ``settings.seed``.
     tag : str
         Prefix of the progress messages, e.g. ``"fold 2/5"``.
-    progress : relabel.progress.Progress | None
+    progress : relabel.infra.progress.Progress | None
         Called with one line per epoch.
     images : numpy.ndarray | None
         The images of ``paths`` already decoded by :func:`decode_images`; decoded here
@@ -1379,7 +1379,7 @@ def cross_validated_probabilities(
         Number of classes.
     settings : TrainSettings
         Model, training and cross-validation settings.
-    progress : relabel.progress.Progress | None
+    progress : relabel.infra.progress.Progress | None
         Called with one line per epoch and per finished fold.
     images : numpy.ndarray | None
         The images of ``paths`` already decoded by :func:`decode_images`; decoded here
@@ -1596,7 +1596,7 @@ def train_final_model(
         Model and training settings (seed ``settings.seed``).
     out_path : pathlib.Path
         Where to save the model; must end in ``.keras``. Written atomically.
-    progress : relabel.progress.Progress | None
+    progress : relabel.infra.progress.Progress | None
         Called with one line per epoch.
     images : numpy.ndarray | None
         The images of ``paths`` already decoded by :func:`decode_images`.
@@ -1686,7 +1686,7 @@ def predict_probabilities(
         Image files to predict.
     settings : TrainSettings
         Image size, channels and batch size the model was trained with.
-    progress : relabel.progress.Progress | None
+    progress : relabel.infra.progress.Progress | None
         Called once before predicting.
 
     Returns

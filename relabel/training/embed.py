@@ -79,7 +79,7 @@ def embed_images(
         Image files.
     settings : TrainSettings
         A ``keras.applications`` architecture with ``weights`` (file or ``"imagenet"``).
-    progress : relabel.progress.Progress | None
+    progress : relabel.infra.progress.Progress | None
         Called with one line before and one after.
     images : numpy.ndarray | None
         The images already decoded by :func:`relabel.training.decode_images`.
@@ -168,7 +168,7 @@ def cross_validated_probabilities(
         Number of classes.
     settings : TrainSettings
         Folds and seed.
-    progress : relabel.progress.Progress | None
+    progress : relabel.infra.progress.Progress | None
         Called with one line per fold.
 
     Returns
@@ -266,7 +266,7 @@ def neighbour_label_distribution(
 
     Neighbours are by cosine similarity of the embeddings. Row ``i`` is the share of each
     class among the labels of sample ``i``'s neighbours: a probability-like matrix that any
-    score of :mod:`relabel.scoring` can rank (low agreement with the given label = suspect).
+    score of :mod:`relabel.ranking.scores` can rank (low agreement with the given label = suspect).
 
     Parameters
     ----------

@@ -40,10 +40,10 @@ from typing import Any
 
 import numpy as np
 
-from relabel import failpoints
 from relabel import training as tr
 from relabel.errors import ExecutorUnavailableError, TrainingError
-from relabel.progress import Progress
+from relabel.infra import failpoints
+from relabel.infra.progress import Progress
 from relabel.training import embed as embed_mod
 from relabel.training.executor import Executor
 

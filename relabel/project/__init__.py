@@ -31,13 +31,13 @@ import numpy as np
 import pandas as pd
 
 from relabel import config as config_mod
-from relabel import dataset as dataset_mod
-from relabel import scoring
 from relabel.config import Config
+from relabel.data import records as dataset_mod
 from relabel.errors import ConfigError, NotTrainedError, ProjectError, StoreError
-from relabel.history import cycle_history
-from relabel.lock import create_lock_file, project_lock
-from relabel.progress import Progress
+from relabel.infra.lock import create_lock_file, project_lock
+from relabel.infra.progress import Progress
+from relabel.ranking import scores as scoring
+from relabel.review.cycles import cycle_history
 from relabel.store import DB_FILE, Store
 
 log = logging.getLogger(__name__)
@@ -100,7 +100,7 @@ class RankedSamples:
     ----------
     table : pandas.DataFrame
         One row per scored sample (:data:`SCORE_COLUMNS`, in rank order).
-    scores : relabel.scoring.Scores
+    scores : relabel.ranking.scores.Scores
         The raw arrays, in sample (``ord``) order.
     probs : numpy.ndarray
         The out-of-fold probabilities, in sample order.
@@ -635,7 +635,7 @@ class Project:
         -------
         dict
             JSON-serialisable; the estimates are present only after a training run;
-            ``cycles`` is :func:`relabel.history.cycle_history`.
+            ``cycles`` is :func:`relabel.review.cycles.cycle_history`.
         """
         labels = self.store.labels()
         classes = self.config.dataset.classes
@@ -702,8 +702,9 @@ class Project:
         return [v.__dict__ for v in self.store.history(sample_id)]
 
     def annotators(self) -> pd.DataFrame:
-        """Each reviewer's quality, from every answer pulled (see :mod:`relabel.annotators`)."""
-        from relabel.annotators import annotator_table
+        """Each reviewer's quality, from every answer pulled
+        (see :mod:`relabel.review.annotators`)."""
+        from relabel.review.annotators import annotator_table
 
         return annotator_table(self.store, self.config.dataset.classes)
 

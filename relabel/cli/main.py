@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from relabel.errors import ExitCode, RelabelError
-from relabel.progress import TerminalProgress, bars_wanted
+from relabel.infra.progress import TerminalProgress, bars_wanted
 
 log = logging.getLogger("relabel")
 
@@ -108,7 +108,7 @@ def _log_message(message: str) -> None:
 
 
 #: What every command passes as ``progress``: log lines, and bars on a terminal (see
-#: :mod:`relabel.progress`); set up by :func:`main` from the logging flags.
+#: :mod:`relabel.infra.progress`); set up by :func:`main` from the logging flags.
 _progress = TerminalProgress(_log_message, bars=False)
 
 
@@ -201,7 +201,7 @@ def init(
 @click.option("--no-final-model", is_flag=True, help="Skip the final model on all samples.")
 def train(project: Path, no_final_model: bool) -> None:
     """Cross-validate a model: out-of-fold probabilities for every sample."""
-    from relabel.lock import project_lock
+    from relabel.infra.lock import project_lock
     from relabel.project import Project
     from relabel.report.build import build_report
 
@@ -396,7 +396,7 @@ def annotators(project: Path, as_json: bool) -> None:
 @click.option("--overwrite", is_flag=True, help="Replace demo data already in OUT_DIR.")
 def demo_data(out_dir: Path, noise: str | None, seed: int, overwrite: bool) -> None:
     """Write scikit-learn's digits as PNG files + manifest.csv (+ truth.csv)."""
-    from relabel import demo
+    from relabel.demo import digits as demo
 
     data = demo.write_digits(out_dir, noise=noise, seed=seed, overwrite=overwrite)
     flipped = int((data.true_labels != data.given_labels).sum())
@@ -451,9 +451,9 @@ def _print_summary(title: str, summary: Any) -> None:
 )
 def push(project: Path, budget: float | None, lane: str | None, batch_size: int) -> None:
     """Send the most suspicious samples to Label Studio (idempotent, resumable)."""
-    from relabel.lock import project_lock
+    from relabel.infra.lock import project_lock
+    from relabel.loop.push import push as push_samples
     from relabel.project import Project
-    from relabel.studio.push import push as push_samples
 
     with Project.open(project) as p, project_lock(p.root, "relabel push"), _client(p) as client:
         summary = push_samples(
@@ -466,9 +466,9 @@ def push(project: Path, budget: float | None, lane: str | None, batch_size: int)
 @project_arg
 def pull(project: Path) -> None:
     """Read reviewers' answers and apply them as label versions, exactly once."""
-    from relabel.lock import project_lock
+    from relabel.infra.lock import project_lock
+    from relabel.loop.pull import pull as pull_reviews
     from relabel.project import Project
-    from relabel.studio.pull import pull as pull_reviews
 
     with Project.open(project) as p, project_lock(p.root, "relabel pull"), _client(p) as client:
         summary = pull_reviews(p, client, progress=_progress)
@@ -543,10 +543,10 @@ def review_simulate(
     Each task gets answers until it has as many as there are reviewers (or as many as
     relabel asked for, for a task given one more reviewer).
     """
-    from relabel.lock import project_lock
+    from relabel.demo.reviewers import SimulatedReview
+    from relabel.infra.lock import project_lock
+    from relabel.loop.push import ensure_studio_project
     from relabel.project import Project
-    from relabel.studio.push import ensure_studio_project
-    from relabel.studio.simulate import SimulatedReview
 
     accuracies = _accuracies(accuracy)
     count = reviewers or max(2, len(accuracies))
@@ -607,10 +607,10 @@ def cycle(
 
     Exit codes: 0 cycle done, 3 waiting for reviews, 4 nothing to do, 5 locked.
     """
-    from relabel.cycle import run_cycle
-    from relabel.lock import project_lock
+    from relabel.demo.reviewers import SimulatedReview
+    from relabel.infra.lock import project_lock
+    from relabel.loop.cycle import run_cycle
     from relabel.project import Project
-    from relabel.studio.simulate import SimulatedReview
 
     if yes:
         log.warning("--yes is deprecated and has no effect: relabel never prompts")
@@ -681,7 +681,7 @@ def demo(
     """Full demo: local Label Studio, noisy digits, cycles with simulated reviewers."""
     import os
 
-    from relabel.demo_loop import DemoCycle, run_demo
+    from relabel.demo.loop import DemoCycle, run_demo
     from relabel.errors import ConfigError
 
     if studio_url and not os.environ.get("LABEL_STUDIO_API_KEY"):
@@ -828,9 +828,9 @@ def studio_bind(project: Path, studio_project_id: int) -> None:
     project must have the same classes; unfinished tasks of a previous project are
     carried over.
     """
-    from relabel.lock import project_lock
+    from relabel.infra.lock import project_lock
+    from relabel.loop.binding import bind
     from relabel.project import Project
-    from relabel.studio.binding import bind
 
     with (
         Project.open(project) as p,

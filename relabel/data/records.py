@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from relabel.errors import DatasetError, Problem
-from relabel.progress import Progress, count
+from relabel.infra.progress import Progress, count
 
 log = logging.getLogger(__name__)
 

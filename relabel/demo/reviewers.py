@@ -317,7 +317,7 @@ def _create_answers(
 class SimulatedReview:
     """Simulated reviewers as a cycle's reviewer (demos, benchmarks, ``--simulate-review``).
 
-    Pass it as ``review`` to :func:`relabel.cycle.run_cycle`: before each pull it lets
+    Pass it as ``review`` to :func:`relabel.loop.cycle.run_cycle`: before each pull it lets
     :func:`simulate_reviews` answer the cycle's tasks, with the seed ``seed + cycle``.
 
     Attributes

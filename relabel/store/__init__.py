@@ -29,8 +29,8 @@ from typing import Any
 
 import pandas as pd
 
-from relabel import failpoints
 from relabel.errors import StoreError
+from relabel.infra import failpoints
 
 DB_FILE = "relabel.db"
 _SQLITE_HEADER = b"SQLite format 3\x00"

@@ -2,7 +2,7 @@
 
 A gold task looks like any other task: the same image view, the same header (its label
 and the model's suggestion), the same ranking fields. Its answers go into the crowd model
-(:mod:`relabel.annotators`), where the trusted label anchors each reviewer's confusion
+(:mod:`relabel.review.annotators`), where the trusted label anchors each reviewer's confusion
 matrix; they never change a label.
 
 Trusted labels come from two places:
@@ -105,7 +105,7 @@ def holdout_records(project: Project) -> list[Any]:
     holdout = project.config.dataset.holdout
     if not holdout:
         return []
-    from relabel import dataset as dataset_mod
+    from relabel.data import records as dataset_mod
 
     path = Path(holdout) if Path(holdout).is_absolute() else project.root / holdout
     records, _ = dataset_mod.read_manifest(path)

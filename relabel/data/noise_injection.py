@@ -1,6 +1,6 @@
 """Label noise with a known answer: parse noise specs and inject them into true labels.
 
-The demo dataset (:mod:`relabel.demo`), the benchmarks and the tests make label errors
+The demo dataset (:mod:`relabel.demo.digits`), the benchmarks and the tests make label errors
 whose true answer is known with :func:`inject_noise`.
 
 Noise specs:

@@ -3,8 +3,8 @@
 :func:`write_digits` writes the 1,797 8x8 digit images of ``sklearn.datasets.load_digits``
 (shipped with scikit-learn, nothing is downloaded) as PNG files with a manifest, so that a
 whole relabel cycle can be tried without any data of one's own. Noise injected into the
-manifest's labels (:mod:`relabel.noise`) makes label errors whose true answer is known, in
-a separate ``truth.csv`` for measurement only.
+manifest's labels (:mod:`relabel.data.noise_injection`) makes label errors whose true
+answer is known, in a separate ``truth.csv`` for measurement only.
 
 Layout written under ``out_dir``::
 
@@ -25,8 +25,8 @@ from typing import Final
 import numpy as np
 from PIL import Image
 
+from relabel.data.noise_injection import NoiseSpec, inject_noise, parse_noise
 from relabel.errors import ConfigError
-from relabel.noise import NoiseSpec, inject_noise, parse_noise
 
 logger = logging.getLogger(__name__)
 
@@ -129,8 +129,8 @@ def write_digits(
         pixel exactly; the model resizes images anyway, and 32x32 is big enough to see in
         Label Studio.
     noise : NoiseSpec or str, optional
-        Label noise for the manifest's labels (see :func:`relabel.noise.parse_noise`);
-        none by default.
+        Label noise for the manifest's labels
+        (see :func:`relabel.data.noise_injection.parse_noise`); none by default.
     seed : int
         Seed of the noise; the same seed writes the same files.
     overwrite : bool

@@ -2,7 +2,7 @@
 
 Each step's completion is recorded in the label store (``cycle_steps``), so running
 :func:`run_cycle` again continues where the last run stopped. The push and the pull are
-themselves crash-safe (see :mod:`relabel.studio.push` and :mod:`relabel.studio.pull`): a
+themselves crash-safe (see :mod:`relabel.loop.push` and :mod:`relabel.loop.pull`): a
 kill at any point never repeats a push and never applies a review twice.
 
 A cycle waits for reviewers between the push and the pull: :func:`run_cycle` returns
@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from relabel.errors import ExitCode
-from relabel.history import cycle_history
-from relabel.progress import Progress
+from relabel.infra.progress import Progress
 from relabel.project import Project
+from relabel.review.cycles import cycle_history
 from relabel.store import now
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 #: Answers a cycle's tasks in Label Studio before each pull: called with the project, the
 #: Label Studio client, the Label Studio project id and the cycle number. What it returns,
 #: when not None, is shown as a progress line ``cycle N: <what it returned>``. Simulated
-#: reviewers are one (:class:`relabel.studio.simulate.SimulatedReview`).
+#: reviewers are one (:class:`relabel.demo.reviewers.SimulatedReview`).
 Reviewer = Callable[[Project, "StudioClient", int, int], Any]
 
 STEPS = ("train", "select", "push", "pull", "retrain", "evaluate")
@@ -54,7 +54,7 @@ class CycleResult:
     steps : list of str
         Steps completed in this call.
     summary : dict
-        The cycle's figures (see :func:`relabel.history.cycle_history`).
+        The cycle's figures (see :func:`relabel.review.cycles.cycle_history`).
     """
 
     cycle: int
@@ -154,7 +154,7 @@ def _train(cycle: _OpenCycle) -> dict[str, Any]:
 
 def _select(cycle: _OpenCycle, budget: float | None) -> dict[str, Any]:
     """Step ``select``: plan the cycle's tasks (the most suspicious samples in the budget)."""
-    from relabel.studio import push as push_mod
+    from relabel.loop import push as push_mod
 
     project = cycle.project
     studio_project_id = push_mod.ensure_studio_project(project, cycle.client)
@@ -180,7 +180,7 @@ def _select(cycle: _OpenCycle, budget: float | None) -> dict[str, Any]:
 
 def _push(cycle: _OpenCycle, studio_project_id: int) -> dict[str, Any]:
     """Step ``push``: send the planned tasks to Label Studio."""
-    from relabel.studio import push as push_mod
+    from relabel.loop import push as push_mod
 
     push_mod.reconcile_pending(cycle.project, cycle.client, studio_project_id)
     pushed = push_mod.push_planned(
@@ -197,7 +197,7 @@ def _pull(
     min_reviews: int | None,
 ) -> dict[str, Any] | None:
     """Step ``pull``: let ``review`` answer, apply the answers; None until enough exist."""
-    from relabel.studio import pull as pull_mod
+    from relabel.loop import pull as pull_mod
 
     project, store = cycle.project, cycle.project.store
     if review is not None:
@@ -241,8 +241,8 @@ def _evaluate(project: Project, run_id: str) -> dict[str, Any]:
     }
     holdout = project.config.dataset.holdout
     if holdout:
-        from relabel import dataset as dataset_mod
         from relabel import training
+        from relabel.data import records as dataset_mod
 
         path = Path(holdout) if Path(holdout).is_absolute() else project.root / holdout
         records, problems = dataset_mod.read_manifest(path)
@@ -301,7 +301,7 @@ def run_cycle(
         Stop after the push (people review; the next call resumes with the pull).
     review : Reviewer, optional
         Answers the tasks before each pull, e.g. simulated reviewers
-        (:class:`relabel.studio.simulate.SimulatedReview`) through the real Label Studio
+        (:class:`relabel.demo.reviewers.SimulatedReview`) through the real Label Studio
         API. Without it, people answer in Label Studio.
     min_reviews : int, optional
         Pull and retrain only once this many tasks of the cycle have answers

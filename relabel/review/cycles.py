@@ -1,6 +1,6 @@
 """The cycle history: what each relabel cycle recorded in the label store, as figures.
 
-The cycle loop (:mod:`relabel.cycle`) writes the records; the facade
+The cycle loop (:mod:`relabel.loop.cycle`) writes the records; the facade
 (:meth:`relabel.project.Project.status`) and the report read them here, without the loop.
 """
 

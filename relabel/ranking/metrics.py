@@ -5,8 +5,10 @@ with injected noise, or a dataset with human-confirmed errors); the review loop 
 never needs them.
 
 * ``is_error`` -- shape ``(n,)``, bool: whether sample ``i``'s given label is wrong.
-* ``order`` -- sample indices, most suspicious first (:func:`relabel.scoring.rank_order`).
-* ``score`` -- shape ``(n,)``, higher meaning more suspicious (:func:`relabel.scoring.suspicion`).
+* ``order`` -- sample indices, most suspicious first
+  (:func:`relabel.ranking.scores.rank_order`).
+* ``score`` -- shape ``(n,)``, higher meaning more suspicious
+  (:func:`relabel.ranking.scores.suspicion`).
 """
 
 from __future__ import annotations

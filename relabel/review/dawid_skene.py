@@ -2,7 +2,7 @@
 
 Model (Dawid & Skene 1979, "Maximum likelihood estimation of observer error-rates using
 the EM algorithm"): every reviewed item has one unknown true label ``t`` out of the
-classes plus "Not a valid image" (:data:`relabel.consensus.NOT_VALID`), drawn from a class
+classes plus "Not a valid image" (:data:`relabel.review.majority.NOT_VALID`), drawn from a class
 prior. Each reviewer ``r`` answers independently of the others given ``t``, with their own
 confusion matrix ``confusion[r, t, a]`` = P(reviewer r answers ``a`` | truth ``t``). EM
 alternates:
@@ -64,7 +64,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.stats import beta
 
-from relabel.consensus import NOT_SURE, NOT_VALID, Resolution, Vote
+from relabel.review.majority import NOT_SURE, NOT_VALID, Resolution, Vote
 
 __all__ = [
     "DIAGONAL_PSEUDO_COUNT",
@@ -380,7 +380,7 @@ def resolve_posterior(
     ----------
     votes : sequence of Vote
         Every annotation of the task, skipped ones included (as for
-        :func:`relabel.consensus.resolve`); they give the tally and the reason.
+        :func:`relabel.review.majority.resolve`); they give the tally and the reason.
     posterior : mapping of str to float or None
         The task's posterior (:meth:`CrowdEstimate.posterior_of`); None when it had no
         usable answer.

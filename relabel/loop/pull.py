@@ -1,7 +1,7 @@
 """Pull reviews from Label Studio and apply them to the label store exactly once.
 
 A pull reads the tasks updated since the previous pull (the cursor), resolves each task's
-votes (:mod:`relabel.consensus`) and, in ONE transaction, records the resolutions, the new
+votes (:mod:`relabel.review.majority`) and, in ONE transaction, records the resolutions, the new
 label versions they imply and the new cursor. A crash before the commit changes nothing;
 a second pull changes nothing (a task whose set of answers is unchanged is skipped by its
 fingerprint); an answer edited after a pull changes the fingerprint, so the task is
@@ -19,16 +19,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from relabel import failpoints
-from relabel.annotators import crowd_model, item_key
-from relabel.consensus import Resolution, Vote, resolve
-from relabel.crowd import Answer, resolve_posterior
 from relabel.errors import StudioError
-from relabel.progress import Progress, count
+from relabel.infra import failpoints
+from relabel.infra.progress import Progress, count
+from relabel.loop.push import ensure_studio_project
 from relabel.project import Project
+from relabel.review.annotators import crowd_model, item_key
+from relabel.review.dawid_skene import Answer, resolve_posterior
+from relabel.review.majority import Resolution, Vote, resolve
 from relabel.store import Store
 from relabel.studio.client import ReviewedTask, StudioClient
-from relabel.studio.push import ensure_studio_project
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +179,7 @@ def apply_reviews(
 
 
 def _votes(task: ReviewedTask) -> list[Vote]:
-    """The task's answers and skips as votes for :func:`relabel.consensus.resolve`."""
+    """The task's answers and skips as votes for :func:`relabel.review.majority.resolve`."""
     return [Vote(a.id, str(a.user), a.choice, bool(a.was_cancelled)) for a in task.annotations]
 
 

@@ -22,15 +22,15 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from relabel import demo
-from relabel.cycle import run_cycle
+from relabel.demo import digits as demo
+from relabel.demo.reviewers import SimulatedReview
 from relabel.errors import ConfigError
-from relabel.lock import project_lock
-from relabel.progress import Progress
+from relabel.infra.lock import project_lock
+from relabel.infra.progress import Progress
+from relabel.loop.cycle import run_cycle
 from relabel.project import Project
 from relabel.store import DB_FILE
 from relabel.studio.client import StudioClient
-from relabel.studio.simulate import SimulatedReview
 from relabel.studio.urls import redact_url
 
 if TYPE_CHECKING:
@@ -127,7 +127,7 @@ def run_demo(
     cycles : int
         Cycles to run with simulated reviewers.
     noise, seed : str, int
-        Injected label noise (see :func:`relabel.noise.parse_noise`) and its seed.
+        Injected label noise (see :func:`relabel.data.noise_injection.parse_noise`) and its seed.
     simulate : bool
         False: stop after the first push, leave the server running and return its login.
     studio_url : str, optional

@@ -25,12 +25,12 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from relabel import failpoints
-from relabel.gold import evidence_of, gold_items, mix_gold
-from relabel.progress import Progress, count
+from relabel.infra import failpoints
+from relabel.infra.progress import Progress, count
+from relabel.loop.binding import ensure_studio_project
+from relabel.loop.gold import evidence_of, gold_items, mix_gold
 from relabel.project import Project
-from relabel.selection import error_probability, select_for_review
-from relabel.studio.binding import ensure_studio_project
+from relabel.review.selection import error_probability, select_for_review
 from relabel.studio.client import StudioClient, TaskSpec
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """Reviewers' quality from every answer in the label store (read-only).
 
-The crowd model (:func:`relabel.crowd.dawid_skene`) is fitted on every answer relabel
+The crowd model (:func:`relabel.review.dawid_skene.dawid_skene`) is fitted on every answer relabel
 pulled, each task one item, anchored by the answers to gold tasks. The pull uses it to
 weight votes (``review.consensus = "dawid_skene"``); :func:`annotator_table` turns it into
 one row per reviewer for ``relabel annotators`` and the report.
@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from relabel.crowd import Answer, CrowdEstimate, annotator_stats, dawid_skene
+from relabel.review.dawid_skene import Answer, CrowdEstimate, annotator_stats, dawid_skene
 from relabel.store import Store
 
 #: The columns of :func:`annotator_table`, in order.
