@@ -13,7 +13,7 @@ import pytest
 from relabel import config as config_mod
 from relabel.demo.reviewers import Crowd, simulated_answer
 from relabel.errors import ConfigError
-from relabel.loop.gold import SHOWN_FIELDS, mix_gold
+from relabel.review.gold import SHOWN_FIELDS, mix_gold
 from relabel.review.selection import select_for_review
 from relabel.store import SCHEMA_VERSION, Store
 

@@ -109,6 +109,27 @@ def _write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[str]])
     tmp.replace(path)
 
 
+def _noise_spec(noise: NoiseSpec | str | None, n_classes: int) -> NoiseSpec:
+    if noise is None:
+        return NoiseSpec("none")
+    if isinstance(noise, str):
+        return parse_noise(noise, n_classes)
+    return noise
+
+
+def _check_out_dir(root: Path, outputs: tuple[Path, ...], overwrite: bool) -> None:
+    """Refuse a folder that already holds a dataset (unless ``overwrite``), or a file."""
+    if not overwrite:
+        existing = [p for p in outputs if p.exists()]
+        if existing:
+            raise ConfigError(
+                f"{existing[0]} already exists: choose an empty folder for the demo data, "
+                "or pass overwrite=True to replace it"
+            )
+    if root.exists() and not root.is_dir():
+        raise ConfigError(f"{root} exists and is not a folder")
+
+
 def write_digits(
     out_dir: str | Path,
     *,
@@ -152,25 +173,10 @@ def write_digits(
     if isinstance(size, bool) or not isinstance(size, int) or not _NATIVE_SIZE <= size <= _MAX_SIZE:
         raise ConfigError(f"demo image size must be an integer from 8 to {_MAX_SIZE}, got {size!r}")
     n_classes = len(DIGIT_CLASSES)
-    if noise is None:
-        spec = NoiseSpec("none")
-    elif isinstance(noise, str):
-        spec = parse_noise(noise, n_classes)
-    else:
-        spec = noise
-
+    spec = _noise_spec(noise, n_classes)
     root = Path(out_dir)
     manifest, truth, images_dir = root / "manifest.csv", root / "truth.csv", root / "images"
-    if not overwrite:
-        existing = [p for p in (manifest, truth, images_dir) if p.exists()]
-        if existing:
-            raise ConfigError(
-                f"{existing[0]} already exists: choose an empty folder for the demo data, "
-                "or pass overwrite=True to replace it"
-            )
-    if root.exists() and not root.is_dir():
-        raise ConfigError(f"{root} exists and is not a folder")
-
+    _check_out_dir(root, (manifest, truth, images_dir), overwrite)
     digits = load_digits()
     true = np.asarray(digits.target, dtype=np.int64)
     given = inject_noise(true, spec, n_classes, seed)

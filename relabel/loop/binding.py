@@ -25,6 +25,7 @@ import logging
 import re
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from relabel.errors import (
     ProjectError,
@@ -153,62 +154,76 @@ def ensure_studio_project(project: Project, client: StudioClient, *, create: boo
     ProjectError
         No Label Studio project yet and ``create`` is False.
     """
-    store = project.store
-    classes = project.config.dataset.classes
-    url = client.display_url
-    row = store.studio_project()
+    row = project.store.studio_project()
     if row is None:
         if not create:
             client.check()  # an unreachable server or a refused token says so first
             raise ProjectError(
                 f"{project.root}: nothing was pushed to Label Studio yet (relabel push first)"
             )
-        title = project.config.studio.title or f"relabel: {project.config.name}"
-        marker = _new_or_our_marker(project)
-        description = (
-            f"Label review for the relabel project '{project.config.name}'. "
-            "Pick the correct class; 'Not sure' leaves the task for another reviewer.\n\n"
-            + _marker_line(marker)
-        )
-        studio_project_id = client.create_project(
-            title,
-            build_label_config(classes),
-            description,
-            maximum_annotations=project.config.review.reviewers_per_task,
-        )
-        with store.transaction():
-            _save_marker(project, marker)
-            store.add_studio_project(studio_project_id, url, title, classes)
-        return studio_project_id
+        return _create_studio_project(project, client)
+    if same_server(str(row["url"]), client.display_url):
+        return _check_bound_project(project, client, int(row["studio_project_id"]))
+    return _follow_moved_server(project, client, row)
 
-    studio_project_id = int(row["studio_project_id"])
-    old_url = str(row["url"])
-    if same_server(old_url, url):
-        try:
-            info = client.get_project(studio_project_id)
-        except StudioProjectMissingError as exc:
-            raise StudioProjectMissingError(
-                f"{exc}; to carry on in another Label Studio project: {_hint(project)}"
-            ) from None
-        server_classes = _classes_of(info)
-        if server_classes != classes:
-            raise StudioConfigMismatchError(
-                f"Label Studio project {studio_project_id} at {url} now has classes "
-                f"{server_classes}, but the relabel project '{project.config.name}' has "
-                f"{classes}; restore the labeling config in Label Studio (relabel never guesses "
-                "a class mapping)"
-            )
-        found = marker_of(info.description)
-        if found is not None and found != _our_marker(project):
-            raise StudioBindingError(
-                f"Label Studio project {studio_project_id} at {url} belongs to another "
-                f"relabel project (its description says {MARKER_LABEL}: {found}); was the "
-                f"server replaced? Bind this project to its Label Studio project: {_hint(project)}"
-            )
-        _write_marker(project, client, info)
-        return studio_project_id
 
-    # the server is reached at another URL: find the SAME project there, never a new one
+def _create_studio_project(project: Project, client: StudioClient) -> int:
+    """Create the Label Studio project (with relabel's marker) and record the binding."""
+    title = project.config.studio.title or f"relabel: {project.config.name}"
+    marker = _new_or_our_marker(project)
+    description = (
+        f"Label review for the relabel project '{project.config.name}'. "
+        "Pick the correct class; 'Not sure' leaves the task for another reviewer.\n\n"
+        + _marker_line(marker)
+    )
+    classes = project.config.dataset.classes
+    studio_project_id = client.create_project(
+        title,
+        build_label_config(classes),
+        description,
+        maximum_annotations=project.config.review.reviewers_per_task,
+    )
+    with project.store.transaction():
+        _save_marker(project, marker)
+        project.store.add_studio_project(studio_project_id, client.display_url, title, classes)
+    return studio_project_id
+
+
+def _check_bound_project(project: Project, client: StudioClient, studio_project_id: int) -> int:
+    """At the URL it was bound at: the project must exist, with our classes and marker."""
+    url, classes = client.display_url, project.config.dataset.classes
+    try:
+        info = client.get_project(studio_project_id)
+    except StudioProjectMissingError as exc:
+        raise StudioProjectMissingError(
+            f"{exc}; to carry on in another Label Studio project: {_hint(project)}"
+        ) from None
+    server_classes = _classes_of(info)
+    if server_classes != classes:
+        raise StudioConfigMismatchError(
+            f"Label Studio project {studio_project_id} at {url} now has classes "
+            f"{server_classes}, but the relabel project '{project.config.name}' has "
+            f"{classes}; restore the labeling config in Label Studio (relabel never guesses "
+            "a class mapping)"
+        )
+    found = marker_of(info.description)
+    if found is not None and found != _our_marker(project):
+        raise StudioBindingError(
+            f"Label Studio project {studio_project_id} at {url} belongs to another "
+            f"relabel project (its description says {MARKER_LABEL}: {found}); was the "
+            f"server replaced? Bind this project to its Label Studio project: {_hint(project)}"
+        )
+    _write_marker(project, client, info)
+    return studio_project_id
+
+
+def _follow_moved_server(project: Project, client: StudioClient, row: Any) -> int:
+    """The server is reached at another URL: find the SAME project there, never a new one."""
+    studio_project_id, old_url, url = (
+        int(row["studio_project_id"]),
+        str(row["url"]),
+        client.display_url,
+    )
     try:
         info = client.get_project(studio_project_id)
         reason = _mismatch(project, info, str(row["title"]))
@@ -225,7 +240,7 @@ def ensure_studio_project(project: Project, client: StudioClient, *, create: boo
             f"LABEL_STUDIO_URL at {old_url} again. Nothing was changed."
         )
     _write_marker(project, client, info)
-    store.rebind_studio_project(studio_project_id, old_url, url)
+    project.store.rebind_studio_project(studio_project_id, old_url, url)
     log.info("Label Studio moved: project %d found at %s (was %s)", studio_project_id, url, old_url)
     return studio_project_id
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 
 from relabel.errors import ExitCode
 from relabel.infra.progress import Progress
@@ -164,7 +165,9 @@ def _select(cycle: _OpenCycle, budget: float | None) -> dict[str, Any]:
         return {"planned": len(already), "studio_project_id": studio_project_id}
     push_mod.sync_overlap(project, cycle.client, studio_project_id)
     ranked = project.rank()
-    fixed = push_mod.plan(project, studio_project_id, budget=budget, cycle=cycle.number)
+    fixed = push_mod.plan(
+        project, studio_project_id, budget=budget, cycle=cycle.number, ranked=ranked
+    )
     return {
         "planned": fixed.planned,
         "gold": fixed.gold,
@@ -252,7 +255,7 @@ def _evaluate(project: Project, run_id: str) -> dict[str, Any]:
         probs = training.predict_probabilities(
             model, [r.path for r in records], project.train_settings()
         )
-        y = project.label_indices(__import__("pandas").Series([r.label for r in records]))
+        y = project.label_indices(pd.Series([r.label for r in records]))
         hp = np.asarray(probs).argmax(axis=1)
         out["holdout_accuracy"] = float(accuracy_score(y, hp))
         out["holdout_macro_f1"] = float(f1_score(y, hp, average="macro"))
@@ -349,5 +352,7 @@ def _finish(cycle: _OpenCycle, summary: dict[str, Any]) -> CycleResult:
     project = cycle.project
     project.store.finish_cycle(cycle.number, "done", summary)
     cycle.say(f"report {build_report(project)}")
-    cycle.result.summary = cycle_history(project.store, project.config.review)[-1]
+    store = project.store
+    history = cycle_history(store.cycles(), store.n_samples(), project.config.review)
+    cycle.result.summary = history[-1]
     return cycle.result

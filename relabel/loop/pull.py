@@ -1,8 +1,10 @@
 """Pull reviews from Label Studio and apply them to the label store exactly once.
 
 A pull reads the tasks updated since the previous pull (the cursor), resolves each task's
-votes (:mod:`relabel.review.majority`) and, in ONE transaction, records the resolutions, the new
-label versions they imply and the new cursor. A crash before the commit changes nothing;
+votes (:mod:`relabel.review.majority` or :mod:`relabel.review.dawid_skene`), lets the review
+domain decide what each resolution does to its sample (:mod:`relabel.review.outcome`) and,
+in ONE transaction, records the resolutions, the new label versions they imply and the new
+cursor. A crash before the commit changes nothing;
 a second pull changes nothing (a task whose set of answers is unchanged is skipped by its
 fingerprint); an answer edited after a pull changes the fingerprint, so the task is
 resolved again and, if the outcome differs from the current label, a new version is added.
@@ -22,11 +24,19 @@ from typing import Any
 from relabel.errors import StudioError
 from relabel.infra import failpoints
 from relabel.infra.progress import Progress, count
-from relabel.loop.push import ensure_studio_project
+from relabel.loop.binding import ensure_studio_project
 from relabel.project import Project
 from relabel.review.annotators import crowd_model, item_key
 from relabel.review.dawid_skene import Answer, resolve_posterior
 from relabel.review.majority import Resolution, Vote, resolve
+from relabel.review.outcome import (
+    Decision,
+    answered,
+    decide,
+    review_evidence,
+    stays_open,
+    wants_one_more,
+)
 from relabel.store import Store
 from relabel.studio.client import ReviewedTask, StudioClient
 
@@ -97,13 +107,40 @@ def _resolver(project: Project, studio_project_id: int, tasks: list[ReviewedTask
         ]
         for t in tasks
     }
-    _, _, estimate = crowd_model(project.store, classes, fresh)
+    store = project.store
+    _, _, estimate = crowd_model(store.crowd_answers(), store.gold_task_labels(), classes, fresh)
     return lambda task, votes: resolve_posterior(
         votes,
         estimate.posterior_of(item_key(studio_project_id, task.task_id)),
         classes=classes,
         min_posterior=review.min_posterior,
     )
+
+
+@dataclass
+class _Tally:
+    """What a pull has done so far, task by task."""
+
+    outcomes: Counter[str] = field(default_factory=Counter)
+    corrections: Counter[str] = field(default_factory=Counter)
+    more: list[int] = field(default_factory=list)
+
+    def summary(self, tasks_seen: int, consensus: str) -> PullSummary:
+        o = self.outcomes
+        return PullSummary(
+            reviewed=o["confirmed"] + o["corrected"] + o["excluded"],
+            confirmed=o["confirmed"],
+            corrected=o["corrected"],
+            excluded=o["excluded"],
+            unresolved=o["unresolved"],
+            corrections=dict(sorted(self.corrections.items())),
+            tasks_seen=tasks_seen,
+            unchanged=o["unchanged"],
+            unknown=o["unknown"],
+            gold=o["gold"],
+            more_reviewers=self.more,
+            consensus=consensus,
+        )
 
 
 def apply_reviews(
@@ -122,55 +159,13 @@ def apply_reviews(
     store = project.store
     rows = store.task_rows_by_task_id(studio_project_id)
     resolver = _resolver(project, studio_project_id, tasks)
-    outcomes: Counter[str] = Counter()
-    corrections: Counter[str] = Counter()
-    more: list[int] = []
-    unchanged = unknown = 0
+    tally = _Tally()
     with store.transaction():
         for done, task in enumerate(sorted(tasks, key=lambda t: t.task_id), start=1):
             if done % 100 == 0 or done == len(tasks):
                 count(progress, "pull", done, len(tasks))
-            row = rows.get(task.task_id)
-            if row is None:
-                unknown += 1
-                continue
-            task_fingerprint = fingerprint(task)
-            if row["fingerprint"] == task_fingerprint:
-                unchanged += 1
-                continue
-            votes = _votes(task)
-            if json.loads(row["evidence"]).get("gold_label") is not None:
-                _apply_gold(store, studio_project_id, task, row, task_fingerprint)
-                outcomes["gold"] += 1
-                continue
-            resolution = resolver(task, votes)
-            outcome = _apply_task(
-                store,
-                studio_project_id,
-                task,
-                row,
-                votes,
-                (resolution, project.config.review.consensus),
-                task_fingerprint,
-                corrections,
-            )
-            if outcome == "unresolved" and _ask_one_more(project, store, row, votes):
-                more.append(task.task_id)
-            outcomes[outcome] += 1
-        summary = PullSummary(
-            reviewed=outcomes["confirmed"] + outcomes["corrected"] + outcomes["excluded"],
-            confirmed=outcomes["confirmed"],
-            corrected=outcomes["corrected"],
-            excluded=outcomes["excluded"],
-            unresolved=outcomes["unresolved"],
-            corrections=dict(sorted(corrections.items())),
-            tasks_seen=len(tasks),
-            unchanged=unchanged,
-            unknown=unknown,
-            gold=outcomes["gold"],
-            more_reviewers=more,
-            consensus=project.config.review.consensus,
-        )
+            _apply_one(project, studio_project_id, task, rows.get(task.task_id), resolver, tally)
+        summary = tally.summary(len(tasks), project.config.review.consensus)
         store.add_pull(studio_project_id, cursor, summary.__dict__)
         failpoints.hit("apply:before_commit")
     if cycle is not None:
@@ -178,25 +173,49 @@ def apply_reviews(
     return summary
 
 
+def _apply_one(
+    project: Project,
+    studio_project_id: int,
+    task: ReviewedTask,
+    row: sqlite3.Row | None,
+    resolver: Resolver,
+    tally: _Tally,
+) -> None:
+    """Apply one reviewed task (skipped when unknown or unchanged) and count what it did."""
+    if row is None:
+        tally.outcomes["unknown"] += 1
+        return
+    task_fingerprint = fingerprint(task)
+    if row["fingerprint"] == task_fingerprint:
+        tally.outcomes["unchanged"] += 1
+        return
+    store = project.store
+    if json.loads(row["evidence"]).get("gold_label") is not None:
+        _apply_gold(store, studio_project_id, task, row, task_fingerprint)
+        tally.outcomes["gold"] += 1
+        return
+    review = project.config.review
+    resolved = (resolver(task, _votes(task)), review.consensus)
+    decision, asked = _apply_task(
+        store, studio_project_id, task, row, resolved, task_fingerprint, review.reviewers_per_task
+    )
+    tally.outcomes[decision.outcome] += 1
+    if decision.correction:
+        tally.corrections[decision.correction] += 1
+    if asked:
+        tally.more.append(task.task_id)
+
+
 def _votes(task: ReviewedTask) -> list[Vote]:
     """The task's answers and skips as votes for :func:`relabel.review.majority.resolve`."""
     return [Vote(a.id, str(a.user), a.choice, bool(a.was_cancelled)) for a in task.annotations]
 
 
-def _ask_one_more(project: Project, store: Store, row: Any, votes: list[Vote]) -> bool:
-    """Ask for one more reviewer on an unresolved task whose answers are all in, once.
-
-    Returns True when asked (the pull then raises the task's overlap in Label Studio). A
-    task still unresolved after its extra answer is closed as ``unresolved`` by
-    :func:`_apply_task`; its sample may be sent again in a later cycle.
-    """
-    if json.loads(row["evidence"]).get("extra_reviewer") is not None:
-        return False
-    answered = sum(not v.cancelled for v in votes)
-    if answered < project.config.review.reviewers_per_task:
-        return False
-    store.request_extra_reviewer(int(row["row_id"]), answered + 1)
-    return True
+def _stored_answers(task: ReviewedTask) -> list[tuple[int, str, str | None, bool, Any]]:
+    """The task's annotations as the store records them."""
+    return [
+        (a.id, str(a.user), a.choice, bool(a.was_cancelled), a.updated_at) for a in task.annotations
+    ]
 
 
 def _apply_gold(
@@ -207,15 +226,7 @@ def _apply_gold(
     task_fingerprint: str,
 ) -> None:
     """Record a gold task's answers; they measure the reviewers and change no label."""
-    store.replace_answers(
-        studio_project_id,
-        task.task_id,
-        row["sample_id"],
-        [
-            (a.id, str(a.user), a.choice, bool(a.was_cancelled), a.updated_at)
-            for a in task.annotations
-        ],
-    )
+    store.replace_answers(studio_project_id, task.task_id, row["sample_id"], _stored_answers(task))
     store.close_gold_task(int(row["row_id"]), task_fingerprint)
 
 
@@ -224,115 +235,55 @@ def _apply_task(
     studio_project_id: int,
     task: ReviewedTask,
     row: sqlite3.Row,
-    votes: list[Vote],
     resolved: tuple[Resolution, str],
     task_fingerprint: str,
-    corrections: Counter[str],
-) -> str:
-    """Record one changed task: its label version, answers and review; return the outcome.
+    reviewers_per_task: int,
+) -> tuple[Decision, bool]:
+    """Record one changed task: its label version, answers and review.
 
-    ``resolved`` is the resolution and the consensus method that made it.
+    Returns the decision, and whether one more reviewer was asked for.
+
+    ``resolved`` is the resolution and the consensus method that made it. An unresolved
+    task whose answers are all in is given one more reviewer, once (recorded here; the
+    pull raises the task's overlap in Label Studio after the commit).
     """
     resolution, consensus = resolved
+    votes = _votes(task)
+    pushed = json.loads(row["evidence"])
     reviewers = sorted({v.reviewer for v in votes if not v.cancelled})
-    evidence = _evidence(studio_project_id, task, votes, resolution, row)
-    evidence["consensus"] = consensus
-    if consensus == "dawid_skene":
-        evidence["posterior"] = round(resolution.agreement, 4)
-    outcome, label, version = _record_label(
-        store, row, resolution, reviewers, evidence, corrections
+    evidence = review_evidence(
+        (studio_project_id, task.task_id), votes, resolution, pushed, consensus
     )
-    store.replace_answers(
-        studio_project_id,
-        task.task_id,
-        row["sample_id"],
-        [
-            (a.id, str(a.user), a.choice, bool(a.was_cancelled), a.updated_at)
-            for a in task.annotations
-        ],
-    )
-    extra = json.loads(row["evidence"]).get("extra_reviewer")
-    answered = sum(not v.cancelled for v in votes)
+    current = store.current_version(row["sample_id"])
+    decision = decide(resolution, current["label"], current["status"])
+    version = int(current["version_id"])
+    if decision.new_status is not None:
+        version = store.add_version(
+            row["sample_id"],
+            decision.label,
+            source="review",
+            status=decision.new_status,
+            cycle=row["cycle"],
+            reviewers=reviewers,
+            evidence=evidence,
+        )
+    store.replace_answers(studio_project_id, task.task_id, row["sample_id"], _stored_answers(task))
+    extra = pushed.get("extra_reviewer")
     store.record_review(
         row,
-        outcome=outcome,
-        label=label,
+        outcome=decision.outcome,
+        label=decision.label,
         reviewers=reviewers,
         annotation_ids=evidence["annotation_ids"],
         votes=resolution.votes,
         fingerprint=task_fingerprint,
         version_after=version,
-        still_open=outcome == "unresolved" and (extra is None or answered < int(extra)),
+        still_open=stays_open(decision, votes, extra),
     )
-    return outcome
-
-
-def _evidence(
-    studio_project_id: int,
-    task: ReviewedTask,
-    votes: list[Vote],
-    resolution: Resolution,
-    row: sqlite3.Row,
-) -> dict[str, Any]:
-    """What a new label version records about the review (and the push that asked for it)."""
-    return {
-        "studio_project_id": studio_project_id,
-        "task_id": task.task_id,
-        "annotation_ids": sorted(v.annotation_id for v in votes if not v.cancelled),
-        "votes": resolution.votes,
-        "agreement": round(resolution.agreement, 4),
-        "reason": resolution.reason,
-        **{
-            k: v
-            for k, v in json.loads(row["evidence"]).items()
-            if k in ("p_given", "p_predicted", "predicted_label", "run_id")
-        },
-    }
-
-
-def _record_label(
-    store: Store,
-    row: sqlite3.Row,
-    resolution: Resolution,
-    reviewers: list[str],
-    evidence: dict[str, Any],
-    corrections: Counter[str],
-) -> tuple[str, str | None, int]:
-    """Add the label version a resolution implies, if any; return (outcome, label, version).
-
-    A label equal to the active one confirms it; another label corrects it (counted in
-    ``corrections`` as ``"given>new"``); an exclusion excludes the sample once; anything
-    else leaves the task unresolved.
-    """
-    current = store.current_version(row["sample_id"])
-    version = int(current["version_id"])
-    label = resolution.label
-    if resolution.outcome == "label":
-        if label == current["label"] and current["status"] == "active":
-            return "confirmed", label, version
-        corrections[f"{current['label']}>{label}"] += 1
-        version = store.add_version(
-            row["sample_id"],
-            label,
-            source="review",
-            cycle=row["cycle"],
-            reviewers=reviewers,
-            evidence=evidence,
-        )
-        return "corrected", label, version
-    if resolution.outcome == "excluded":
-        if current["status"] != "excluded":
-            version = store.add_version(
-                row["sample_id"],
-                current["label"],
-                source="review",
-                status="excluded",
-                cycle=row["cycle"],
-                reviewers=reviewers,
-                evidence=evidence,
-            )
-        return "excluded", current["label"], version
-    return "unresolved", label, version
+    asked = wants_one_more(decision, votes, reviewers_per_task, extra)
+    if asked:
+        store.request_extra_reviewer(int(row["row_id"]), answered(votes) + 1)
+    return decision, asked
 
 
 def ask_more_reviewers(

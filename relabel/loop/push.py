@@ -28,9 +28,9 @@ from typing import Any
 from relabel.infra import failpoints
 from relabel.infra.progress import Progress, count
 from relabel.loop.binding import ensure_studio_project
-from relabel.loop.gold import evidence_of, gold_items, mix_gold
-from relabel.project import Project
-from relabel.review.selection import error_probability, select_for_review
+from relabel.loop.gold import gold_items
+from relabel.project import Project, RankedSamples
+from relabel.review.plan import PlanSummary, plan_review
 from relabel.studio.client import StudioClient, TaskSpec
 
 log = logging.getLogger(__name__)
@@ -71,44 +71,6 @@ def _task_spec(project: Project, row: Any, path: str, evidence: dict[str, Any]) 
     return TaskSpec(sample_id=row["sample_id"], image=path, data=data, prediction=prediction)
 
 
-@dataclass(frozen=True)
-class PlanSummary:
-    """What :func:`plan` fixed for the next push.
-
-    Attributes
-    ----------
-    planned : int
-        Task rows planned, gold tasks included.
-    gold : int
-        Of those, gold tasks (trusted labels that measure the reviewers).
-    excluded_busy, excluded_reviewed : int
-        Samples left out: with an open task; reviewed since their label last changed.
-    below_floor : int
-        Fill candidates left out for an estimated error probability under
-        ``review.min_suspicion``.
-    top_fill_suspicion : float or None
-        The highest estimated error probability among those, None when there are none.
-    """
-
-    planned: int
-    gold: int
-    excluded_busy: int
-    excluded_reviewed: int
-    below_floor: int = 0
-    top_fill_suspicion: float | None = None
-
-    @property
-    def reason(self) -> str:
-        """Why nothing was planned, for people."""
-        if self.below_floor:
-            return (
-                f"all {self.below_floor} remaining candidate(s) have an estimated error "
-                f"probability under review.min_suspicion (the highest is "
-                f"{self.top_fill_suspicion:.3f})"
-            )
-        return "no eligible sample in the budget's lane"
-
-
 def plan(
     project: Project,
     studio_project_id: int,
@@ -116,48 +78,35 @@ def plan(
     budget: float | None = None,
     lane: str | None = None,
     cycle: int | None = None,
+    ranked: RankedSamples | None = None,
 ) -> PlanSummary:
     """Fix the selection for the next push (state ``planned``), gold tasks mixed in.
+
+    The review domain decides (:func:`relabel.review.plan.plan_review`); this records it.
+    ``ranked`` is the project's ranking when the caller has it already.
 
     Returns
     -------
     PlanSummary
     """
     review = project.config.review
-    ranked = project.rank()
-    busy = project.store.busy_sample_ids()
-    reviewed = project.store.reviewed_sample_ids() - busy
-    n = project.config.budget_count(len(ranked.table), budget)
-    chosen = select_for_review(
-        ranked.table,
-        n,
-        lane=lane or review.lane,
-        exclude=busy | reviewed,
-        uncertain_share=review.uncertain_share,
-        per_class_balance=review.per_class_balance,
-        fill=review.fill_budget,
-        min_suspicion=review.min_suspicion,
-    )
-    items = [(r.sample_id, evidence_of(r, ranked.run_id)) for r in chosen.itertuples(index=False)]
+    ranked = ranked or project.rank()
     seed = project.config.training.seed * 1000 + (cycle or 0)
-    gold = gold_items(project, ranked, busy | set(chosen["sample_id"]), len(items), seed)
-    planned = mix_gold(items, gold, seed)
-    project.store.plan_tasks(studio_project_id, planned, cycle=cycle, batch=uuid.uuid4().hex[:12])
-    below, top = _below_floor(ranked.table, busy | reviewed, chosen, review.min_suspicion)
-    return PlanSummary(len(planned), len(gold), len(busy), len(reviewed), below, top)
-
-
-def _below_floor(
-    table: Any, exclude: set[str], chosen: Any, min_suspicion: float
-) -> tuple[int, float | None]:
-    """Fill candidates (``ok`` lane, eligible, not chosen) under the suspicion floor."""
-    if min_suspicion <= 0:
-        return 0, None
-    pool = table[~table["sample_id"].isin(exclude | set(chosen["sample_id"]))]
-    ok = pool[pool["lane"] == "ok"]
-    error = error_probability(ok)
-    under = error[error < min_suspicion]
-    return len(under), (float(under.max()) if len(under) else None)
+    planned = plan_review(
+        ranked.table,
+        ranked.run_id,
+        project.config.budget_count(len(ranked.table), budget),
+        lane=lane or review.lane,
+        busy=project.store.busy_sample_ids(),
+        reviewed=project.store.reviewed_sample_ids(),
+        rules=review,
+        gold_source=lambda exclude, want: gold_items(project, ranked, exclude, want, seed),
+        seed=seed,
+    )
+    project.store.plan_tasks(
+        studio_project_id, planned.items, cycle=cycle, batch=uuid.uuid4().hex[:12]
+    )
+    return planned.summary
 
 
 def sync_overlap(project: Project, client: StudioClient, studio_project_id: int) -> None:

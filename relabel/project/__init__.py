@@ -679,7 +679,9 @@ class Project:
                 k: int((ranked.table["lane"] == k).sum())
                 for k in ("label_issue", "uncertain", "ok")
             }
-        out["cycles"] = cycle_history(self.store, self.config.review)
+        out["cycles"] = cycle_history(
+            self.store.cycles(), self.store.n_samples(), self.config.review
+        )
         return out
 
     def export(self, out: Path) -> int:
@@ -706,7 +708,10 @@ class Project:
         (see :mod:`relabel.review.annotators`)."""
         from relabel.review.annotators import annotator_table
 
-        return annotator_table(self.store, self.config.dataset.classes)
+        store = self.store
+        return annotator_table(
+            store.crowd_answers(), store.gold_task_labels(), self.config.dataset.classes
+        )
 
 
 def _as_dict(obj: Any) -> dict[str, Any]:

@@ -28,7 +28,8 @@ def _cycle_rows(project: Project) -> list:
     from relabel.report import CycleRow
 
     rows = []
-    for c in cycle_history(project.store, project.config.review):
+    store = project.store
+    for c in cycle_history(store.cycles(), store.n_samples(), project.config.review):
         if c["status"] != "done" or c["reviewed"] is None:
             continue
         rows.append(

@@ -1,4 +1,4 @@
-"""Reviewers' quality from every answer in the label store (read-only).
+"""Reviewers' quality from every answer pulled (pure: the caller reads the store).
 
 The crowd model (:func:`relabel.review.dawid_skene.dawid_skene`) is fitted on every answer relabel
 pulled, each task one item, anchored by the answers to gold tasks. The pull uses it to
@@ -13,7 +13,9 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 
 from relabel.review.dawid_skene import Answer, CrowdEstimate, annotator_stats, dawid_skene
-from relabel.store import Store
+
+#: Gold labels of answered gold tasks: ``(studio project id, task id) -> trusted label``.
+GoldTasks = Mapping[tuple[int, int], str]
 
 #: The columns of :func:`annotator_table`, in order.
 ANNOTATOR_COLUMNS = (
@@ -37,17 +39,21 @@ def item_key(studio_project_id: int, task_id: int) -> str:
 
 
 def crowd_model(
-    store: Store,
+    stored: pd.DataFrame,
+    gold_tasks: GoldTasks,
     classes: Sequence[str],
     fresh: Mapping[str, Sequence[Answer]] | None = None,
 ) -> tuple[list[Answer], dict[str, str], CrowdEstimate]:
-    """Fit Dawid-Skene on every answer in the store.
+    """Fit Dawid-Skene on every answer recorded.
 
     Parameters
     ----------
-    store : Store
-        The label store (its answers, and the gold labels of its gold tasks, including
-        tasks whose answers are only in ``fresh``).
+    stored : pandas.DataFrame
+        Every recorded answer (:meth:`relabel.store.Store.crowd_answers`:
+        ``studio_project_id, task_id, reviewer, choice, cancelled``).
+    gold_tasks : mapping
+        The trusted label of each gold task (:data:`GoldTasks`), including tasks whose
+        answers are only in ``fresh``.
     classes : sequence of str
         The project's classes.
     fresh : mapping, optional
@@ -60,29 +66,30 @@ def crowd_model(
         The answers and gold labels (``item -> label``) the model was fitted on, and the fit.
     """
     fresh = fresh or {}
-    frame = store.crowd_answers()
-    pairs = zip(frame["studio_project_id"], frame["task_id"], strict=True)
+    pairs = zip(stored["studio_project_id"], stored["task_id"], strict=True)
     keys = [item_key(int(p), int(t)) for p, t in pairs]
     answers = [
         Answer(key, str(who), None if pd.isna(choice) else str(choice), bool(skip))
         for key, who, choice, skip in zip(
-            keys, frame["reviewer"], frame["choice"], frame["cancelled"], strict=True
+            keys, stored["reviewer"], stored["choice"], stored["cancelled"], strict=True
         )
         if key not in fresh
     ]
     for key in sorted(fresh):
         answers.extend(fresh[key])
-    gold = {item_key(p, t): label for (p, t), label in store.gold_task_labels().items()}
+    gold = {item_key(p, t): label for (p, t), label in gold_tasks.items()}
     return answers, gold, dawid_skene(answers, classes, gold=gold)
 
 
-def annotator_table(store: Store, classes: Sequence[str]) -> pd.DataFrame:
+def annotator_table(
+    stored: pd.DataFrame, gold_tasks: GoldTasks, classes: Sequence[str]
+) -> pd.DataFrame:
     """One row per reviewer: tasks, skips, gold accuracy, estimated accuracy, confusions.
 
     Parameters
     ----------
-    store : Store
-        The label store.
+    stored, gold_tasks :
+        Every recorded answer and the gold tasks' labels, as for :func:`crowd_model`.
     classes : sequence of str
         The project's classes.
 
@@ -92,7 +99,7 @@ def annotator_table(store: Store, classes: Sequence[str]) -> pd.DataFrame:
         :data:`ANNOTATOR_COLUMNS`; ``confuses`` reads like ``"7 as 1 (3.0), 5 as 6 (1.2)"``
         (true class as answered class, expected count). Empty when nobody answered yet.
     """
-    answers, gold, estimate = crowd_model(store, classes)
+    answers, gold, estimate = crowd_model(stored, gold_tasks, classes)
     if not answers:
         return pd.DataFrame(columns=list(ANNOTATOR_COLUMNS))
     rows = [

@@ -1,26 +1,36 @@
-"""The cycle history: what each relabel cycle recorded in the label store, as figures.
+"""The cycle history: what each relabel cycle achieved, as figures, and when to stop.
 
-The cycle loop (:mod:`relabel.loop.cycle`) writes the records; the facade
-(:meth:`relabel.project.Project.status`) and the report read them here, without the loop.
+Pure: the cycle loop (:mod:`relabel.loop.cycle`) records each cycle in the label store;
+the facade (:meth:`relabel.project.Project.status`) and the report pass those records
+here.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from relabel.config import ReviewConfig
-from relabel.store import Store
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
 
 
-def cycle_history(store: Store, review: ReviewConfig) -> list[dict[str, Any]]:
+class StopRules(Protocol):
+    """When to hint at stopping (``relabel.config.ReviewConfig`` has these settings)."""
+
+    stop_hit_rate: float
+    stop_errors_left: float
+
+
+def cycle_history(
+    cycles: Iterable[Mapping[str, Any]], n_samples: int, review: StopRules
+) -> list[dict[str, Any]]:
     """Per cycle: budget, reviewed, corrected, hit rate, errors left, accuracy, step times.
 
     Parameters
     ----------
-    store : Store
-        The project's label store.
-    review : ReviewConfig
-        The project's review settings (the stopping thresholds).
+    cycles : iterable of mapping
+        The cycles as recorded (:meth:`relabel.store.Store.cycles`), oldest first.
+    n_samples : int
+        Samples in the store (the errors left are compared as a fraction of them).
+    review : StopRules
+        The stopping thresholds.
 
     Returns
     -------
@@ -29,7 +39,7 @@ def cycle_history(store: Store, review: ReviewConfig) -> list[dict[str, Any]]:
         when the hit rate or the estimated errors left fall under the configured thresholds.
     """
     out = []
-    for row in store.cycles():
+    for row in cycles:
         summary = row["summary"]
         out.append(
             {
@@ -51,20 +61,20 @@ def cycle_history(store: Store, review: ReviewConfig) -> list[dict[str, Any]]:
         )
     done = [c for c in out if c["status"] == "done" and c["reviewed"] is not None]
     if done:
-        hint = stop_hint(done[-1], review, store.n_samples())
+        hint = stop_hint(done[-1], review, n_samples)
         if hint:
             done[-1]["stop_hint"] = hint
     return out
 
 
-def stop_hint(cycle: dict[str, Any], review: ReviewConfig, n_samples: int) -> str | None:
+def stop_hint(cycle: Mapping[str, Any], review: StopRules, n_samples: int) -> str | None:
     """Why to consider stopping after a finished cycle, or None.
 
     Parameters
     ----------
     cycle : dict
         One entry of :func:`cycle_history`.
-    review : ReviewConfig
+    review : StopRules
         ``stop_hit_rate`` and ``stop_errors_left`` are the thresholds.
     n_samples : int
         Samples in the store (the errors left are a fraction of them).

@@ -138,3 +138,23 @@ def error_probability(table: pd.DataFrame) -> pd.Series:
     if "p_error" in table:
         return table["p_error"]
     return 1.0 - table["p_given"]
+
+
+def below_floor(
+    table: pd.DataFrame, exclude: Collection[str], chosen: pd.DataFrame, min_suspicion: float
+) -> tuple[int, float | None]:
+    """Fill candidates (``ok`` lane, eligible, not chosen) under the suspicion floor.
+
+    Returns
+    -------
+    count, highest
+        How many there are, and the highest estimated error probability among them
+        (None when there are none, or when there is no floor).
+    """
+    if min_suspicion <= 0:
+        return 0, None
+    pool = table[~table["sample_id"].isin(set(exclude) | set(chosen["sample_id"]))]
+    ok = pool[pool["lane"] == "ok"]
+    error = error_probability(ok)
+    under = error[error < min_suspicion]
+    return len(under), (float(under.max()) if len(under) else None)

@@ -43,6 +43,26 @@ _URL_SCHEMES = ("http://", "https://", "s3://", "gs://", "azure-blob://")
 _MAX_UPLOAD_BYTES = 64 * 1024 * 1024  # per upload request (the server takes 250 MB)
 
 
+def _upload_files(
+    items: list[tuple[int, TaskSpec]],
+) -> tuple[dict[str, tuple[str, bytes, str]], dict[str, int]]:
+    """The multipart files of an upload (PNG where the format is not one Label Studio
+    takes), and each file name's item index."""
+    files: dict[str, tuple[str, bytes, str]] = {}
+    names: dict[str, int] = {}
+    for k, (j, spec) in enumerate(items):
+        path = Path(os.fspath(spec.image))
+        raw = _read_image(path, spec.sample_id)
+        ext = path.suffix.lower()
+        if ext not in UPLOAD_EXTENSIONS:
+            raw, ext = _to_png(raw, path, spec.sample_id), ".png"
+        name = f"{k:03d}-{_safe_name(str(spec.sample_id))}{ext}"
+        mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        files[f"file{k}"] = (name, raw, mime)
+        names[name] = j
+    return files, names
+
+
 class TaskImports(TaskQueries):
     """Import tasks with their images (upload, local files, URLs or inline)."""
 
@@ -253,18 +273,7 @@ class TaskImports(TaskQueries):
 
     def _upload_batch(self, project_id: int, items: list[tuple[int, TaskSpec]]) -> dict[int, str]:
         """Upload image files without creating tasks; return {index: served URL}."""
-        files: dict[str, tuple[str, bytes, str]] = {}
-        names: dict[str, int] = {}
-        for k, (j, spec) in enumerate(items):
-            path = Path(os.fspath(spec.image))
-            raw = _read_image(path, spec.sample_id)
-            ext = path.suffix.lower()
-            if ext not in UPLOAD_EXTENSIONS:
-                raw, ext = _to_png(raw, path, spec.sample_id), ".png"
-            name = f"{k:03d}-{_safe_name(str(spec.sample_id))}{ext}"
-            mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
-            files[f"file{k}"] = (name, raw, mime)
-            names[name] = j
+        files, names = _upload_files(items)
         what = f"uploading {len(files)} image(s) to project {project_id}"
 
         def attempt() -> Any:
@@ -284,23 +293,41 @@ class TaskImports(TaskQueries):
             # a repeated upload only leaves unused files behind: safe to retry
             resp = self._call(what, attempt, idempotent=True, project_id=project_id)
         except _TooManyFilesError:
-            smaller = 100 if len(items) > 100 else max(1, len(items) // 2)
-            log.info(
-                "Label Studio at %s takes fewer files per request; %d from now on",
-                self.display_url,
-                smaller,
-            )
-            self.upload_batch_size = min(self.upload_batch_size, smaller)
-            out: dict[int, str] = {}
-            for k in range(0, len(items), smaller):
-                out.update(self._upload_batch(project_id, items[k : k + smaller]))
-            return out
+            return self._upload_in_smaller_batches(project_id, items)
         upload_ids = [int(i) for i in resp.get("file_upload_ids") or []]
         if len(upload_ids) != len(files):
             raise StudioError(
                 f"Label Studio at {self.display_url} stored {len(upload_ids)} of {len(files)} "
                 f"uploaded files for project {project_id}"
             )
+        out = self._served_urls(project_id, upload_ids, names)
+        if len(out) != len(items):
+            raise StudioError(
+                f"Label Studio at {self.display_url} listed {len(out)} of {len(items)} uploaded "
+                f"files for project {project_id}"
+            )
+        return out
+
+    def _upload_in_smaller_batches(
+        self, project_id: int, items: list[tuple[int, TaskSpec]]
+    ) -> dict[int, str]:
+        """The server takes fewer files per request than asked: upload in smaller batches."""
+        smaller = 100 if len(items) > 100 else max(1, len(items) // 2)
+        log.info(
+            "Label Studio at %s takes fewer files per request; %d from now on",
+            self.display_url,
+            smaller,
+        )
+        self.upload_batch_size = min(self.upload_batch_size, smaller)
+        out: dict[int, str] = {}
+        for k in range(0, len(items), smaller):
+            out.update(self._upload_batch(project_id, items[k : k + smaller]))
+        return out
+
+    def _served_urls(
+        self, project_id: int, upload_ids: list[int], names: dict[str, int]
+    ) -> dict[int, str]:
+        """The URLs Label Studio serves the uploaded files at, by item index."""
         listed = self._get_json(
             f"listing uploaded files of project {project_id}",
             f"/api/projects/{int(project_id)}/file-uploads",
@@ -317,11 +344,6 @@ class TaskImports(TaskQueries):
             ours = base.split("-", 1)[1] if "-" in base else base
             if ours in names:
                 out[names[ours]] = f"{self._base_path}/data/{stored}"
-        if len(out) != len(items):
-            raise StudioError(
-                f"Label Studio at {self.display_url} listed {len(out)} of {len(items)} uploaded "
-                f"files for project {project_id}"
-            )
         return out
 
     # local files ------------------------------------------------------------
