@@ -1,19 +1,54 @@
 """Static checks of relabel/'s structure (fast tier: nothing is imported or run).
 
-* no import cycle among relabel's modules (imports inside functions included);
-* SQL only in :mod:`relabel.store`;
-* no function over :data:`MAX_FUNCTION_LINES` lines (its docstring not counted).
+* the layer order of ARCHITECTURE.md: no module imports from a higher layer (imports
+  inside functions included), and the edges do not import each other;
+* no import cycle among relabel's modules;
+* SQL only in :mod:`relabel.store`, TensorFlow only in :mod:`relabel.training`, the Label
+  Studio SDK and HTTP only in :mod:`relabel.studio`; the pure core does no I/O;
+* no module over :data:`MAX_MODULE_LINES` lines, no function over
+  :data:`MAX_FUNCTION_LINES` lines (its docstring not counted).
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parents[1] / "relabel"
-MAX_FUNCTION_LINES = 80
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "relabel"
+MAX_MODULE_LINES = 600
+MAX_FUNCTION_LINES = 60
 SQL_CALLS = frozenset({"execute", "executemany", "executescript", "read_sql", "read_sql_query"})
 SQL_MODULES = frozenset({"relabel.store"})
+
+#: The layers, lowest first: a module may import from its own layer and lower ones only.
+#: ARCHITECTURE.md lists the same layers (checked below).
+LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("foundation", ("relabel.errors", "relabel.infra")),
+    ("core", ("relabel.ranking", "relabel.review")),
+    ("config", ("relabel.config",)),
+    ("data", ("relabel.data",)),
+    ("edges", ("relabel.store", "relabel.training", "relabel.studio")),
+    ("project", ("relabel.project",)),
+    ("report", ("relabel.report",)),
+    ("loop", ("relabel.loop",)),
+    ("front", ("relabel", "relabel.api", "relabel.scoring", "relabel.demo")),
+    ("cli", ("relabel.cli",)),
+)
+#: Packages of one layer that must not import each other.
+INDEPENDENT = {"edges": ("relabel.store", "relabel.training", "relabel.studio")}
+#: Third-party modules only one package may import.
+OWNED = {
+    "sqlite3": "relabel.store",
+    "tensorflow": "relabel.training",
+    "keras": "relabel.training",
+    "label_studio_sdk": "relabel.studio",
+    "httpx": "relabel.studio",
+    "ray": "relabel.training",
+}
+#: What the pure core never imports.
+IMPURE = frozenset({"sqlite3", "tensorflow", "keras", "label_studio_sdk", "httpx", "ray", "PIL"})
 
 
 def _module_name(path: Path) -> str:
@@ -165,8 +200,104 @@ def _long_functions() -> dict[str, int]:
     }
 
 
+def test_no_long_module() -> None:
+    offenders = {
+        str(p.relative_to(ROOT)): n
+        for p, _ in MODULES.values()
+        if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
+    }
+    assert not offenders, f"modules over {MAX_MODULE_LINES} lines: {offenders}"
+
+
 def test_no_long_function() -> None:
     offenders = _long_functions()
     assert not offenders, f"functions over {MAX_FUNCTION_LINES} lines (docstring excluded): " + (
         ", ".join(f"{k} ({n})" for k, n in sorted(offenders.items()))
     )
+
+
+def layer_of(module: str) -> int:
+    """The index in :data:`LAYERS` of the longest package prefix of ``module``."""
+    best, found = -1, -1
+    for index, (_, packages) in enumerate(LAYERS):
+        for package in packages:
+            if (module == package or module.startswith(package + ".")) and len(package) > best:
+                best, found = len(package), index
+    assert found >= 0, f"{module} is in no layer of LAYERS"
+    return found
+
+
+def _package_of(module: str, packages: tuple[str, ...]) -> str | None:
+    return next((p for p in packages if module == p or module.startswith(p + ".")), None)
+
+
+def layer_violations(graph: dict[str, set[str]]) -> list[str]:
+    """Imports from a higher layer, and imports between independent packages of a layer."""
+    found = []
+    for module, imported in sorted(graph.items()):
+        for target in sorted(imported):
+            if layer_of(target) > layer_of(module):
+                found.append(
+                    f"{module} ({LAYERS[layer_of(module)][0]}) imports {target} "
+                    f"({LAYERS[layer_of(target)][0]})"
+                )
+            for layer, packages in INDEPENDENT.items():
+                a, b = _package_of(module, packages), _package_of(target, packages)
+                if a and b and a != b:
+                    found.append(f"{module} imports {target}: the {layer} are independent")
+    return found
+
+
+def test_every_module_is_in_a_layer() -> None:
+    for module in MODULES:
+        layer_of(module)
+
+
+def test_no_import_from_a_higher_layer() -> None:
+    graph = {m: _imports(m, p, tree) for m, (p, tree) in MODULES.items()}
+    assert not layer_violations(graph), "\n".join(layer_violations(graph))
+
+
+def test_the_layer_check_finds_what_it_looks_for() -> None:
+    graph = {
+        "relabel.ranking.scores": {"relabel.store"},  # core imports an edge: up
+        "relabel.store.db": {"relabel.training.fit"},  # edge to edge
+        "relabel.loop.push": {"relabel.project", "relabel.review.plan"},  # fine
+    }
+    assert layer_violations(graph) == [
+        "relabel.ranking.scores (core) imports relabel.store (edges)",
+        "relabel.store.db imports relabel.training.fit: the edges are independent",
+    ]
+
+
+def _third_party(tree: ast.Module) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+def test_heavy_and_io_libraries_stay_in_their_edge() -> None:
+    core = ("relabel.ranking", "relabel.review")
+    offenders = []
+    for module, (_, tree) in MODULES.items():
+        for name in sorted(_third_party(tree)):
+            owner = OWNED.get(name)
+            if owner and _package_of(module, (owner,)) is None:
+                offenders.append(f"{module} imports {name} (only {owner} may)")
+            if name in IMPURE and _package_of(module, core):
+                offenders.append(f"{module} imports {name}: the core is pure")
+    assert not offenders, "\n".join(offenders)
+
+
+def test_architecture_md_lists_the_same_layers() -> None:
+    """ARCHITECTURE.md's layer table names the packages of :data:`LAYERS`, in order."""
+    text = (ROOT / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\|\s*(\d+)\s*\|\s*(\w+)\s*\|([^|]*)\|", text, flags=re.MULTILINE)
+    documented = [
+        (name, tuple(re.findall(r"`(relabel[\w.]*)`", packages))) for _, name, packages in rows
+    ]
+    assert documented == list(LAYERS)

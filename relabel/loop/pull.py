@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +40,9 @@ from relabel.store import Store
 from relabel.studio.client import ReviewedTask, StudioClient
 
 log = logging.getLogger(__name__)
+
+#: A row of the store's task map (:meth:`relabel.store.Store.task_rows_by_task_id`).
+TaskRow = Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -177,7 +179,7 @@ def _apply_one(
     project: Project,
     studio_project_id: int,
     task: ReviewedTask,
-    row: sqlite3.Row | None,
+    row: TaskRow | None,
     resolver: Resolver,
     tally: _Tally,
 ) -> None:
@@ -222,7 +224,7 @@ def _apply_gold(
     store: Store,
     studio_project_id: int,
     task: ReviewedTask,
-    row: sqlite3.Row,
+    row: TaskRow,
     task_fingerprint: str,
 ) -> None:
     """Record a gold task's answers; they measure the reviewers and change no label."""
@@ -234,7 +236,7 @@ def _apply_task(
     store: Store,
     studio_project_id: int,
     task: ReviewedTask,
-    row: sqlite3.Row,
+    row: TaskRow,
     resolved: tuple[Resolution, str],
     task_fingerprint: str,
     reviewers_per_task: int,
