@@ -1058,16 +1058,6 @@ def test_yes_is_not_offered_in_help() -> None:
     assert code == 0 and "--yes" not in out and "fraction" in out
 
 
-def test_readme_lists_every_case() -> None:
-    from tests.reliability_readme import END, PAGE, START
-
-    text = (ROOT / PAGE).read_text()
-    section = text[text.index(START) : text.index(END)]
-    listed = re.findall(r"^\| `([a-z0-9-]+)`", section, re.M)
-    expected = [c.id for c in CASES] + [f.id for f in FAULTS]
-    assert listed == expected, "run `make reliability` to regenerate docs/reliability.md"
-
-
 @pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
 def test_large_images_are_decoded_at_reduced_size(tmp_path: Path, fmt: str) -> None:
     from relabel.data.records import read_image
