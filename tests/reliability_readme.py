@@ -1,13 +1,14 @@
-"""Write the README's reliability section from the case table and a test run's results.
+"""Write the reliability table of ``docs/reliability.md`` from the case table and a test
+run's results.
 
 ``make reliability`` runs ``tests/test_reliability.py`` with ``--junitxml`` and then::
 
-    python -m tests.reliability_readme build/reliability.xml README.md
+    python -m tests.reliability_readme build/reliability.xml docs/reliability.md
 
-which replaces the text between the two ``reliability`` markers of the README with the
+which replaces the text between the two ``reliability`` markers of the page with the
 number of cases, how many passed in that run, and one row per case. Nothing in the section
-is typed by hand; ``test_readme_lists_every_case`` fails when the table changed and the
-section was not regenerated.
+is typed by hand; ``tests/test_docs.py::test_reliability_page_lists_every_case`` fails when
+the table changed and the section was not regenerated.
 """
 
 from __future__ import annotations
@@ -81,16 +82,20 @@ def render(results: dict[str, str], when: str) -> str:
     return "\n".join(lines)
 
 
-def update(readme: Path, junit: Path) -> None:
-    """Replace the README's reliability section with one rendered from ``junit``."""
-    text = readme.read_text()
+#: The page that holds the table.
+PAGE = Path("docs/reliability.md")
+
+
+def update(page: Path, junit: Path) -> None:
+    """Replace the page's reliability section with one rendered from ``junit``."""
+    text = page.read_text()
     if START not in text or END not in text:
-        raise SystemExit(f"{readme}: the reliability markers are missing")
+        raise SystemExit(f"{page}: the reliability markers are missing")
     when = datetime.fromtimestamp(junit.stat().st_mtime, UTC).strftime("%Y-%m-%d %H:%M UTC")
     head, _, rest = text.partition(START)
     _, _, tail = rest.partition(END)
-    readme.write_text(head + render(outcomes(junit), when) + tail)
+    page.write_text(head + render(outcomes(junit), when) + tail)
 
 
 if __name__ == "__main__":
-    update(Path(sys.argv[2]) if len(sys.argv) > 2 else Path("README.md"), Path(sys.argv[1]))
+    update(Path(sys.argv[2]) if len(sys.argv) > 2 else PAGE, Path(sys.argv[1]))

@@ -1,7 +1,8 @@
 """The Python API (``import relabel``) and the progress bars.
 
-The README's "Python API" section runs here as written: its scoring block in the fast tier,
-its project block (training, a push and a pull) against the session's real Label Studio.
+The Python blocks of ``docs/python-api.md`` run here as written: its scoring blocks in the
+fast tier, its project block (training, a push and a pull) against the session's real Label
+Studio.
 """
 
 from __future__ import annotations
@@ -23,14 +24,12 @@ from relabel.infra.progress import TerminalProgress, bars_wanted, count
 from relabel.ranking import scores as scoring
 
 ROOT = Path(__file__).resolve().parents[1]
+API_PAGE = "docs/python-api.md"
 
 
-def readme_blocks() -> list[str]:
-    """The ```python blocks of the README's "Python API" section, in order."""
-    text = (ROOT / "README.md").read_text()
-    section = text[text.index("## Python API") :]
-    section = section[: section.index("\n## ", 5)]
-    return re.findall(r"```python\n(.*?)```", section, re.S)
+def doc_blocks(path: str = API_PAGE) -> list[str]:
+    """The ```python blocks of a documentation page (relative to the repository), in order."""
+    return re.findall(r"```python\n(.*?)```", (ROOT / path).read_text(), re.S)
 
 
 def test_find_label_issues_is_the_scoring_core_as_a_dataframe() -> None:
@@ -49,9 +48,17 @@ def test_find_label_issues_is_the_scoring_core_as_a_dataframe() -> None:
         relabel.find_label_issues(labels[:-1], probs)
 
 
-def test_the_readme_scoring_block_runs(capsys: pytest.CaptureFixture[str]) -> None:
-    exec(compile(readme_blocks()[0], "README.md", "exec"), {})
+def test_the_api_page_scoring_block_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    exec(compile(doc_blocks()[0], API_PAGE, "exec"), {})
     assert "label_issue" in capsys.readouterr().out or "ok" in capsys.readouterr().out
+
+
+def test_the_api_page_scoring_functions_block_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    blocks = doc_blocks()
+    assert len(blocks) == 3, f"{API_PAGE}: a new python block needs a test that runs it"
+    exec(compile(blocks[2], API_PAGE, "exec"), {})
+    out = capsys.readouterr().out
+    assert "'label_issue'" in out and "0.15" in out  # a lane, and 1 - p_given of sample 3
 
 
 def test_importing_relabel_does_not_import_tensorflow_or_the_sdk() -> None:
@@ -131,7 +138,7 @@ def test_train_shows_bars_with_eta_and_json_logs_show_none(
     assert "\r" not in quiet.stderr
 
 
-def test_the_readme_project_block_runs_against_label_studio(
+def test_the_api_page_project_block_runs_against_label_studio(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     trains: dict[str, str],
@@ -141,7 +148,7 @@ def test_the_readme_project_block_runs_against_label_studio(
     monkeypatch.setenv("LABEL_STUDIO_URL", studio_server.url)
     monkeypatch.setenv("LABEL_STUDIO_API_KEY", studio_server.token)
     scope: dict[str, object] = {}
-    exec(compile(readme_blocks()[1], "README.md", "exec"), scope)
+    exec(compile(doc_blocks()[1], API_PAGE, "exec"), scope)
     assert scope["result"].n_samples == 1797  # type: ignore[attr-defined]
     assert len(scope["ranking"]) == 1797  # type: ignore[arg-type]
     assert scope["pushed"].pushed == 20  # type: ignore[attr-defined]

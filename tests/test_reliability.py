@@ -8,8 +8,8 @@ the output fails every case. The kill -9 faults run ``relabel`` as a child proce
 kills itself at a failpoint (:mod:`relabel.infra.failpoints`); those of push and pull talk to
 the session's real Label Studio.
 
-The README's reliability section is generated from this table and the outcome of the
-last run (``make reliability``; see ``tests/reliability_readme.py``).
+The reliability table of ``docs/reliability.md`` is generated from this table and the
+outcome of the last run (``make reliability``; see ``tests/reliability_readme.py``).
 """
 
 from __future__ import annotations
@@ -170,9 +170,9 @@ class Case:
     Attributes
     ----------
     id : str
-        Short name (the pytest id and the README row).
+        Short name (the pytest id and the row of docs/reliability.md).
     about : str
-        What the user does, for the README.
+        What the user does, for docs/reliability.md.
     setup : callable
         Builds what the case needs under a temporary folder; returns the command's argv.
     code : int
@@ -1056,16 +1056,6 @@ def test_the_demo_report_folder_is_ignored_by_git() -> None:
 def test_yes_is_not_offered_in_help() -> None:
     code, out = invoke(["cycle", "--help"], {})
     assert code == 0 and "--yes" not in out and "fraction" in out
-
-
-def test_readme_lists_every_case() -> None:
-    from tests.reliability_readme import END, START
-
-    text = (ROOT / "README.md").read_text()
-    section = text[text.index(START) : text.index(END)]
-    listed = re.findall(r"^\| `([a-z0-9-]+)`", section, re.M)
-    expected = [c.id for c in CASES] + [f.id for f in FAULTS]
-    assert listed == expected, "run `make reliability` to regenerate the README's section"
 
 
 @pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
