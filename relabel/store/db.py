@@ -139,9 +139,11 @@ class Database:
             version = _schema_version(conn)
             if not readonly:
                 migrate(conn, version)
-        except sqlite3.DatabaseError as exc:
+        except BaseException as exc:
             if conn is not None:
                 conn.close()
+            if not isinstance(exc, sqlite3.DatabaseError):
+                raise
             raise StoreError(
                 f"{path}: not a relabel label store, or a damaged one ({exc}); restore it "
                 "from a backup (relabel never repairs a store by itself)"
