@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -104,8 +105,71 @@ def test_open_missing_or_foreign_file(tmp_path: Path) -> None:
 
 
 def test_create_refuses_duplicate_ids_and_leaves_no_file(tmp_path: Path) -> None:
-    import sqlite3
-
     with pytest.raises(sqlite3.IntegrityError):
         Store.create(tmp_path / "x.db", ["a", "b"], [("s", "/p", "a"), ("s", "/q", "b")])
     assert not (tmp_path / "x.db").exists()
+
+
+def _as_schema_1(db: Path) -> None:
+    """Turn a store back into schema 1 (``tasks.sample_id`` referenced ``samples``)."""
+    conn = sqlite3.connect(db)
+    conn.executescript(
+        "UPDATE meta SET value = '1' WHERE key = 'schema_version';"
+        "CREATE TABLE t1 AS SELECT * FROM tasks; DROP TABLE tasks;"
+        "CREATE TABLE tasks (row_id INTEGER PRIMARY KEY AUTOINCREMENT, sample_id TEXT NOT NULL "
+        "REFERENCES samples(sample_id), studio_project_id INTEGER NOT NULL, task_id INTEGER, "
+        "state TEXT NOT NULL, cycle INTEGER, batch TEXT NOT NULL, version_at_push INTEGER NOT "
+        "NULL, planned_at TEXT NOT NULL, pushed_at TEXT, evidence TEXT NOT NULL DEFAULT '{}', "
+        "fingerprint TEXT, outcome TEXT, resolved_at TEXT);"
+        "CREATE INDEX tasks_sample ON tasks(sample_id);"
+        "INSERT INTO tasks SELECT * FROM t1; DROP TABLE t1;"
+    )
+    conn.close()
+
+
+def _tables(db: Path) -> list[tuple[str, str]]:
+    conn = sqlite3.connect(db)
+    try:
+        return sorted(conn.execute("SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL"))
+    finally:
+        conn.close()
+
+
+def test_migrations_reach_the_schema_of_a_new_store(store: Store, tmp_path: Path) -> None:
+    from relabel.store import schema
+
+    assert len(schema.MIGRATIONS) + 1 == schema.SCHEMA_VERSION
+    store.plan_tasks(1, [("a", {"p": 0.5})], cycle=1, batch="x")
+    store.close()
+    fresh = Store.create(tmp_path / "fresh.db", ["cat", "dog", "fox"], [("a", "/a", "cat")])
+    fresh.close()
+    _as_schema_1(tmp_path / "relabel.db")
+    assert _tables(tmp_path / "relabel.db") != _tables(tmp_path / "fresh.db")
+    with Store.open(tmp_path / "relabel.db", readonly=True) as old:  # read as it is
+        assert old.get_meta("schema_version") == "1" and len(old.tasks(1, ("planned",))) == 1
+    with Store.open(tmp_path / "relabel.db") as migrated:
+        assert migrated.get_meta("schema_version") == str(schema.SCHEMA_VERSION)
+        assert [r["sample_id"] for r in migrated.tasks(1, ("planned",))] == ["a"]
+    assert _tables(tmp_path / "relabel.db") == _tables(tmp_path / "fresh.db")
+
+
+def test_a_failed_migration_leaves_the_store_as_it_was(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from relabel.store import schema
+
+    store.close()
+    _as_schema_1(tmp_path / "relabel.db")
+    before = _tables(tmp_path / "relabel.db")
+
+    def half_done(conn: sqlite3.Connection) -> None:  # a step that crashes before its commit
+        conn.execute("DROP TABLE tasks")
+        raise RuntimeError("crash in a migration")
+
+    monkeypatch.setattr(schema, "MIGRATIONS", (half_done,))
+    with pytest.raises(RuntimeError, match="crash in a migration"):
+        Store.open(tmp_path / "relabel.db")
+    assert _tables(tmp_path / "relabel.db") == before
+    monkeypatch.undo()
+    with Store.open(tmp_path / "relabel.db") as migrated:
+        assert migrated.get_meta("schema_version") == str(schema.SCHEMA_VERSION)

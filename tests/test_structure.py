@@ -169,11 +169,11 @@ def test_sql_only_in_store() -> None:
     offenders = [
         f"{p.relative_to(PACKAGE.parent)}:{node.lineno} {_call_name(node)}()"
         for m, (p, tree) in MODULES.items()
-        if m not in SQL_MODULES
+        if m not in SQL_MODULES and not m.startswith("relabel.store.")
         for node in ast.walk(tree)
         if isinstance(node, ast.Call) and _call_name(node) in SQL_CALLS
     ]
-    assert not offenders, "SQL outside relabel/store.py:\n" + "\n".join(offenders)
+    assert not offenders, "SQL outside relabel/store/:\n" + "\n".join(offenders)
 
 
 def _body_lines(node: ast.FunctionDef | ast.AsyncFunctionDef) -> int:

@@ -1,0 +1,246 @@
+"""Creating a project from a dataset (``relabel init``) and opening an existing one.
+
+:func:`init_project` validates every row before anything is written, then writes the
+config, the list of skipped rows (with ``skip_invalid``) and the label store, whose
+creation is the commit point: an init killed at any moment can simply be run again.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from relabel import config as config_mod
+from relabel.config import Config, DatasetConfig, TrainingConfig
+from relabel.data import records as dataset_mod
+from relabel.errors import ConfigError, DatasetError, Problem, ProjectError
+from relabel.infra.lock import create_lock_file, project_lock
+from relabel.store import DB_FILE, Store
+
+log = logging.getLogger("relabel.project")  # one logger for the facade
+
+SKIPPED_FILE = "skipped.csv"
+
+
+@dataclass(frozen=True)
+class InitResult:
+    """What :meth:`Project.init` did."""
+
+    project_dir: Path
+    n_samples: int
+    classes: list[str]
+    skipped: int
+    skipped_file: Path | None
+
+
+@dataclass(frozen=True)
+class InitOptions:
+    """The options of ``relabel init`` that override the config (None: keep it)."""
+
+    images: Path | None = None
+    manifest: Path | None = None
+    classes: list[str] | None = None
+    name: str | None = None
+    folds: int | None = None
+    image_size: list[int] | None = None
+    channels: int | None = None
+    skip_invalid: bool = False
+    check_images: bool = True
+
+
+def open_parts(root: Path, *, readonly: bool = False) -> tuple[Config, Store]:
+    """Load a project's config and open its label store, checking that the classes agree.
+
+    Parameters
+    ----------
+    root : Path
+        The project folder.
+    readonly : bool
+        Open the label store read-only.
+
+    Returns
+    -------
+    config, store
+
+    Raises
+    ------
+    ConfigError, ProjectError
+        No ``relabel.toml``, no label store (run ``relabel init``), or ``dataset.classes``
+        changed after init.
+    """
+    config = config_mod.load(root)
+    db = root / DB_FILE
+    if not db.is_file():
+        raise ProjectError(f"{root}: not initialised (no {DB_FILE}); run: relabel init {root}")
+    store = Store.open(db, readonly=readonly)
+    stored = store.classes
+    if stored != config.dataset.classes:
+        store.close()
+        raise ConfigError(
+            f"{root / config_mod.CONFIG_FILE}: dataset.classes was changed after init "
+            f"(now {config.dataset.classes}, the label store has {stored}); classes are "
+            f"fixed at init: set dataset.classes back to {stored}"
+        )
+    return config, store
+
+
+def _infer_image_shape(path: str) -> tuple[list[int], int]:
+    """Default image size and channels from one image: its size clamped to [16, 128]."""
+    from PIL import Image
+
+    with Image.open(path) as img:
+        width, height = img.size
+        channels = 1 if img.mode in ("1", "L", "LA", "I", "I;16", "F") else 3
+    clamp = lambda v: int(min(max(v, 16), 128))  # noqa: E731
+    return [clamp(height), clamp(width)], channels
+
+
+def _dataset(
+    root: Path, config: Config, opts: InitOptions
+) -> tuple[DatasetConfig, TrainingConfig, Path]:
+    """The dataset and training sections with the options applied, and the data's path."""
+    ds = config.dataset
+    if opts.images is not None or opts.manifest is not None:
+        source = "folder" if opts.images is not None else "manifest"
+        ds = replace(ds, source=source, path=str(Path(opts.images or opts.manifest).resolve()))  # type: ignore[arg-type]
+    if not ds.path:
+        raise ConfigError("give --images DIR or --manifest FILE (or dataset.path in relabel.toml)")
+    data_path = Path(ds.path) if Path(ds.path).is_absolute() else root / ds.path
+    if opts.classes:
+        ds = replace(ds, classes=list(opts.classes))
+    training = config.training
+    if opts.folds is not None:
+        training = replace(training, folds=opts.folds)
+    return ds, training, data_path
+
+
+def _validated(
+    ds: DatasetConfig, folds: int, data_path: Path, opts: InitOptions
+) -> tuple[dataset_mod.Validated, list[Problem]]:
+    """Every row loaded and checked; the valid records and the problems, by row.
+
+    Raises
+    ------
+    DatasetError
+        Invalid rows without ``skip_invalid`` (nothing was written).
+    """
+    records, problems = dataset_mod.load_records(
+        images=data_path if ds.source == "folder" else None,
+        manifest=data_path if ds.source == "manifest" else None,
+    )
+    validated = dataset_mod.validate_records(
+        records,
+        folds=folds,
+        classes=ds.classes or None,
+        check_images=opts.check_images,
+        max_pixels=ds.max_pixels,
+    )
+    problems = sorted(problems + validated.problems, key=lambda p: (p.row is None, p.row or 0))
+    if problems and not opts.skip_invalid:
+        raise DatasetError(
+            f"{len(problems)} invalid row(s); nothing was written "
+            "(fix them, or pass --skip-invalid to leave them out):",
+            problems,
+        )
+    return validated, problems
+
+
+def _final_config(
+    root: Path,
+    config: Config,
+    ds: DatasetConfig,
+    training: TrainingConfig,
+    validated: dataset_mod.Validated,
+    opts: InitOptions,
+    existing: bool,
+) -> Config:
+    """The project's config: image size and channels (from the first image for a new
+    project, with photo defaults for RGB), the validated classes; checked."""
+    if existing:
+        size, chans = ds.image_size, ds.channels
+    else:
+        size, chans = _infer_image_shape(validated.records[0].path)
+    ds = replace(ds, image_size=list(opts.image_size or size), channels=opts.channels or chans)
+    if not existing and ds.channels == 3:
+        model, training = config_mod.photo_defaults(config.model, training)
+        config = replace(config, model=model)
+    ds = replace(ds, classes=validated.classes)
+    config_file = str(root / config_mod.CONFIG_FILE)
+    return config_mod.validate(replace(config, dataset=ds, training=training), config_file)
+
+
+def _write_project(
+    root: Path,
+    config: Config,
+    existing: bool,
+    validated: dataset_mod.Validated,
+    problems: list[Problem],
+) -> Path | None:
+    """Write the skipped rows, the config and the label store, under the project lock.
+
+    Returns
+    -------
+    Path or None
+        The list of skipped rows, if any row was skipped.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    create_lock_file(root)
+    with project_lock(root, "relabel init"):
+        if (root / DB_FILE).exists():
+            raise ProjectError(f"{root}: already initialised ({DB_FILE} exists)")
+        skipped_file = None
+        if problems:
+            skipped_file = dataset_mod.write_problems(problems, root / SKIPPED_FILE)
+            log.warning("skipped %d invalid row(s), listed in %s", len(problems), skipped_file)
+        if not existing or config != config_mod.load(root):
+            config_mod.save(config, root)
+        # The store is the commit point: written whole under a temporary name, then
+        # renamed, so an init killed at any moment can simply be run again.
+        Store.create(
+            root / DB_FILE,
+            validated.classes,
+            ((r.sample_id, r.path, r.label) for r in validated.records),
+        ).close()
+    return skipped_file
+
+
+def init_project(root: Path, opts: InitOptions) -> InitResult:
+    """Validate a dataset and create a project from it.
+
+    The project folder may already hold a ``relabel.toml`` (a checked-in project such as
+    the bundled ``projects/digits``): its ``dataset`` section then says where the data
+    is, and the options override it. Nothing is written unless every row is valid, or
+    ``opts.skip_invalid`` is set (then the skipped rows go to ``skipped.csv``).
+
+    Parameters
+    ----------
+    root : Path
+        The project folder (created if missing).
+    opts : InitOptions
+        The options of ``relabel init``.
+
+    Returns
+    -------
+    InitResult
+
+    Raises
+    ------
+    ProjectError
+        The project is already initialised.
+    DatasetError
+        Invalid rows (without ``skip_invalid``) or an unusable dataset.
+    ConfigError
+        No dataset given, or an invalid config.
+    """
+    root = Path(root)
+    if (root / DB_FILE).exists():
+        raise ProjectError(f"{root}: already initialised ({DB_FILE} exists)")
+    existing = (root / config_mod.CONFIG_FILE).is_file()
+    config = config_mod.load(root) if existing else Config(name=opts.name or root.resolve().name)
+    ds, training, data_path = _dataset(root, config, opts)
+    validated, problems = _validated(ds, training.folds, data_path, opts)
+    config = _final_config(root, config, ds, training, validated, opts, existing)
+    skipped_file = _write_project(root, config, existing, validated, problems)
+    n = len(validated.records)
+    return InitResult(root, n, validated.classes, len(problems), skipped_file)

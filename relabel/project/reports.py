@@ -1,0 +1,142 @@
+"""What a project reports: its status, the exported manifest, a sample's label history and
+the reviewers' quality."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from relabel.config import Config
+from relabel.project.ranking import RankedSamples, rank
+from relabel.project.tables import write_table
+from relabel.review.cycles import cycle_history
+from relabel.store import Store
+
+EXPORT_COLUMNS = ["id", "path", "label", "original_label", "changed_in_cycle", "status"]
+LANES = ("label_issue", "uncertain", "ok")
+
+
+def _label_counts(labels: pd.DataFrame, classes: list[str]) -> dict[str, Any]:
+    """Samples, active, excluded and changed counts, and the class balances."""
+    active = labels[labels["status"] == "active"]
+    return {
+        "samples": len(labels),
+        "active": len(active),
+        "excluded": int((labels["status"] == "excluded").sum()),
+        "changed": int((labels["label"] != labels["original_label"]).sum()),
+        "classes": classes,
+        "class_balance": {c: int((active["label"] == c).sum()) for c in classes},
+        "original_balance": {c: int((labels["original_label"] == c).sum()) for c in classes},
+    }
+
+
+def _estimates(run: dict[str, Any], ranked: RankedSamples, classes: list[str]) -> dict[str, Any]:
+    """The newest run, the estimated label errors (per class, per confused pair), lanes."""
+    joint = ranked.scores.joint
+    pairs = [
+        {"given": classes[i], "likely": classes[j], "estimated": int(joint.errors_per_pair[i, j])}
+        for i in range(len(classes))
+        for j in range(len(classes))
+        if i != j and joint.errors_per_pair[i, j] > 0
+    ]
+    pairs.sort(key=lambda p: (-p["estimated"], p["given"], p["likely"]))
+    return {
+        "run": {
+            "run_id": run["run_id"],
+            "oof_accuracy": run["metrics"].get("oof_accuracy"),
+            "stale": ranked.stale,
+        },
+        "estimated_errors": int(joint.n_label_errors),
+        "estimated_errors_per_class": {
+            c: int(joint.errors_per_class[i]) for i, c in enumerate(classes)
+        },
+        "confused_pairs": pairs[:10],
+        "lanes": {k: int((ranked.table["lane"] == k).sum()) for k in LANES},
+    }
+
+
+def status(root: Path, config: Config, store: Store) -> dict[str, Any]:
+    """Samples, classes, class balance, estimated errors, confused pairs and cycles.
+
+    Parameters
+    ----------
+    root : Path
+        The project folder.
+    config : Config
+        Its config.
+    store : Store
+        Its label store.
+
+    Returns
+    -------
+    dict
+        JSON-serialisable; the estimates are present only after a training run;
+        ``cycles`` is :func:`relabel.review.cycles.cycle_history`.
+    """
+    classes = config.dataset.classes
+    out: dict[str, Any] = {"project": config.name, **_label_counts(store.labels(), classes)}
+    run = store.latest_run("train")
+    if run is not None:
+        out.update(_estimates(run, rank(root, config, store), classes))
+    out["cycles"] = cycle_history(store.cycles(), store.n_samples(), config.review)
+    return out
+
+
+def export(store: Store, out: Path) -> int:
+    """Write the current manifest: ``id,path,label,original_label,changed_in_cycle,status``.
+
+    Parameters
+    ----------
+    store : Store
+        The project's label store.
+    out : Path
+        ``.csv`` or ``.parquet`` file to write.
+
+    Returns
+    -------
+    int
+        Rows written.
+    """
+    labels = store.labels()
+    table = labels.rename(columns={"sample_id": "id"})[EXPORT_COLUMNS]
+    write_table(table, Path(out))
+    return len(table)
+
+
+def history(store: Store, sample_id: str) -> list[dict[str, Any]]:
+    """One sample's label history, oldest first, as dicts.
+
+    Parameters
+    ----------
+    store : Store
+        The project's label store.
+    sample_id : str
+        The sample.
+
+    Returns
+    -------
+    list of dict
+        The fields of :class:`relabel.store.LabelVersion`.
+    """
+    return [v.__dict__ for v in store.history(sample_id)]
+
+
+def annotators(store: Store, classes: list[str]) -> pd.DataFrame:
+    """Each reviewer's quality, from every answer pulled (see :mod:`relabel.review.annotators`).
+
+    Parameters
+    ----------
+    store : Store
+        The project's label store.
+    classes : list of str
+        The project's classes.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
+    from relabel.review.annotators import annotator_table
+
+    return annotator_table(store.crowd_answers(), store.gold_task_labels(), classes)

@@ -1,0 +1,181 @@
+"""A run folder's files and the run ids.
+
+``PROJECT/runs/<run_id>/`` holds ``oof.npz`` (the out-of-fold probabilities with the
+sample ids and labels they were computed for), ``metrics.json``, ``model.keras`` (the final
+model) and, for ``model.mode = "embed"``, ``embeddings.npy`` (the backbone's features).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, is_dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from relabel.config import Config
+from relabel.store import Store
+
+RUNS_DIR = "runs"
+#: The decoded images of a training run (deleted when the run ends).
+IMAGE_CACHE = "images.npy"
+#: The backbone features of an ``embed`` run.
+EMBEDDINGS_FILE = "embeddings.npy"
+#: Under ``runs/``: the folds a failed run finished, reused by the next run on the same
+#: labels and settings (:mod:`relabel.training.checkpoints`); removed when a run succeeds.
+FOLD_CHECKPOINTS = ".folds"
+OOF_FILE = "oof.npz"
+METRICS_FILE = "metrics.json"
+MODEL_FILE = "model.keras"
+
+
+def new_run_id(store: Store) -> str:
+    """A new run's id: the UTC time and the labels' version (``20250101T120000-v42``).
+
+    Parameters
+    ----------
+    store : Store
+        The project's label store.
+
+    Returns
+    -------
+    str
+    """
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    return f"{stamp}-v{store.max_version()}"
+
+
+def run_dir(root: Path, run_id: str) -> Path:
+    """The folder of a run (``PROJECT/runs/<run_id>``)."""
+    return Path(root) / RUNS_DIR / run_id
+
+
+def settings_dict(config: Config) -> dict[str, Any]:
+    """The settings a run records in the store: model, training, image size and channels.
+
+    Parameters
+    ----------
+    config : Config
+        The project's config.
+
+    Returns
+    -------
+    dict
+    """
+    return {
+        "model": config.model.__dict__,
+        "training": config.training.__dict__,
+        "image_size": config.dataset.image_size,
+        "channels": config.dataset.channels,
+    }
+
+
+def _as_dict(obj: Any) -> dict[str, Any]:
+    """A fold's or final model's record (a dataclass, dict or object) as a dict."""
+    if obj is None:
+        return {}
+    if isinstance(obj, dict):
+        return obj
+    if is_dataclass(obj) and not isinstance(obj, type):
+        return asdict(obj)
+    return dict(vars(obj))
+
+
+def write_run_files(
+    folder: Path,
+    samples: pd.DataFrame,
+    y: np.ndarray,
+    classes: list[str],
+    cv: Any,
+    fit: Any,
+    seconds: float,
+) -> dict[str, Any]:
+    """Write a run's ``oof.npz`` and ``metrics.json``; return the metrics.
+
+    Parameters
+    ----------
+    folder : Path
+        The (partial) run folder.
+    samples : pandas.DataFrame
+        The samples trained on, with ``sample_id``, in the order of ``y``.
+    y : numpy.ndarray
+        Their label indices.
+    classes : list of str
+        The classes, in model-output order.
+    cv : object
+        The cross-validation result: ``probabilities`` and ``folds``.
+    fit : object or None
+        The final model's record, if one was fitted.
+    seconds : float
+        The run's duration so far.
+
+    Returns
+    -------
+    dict
+        ``n_samples, oof_accuracy, oof_macro_f1, seconds, folds, final_model``.
+    """
+    from sklearn.metrics import f1_score
+
+    probs = np.asarray(cv.probabilities, dtype=np.float32)
+    np.savez_compressed(
+        folder / OOF_FILE,
+        sample_ids=samples["sample_id"].to_numpy(dtype=str),
+        labels=y,
+        probs=probs,
+        classes=np.asarray(classes, dtype=str),
+    )
+    pred = probs.argmax(axis=1)
+    metrics = {
+        "n_samples": len(samples),
+        "oof_accuracy": float((pred == y).mean()),
+        "oof_macro_f1": float(f1_score(y, pred, average="macro")),
+        "seconds": seconds,
+        "folds": [_as_dict(f) for f in getattr(cv, "folds", [])],
+        "final_model": _as_dict(fit) if fit is not None else None,
+    }
+    (folder / METRICS_FILE).write_text(json.dumps(metrics, indent=2, default=float))
+    return metrics
+
+
+def oof_sample_ids(oof_file: Path) -> np.ndarray:
+    """The sample ids of a run's ``oof.npz``, in its row order."""
+    with np.load(oof_file) as data:
+        return data["sample_ids"].astype(str)
+
+
+def read_oof(oof_file: Path) -> tuple[np.ndarray, np.ndarray]:
+    """A run's out-of-fold probabilities and the sample ids of their rows.
+
+    Parameters
+    ----------
+    oof_file : Path
+        The run's ``oof.npz``.
+
+    Returns
+    -------
+    sample_ids, probs : numpy.ndarray
+    """
+    with np.load(oof_file) as data:
+        return data["sample_ids"].astype(str), data["probs"]
+
+
+def read_embeddings(folder: Path, sample_ids: pd.Series) -> np.ndarray:
+    """The backbone features of an ``embed`` run, for the given samples in their order.
+
+    Parameters
+    ----------
+    folder : Path
+        The run folder (with ``embeddings.npy`` and ``oof.npz``, row for row).
+    sample_ids : pandas.Series
+        Samples of the run.
+
+    Returns
+    -------
+    numpy.ndarray
+        One row of features per sample.
+    """
+    row_of = {sid: i for i, sid in enumerate(oof_sample_ids(folder / OOF_FILE))}
+    return np.load(folder / EMBEDDINGS_FILE)[[row_of[sid] for sid in sample_ids]]

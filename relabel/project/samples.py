@@ -1,0 +1,44 @@
+"""The samples a project trains and scores on: the active ones, their labels as indices."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from relabel.store import Store
+
+
+def active_samples(store: Store) -> pd.DataFrame:
+    """Current labels of the samples used for training (not excluded), in order.
+
+    Parameters
+    ----------
+    store : Store
+        The project's label store.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows of :meth:`relabel.store.Store.labels` whose status is ``active``.
+    """
+    labels = store.labels()
+    return labels[labels["status"] == "active"].reset_index(drop=True)
+
+
+def label_indices(classes: list[str], labels: pd.Series) -> np.ndarray:
+    """Class names to indices in model-output order.
+
+    Parameters
+    ----------
+    classes : list of str
+        The project's classes, in model-output order.
+    labels : pandas.Series
+        Class names.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``int64`` indices into ``classes``.
+    """
+    index = {c: i for i, c in enumerate(classes)}
+    return labels.map(index).to_numpy(dtype=np.int64)

@@ -1,0 +1,299 @@
+"""A training run: cross-validated out-of-fold probabilities and a final model.
+
+:func:`train_run` checks the settings and every image before anything is written, then
+writes the run under a hidden ``runs/.RUN.partial/`` folder renamed when complete
+(:func:`relabel.infra.atomic.atomic_path`), so a failed or killed run leaves no run folder
+that looks finished. relabel.training is used only through the names it exports.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from relabel.config import Config
+from relabel.data import records as dataset_mod
+from relabel.infra.atomic import atomic_path, partial_path
+from relabel.infra.progress import Progress
+from relabel.project.runs import (
+    EMBEDDINGS_FILE,
+    FOLD_CHECKPOINTS,
+    IMAGE_CACHE,
+    MODEL_FILE,
+    RUNS_DIR,
+    new_run_id,
+    run_dir,
+    settings_dict,
+    write_run_files,
+)
+from relabel.project.samples import active_samples, label_indices
+from relabel.store import Store
+
+log = logging.getLogger("relabel.project")  # one logger for the facade
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What :meth:`Project.train` did."""
+
+    run_id: str
+    run_dir: Path
+    n_samples: int
+    oof_accuracy: float
+    oof_macro_f1: float
+    seconds: float
+    folds: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _log_progress(message: str) -> None:
+    log.info("%s", message)
+
+
+def train_settings(config: Config, root: Path) -> Any:
+    """The :class:`relabel.training.TrainSettings` for a project's config.
+
+    Parameters
+    ----------
+    config : Config
+        The project's config.
+    root : Path
+        The project folder (relative paths in the config are under it).
+
+    Returns
+    -------
+    relabel.training.TrainSettings
+    """
+    from relabel import training
+
+    return training.TrainSettings.from_config(config, root)
+
+
+def check_images(config: Config, samples: pd.DataFrame, progress: Progress | None = None) -> None:
+    """Check that every image to train on is still there and readable, before a run.
+
+    Parameters
+    ----------
+    config : Config
+        The project's config (``dataset.max_pixels``).
+    samples : pandas.DataFrame
+        The samples to train on (``sample_id``, ``path``).
+    progress : callable, optional
+        Receives one-line progress messages.
+
+    Raises
+    ------
+    DatasetError
+        Listing every sample whose image is missing, unreadable or too large now
+        (nothing was written).
+    """
+    from relabel.errors import DatasetError, Problem
+
+    paths = samples["path"].tolist()
+    if progress is not None:
+        progress(f"checking {len(paths)} images")
+    reasons = dataset_mod.check_image_files(
+        paths, max_pixels=config.dataset.max_pixels, progress=progress
+    )
+    problems = [
+        Problem(f"sample {sid}", f"{why}: {path}", path)
+        for sid, path, why in zip(samples["sample_id"], paths, reasons, strict=True)
+        if why
+    ]
+    if problems:
+        raise DatasetError(
+            f"{len(problems)} image(s) changed since init and cannot be trained on; "
+            "nothing was written (restore them, or exclude the samples):",
+            problems,
+        )
+
+
+def _engine(config: Config) -> tuple[Callable[..., Any], Callable[..., Any], Callable[..., Any]]:
+    """The cross-validation, final-model and embedding functions of the config's
+    ``training.executor``: relabel's own, or their Ray versions bound to the executor."""
+    from relabel import training
+    from relabel.training import embed
+
+    executor = training.Executor.from_config(config)
+    if not executor.is_ray:
+        return (
+            training.cross_validated_probabilities,
+            training.train_final_model,
+            embed.embed_images,
+        )
+    from relabel.training import on_ray
+
+    return (
+        functools.partial(on_ray.cross_validated_probabilities, executor=executor),
+        functools.partial(on_ray.train_final_model, executor=executor),
+        functools.partial(on_ray.embed_images, executor=executor),
+    )
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What one run fits: the samples' paths and labels, with the run's settings."""
+
+    root: Path
+    config: Config
+    paths: list[str]
+    y: np.ndarray
+    settings: Any
+    progress: Progress
+    final_model: bool
+
+    @property
+    def n_classes(self) -> int:
+        """The number of classes (the model's outputs)."""
+        return len(self.config.dataset.classes)
+
+
+def _fit_embed(
+    job: _Job, folder: Path, images: Any, embed_images: Callable[..., Any]
+) -> tuple[Any, Any]:
+    """``model.mode = "embed"``: backbone features (kept as ``embeddings.npy``), then a head."""
+    from relabel.training import embed
+
+    features = embed_images(job.paths, job.settings, job.progress, images=images)
+    np.save(folder / EMBEDDINGS_FILE, features)
+    cv = embed.cross_validated_probabilities(
+        features, job.y, job.n_classes, job.settings, job.progress
+    )
+    fit = None
+    if job.final_model:
+        fit = embed.train_final_model(
+            job.paths,
+            features,
+            job.y,
+            job.n_classes,
+            job.settings,
+            folder / MODEL_FILE,
+            job.progress,
+        )
+    return cv, fit
+
+
+def _fit(job: _Job, folder: Path) -> tuple[Any, Any]:
+    """Cross-validate (and fit the final model) by the config's ``model.mode``.
+
+    The images are decoded once into ``folder/images.npy`` (deleted at the end) and every
+    fold reads them from there; in ``embed`` mode the backbone's features are kept as
+    ``folder/embeddings.npy``.
+    """
+    from relabel import training
+
+    cross_validate, train_final, embed_images = _engine(job.config)
+    cache = folder / IMAGE_CACHE
+    s, progress = job.settings, job.progress
+    try:
+        images = training.decode_images(job.paths, s, cache, progress) if s.cache_images else None
+        if job.config.model.mode == "embed":
+            return _fit_embed(job, folder, images, embed_images)
+        checkpoints = job.root / RUNS_DIR / FOLD_CHECKPOINTS
+        cv = cross_validate(
+            job.paths, job.y, job.n_classes, s, progress, images=images, checkpoints=checkpoints
+        )
+        fit = None
+        if job.final_model:
+            progress("final model on all samples")
+            fit = train_final(
+                job.paths, job.y, job.n_classes, s, folder / MODEL_FILE, progress, images=images
+            )
+        return cv, fit
+    finally:
+        images = None
+        cache.unlink(missing_ok=True)
+
+
+def _write_run(
+    job: _Job, store: Store, samples: pd.DataFrame, cycle: int | None
+) -> tuple[str, Path, dict[str, Any]]:
+    """Record, fit and write one run; return its id, folder and metrics.
+
+    The run is recorded in the store as ``running``, then ``done`` with its metrics, or
+    ``failed`` (its partial folder removed) when anything goes wrong, a kill excepted.
+    """
+    run_id = new_run_id(store)
+    folder = run_dir(job.root, run_id)
+    partial_path(folder).mkdir(parents=True, exist_ok=True)
+    store.start_run(run_id, "train", settings_dict(job.config), cycle)
+    started = time.perf_counter()
+    try:
+        with atomic_path(folder) as partial:
+            cv, fit = _fit(job, partial)
+            classes = job.config.dataset.classes
+            seconds = time.perf_counter() - started
+            metrics = write_run_files(partial, samples, job.y, classes, cv, fit, seconds)
+        # Finished folds are kept only for a run that failed, to be reused by the next.
+        shutil.rmtree(job.root / RUNS_DIR / FOLD_CHECKPOINTS, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(partial_path(folder), ignore_errors=True)
+        store.finish_run(run_id, {}, status="failed")
+        raise
+    store.finish_run(run_id, metrics)
+    return run_id, folder, metrics
+
+
+def train_run(
+    root: Path,
+    config: Config,
+    store: Store,
+    *,
+    progress: Progress | None = None,
+    cycle: int | None = None,
+    final_model: bool = True,
+) -> TrainResult:
+    """Cross-validate on the current labels and save out-of-fold probabilities.
+
+    Parameters
+    ----------
+    root : Path
+        The project folder.
+    config : Config
+        Its config.
+    store : Store
+        Its label store.
+    progress : callable, optional
+        Receives one-line progress messages (default: logged at INFO).
+    cycle : int, optional
+        The cycle this run belongs to.
+    final_model : bool
+        Also fit one model on all samples and save it as ``model.keras``.
+
+    Returns
+    -------
+    TrainResult
+    """
+    from relabel import training
+
+    progress = progress or _log_progress
+    samples = active_samples(store)
+    y = label_indices(config.dataset.classes, samples["label"])
+    settings = train_settings(config, root)
+    training.check_settings(settings)  # before anything is written
+    check_images(config, samples, progress)
+    paths = samples["path"].tolist()
+    executor = training.Executor.from_config(config)
+    if executor.is_ray:
+        from relabel.training import on_ray
+
+        on_ray.check_ready(executor, paths, settings)
+    job = _Job(Path(root), config, paths, y, settings, progress, final_model)
+    run_id, folder, metrics = _write_run(job, store, samples, cycle)
+    return TrainResult(
+        run_id,
+        folder,
+        len(samples),
+        metrics["oof_accuracy"],
+        metrics["oof_macro_f1"],
+        metrics["seconds"],
+        metrics["folds"],
+    )

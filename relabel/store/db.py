@@ -1,0 +1,238 @@
+"""The label store's file: connecting, opening and creating it, transactions and ``meta``.
+
+:class:`Database` is the base of :class:`relabel.store.Store`: it holds the connection and
+the write transaction every topic's methods use.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Self
+
+from relabel.errors import StoreError
+from relabel.infra import atomic, failpoints
+from relabel.store.schema import SCHEMA, SCHEMA_VERSION, migrate
+
+DB_FILE = "relabel.db"
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def now() -> str:
+    """The current UTC time as an ISO-8601 string (microseconds, ``+00:00``)."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def _remove_db(path: Path) -> None:
+    """Delete an SQLite file with its ``-wal`` and ``-shm`` companions."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+
+
+def _connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
+    """Connect; ``readonly`` connections refuse every write (``PRAGMA query_only``).
+
+    A read-only connection still opens the file read-write where it may, so that SQLite
+    removes the WAL's companion files when it closes and a read leaves the project folder
+    exactly as it was; where the folder is not writable it opens ``mode=ro``.
+    """
+    path = Path(path)
+    if readonly and not os.access(path.parent, os.W_OK):
+        uri = f"{path.resolve().as_uri()}?mode=ro"
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=30.0)
+    else:
+        conn = sqlite3.connect(path, isolation_level=None, timeout=30.0)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA foreign_keys = ON")
+    if readonly:
+        conn.execute("PRAGMA query_only = ON")
+    else:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+    return conn
+
+
+def _check_header(path: Path) -> None:
+    """Refuse a missing file, or one that is not an SQLite database, before opening it."""
+    if not path.is_file():
+        raise StoreError(f"{path}: label store not found (relabel init creates it)")
+    with path.open("rb") as fh:
+        header = fh.read(len(_SQLITE_HEADER))
+    if header != _SQLITE_HEADER:
+        what = "an empty file" if not header else "not an SQLite database"
+        raise StoreError(f"{path}: not a relabel label store ({what})")
+
+
+def _schema_version(conn: sqlite3.Connection) -> int:
+    """The store's schema version, after an integrity check (``sqlite3.DatabaseError``)."""
+    check = conn.execute("PRAGMA quick_check(1)").fetchone()[0]
+    if check != "ok":
+        raise sqlite3.DatabaseError(f"damaged: {check}")
+    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    if row is None or not str(row[0]).isdigit() or int(row[0]) > SCHEMA_VERSION:
+        raise sqlite3.DatabaseError(f"unknown schema version {row and row[0]}")
+    return int(row[0])
+
+
+def _fill(
+    conn: sqlite3.Connection, classes: list[str], samples: Iterable[tuple[str, str, str]]
+) -> None:
+    """Write a new store's meta, classes, samples and their original labels."""
+    t = now()
+    conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+    conn.execute("INSERT INTO meta VALUES ('created_at', ?)", (t,))
+    conn.executemany("INSERT INTO classes VALUES (?, ?)", list(enumerate(classes)))
+    rows = [(sid, i, p, lab) for i, (sid, p, lab) in enumerate(samples)]
+    conn.executemany(
+        "INSERT INTO samples (sample_id, ord, path, added_at) VALUES (?, ?, ?, ?)",
+        [(sid, i, p, t) for sid, i, p, _ in rows],
+    )
+    conn.executemany(
+        "INSERT INTO label_versions (sample_id, label, source, created_at) "
+        "VALUES (?, ?, 'original', ?)",
+        [(sid, lab, t) for sid, _, _, lab in rows],
+    )
+
+
+class Database:
+    """An open label store file: its connection, transactions and ``meta`` table.
+
+    Open with :meth:`open` (existing) or :meth:`create` (new). Use as a context manager
+    to close it.
+    """
+
+    def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
+        self.path = Path(path)
+        self.conn = conn
+
+    @classmethod
+    def open(cls, path: Path, *, readonly: bool = False) -> Self:
+        """Open an existing store.
+
+        The file is checked before anything is written to it: an SQLite header, an intact
+        page structure (``PRAGMA quick_check``) and relabel's schema version. A writable
+        open brings an older schema up to date (:func:`relabel.store.schema.migrate`); a
+        read-only one reads it as it is.
+
+        Parameters
+        ----------
+        path : Path
+            The store's file (``PROJECT/relabel.db``).
+        readonly : bool
+            Open it read-only: for commands that only read, so they never write.
+
+        Raises
+        ------
+        StoreError
+            The file does not exist, is not an SQLite database, is damaged, or is not a
+            relabel label store.
+        """
+        path = Path(path)
+        _check_header(path)
+        conn = None
+        try:
+            conn = _connect(path, readonly=readonly)
+            version = _schema_version(conn)
+            if not readonly:
+                migrate(conn, version)
+        except BaseException as exc:
+            if conn is not None:
+                conn.close()
+            if not isinstance(exc, sqlite3.DatabaseError):
+                raise
+            raise StoreError(
+                f"{path}: not a relabel label store, or a damaged one ({exc}); restore it "
+                "from a backup (relabel never repairs a store by itself)"
+            ) from exc
+        return cls(path, conn)
+
+    @classmethod
+    def create(
+        cls,
+        path: Path,
+        classes: list[str],
+        samples: Iterable[tuple[str, str, str]],
+    ) -> Self:
+        """Create a store with its classes and samples' original labels, in one transaction.
+
+        The store is written whole under a hidden partial name and renamed when complete
+        (:func:`relabel.infra.atomic.atomic_path`): the rename is the commit point, so a
+        creation killed at any moment leaves no store and can simply be run again.
+
+        Parameters
+        ----------
+        path : Path
+            The SQLite file to create (must not exist).
+        classes : list of str
+            Class names in model-output order.
+        samples : iterable of (sample_id, path, label)
+            In a stable order; the order is kept as ``ord``.
+
+        Raises
+        ------
+        StoreError
+            ``path`` already exists.
+        """
+        path = Path(path)
+        if path.exists():
+            raise StoreError(f"{path}: already exists")
+        _remove_db(atomic.partial_path(path))  # left by a creation that was killed
+        with atomic.atomic_path(path) as partial:
+            conn = _connect(partial)
+            try:
+                conn.executescript(SCHEMA)
+                with cls(partial, conn).transaction():
+                    _fill(conn, classes, samples)
+                    failpoints.hit("init:before_commit")
+                conn.close()  # checkpoints the WAL into the file
+            except BaseException:
+                conn.close()
+                _remove_db(partial)
+                raise
+        return cls.open(path)
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.conn.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction (``BEGIN IMMEDIATE``): committed on success, else rolled back.
+
+        Nested use joins the outer transaction.
+        """
+        if self.conn.in_transaction:
+            yield self.conn
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        else:
+            self.conn.execute("COMMIT")
+
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        """A value from the ``meta`` table."""
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return default if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Set a value in the ``meta`` table."""
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO meta VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )

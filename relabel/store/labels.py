@@ -1,0 +1,213 @@
+"""Classes, samples and their label versions: the append-only label history.
+
+A sample's first version is its ``original`` label, kept forever; every change (``review``,
+``manual``, ``import``) appends a version with its cycle, reviewers, time and evidence. The
+current label is the latest version.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from relabel.errors import StoreError
+from relabel.store.db import Database, now
+
+SOURCES = ("original", "review", "manual", "import")
+STATUSES = ("active", "excluded")
+
+_CURRENT_LABELS = """
+    WITH cur AS (
+        SELECT sample_id, MAX(version_id) AS vid, MIN(version_id) AS first_vid,
+               COUNT(*) AS n_versions
+        FROM label_versions GROUP BY sample_id
+    )
+    SELECT s.sample_id, s.ord, s.path, lv.label, lv.status, lv.source,
+           lv.version_id, o.label AS original_label,
+           CASE WHEN lv.source = 'original' THEN NULL ELSE lv.cycle END
+               AS changed_in_cycle,
+           cur.n_versions
+    FROM samples s
+    JOIN cur ON cur.sample_id = s.sample_id
+    JOIN label_versions lv ON lv.version_id = cur.vid
+    JOIN label_versions o ON o.version_id = cur.first_vid
+    ORDER BY s.ord
+"""
+
+
+@dataclass(frozen=True)
+class LabelVersion:
+    """One entry of a sample's label history."""
+
+    version_id: int
+    sample_id: str
+    label: str
+    status: str
+    source: str
+    cycle: int | None
+    reviewers: list[str]
+    evidence: dict[str, Any]
+    created_at: str
+
+
+def max_version(conn: sqlite3.Connection) -> int:
+    """The id of the newest label version: it changes whenever any label changes.
+
+    Parameters
+    ----------
+    conn : sqlite3.Connection
+        The store's connection.
+
+    Returns
+    -------
+    int
+    """
+    return int(conn.execute("SELECT MAX(version_id) FROM label_versions").fetchone()[0])
+
+
+class LabelsMixin(Database):
+    """The :class:`relabel.store.Store` methods for classes, samples and label versions."""
+
+    @property
+    def classes(self) -> list[str]:
+        """Class names in model-output order."""
+        return [r[0] for r in self.conn.execute("SELECT name FROM classes ORDER BY idx")]
+
+    def n_samples(self) -> int:
+        """Number of samples (excluded ones included)."""
+        return int(self.conn.execute("SELECT COUNT(*) FROM samples").fetchone()[0])
+
+    def max_version(self) -> int:
+        """The id of the newest label version: it changes whenever any label changes."""
+        return max_version(self.conn)
+
+    def labels(self) -> pd.DataFrame:
+        """Every sample with its current and original label, in ``ord`` order.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``sample_id, ord, path, label, status, source, version_id,
+            original_label, changed_in_cycle, n_versions``. ``changed_in_cycle`` is the
+            cycle of the latest change (None when the label is the original one).
+        """
+        frame = pd.read_sql_query(_CURRENT_LABELS, self.conn)
+        frame["changed_in_cycle"] = frame["changed_in_cycle"].astype("Int64")
+        return frame
+
+    def history(self, sample_id: str) -> list[LabelVersion]:
+        """Every label version of one sample, oldest first.
+
+        Raises
+        ------
+        StoreError
+            No such sample.
+        """
+        rows = self.conn.execute(
+            "SELECT * FROM label_versions WHERE sample_id = ? ORDER BY version_id", (sample_id,)
+        ).fetchall()
+        if not rows:
+            raise StoreError(f"unknown sample_id {sample_id!r}")
+        return [
+            LabelVersion(
+                version_id=r["version_id"],
+                sample_id=r["sample_id"],
+                label=r["label"],
+                status=r["status"],
+                source=r["source"],
+                cycle=r["cycle"],
+                reviewers=json.loads(r["reviewers"]),
+                evidence=json.loads(r["evidence"]),
+                created_at=r["created_at"],
+            )
+            for r in rows
+        ]
+
+    def _check_version(self, sample_id: str, label: str, source: str, status: str) -> None:
+        """Refuse a version of an unknown sample, class, source or status."""
+        if source not in SOURCES or source == "original":
+            raise StoreError(f"label source must be one of review, manual, import; got {source!r}")
+        if status not in STATUSES:
+            raise StoreError(f"status must be one of {', '.join(STATUSES)}; got {status!r}")
+        if label not in self.classes:
+            raise StoreError(f"unknown label {label!r} for sample {sample_id!r}")
+        known = self.conn.execute("SELECT 1 FROM samples WHERE sample_id = ?", (sample_id,))
+        if known.fetchone() is None:
+            raise StoreError(f"unknown sample_id {sample_id!r}")
+
+    def add_version(
+        self,
+        sample_id: str,
+        label: str,
+        *,
+        source: str,
+        status: str = "active",
+        cycle: int | None = None,
+        reviewers: list[str] | None = None,
+        evidence: dict[str, Any] | None = None,
+    ) -> int:
+        """Append a label version; return its ``version_id``.
+
+        Raises
+        ------
+        StoreError
+            Unknown sample, unknown class, source or status.
+        """
+        self._check_version(sample_id, label, source, status)
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "INSERT INTO label_versions (sample_id, label, status, source, cycle, reviewers, "
+                "evidence, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    sample_id,
+                    label,
+                    status,
+                    source,
+                    cycle,
+                    json.dumps(reviewers or []),
+                    json.dumps(evidence or {}, sort_keys=True),
+                    now(),
+                ),
+            )
+            return int(cur.lastrowid or 0)
+
+    def current_version(self, sample_id: str) -> sqlite3.Row:
+        """The latest label version row of one sample.
+
+        Raises
+        ------
+        StoreError
+            No such sample.
+        """
+        row = self.conn.execute(
+            "SELECT * FROM label_versions WHERE sample_id = ? ORDER BY version_id DESC LIMIT 1",
+            (sample_id,),
+        ).fetchone()
+        if row is None:
+            raise StoreError(f"unknown sample_id {sample_id!r}")
+        return row
+
+    def label_changes(self) -> pd.DataFrame:
+        """Every label version after the original ones, oldest first, with provenance.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``version_id, sample_id, original_label, label, status, source, cycle,
+            reviewers, evidence, created_at``; ``reviewers`` and ``evidence`` decoded.
+        """
+        frame = pd.read_sql_query(
+            """SELECT lv.version_id, lv.sample_id, o.label AS original_label, lv.label,
+                      lv.status, lv.source, lv.cycle, lv.reviewers, lv.evidence, lv.created_at
+               FROM label_versions lv
+               JOIN label_versions o ON o.sample_id = lv.sample_id AND o.source = 'original'
+               WHERE lv.source != 'original' ORDER BY lv.version_id""",
+            self.conn,
+        )
+        frame["reviewers"] = frame["reviewers"].map(json.loads)
+        frame["evidence"] = frame["evidence"].map(json.loads)
+        return frame

@@ -1,0 +1,271 @@
+"""The Label Studio task map: the bound Label Studio project, and each task's way from
+``planned`` through ``pending`` (being imported) to ``open`` and ``resolved``; the extra
+reviewers asked for, and the pulls.
+
+A task row is planned before Label Studio hears of it and opened once the import returned
+its id, so a push killed at any point is finished, never repeated, by the next one.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from relabel.store.db import Database, now
+
+_UNFINISHED = "('planned', 'pending', 'open')"
+
+
+def _carry_over_rows(
+    conn: sqlite3.Connection, old_project_id: int, new_project_id: int, found: dict[str, int]
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """Split the unfinished rows of ``old_project_id`` into ones to link and to re-plan.
+
+    Returns
+    -------
+    linked : list of (new_project_id, task_id, time, row_id)
+    replanned : list of (new_project_id, row_id)
+    """
+    t = now()
+    taken = {
+        r[0]
+        for r in conn.execute(
+            "SELECT task_id FROM tasks WHERE studio_project_id = ? AND task_id IS NOT NULL",
+            (new_project_id,),
+        )
+    }
+    rows = conn.execute(
+        "SELECT row_id, sample_id FROM tasks WHERE studio_project_id = ? "
+        f"AND state IN {_UNFINISHED} ORDER BY row_id",
+        (old_project_id,),
+    ).fetchall()
+    linked: list[tuple[Any, ...]] = []
+    replanned: list[tuple[Any, ...]] = []
+    for r in rows:
+        task_id = found.get(r["sample_id"])
+        if task_id is not None and task_id not in taken:
+            taken.add(task_id)
+            linked.append((new_project_id, task_id, t, r["row_id"]))
+        else:
+            replanned.append((new_project_id, r["row_id"]))
+    return linked, replanned
+
+
+class TasksMixin(Database):
+    """The :class:`relabel.store.Store` methods for the Label Studio task map."""
+
+    # -- the bound Label Studio project -------------------------------------------------
+    def studio_project(self) -> sqlite3.Row | None:
+        """The Label Studio project this project is bound to (its latest binding), or None.
+
+        A project has one binding, whatever the server's URL: its ``url`` is where it was
+        last used (redacted), updated by :meth:`rebind_studio_project` when the server
+        moved.
+        """
+        return self.conn.execute(
+            "SELECT * FROM studio_projects ORDER BY created_at DESC, rowid DESC LIMIT 1"
+        ).fetchone()
+
+    def add_studio_project(
+        self, studio_project_id: int, url: str, title: str, classes: list[str]
+    ) -> None:
+        """Bind this project to a Label Studio project (it becomes the latest binding)."""
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO studio_projects VALUES (?, ?, ?, ?, ?)",
+                (studio_project_id, url, title, json.dumps(classes), now()),
+            )
+
+    def rebind_studio_project(
+        self, studio_project_id: int, old_url: str, new_url: str, *, title: str | None = None
+    ) -> None:
+        """Record that the bound Label Studio project is now reached at ``new_url``.
+
+        The binding keeps its project id, time and tasks; only its URL (and, when given,
+        its title) change.
+        """
+        with self.transaction() as conn:
+            if new_url != old_url:  # an older binding to the same project at new_url
+                conn.execute(
+                    "DELETE FROM studio_projects WHERE url = ? AND studio_project_id = ?",
+                    (new_url, studio_project_id),
+                )
+            conn.execute(
+                "UPDATE studio_projects SET url = ?, title = COALESCE(?, title) "
+                "WHERE url = ? AND studio_project_id = ?",
+                (new_url, title, old_url, studio_project_id),
+            )
+
+    def carry_over_tasks(
+        self, old_project_id: int, new_project_id: int, found: dict[str, int]
+    ) -> tuple[int, int]:
+        """Move the unfinished tasks of one Label Studio project to another (a re-bind).
+
+        Every planned, pending or open row of ``old_project_id`` moves to
+        ``new_project_id``: a sample in ``found`` (``sample_id -> task id`` in the new
+        project) becomes ``open`` with that task; any other becomes ``planned`` again, so
+        the next push sends it. Resolved rows stay with the old project (history).
+
+        Returns
+        -------
+        linked, replanned : int
+        """
+        with self.transaction() as conn:
+            linked, replanned = _carry_over_rows(conn, old_project_id, new_project_id, found)
+            conn.executemany(
+                "UPDATE tasks SET studio_project_id = ?, task_id = ?, state = 'open', "
+                "pushed_at = COALESCE(pushed_at, ?), fingerprint = NULL WHERE row_id = ?",
+                linked,
+            )
+            conn.executemany(
+                "UPDATE tasks SET studio_project_id = ?, task_id = NULL, state = 'planned', "
+                "pushed_at = NULL, fingerprint = NULL WHERE row_id = ?",
+                replanned,
+            )
+        return len(linked), len(replanned)
+
+    # -- a task's way: planned, pending, open -------------------------------------------
+    def plan_tasks(
+        self,
+        studio_project_id: int,
+        items: list[tuple[str, dict[str, Any]]],
+        *,
+        cycle: int | None,
+        batch: str,
+    ) -> int:
+        """Plan tasks for samples (state ``planned``), in one transaction.
+
+        Parameters
+        ----------
+        studio_project_id : int
+            The Label Studio project the tasks are for.
+        items : list of (sample_id, evidence)
+            ``evidence`` (the scores at selection time) travels into the task data.
+        cycle : int or None
+            The cycle planning them.
+        batch : str
+            A name for this push's batch.
+
+        Returns
+        -------
+        int
+            Rows planned.
+        """
+        t = now()
+        with self.transaction() as conn:
+            current = dict(
+                conn.execute(
+                    "SELECT sample_id, MAX(version_id) FROM label_versions GROUP BY sample_id"
+                ).fetchall()
+            )
+            conn.executemany(
+                "INSERT INTO tasks (sample_id, studio_project_id, state, cycle, batch, "
+                "version_at_push, planned_at, evidence) VALUES (?, ?, 'planned', ?, ?, ?, ?, ?)",
+                [
+                    (
+                        sid,
+                        studio_project_id,
+                        cycle,
+                        batch,
+                        current.get(sid, 0),
+                        t,
+                        json.dumps(ev, sort_keys=True, default=float),
+                    )
+                    for sid, ev in items
+                ],
+            )
+        return len(items)
+
+    def tasks(self, studio_project_id: int, states: tuple[str, ...]) -> list[sqlite3.Row]:
+        """Task rows of a Label Studio project in the given states, in plan order."""
+        marks = ",".join("?" * len(states))
+        return self.conn.execute(
+            f"SELECT * FROM tasks WHERE studio_project_id = ? AND state IN ({marks}) "
+            "ORDER BY row_id",
+            (studio_project_id, *states),
+        ).fetchall()
+
+    def set_task_state(self, row_ids: list[int], state: str) -> None:
+        """Move task rows to a state (``pending`` before an import)."""
+        with self.transaction() as conn:
+            conn.executemany(
+                "UPDATE tasks SET state = ? WHERE row_id = ?", [(state, r) for r in row_ids]
+            )
+
+    def open_tasks(self, assignments: list[tuple[int, int]]) -> None:
+        """Record imported tasks: ``(row_id, task_id)`` pairs become ``open``."""
+        t = now()
+        with self.transaction() as conn:
+            conn.executemany(
+                "UPDATE tasks SET task_id = ?, state = 'open', pushed_at = ? WHERE row_id = ?",
+                [(task_id, t, row_id) for row_id, task_id in assignments],
+            )
+
+    def drop_tasks(self, row_ids: list[int]) -> None:
+        """Forget planned or pending rows that never became Label Studio tasks."""
+        with self.transaction() as conn:
+            conn.executemany(
+                "DELETE FROM tasks WHERE row_id = ? AND state IN ('planned', 'pending')",
+                [(r,) for r in row_ids],
+            )
+
+    def busy_sample_ids(self) -> set[str]:
+        """Samples with a planned, pending or open task: never pushed again."""
+        return {
+            r[0]
+            for r in self.conn.execute(
+                f"SELECT DISTINCT sample_id FROM tasks WHERE state IN {_UNFINISHED}"
+            )
+        }
+
+    def task_rows_by_task_id(self, studio_project_id: int) -> dict[int, sqlite3.Row]:
+        """Every pushed task row of a project, keyed by Label Studio task id."""
+        return {
+            r["task_id"]: r
+            for r in self.conn.execute(
+                "SELECT * FROM tasks WHERE studio_project_id = ? AND task_id IS NOT NULL",
+                (studio_project_id,),
+            )
+        }
+
+    # -- extra reviewers ------------------------------------------------------------------
+    def request_extra_reviewer(self, row_id: int, overlap: int) -> None:
+        """Record that a task asked Label Studio for ``overlap`` answers (inside a pull)."""
+        row = self.conn.execute("SELECT evidence FROM tasks WHERE row_id = ?", (row_id,))
+        evidence = json.loads(row.fetchone()[0])
+        evidence["extra_reviewer"] = int(overlap)
+        self.conn.execute(
+            "UPDATE tasks SET evidence = ? WHERE row_id = ?",
+            (json.dumps(evidence, sort_keys=True, default=float), row_id),
+        )
+
+    def task_overlaps(self, studio_project_id: int) -> dict[int, int]:
+        """Task id -> answers asked for, for the tasks given one more reviewer."""
+        out = {}
+        for task_id, evidence in self.conn.execute(
+            "SELECT task_id, evidence FROM tasks WHERE studio_project_id = ? "
+            "AND task_id IS NOT NULL AND evidence LIKE '%extra_reviewer%'",
+            (studio_project_id,),
+        ):
+            extra = json.loads(evidence).get("extra_reviewer")
+            if extra is not None:
+                out[int(task_id)] = int(extra)
+        return out
+
+    # -- pulls ----------------------------------------------------------------------------
+    def last_pull_cursor(self, studio_project_id: int) -> str | None:
+        """The update-time cursor of the newest pull of a project."""
+        row = self.conn.execute(
+            "SELECT cursor FROM pulls WHERE studio_project_id = ? ORDER BY pull_id DESC LIMIT 1",
+            (studio_project_id,),
+        ).fetchone()
+        return None if row is None else row[0]
+
+    def add_pull(self, studio_project_id: int, cursor: str | None, summary: dict[str, Any]) -> None:
+        """Record a pull (inside the pull's transaction)."""
+        self.conn.execute(
+            "INSERT INTO pulls (studio_project_id, started_at, cursor, summary) "
+            "VALUES (?, ?, ?, ?)",
+            (studio_project_id, now(), cursor, json.dumps(summary, sort_keys=True)),
+        )
