@@ -31,12 +31,12 @@ import numpy as np
 import pandas as pd
 
 from relabel import config as config_mod
+from relabel import ranking as scoring
 from relabel.config import Config
 from relabel.data import records as dataset_mod
 from relabel.errors import ConfigError, NotTrainedError, ProjectError, StoreError
 from relabel.infra.lock import create_lock_file, project_lock
 from relabel.infra.progress import Progress
-from relabel.ranking import scores as scoring
 from relabel.review.cycles import cycle_history
 from relabel.store import DB_FILE, Store
 
@@ -100,7 +100,7 @@ class RankedSamples:
     ----------
     table : pandas.DataFrame
         One row per scored sample (:data:`SCORE_COLUMNS`, in rank order).
-    scores : relabel.ranking.scores.Scores
+    scores : relabel.ranking.Scores
         The raw arrays, in sample (``ord``) order.
     probs : numpy.ndarray
         The out-of-fold probabilities, in sample order.

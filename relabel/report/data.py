@@ -13,7 +13,7 @@ import numpy as np
 
 from relabel.errors import ExitCode, RelabelError
 
-#: The lanes :mod:`relabel.ranking.scores` sorts samples into, in the order the report lists them.
+#: The lanes :mod:`relabel.ranking` sorts samples into, in the order the report lists them.
 KNOWN_LANES: tuple[str, ...] = ("label_issue", "uncertain", "ok")
 
 
