@@ -83,7 +83,13 @@ class Scores:
         return int(self.given.shape[0])
 
     def lane_counts(self) -> dict[str, int]:
-        """Number of samples in each lane, in :data:`~relabel.ranking.lanes.LANES` order."""
+        """Number of samples in each lane.
+
+        Returns
+        -------
+        dict of str to int
+            Lane name to count, in :data:`~relabel.ranking.lanes.LANES` order.
+        """
         return {lane: int(np.count_nonzero(self.lane == lane)) for lane in LANES}
 
 

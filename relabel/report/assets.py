@@ -25,12 +25,29 @@ class Assets:
 
     @staticmethod
     def buffer() -> io.BytesIO:
-        """A buffer for one figure (see :mod:`relabel.report.figures`)."""
+        """A buffer for one figure (see :mod:`relabel.report.figures`).
+
+        Returns
+        -------
+        io.BytesIO
+            An empty buffer.
+        """
         return io.BytesIO()
 
     @staticmethod
     def src(png: io.BytesIO) -> str:
-        """The ``data:`` URI of a PNG in a buffer."""
+        """The ``data:`` URI of a PNG in a buffer.
+
+        Parameters
+        ----------
+        png : io.BytesIO
+            A PNG image.
+
+        Returns
+        -------
+        str
+            ``data:image/png;base64,...``.
+        """
         return "data:image/png;base64," + base64.b64encode(png.getvalue()).decode("ascii")
 
     def img(self, png: io.BytesIO, alt: str, cls: str = "fig") -> Html:
@@ -53,7 +70,18 @@ class Assets:
         return Html(f'<img class="{cls}" src="{self.src(png)}" alt="{esc(alt)}">')
 
     def thumb(self, i: int) -> str | None:
-        """The ``data:`` URI of sample ``i``'s thumbnail, or ``None`` if it is unreadable."""
+        """The thumbnail of a sample, made once and then reused.
+
+        Parameters
+        ----------
+        i : int
+            The sample's index.
+
+        Returns
+        -------
+        str or None
+            The thumbnail's ``data:`` URI, or ``None`` when the image cannot be read.
+        """
         if i not in self._thumbs:
             png = self.buffer()
             self._thumbs[i] = self.src(png) if make_thumbnail(self.paths[i], png) else None

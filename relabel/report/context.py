@@ -67,10 +67,34 @@ class ReportContext:
         self.order = np.lexsort((-inputs.suspicion, inputs.rank))
 
     def cls(self, k: int) -> str:
-        """The name of class ``k``."""
+        """The name of a class.
+
+        Parameters
+        ----------
+        k : int
+            A class index.
+
+        Returns
+        -------
+        str
+            ``classes[k]``.
+        """
         return self.x.classes[int(k)]
 
     def pair_examples(self, a: int, b: int, limit: int) -> np.ndarray:
-        """Samples given ``a`` and predicted ``b``, in review order, at most ``limit``."""
+        """Samples given one class and predicted another, in review order.
+
+        Parameters
+        ----------
+        a, b : int
+            The given and the predicted class.
+        limit : int
+            At most this many samples.
+
+        Returns
+        -------
+        numpy.ndarray
+            Sample indices, most suspicious first.
+        """
         hit = (self.x.given[self.order] == a) & (self.ev.predicted[self.order] == b)
         return self.order[hit][:limit]
