@@ -318,7 +318,7 @@ def run_detection(
     plan: Plan, data: Path, cache: Path, reuse: bool, results: dict[str, Any]
 ) -> None:
     """Section 1 (and the cycle time of section 3): selection and held-out settings."""
-    from relabel.ranking import scores as scoring
+    from relabel import ranking as scoring
 
     skipped: list[str] = []
     det: dict[str, Any] = {

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from relabel.ranking.scores import score_samples
+from relabel.ranking import score_samples
 
 
 def make_probs(

@@ -3,7 +3,7 @@
 For every dataset, label setting and probability source, every ranking is measured on one
 and the same ``(labels, probs)``:
 
-* relabel's scoring methods (:data:`relabel.ranking.scores.SCORING_METHODS`; the default marked);
+* relabel's scoring methods (:data:`relabel.ranking.SCORING_METHODS`; the default marked);
 * two alternatives prototyped here for the choice of relabel's default
   (:func:`cl_prune_first`, :func:`noise_posterior_calibrated`);
 * cleanlab's ``find_label_issues`` (a flagged set: its count, precision and recall) and
@@ -42,16 +42,16 @@ import numpy as np
 
 from benchmarks import human_noise
 from benchmarks.datasets import BenchDataset
+from relabel import ranking as scoring
 from relabel.config import Config
 from relabel.data.noise_injection import inject_noise
 from relabel.ranking import metrics
-from relabel.ranking import scores as scoring
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
 
-#: Alternative methods prototyped here (not in relabel.ranking.scores).
+#: Alternative methods prototyped here (not in relabel.ranking).
 CANDIDATES = ("cl_prune_first", "noise_posterior_calibrated")
 #: Pseudo-count added to every cell of the calibrated joint (as relabel does to the counts).
 POSTERIOR_ALPHA = scoring.POSTERIOR_PSEUDO_COUNT
@@ -121,7 +121,7 @@ def noise_posterior_calibrated(
 
     ``T[i, j] = (C[i, j] + alpha) / sum_i (C[i, j] + alpha)`` with ``C`` the calibrated
     joint instead of the raw confident counts; the score is
-    ``1 - T[y, y] p_y / sum_j T[y, j] p_j`` (see :func:`relabel.ranking.scores.noise_posterior`).
+    ``1 - T[y, y] p_y / sum_j T[y, j] p_j`` (see :func:`relabel.ranking.noise_posterior`).
     Kept to show why relabel uses raw counts: the calibration rescales ROWS to the
     given-label counts, which shrinks the estimated flip rate into a class whose own
     samples are often below threshold (class-pair noise).

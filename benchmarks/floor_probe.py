@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 
 from benchmarks import datasets, human_noise
+from relabel import ranking as scoring
 from relabel.data.noise_injection import inject_noise
-from relabel.ranking import scores as scoring
 from relabel.review.selection import select_for_review
 
 FLOORS = (0.0, 0.05, 0.1, 0.2)

@@ -70,8 +70,8 @@ def worker(argv: Sequence[str]) -> dict[str, Any]:
 
     import numpy as np
 
+    from relabel import ranking as scoring
     from relabel import training
-    from relabel.ranking import scores as scoring
 
     training.import_keras()
     baseline = _current_rss_mb()

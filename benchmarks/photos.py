@@ -37,7 +37,7 @@ import numpy as np
 
 from benchmarks import detection
 from benchmarks.datasets import BenchDataset
-from relabel.ranking import scores as scoring
+from relabel import ranking as scoring
 
 log = logging.getLogger(__name__)
 

@@ -48,7 +48,7 @@ def _run(ds: Any, settings: Any, images: np.ndarray, executor: Any | None) -> tu
 
 def _same(a: np.ndarray, b: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
     """How far two runs' probabilities and rankings are apart (like for like)."""
-    from relabel.ranking.scores import score_samples
+    from relabel.ranking import score_samples
 
     return {
         "max_abs_diff": float(np.abs(a - b).max()),

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from benchmarks import report_ray, report_reviewers
-from relabel.ranking import scores as scoring
+from relabel import ranking as scoring
 
 #: Methods shown in the cross-setting comparison of the default-method question.
 FOCUS = (
@@ -613,7 +613,7 @@ def _default_question(det: dict[str, Any]) -> list[str]:
         "last column is cleanlab `find_label_issues`'s own precision, at the same cutoff as "
         "p@flagged. `noise_posterior` is the posterior probability that the given label is "
         "wrong under the noise estimated by the confident joint "
-        "(`relabel.ranking.scores.noise_posterior`); `self_confidence` is `1 - p[given]`; "
+        "(`relabel.scoring.noise_posterior`); `self_confidence` is `1 - p[given]`; "
         "`cl_prune_first` puts cleanlab's prune-by-noise-rate picks first (by "
         "self-confidence), then the rest by self-confidence (`benchmarks/detection.py`). "
         "These are the settings the default was chosen on; the held-out settings of the "

@@ -33,10 +33,10 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from relabel import ranking as scoring
 from relabel.infra.lock import project_lock
 from relabel.project import Progress, TrainResult
 from relabel.project import Project as _Project
-from relabel.ranking import scores as scoring
 
 if TYPE_CHECKING:
     from relabel.loop.pull import PullSummary
@@ -63,7 +63,7 @@ def find_label_issues(
     classes : sequence of str, optional
         Class names, to show names instead of indices.
     method : str
-        The suspicion score (see :func:`relabel.ranking.scores.score_samples`).
+        The suspicion score (see :func:`relabel.ranking.score_samples`).
     uncertain_threshold : float
         ``max_confidence`` below which a sample that is not a label issue is uncertain.
 

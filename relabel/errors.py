@@ -145,6 +145,6 @@ class ProjectLockedError(RelabelError):
 
 
 class ScoringInputError(RelabelError, ValueError):
-    """Labels and probabilities given to :mod:`relabel.ranking.scores` do not fit together."""
+    """Labels and probabilities given to :mod:`relabel.ranking` do not fit together."""
 
     exit_code = ExitCode.INVALID_INPUT

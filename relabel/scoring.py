@@ -1,7 +1,56 @@
 """The public scoring functions (``relabel.scoring``), kept stable for users.
 
-They are implemented in :mod:`relabel.ranking`; this module names the public ones.
+They are implemented in :mod:`relabel.ranking`, by family; this module names the public ones.
 """
 
-from relabel.ranking.scores import *  # noqa: F403
-from relabel.ranking.scores import __all__ as __all__
+from relabel.ranking import (
+    DEFAULT_METHOD,
+    LANE_LABEL_ISSUE,
+    LANE_OK,
+    LANE_UNCERTAIN,
+    LANES,
+    POSTERIOR_PSEUDO_COUNT,
+    ROW_SUM_TOLERANCE,
+    SCORING_METHODS,
+    ConfidentJoint,
+    Scores,
+    confident_joint,
+    entropy,
+    margin,
+    max_confidence,
+    noise_posterior,
+    normalized_margin,
+    per_class_thresholds,
+    predicted_labels,
+    rank_order,
+    ranks,
+    score_samples,
+    self_confidence,
+    suspicion,
+)
+
+__all__ = [
+    "DEFAULT_METHOD",
+    "LANES",
+    "LANE_LABEL_ISSUE",
+    "LANE_OK",
+    "LANE_UNCERTAIN",
+    "POSTERIOR_PSEUDO_COUNT",
+    "ROW_SUM_TOLERANCE",
+    "SCORING_METHODS",
+    "ConfidentJoint",
+    "Scores",
+    "confident_joint",
+    "entropy",
+    "margin",
+    "max_confidence",
+    "noise_posterior",
+    "normalized_margin",
+    "per_class_thresholds",
+    "predicted_labels",
+    "rank_order",
+    "ranks",
+    "score_samples",
+    "self_confidence",
+    "suspicion",
+]

@@ -19,9 +19,9 @@ import numpy as np
 import pytest
 
 import relabel
+from relabel import ranking as scoring
 from relabel.errors import ScoringInputError
 from relabel.infra.progress import TerminalProgress, bars_wanted, count
-from relabel.ranking import scores as scoring
 
 ROOT = Path(__file__).resolve().parents[1]
 API_PAGE = "docs/python-api.md"

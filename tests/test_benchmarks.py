@@ -11,11 +11,11 @@ import pytest
 
 from benchmarks import __main__ as bench_main
 from benchmarks import datasets, detection, human_noise, photos, report
+from relabel import ranking as scoring
 from relabel.config import Config, ModelConfig, TrainingConfig
 from relabel.data.noise_injection import inject_noise
 from relabel.errors import DatasetError
 from relabel.ranking import metrics
-from relabel.ranking import scores as scoring
 
 HAVE_DATA = (datasets.DEFAULT_DATA / "known_errors" / "summary.json").is_file()
 HAVE_CIFAR10H = (datasets.DEFAULT_DATA / human_noise.COUNTS_FILE).is_file()

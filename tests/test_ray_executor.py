@@ -19,7 +19,7 @@ import pytest
 
 from relabel import config as config_mod
 from relabel.errors import ConfigError, ExecutorUnavailableError, ExitCode
-from relabel.ranking.scores import score_samples
+from relabel.ranking import score_samples
 from relabel.training import (
     Executor,
     TrainSettings,

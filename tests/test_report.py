@@ -394,6 +394,28 @@ def test_output_is_deterministic_and_replaces_old_files(full_report, tmp_path):
     assert a.read_bytes() == b.read_bytes()
 
 
+def test_failed_write_keeps_the_old_report_and_leaves_no_partial_file(
+    full_report, tmp_path, monkeypatch
+):
+    """The final write is atomic (relabel.infra.atomic): when the rename fails, the
+    previous report.html is untouched and no partial or temporary file stays beside it."""
+    import relabel.infra.atomic as atomic
+
+    inputs, _ = full_report
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "report.html").write_text("old report", encoding="utf-8")
+
+    def no_rename(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(atomic.os, "replace", no_rename)
+    with pytest.raises(OSError, match="No space left"):
+        write_report(inputs, out)
+    assert [p.name for p in out.iterdir()] == ["report.html"]
+    assert (out / "report.html").read_text(encoding="utf-8") == "old report"
+
+
 def test_empty_history_renders(tmp_path):
     inputs, _ = synthetic_inputs(tmp_path, n_per_class=6, original=None)
     html = write_report(inputs, tmp_path / "out")
@@ -500,7 +522,9 @@ def test_report_does_not_import_heavy_edges():
         "relabel.project",
         "relabel.report.build",
     )
-    for f in Path(relabel.report.__file__).parent.glob("*.py"):
+    files = sorted(Path(relabel.report.__file__).parent.rglob("*.py"))
+    assert any(f.parent.name == "sections" for f in files), "the walk missed the sections"
+    for f in files:
         if f.name == "build.py":
             continue
         for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"))):

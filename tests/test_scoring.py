@@ -1,4 +1,4 @@
-"""Tests of relabel.ranking.scores: hand-computed values, agreement with cleanlab, validation,
+"""Tests of relabel.ranking: hand-computed values, agreement with cleanlab, validation,
 lanes."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import pytest
 from cleanlab import count as cl_count
 from cleanlab import rank as cl_rank
 
+from relabel import ranking as scoring
 from relabel.errors import ScoringInputError
-from relabel.ranking import scores as scoring
 from relabel.ranking.metrics import precision_at_k
 
 # --- a tiny example, every number worked out by hand ------------------------------------
@@ -482,3 +482,38 @@ def test_confident_joint_matches_a_loop_reference(seed: int) -> None:
     t = rng.uniform(0.05, 0.9, k)
     cj = scoring.confident_joint(labels, probs, thresholds=t)
     np.testing.assert_array_equal(cj.counts, _reference_counts(labels, probs, t))
+
+
+def test_public_scoring_module_names_the_ranking_functions() -> None:
+    """relabel.scoring (the stable public module) exports the same names as before the
+    split, each the very object relabel.ranking implements."""
+    import relabel.scoring
+
+    assert relabel.scoring.__all__ == [
+        "DEFAULT_METHOD",
+        "LANES",
+        "LANE_LABEL_ISSUE",
+        "LANE_OK",
+        "LANE_UNCERTAIN",
+        "POSTERIOR_PSEUDO_COUNT",
+        "ROW_SUM_TOLERANCE",
+        "SCORING_METHODS",
+        "ConfidentJoint",
+        "Scores",
+        "confident_joint",
+        "entropy",
+        "margin",
+        "max_confidence",
+        "noise_posterior",
+        "normalized_margin",
+        "per_class_thresholds",
+        "predicted_labels",
+        "rank_order",
+        "ranks",
+        "score_samples",
+        "self_confidence",
+        "suspicion",
+    ]
+    assert scoring.__all__ == relabel.scoring.__all__
+    for name in relabel.scoring.__all__:
+        assert getattr(relabel.scoring, name) is getattr(scoring, name), name

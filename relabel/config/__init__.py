@@ -22,7 +22,7 @@ from typing import Any
 import tomli_w
 
 from relabel.errors import ConfigError
-from relabel.ranking.scores import DEFAULT_METHOD, SCORING_METHODS
+from relabel.ranking import DEFAULT_METHOD, SCORING_METHODS
 
 CONFIG_FILE = "relabel.toml"
 
@@ -379,7 +379,7 @@ def train_problems(values: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 @dataclass
 class ScoringConfig:
-    """How samples are ranked (see :mod:`relabel.ranking.scores`).
+    """How samples are ranked (see :mod:`relabel.ranking`).
 
     ``probabilities`` picks what the score ranks: ``"model"`` (the out-of-fold
     probabilities) or ``"knn"`` (the given labels of each sample's ``knn_k`` nearest
@@ -414,7 +414,7 @@ class ReviewConfig:
         The floor of a filled slot (``fill_budget``): a sample outside the label-issue lane
         is sent only when its estimated error probability (the posterior probability that
         its label is wrong under the estimated noise,
-        :func:`relabel.ranking.scores.noise_posterior`)
+        :func:`relabel.ranking.noise_posterior`)
         is at least this, so a filled slot costs at most ``1 / min_suspicion`` reviews per
         expected correction. 0 fills every slot.
     min_agreement : float

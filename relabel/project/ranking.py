@@ -17,7 +17,7 @@ from relabel.errors import NotTrainedError
 from relabel.project.runs import EMBEDDINGS_FILE, OOF_FILE, read_embeddings, read_oof, run_dir
 from relabel.project.samples import active_samples, label_indices
 from relabel.project.tables import write_table
-from relabel.ranking import scores as scoring
+from relabel import ranking as scoring
 from relabel.store import Store
 
 log = logging.getLogger("relabel.project")  # one logger for the facade
@@ -47,7 +47,7 @@ class RankedSamples:
     ----------
     table : pandas.DataFrame
         One row per scored sample (:data:`SCORE_COLUMNS`, in rank order).
-    scores : relabel.ranking.scores.Scores
+    scores : relabel.ranking.Scores
         The raw arrays, in sample (``ord``) order.
     probs : numpy.ndarray
         The out-of-fold probabilities, in sample order.

@@ -6,9 +6,9 @@ never needs them.
 
 * ``is_error`` -- shape ``(n,)``, bool: whether sample ``i``'s given label is wrong.
 * ``order`` -- sample indices, most suspicious first
-  (:func:`relabel.ranking.scores.rank_order`).
+  (:func:`relabel.ranking.rank_order`).
 * ``score`` -- shape ``(n,)``, higher meaning more suspicious
-  (:func:`relabel.ranking.scores.suspicion`).
+  (:func:`relabel.ranking.suspicion`).
 """
 
 from __future__ import annotations

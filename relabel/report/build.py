@@ -57,6 +57,11 @@ def reviewer_rows(answers: pd.DataFrame, quality: pd.DataFrame | None = None) ->
         :meth:`relabel.store.Store.answers`.
     quality : pandas.DataFrame, optional
         :func:`relabel.review.annotators.annotator_table`.
+
+    Returns
+    -------
+    list of ReviewerRow
+        One row per reviewer, by name.
     """
     from relabel.report import ReviewerRow
 
@@ -131,7 +136,7 @@ def _shift(project: Project, given: np.ndarray, paths: list[str], new_images: Pa
 def build_report(
     project: Project, out_dir: Path | None = None, *, new_images: Path | None = None
 ) -> Path:
-    """Write ``report.html`` (and its figures) for a trained project; return its path.
+    """Write the ``report.html`` of a trained project (one file, figures embedded).
 
     Parameters
     ----------
@@ -142,6 +147,16 @@ def build_report(
     new_images : Path, optional
         A folder or manifest of a new batch of images for the shift check (labels from the
         manifest, or the final model's predictions when it has none).
+
+    Returns
+    -------
+    Path
+        The ``report.html`` written.
+
+    Raises
+    ------
+    ConfigError
+        When the report cannot be written into ``out_dir``.
     """
     from relabel.report import ReportInputs, write_report
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from relabel.errors import ExitCode, RelabelError
 
-#: The lanes :mod:`relabel.ranking.scores` sorts samples into, in the order the report lists them.
+#: The lanes :mod:`relabel.ranking` sorts samples into, in the order the report lists them.
 KNOWN_LANES: tuple[str, ...] = ("label_issue", "uncertain", "ok")
 
 
@@ -213,39 +213,49 @@ class ReportInputs:
     run_id: str = ""
 
     def __post_init__(self) -> None:
-        k = len(self.classes)
-        if k < 2:
-            raise ReportInputError(f"report needs at least 2 classes, got {list(self.classes)!r}")
-        if len(set(self.classes)) != k:
-            raise ReportInputError(f"class names repeat: {list(self.classes)!r}")
-        probs = np.asarray(self.probs, dtype=np.float64)
-        if probs.ndim != 2 or probs.shape[1] != k:
-            raise ReportInputError(
-                f"probs has shape {probs.shape}, expected (n, {k}) for classes {list(self.classes)}"
-            )
+        k = _check_classes(self.classes)
+        probs = _check_probs(self.probs, self.classes)
         n = probs.shape[0]
-        if n == 0:
-            raise ReportInputError("report needs at least one sample; probs is empty")
-        if not np.all(np.isfinite(probs)):
-            raise ReportInputError("probs holds NaN or infinite values")
         for name in ("sample_ids", "paths"):
             if len(getattr(self, name)) != n:
                 raise ReportInputError(
                     f"{name} has {len(getattr(self, name))} entries, expected {n}"
                 )
-        object.__setattr__(self, "probs", probs)
-        object.__setattr__(self, "given", _labels("given", self.given, n, k))
+        self._set("probs", probs)
+        self._check_per_sample(n, k)
+        self._check_estimates(k)
+        self._check_decision()
+        if self.shift is not None and len(self.shift.old_counts) != k:
+            raise ReportInputError(
+                f"shift result has {len(self.shift.old_counts)} classes, expected {k}"
+            )
+        self._set("classes", list(self.classes))
+        self._set("sample_ids", [str(s) for s in self.sample_ids])
+        self._set("paths", [str(p) for p in self.paths])
+        self._set("cycles", list(self.cycles))
+        self._set("reviewers", list(self.reviewers))
+
+    def _set(self, name: str, value: object) -> None:
+        """Replace a field of this frozen instance with its checked, normalised value."""
+        object.__setattr__(self, name, value)
+
+    def _check_per_sample(self, n: int, k: int) -> None:
+        """Check and normalise the arrays with one entry per sample."""
+        self._set("given", _labels("given", self.given, n, k))
         if self.original is not None:
-            object.__setattr__(self, "original", _labels("original", self.original, n, k))
+            self._set("original", _labels("original", self.original, n, k))
         for name in ("suspicion", "rank"):
             arr = np.asarray(getattr(self, name), dtype=np.float64)
             if arr.shape != (n,):
                 raise ReportInputError(f"{name} has shape {arr.shape}, expected ({n},)")
-            object.__setattr__(self, name, arr)
+            self._set(name, arr)
         lane = np.asarray(self.lane).astype(str)
         if lane.shape != (n,):
             raise ReportInputError(f"lane has shape {lane.shape}, expected ({n},)")
-        object.__setattr__(self, "lane", lane)
+        self._set("lane", lane)
+
+    def _check_estimates(self, k: int) -> None:
+        """Check and normalise the per-class and class-pair estimates."""
         for name, shape in (
             ("noise_matrix", (k, k)),
             ("errors_per_class", (k,)),
@@ -254,7 +264,10 @@ class ReportInputs:
             arr = np.asarray(getattr(self, name), dtype=np.float64)
             if arr.shape != shape:
                 raise ReportInputError(f"{name} has shape {arr.shape}, expected {shape}")
-            object.__setattr__(self, name, arr)
+            self._set(name, arr)
+
+    def _check_decision(self) -> None:
+        """Check the two-class decision settings: positive class, target recall, costs."""
         if self.positive_class is not None and self.positive_class not in self.classes:
             raise ReportInputError(
                 f"positive_class {self.positive_class!r} is not one of {list(self.classes)}"
@@ -266,15 +279,6 @@ class ReportInputs:
                 "cost_fp and cost_fn must be >= 0 and not both 0, "
                 f"got {self.cost_fp}, {self.cost_fn}"
             )
-        if self.shift is not None and len(self.shift.old_counts) != k:
-            raise ReportInputError(
-                f"shift result has {len(self.shift.old_counts)} classes, expected {k}"
-            )
-        object.__setattr__(self, "classes", list(self.classes))
-        object.__setattr__(self, "sample_ids", [str(s) for s in self.sample_ids])
-        object.__setattr__(self, "paths", [str(p) for p in self.paths])
-        object.__setattr__(self, "cycles", list(self.cycles))
-        object.__setattr__(self, "reviewers", list(self.reviewers))
 
     @property
     def n(self) -> int:
@@ -285,6 +289,31 @@ class ReportInputs:
     def k(self) -> int:
         """Number of classes."""
         return len(self.classes)
+
+
+def _check_classes(classes: list[str]) -> int:
+    """The number of classes, or raise when there are fewer than 2 or a name repeats."""
+    k = len(classes)
+    if k < 2:
+        raise ReportInputError(f"report needs at least 2 classes, got {list(classes)!r}")
+    if len(set(classes)) != k:
+        raise ReportInputError(f"class names repeat: {list(classes)!r}")
+    return k
+
+
+def _check_probs(values: np.ndarray, classes: list[str]) -> np.ndarray:
+    """``values`` as an ``(n, K)`` float64 array of finite values, n > 0, or raise."""
+    k = len(classes)
+    probs = np.asarray(values, dtype=np.float64)
+    if probs.ndim != 2 or probs.shape[1] != k:
+        raise ReportInputError(
+            f"probs has shape {probs.shape}, expected (n, {k}) for classes {list(classes)}"
+        )
+    if probs.shape[0] == 0:
+        raise ReportInputError("report needs at least one sample; probs is empty")
+    if not np.all(np.isfinite(probs)):
+        raise ReportInputError("probs holds NaN or infinite values")
+    return probs
 
 
 def _labels(name: str, values: np.ndarray, n: int, k: int) -> np.ndarray:

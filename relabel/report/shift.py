@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -113,47 +114,14 @@ def shift_check(
     new = _check_labels("new_labels", new_labels, n_classes)
     old_counts = np.bincount(old, minlength=n_classes)
     new_counts = np.bincount(new, minlength=n_classes)
-    table = np.vstack([old_counts, new_counts])
-    table = table[:, table.sum(axis=0) > 0]
-    if old.size == 0 or new.size == 0 or table.shape[1] < 2:
-        chi2, dof, p, v = 0.0, 0, 1.0, 0.0
-    else:
-        res = chi2_contingency(table, correction=False)
-        chi2, dof, p = float(res.statistic), int(res.dof), float(res.pvalue)
-        v = float(np.sqrt(chi2 / (table.sum() * (min(table.shape) - 1))))
-
-    auc: float | None = None
-    auc_std: float | None = None
-    used_folds = 0
-    n_features = 0
-    note = ""
-    if old_features is None or new_features is None:
-        note = "no image features were given, so the covariate check did not run"
-    else:
-        xo = np.asarray(old_features, dtype=np.float64).reshape(len(old_features), -1)
-        xn = np.asarray(new_features, dtype=np.float64).reshape(len(new_features), -1)
-        if xo.shape[0] != old.size or xn.shape[0] != new.size:
-            raise ReportInputError(
-                f"features have {xo.shape[0]} and {xn.shape[0]} rows, "
-                f"labels {old.size} and {new.size}"
-            )
-        if xo.shape[1] != xn.shape[1]:
-            raise ReportInputError(
-                f"old features have {xo.shape[1]} columns, new features {xn.shape[1]}"
-            )
-        n_features = int(xo.shape[1])
-        used_folds = min(folds, xo.shape[0], xn.shape[0])
-        if used_folds < 2:
-            used_folds = 0
-            note = "too few images on one side (need 2) for the covariate check"
-        else:
-            auc, auc_std = _covariate_auc(xo, xn, used_folds, seed)
+    chi2, dof, p, v = _prior_shift(old_counts, new_counts)
+    cov = _covariate_shift(old, new, old_features, new_features, folds, seed)
     logger.info(
         "shift check: chi2=%.3g dof=%d p=%.3g covariate AUC=%s",
         chi2,
         dof,
         p,
-        "n/a" if auc is None else f"{auc:.3f}",
+        "n/a" if cov.auc is None else f"{cov.auc:.3f}",
     )
     return ShiftResult(
         n_old=int(old.size),
@@ -164,13 +132,68 @@ def shift_check(
         dof=dof,
         prior_p_value=p,
         cramers_v=v,
-        covariate_auc=auc,
-        covariate_auc_std=auc_std,
-        cv_folds=used_folds,
-        n_features=n_features,
+        covariate_auc=cov.auc,
+        covariate_auc_std=cov.auc_std,
+        cv_folds=cov.folds,
+        n_features=cov.n_features,
         new_labels_are_predictions=new_labels_are_predictions,
-        note=note,
+        note=cov.note,
     )
+
+
+def _prior_shift(old_counts: np.ndarray, new_counts: np.ndarray) -> tuple[float, int, float, float]:
+    """Chi-square statistic, dof, p-value and Cramér's V of old against new class counts."""
+    table = np.vstack([old_counts, new_counts])
+    table = table[:, table.sum(axis=0) > 0]
+    if old_counts.sum() == 0 or new_counts.sum() == 0 or table.shape[1] < 2:
+        return 0.0, 0, 1.0, 0.0
+    res = chi2_contingency(table, correction=False)
+    chi2, dof, p = float(res.statistic), int(res.dof), float(res.pvalue)
+    v = float(np.sqrt(chi2 / (table.sum() * (min(table.shape) - 1))))
+    return chi2, dof, p, v
+
+
+@dataclass(frozen=True)
+class _Covariate:
+    """The outcome of the covariate check (see :class:`ShiftResult` for the fields)."""
+
+    auc: float | None = None
+    auc_std: float | None = None
+    folds: int = 0
+    n_features: int = 0
+    note: str = ""
+
+
+def _covariate_shift(
+    old: np.ndarray,
+    new: np.ndarray,
+    old_features: np.ndarray | None,
+    new_features: np.ndarray | None,
+    folds: int,
+    seed: int,
+) -> _Covariate:
+    """Run the covariate check when features are given and each side has 2 samples."""
+    if old_features is None or new_features is None:
+        return _Covariate(note="no image features were given, so the covariate check did not run")
+    xo = np.asarray(old_features, dtype=np.float64).reshape(len(old_features), -1)
+    xn = np.asarray(new_features, dtype=np.float64).reshape(len(new_features), -1)
+    if xo.shape[0] != old.size or xn.shape[0] != new.size:
+        raise ReportInputError(
+            f"features have {xo.shape[0]} and {xn.shape[0]} rows, labels {old.size} and {new.size}"
+        )
+    if xo.shape[1] != xn.shape[1]:
+        raise ReportInputError(
+            f"old features have {xo.shape[1]} columns, new features {xn.shape[1]}"
+        )
+    n_features = int(xo.shape[1])
+    used_folds = min(folds, xo.shape[0], xn.shape[0])
+    if used_folds < 2:
+        return _Covariate(
+            n_features=n_features,
+            note="too few images on one side (need 2) for the covariate check",
+        )
+    auc, auc_std = _covariate_auc(xo, xn, used_folds, seed)
+    return _Covariate(auc=auc, auc_std=auc_std, folds=used_folds, n_features=n_features)
 
 
 def _covariate_auc(xo: np.ndarray, xn: np.ndarray, folds: int, seed: int) -> tuple[float, float]:

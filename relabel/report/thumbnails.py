@@ -58,7 +58,18 @@ def make_thumbnail(src: str | Path, dest: Path | BinaryIO) -> bool:
 
 
 def to_rgb(im: Image.Image) -> Image.Image:
-    """Convert any PIL image to 8-bit RGB (alpha on white, 16-bit/float stretched)."""
+    """Convert any PIL image to 8-bit RGB (alpha on white, 16-bit/float stretched).
+
+    Parameters
+    ----------
+    im : PIL.Image.Image
+        An image of any mode.
+
+    Returns
+    -------
+    PIL.Image.Image
+        An RGB image of the same size.
+    """
     if im.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
         arr = np.asarray(im, dtype=np.float64)
         lo, hi = float(arr.min()), float(arr.max())

@@ -134,7 +134,7 @@ def fill_pool(pool: pd.DataFrame, min_suspicion: float = 0.0) -> pd.DataFrame:
 
 def error_probability(table: pd.DataFrame) -> pd.Series:
     """Each row's estimated probability that its label is wrong: the ``p_error`` column
-    (the noise posterior, :func:`relabel.ranking.scores.noise_posterior`), else ``1 - p_given``."""
+    (the noise posterior, :func:`relabel.ranking.noise_posterior`), else ``1 - p_given``."""
     if "p_error" in table:
         return table["p_error"]
     return 1.0 - table["p_given"]

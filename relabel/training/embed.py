@@ -266,7 +266,7 @@ def neighbour_label_distribution(
 
     Neighbours are by cosine similarity of the embeddings. Row ``i`` is the share of each
     class among the labels of sample ``i``'s neighbours: a probability-like matrix that any
-    score of :mod:`relabel.ranking.scores` can rank (low agreement with the given label = suspect).
+    score of :mod:`relabel.ranking` can rank (low agreement with the given label = suspect).
 
     Parameters
     ----------
