@@ -12,12 +12,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from relabel import ranking as scoring
 from relabel.config import Config
 from relabel.errors import NotTrainedError
 from relabel.project.runs import EMBEDDINGS_FILE, OOF_FILE, read_embeddings, read_oof, run_dir
 from relabel.project.samples import active_samples, label_indices
 from relabel.project.tables import write_table
-from relabel import ranking as scoring
 from relabel.store import Store
 
 log = logging.getLogger("relabel.project")  # one logger for the facade
