@@ -32,7 +32,7 @@ import math
 import shutil
 import time
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -609,7 +609,8 @@ def train_oof(
     root = fresh_project(ds, given, plan, workdir)
     with Project.open(root) as project:
         if plan.epochs is not None:
-            project.config.training.epochs = plan.epochs
+            training = replace(project.config.training, epochs=plan.epochs)
+            project.config = replace(project.config, training=training)
         epochs = project.config.training.epochs
         fingerprint = training_fingerprint(
             project.config, final_model=plan.final_model, settings=project.train_settings()

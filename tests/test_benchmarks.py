@@ -12,7 +12,7 @@ import pytest
 from benchmarks import __main__ as bench_main
 from benchmarks import datasets, detection, human_noise, photos, report
 from relabel import ranking as scoring
-from relabel.config import Config, ModelConfig, TrainingConfig
+from relabel.config import Config, DatasetConfig, ModelConfig, TrainingConfig
 from relabel.data.noise_injection import inject_noise
 from relabel.errors import DatasetError
 from relabel.ranking import metrics
@@ -305,8 +305,7 @@ def test_oof_key_changes_with_model_training_config_and_version():
     key = _key(base)
     assert _key(Config(name="project")) == key  # deterministic
     # where the benchmark wrote the manifest, and the project's name, do not matter
-    moved = Config(name="elsewhere")
-    moved.dataset.path = "/somewhere/else/manifest.csv"
+    moved = Config(name="elsewhere", dataset=DatasetConfig(path="/somewhere/else/manifest.csv"))
     assert _key(moved) == key
     changed = [
         Config(name="project", model=ModelConfig(architecture="MobileNetV2")),

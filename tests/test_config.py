@@ -26,8 +26,8 @@ def test_project_name_and_classes_round_trip_through_save_and_load(
     tmp_path: Path, name: str
 ) -> None:
     classes = [name, f"class\r{name}", 'a "quoted"\tclass', "ünïcødé"]
-    config = config_mod.Config(name=name, dataset=config_mod.DatasetConfig(classes=classes))
-    config.dataset.path = f"C:\\data\\{name}"
+    dataset = config_mod.DatasetConfig(classes=classes, path=f"C:\\data\\{name}")
+    config = config_mod.Config(name=name, dataset=dataset)
     config_mod.save(config, tmp_path)
     loaded = config_mod.load(tmp_path)
     assert loaded == config
@@ -112,16 +112,118 @@ def test_train_settings_are_the_config_fields_and_nothing_else(tmp_path: Path) -
     training -= set(config_mod.EXECUTOR_FIELDS)  # where training runs, not how
     assert set(names) == model | training | set(config_mod.DATASET_TRAIN_FIELDS)
 
-    config = config_mod.Config(name="x", dataset=config_mod.DatasetConfig(classes=["a", "b"]))
-    config.model.architecture, config.model.weights = "MobileNetV2", "weights/w.h5"
-    config.model.dropout, config.training.folds, config.dataset.max_pixels = 0.5, 3, 1000
+    config = config_mod.Config(
+        name="x",
+        dataset=config_mod.DatasetConfig(classes=["a", "b"], max_pixels=1000),
+        model=config_mod.ModelConfig(
+            architecture="MobileNetV2", weights="weights/w.h5", dropout=0.5
+        ),
+        training=config_mod.TrainingConfig(folds=3),
+    )
     settings = TrainSettings.from_config(config, tmp_path)
     assert settings.weights == str(tmp_path / "weights" / "w.h5")
     assert settings.image_size == (32, 32)
     for name, value in config_mod.train_values(config).items():
         if name not in ("weights", "image_size"):
             assert getattr(settings, name) == value, name
-    config.model.weights = "ImageNet"
+    config = dataclasses.replace(
+        config, model=dataclasses.replace(config.model, weights="ImageNet")
+    )
     assert TrainSettings.from_config(config, tmp_path).weights == "ImageNet"
-    config.model.architecture, config.model.weights = "small_cnn", ""
-    assert TrainSettings.from_config(config, tmp_path).weights is None
+    model = dataclasses.replace(config.model, architecture="small_cnn", weights="")
+    assert (
+        TrainSettings.from_config(dataclasses.replace(config, model=model), tmp_path).weights
+        is None
+    )
+
+
+# --- the typed model: pydantic's errors read as relabel's, naming file, key and value -----
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value", "message"),
+    [
+        ("training", "folds", '"five"', "training.folds: expected an integer, got 'five'"),
+        ("training", "folds", "5.0", "training.folds: expected an integer, got 5.0"),
+        ("training", "tta", "1", "training.tta: expected true or false, got 1"),
+        ("model", "dropout", "true", "model.dropout: expected a number, got True"),
+        ("model", "optimizer", "3", "model.optimizer: expected a string, got 3"),
+        ("dataset", "classes", '"a,b"', "dataset.classes: expected a list, got 'a,b'"),
+        ("dataset", "classes", '["a", 2]', "dataset.classes[1]: expected a string, got 2"),
+        ("training", "ray_resources", "4", "training.ray_resources: expected a table"),
+        ("review", "lane", '"best"', "review.lane: 'best' is not one of label_issue, uncertain"),
+        ("review", "lane", "1", "review.lane: expected a string, got 1"),
+        ("scoring", "method", '"loss"', "scoring.method: 'loss' is not one of noise_posterior"),
+    ],
+)
+def test_wrong_types_and_unknown_keys_name_the_file_key_and_value(
+    tmp_path: Path, section: str, key: str, value: str, message: str
+) -> None:
+    root = _saved(tmp_path, section, key, value)
+    with pytest.raises(ConfigError) as info:
+        config_mod.load(root)
+    text = str(info.value)
+    assert text.startswith(str(root / config_mod.CONFIG_FILE) + ": ") and message in text
+    assert "pydantic" not in text and "validation error" not in text.lower()
+    assert info.value.__cause__ is None and info.value.__suppress_context__
+
+
+def test_an_unknown_key_lists_the_known_ones(tmp_path: Path) -> None:
+    path = _saved(tmp_path, "review", "budget", "0.05") / config_mod.CONFIG_FILE
+    path.write_text(path.read_text().replace("[review]\n", "[review]\nbudgets = 3\n"))
+    with pytest.raises(ConfigError) as info:
+        config_mod.load(tmp_path)
+    assert str(info.value) == (
+        f"{path}: unknown key 'review.budgets' (known: budget, consensus, fill_budget, "
+        "gold_fraction, image_mode, lane, min_agreement, min_posterior, min_reviews, "
+        "min_suspicion, per_class_balance, pre_annotate, reviewers_per_task, "
+        "stop_errors_left, stop_hit_rate, uncertain_share)"
+    )
+
+
+def test_every_problem_of_a_file_is_named_at_once(tmp_path: Path) -> None:
+    root = _saved(tmp_path, "training", "folds", '"five"')
+    path = root / config_mod.CONFIG_FILE
+    path.write_text(path.read_text().replace("tta = false", 'tta = "no"'))
+    with pytest.raises(ConfigError, match=r"training\.folds: .*; .*training\.tta: "):
+        config_mod.load(root)
+
+
+def test_a_section_that_is_not_a_table_is_named(tmp_path: Path) -> None:
+    (tmp_path / config_mod.CONFIG_FILE).write_text('model = 5\n[project]\nname = "x"\n')
+    with pytest.raises(ConfigError, match=r"relabel\.toml: \[model\] must be a table"):
+        config_mod.load(tmp_path)
+
+
+def test_a_config_built_in_code_is_checked_and_frozen() -> None:
+    config = config_mod.Config(name="x", dataset=config_mod.DatasetConfig(classes=["a", "b"]))
+    with pytest.raises(ConfigError, match=r"^model\.batch_size: expected an integer, got '64'$"):
+        dataclasses.replace(config.model, batch_size="64")
+    with pytest.raises(ConfigError, match=r"unknown key 'review\.lanes'"):
+        config_mod.ReviewConfig(lanes="all")  # type: ignore[call-arg]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.model.batch_size = 32  # type: ignore[misc]
+    bigger = dataclasses.replace(config.model, batch_size=32)
+    assert bigger.batch_size == 32 and config.model.batch_size == 64
+    assert config_mod.ModelConfig(learning_rate=1).learning_rate == 1.0  # an int is a number
+
+
+def test_every_key_is_documented_and_the_choices_match_the_code() -> None:
+    from typing import get_args
+
+    from relabel.config.choices import ScoringMethod
+    from relabel.ranking import SCORING_METHODS
+
+    docs = config_mod.describe_keys()
+    keys = [d.key for d in docs]
+    sections = {
+        name: [f.name for f in dataclasses.fields(cls)] for name, cls in config_mod.SECTIONS.items()
+    }
+    assert keys == ["project.name"] + [f"{s}.{k}" for s, names in sections.items() for k in names]
+    assert all(len(d.description) > 10 for d in docs), [d.key for d in docs if not d.description]
+    assert get_args(ScoringMethod) == SCORING_METHODS
+    defaults = config_mod.Config(name="x")
+    assert all(
+        d.default == getattr(getattr(defaults, d.key.split(".")[0]), d.key.split(".")[1])
+        for d in docs[1:]
+    )

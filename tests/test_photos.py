@@ -226,10 +226,10 @@ def random_backbone(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def embed_project(root: Path, manifest: Path, weights: str) -> Path:
     init_project(root, manifest, "--folds", "3", "--image-size", "32")
     config = config_mod.load(root)
-    config.model.mode = "embed"
-    config.model.architecture = "MobileNetV2"
-    config.model.weights = weights
-    config_mod.save(config, root)
+    model = dataclasses.replace(
+        config.model, mode="embed", architecture="MobileNetV2", weights=weights
+    )
+    config_mod.save(dataclasses.replace(config, model=model), root)
     return root
 
 
@@ -256,9 +256,8 @@ def test_embed_mode_runs_end_to_end_on_a_saved_backbone(
 
     # The k-nearest-neighbour label agreement ranks instead when asked.
     config = config_mod.load(root)
-    config.scoring.probabilities = "knn"
-    config.scoring.knn_k = 5
-    config_mod.save(config, root)
+    scoring = dataclasses.replace(config.scoring, probabilities="knn", knn_k=5)
+    config_mod.save(dataclasses.replace(config, scoring=scoring), root)
     with Project.open(root) as project:
         knn = project.rank()
     with np.load(result.run_dir / "oof.npz") as oof:

@@ -168,9 +168,13 @@ def test_relabel_train_on_its_own_ray_fails_naming_the_fold_then_resumes_like_lo
     root = tmp_path / "proj"
     Project.init(root, manifest=data.manifest, folds=2, image_size=[8, 8])
     config = config_mod.load(root)
-    config.training.epochs = 1
-    config.training.executor = "ray"  # ray_address empty: relabel starts a local Ray
-    config.training.ray_max_retries = 0
+    training = dataclasses.replace(
+        config.training,
+        epochs=1,
+        executor="ray",  # ray_address empty: relabel starts a local Ray
+        ray_max_retries=0,
+    )
+    config = dataclasses.replace(config, training=training)
     config_mod.save(config, root)
 
     def train(**env: str) -> subprocess.CompletedProcess[str]:
@@ -206,8 +210,8 @@ def test_relabel_train_on_its_own_ray_fails_naming_the_fold_then_resumes_like_lo
     assert not (root / "runs" / ".folds").exists()  # kept only while a run has failed
 
     # ... and the resumed run's probabilities and ranking are those of the local executor.
-    config.training.executor = "local"
-    config_mod.save(config, root)
+    training = dataclasses.replace(config.training, executor="local")
+    config_mod.save(dataclasses.replace(config, training=training), root)
     here = Project.open(root).train(final_model=False)
     ray_run, local_run = np.load(run.parent / "oof.npz"), np.load(here.run_dir / "oof.npz")
     assert np.array_equal(ray_run["labels"], local_run["labels"])
@@ -220,11 +224,15 @@ def test_relabel_train_on_its_own_ray_fails_naming_the_fold_then_resumes_like_lo
 
 
 def test_executor_config_round_trips_and_is_checked(tmp_path: Path) -> None:
-    config = config_mod.Config(name="p")
-    config.dataset.classes = ["a", "b"]
-    config.training.executor = "ray"
-    config.training.ray_address = "ray://head:10001"
-    config.training.ray_resources = {"num_cpus": 4, "num_gpus": 1}
+    config = config_mod.Config(
+        name="p",
+        dataset=config_mod.DatasetConfig(classes=["a", "b"]),
+        training=config_mod.TrainingConfig(
+            executor="ray",
+            ray_address="ray://head:10001",
+            ray_resources={"num_cpus": 4, "num_gpus": 1},
+        ),
+    )
     config_mod.save(config, tmp_path)
     text = (tmp_path / config_mod.CONFIG_FILE).read_text()
     assert "ray_resources = { num_cpus = 4, num_gpus = 1 }" in text
@@ -279,8 +287,8 @@ def test_train_without_ray_installed_exits_6_and_writes_nothing(
     root = tmp_path / "proj"
     Project.init(root, manifest=data.manifest, folds=2, image_size=[8, 8])
     config = config_mod.load(root)
-    config.training.executor = "ray"
-    config_mod.save(config, root)
+    training = dataclasses.replace(config.training, executor="ray")
+    config_mod.save(dataclasses.replace(config, training=training), root)
     monkeypatch.setitem(sys.modules, "ray", None)
     project = Project.open(root)
 

@@ -44,8 +44,7 @@ def test_filled_slots_need_the_suspicion_floor() -> None:
 
 
 def test_review_keys_are_checked_when_the_config_loads(tmp_path: Path) -> None:
-    cfg = config_mod.Config(name="x")
-    cfg.dataset.classes = ["a", "b"]
+    cfg = config_mod.Config(name="x", dataset=config_mod.DatasetConfig(classes=["a", "b"]))
     for bad, says in [
         ({"consensus": "vote"}, "review.consensus"),
         ({"reviewers_per_task": 0}, "reviewers_per_task"),

@@ -1,0 +1,234 @@
+"""The commands on a project folder: ``init``, ``train``, ``score``, ``status``,
+``export`` and ``history``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from relabel.cli.options import project_arg
+from relabel.cli.output import PROGRESS, echo_json, fmt
+
+
+@click.command()
+@project_arg
+@click.option(
+    "--images",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Folder with one sub-folder per class.",
+)
+@click.option(
+    "--manifest",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="CSV or Parquet with columns path,label and optional id.",
+)
+@click.option("--classes", help="Comma-separated class list (default: the labels found, sorted).")
+@click.option("--name", help="Project name (default: the folder name).")
+@click.option("--folds", type=click.IntRange(min=2), help="Cross-validation folds (default 5).")
+@click.option(
+    "--image-size",
+    type=click.IntRange(min=4),
+    help="Resize images to SIZE x SIZE (default: from the first image, within 16-128).",
+)
+@click.option("--channels", type=click.Choice(["1", "3"]), help="1 grayscale or 3 RGB.")
+@click.option(
+    "--skip-invalid",
+    is_flag=True,
+    help="Leave invalid rows out (listed in PROJECT/skipped.csv) instead of failing.",
+)
+def init(
+    project: Path,
+    images: Path | None,
+    manifest: Path | None,
+    classes: str | None,
+    name: str | None,
+    folds: int | None,
+    image_size: int | None,
+    channels: str | None,
+    skip_invalid: bool,
+) -> None:
+    """Create PROJECT from an images folder or a manifest, validating every row."""
+    from relabel.project import Project
+
+    if images is not None and manifest is not None:
+        raise click.UsageError("give --images or --manifest, not both")
+    result = Project.init(
+        project,
+        images=images,
+        manifest=manifest,
+        classes=[c.strip() for c in classes.split(",")] if classes else None,
+        name=name,
+        folds=folds,
+        image_size=[image_size, image_size] if image_size else None,
+        channels=int(channels) if channels else None,
+        skip_invalid=skip_invalid,
+    )
+    click.echo(
+        f"created {result.project_dir}: {result.n_samples} samples, {len(result.classes)} classes"
+    )
+    if result.skipped:
+        click.echo(f"skipped {result.skipped} invalid row(s): {result.skipped_file}")
+
+
+@click.command()
+@project_arg
+@click.option("--no-final-model", is_flag=True, help="Skip the final model on all samples.")
+def train(project: Path, no_final_model: bool) -> None:
+    """Cross-validate a model: out-of-fold probabilities for every sample."""
+    from relabel.infra.lock import project_lock
+    from relabel.project import Project
+    from relabel.report.build import build_report
+
+    with Project.open(project) as p, project_lock(p.root, "relabel train"):
+        r = p.train(progress=PROGRESS, final_model=not no_final_model)
+        report_path = build_report(p)
+    click.echo(
+        f"run {r.run_id}: {r.n_samples} samples, out-of-fold accuracy "
+        f"{r.oof_accuracy:.4f}, macro-F1 {r.oof_macro_f1:.4f}, {r.seconds:.1f} s"
+    )
+    click.echo(f"report: {report_path}")
+
+
+@click.command()
+@project_arg
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Output file: .csv or .parquet.",
+)
+@click.option("--with-probs", is_flag=True, help="Add a prob:<class> column per class.")
+def score(project: Path, out: Path, with_probs: bool) -> None:
+    """Rank samples by how likely their label is wrong."""
+    from relabel.project import Project
+
+    with Project.open(project, readonly=True) as p:
+        ranked = p.score(out, with_probs=with_probs)
+    lanes = ranked.table["lane"].value_counts()
+    click.echo(
+        f"wrote {len(ranked.table)} rows to {out} (run {ranked.run_id}): "
+        f"{int(lanes.get('label_issue', 0))} label_issue, "
+        f"{int(lanes.get('uncertain', 0))} uncertain, {int(lanes.get('ok', 0))} ok"
+    )
+
+
+@click.command()
+@project_arg
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def status(project: Path, as_json: bool) -> None:
+    """Samples, class balance, estimated errors, confused pairs and cycles."""
+    from relabel.project import Project
+
+    with Project.open(project, readonly=True) as p:
+        info = p.status()
+    if as_json:
+        echo_json(info)
+        return
+    click.echo(
+        f"project {info['project']}: {info['samples']} samples "
+        f"({info['active']} active, {info['excluded']} excluded, "
+        f"{info['changed']} relabelled)"
+    )
+    _print_balance(info)
+    if "estimated_errors" in info:
+        _print_run(info)
+    else:
+        click.echo("not trained yet: relabel train " + str(project))
+    _print_cycles(info.get("cycles", []))
+
+
+def _print_balance(info: dict[str, Any]) -> None:
+    click.echo("class balance (current / original):")
+    for c in info["classes"]:
+        est = info.get("estimated_errors_per_class", {}).get(c)
+        extra = f"   estimated errors {est}" if est is not None else ""
+        click.echo(
+            f"  {c:>12}: {info['class_balance'][c]:6d} / {info['original_balance'][c]:6d}{extra}"
+        )
+
+
+def _print_run(info: dict[str, Any]) -> None:
+    run = info["run"]
+    stale = " (labels changed since: retrain)" if run["stale"] else ""
+    click.echo(f"run {run['run_id']}{stale}: out-of-fold accuracy {run['oof_accuracy']:.4f}")
+    click.echo(
+        f"estimated label errors: {info['estimated_errors']}; lanes: "
+        + ", ".join(f"{k} {v}" for k, v in info["lanes"].items())
+    )
+    if info["confused_pairs"]:
+        click.echo("most confused (given -> likely true: estimated errors):")
+        for pair in info["confused_pairs"]:
+            click.echo(f"  {pair['given']} -> {pair['likely']}: {pair['estimated']}")
+
+
+def _print_cycles(cycles: list[dict[str, Any]]) -> None:
+    if not cycles:
+        return
+    click.echo("cycles:")
+    click.echo(
+        f"  {'cycle':>5} {'status':>8} {'budget':>6} {'reviewed':>8} {'corrected':>9} "
+        f"{'hit rate':>8} {'est. errors left':>16} {'accuracy':>8} {'macro-F1':>8} "
+        f"{'minutes':>7}"
+    )
+    for c in cycles:
+        minutes = sum(c["step_seconds"].values()) / 60
+        click.echo(
+            f"  {c['cycle']:>5} {c['status']:>8} {fmt(c['budget'], '>6')} "
+            f"{fmt(c['reviewed'], '>8')} {fmt(c['corrected'], '>9')} "
+            f"{fmt(c['hit_rate'], '>8.2f')} {fmt(c['estimated_errors_left'], '>16')} "
+            f"{fmt(c['accuracy'], '>8.4f')} {fmt(c['macro_f1'], '>8.4f')} {minutes:>7.1f}"
+        )
+    sources = {c["accuracy_source"] for c in cycles if c.get("accuracy_source")}
+    if sources:
+        click.echo("  accuracy: " + "; ".join(sorted(sources)))
+    hint = cycles[-1].get("stop_hint") or next(
+        (c["stop_hint"] for c in reversed(cycles) if c.get("stop_hint")), None
+    )
+    if hint:
+        click.echo(f"  {hint}")
+
+
+@click.command()
+@project_arg
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Output manifest: .csv or .parquet.",
+)
+def export(project: Path, out: Path) -> None:
+    """Write the current manifest with original labels beside the current ones."""
+    from relabel.project import Project
+
+    with Project.open(project, readonly=True) as p:
+        n = p.export(out)
+    click.echo(f"wrote {n} rows to {out}")
+
+
+@click.command()
+@project_arg
+@click.argument("sample_id")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def history(project: Path, sample_id: str, as_json: bool) -> None:
+    """Show one sample's label history, oldest first."""
+    from relabel.project import Project
+
+    with Project.open(project, readonly=True) as p:
+        rows = p.history(sample_id)
+    if as_json:
+        echo_json(rows)
+        return
+    for r in rows:
+        who = ",".join(r["reviewers"]) or "-"
+        cycle = "-" if r["cycle"] is None else r["cycle"]
+        click.echo(
+            f"v{r['version_id']:<6} {r['created_at']}  {r['label']:>10} "
+            f"[{r['status']}] source={r['source']} cycle={cycle} by={who} "
+            f"evidence={json.dumps(r['evidence'], sort_keys=True)}"
+        )
+
+
+COMMANDS = (init, train, score, status, export, history)

@@ -1,0 +1,276 @@
+"""The commands of the review loop: ``push``, ``pull``, ``cycle``, ``review-simulate``
+and ``annotators``.
+
+``push``, ``pull``, ``cycle`` and ``review-simulate`` hold the project lock and talk to
+the Label Studio named by the project's ``[studio]`` section.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+
+from relabel.cli.options import BUDGET, project_arg
+from relabel.cli.output import PROGRESS, echo_json, missing, print_summary
+
+log = logging.getLogger("relabel")
+
+
+@contextlib.contextmanager
+def studio_session(project: Path, command: str) -> Iterator[tuple[Any, Any]]:
+    """Open ``project``, hold its lock for ``command`` and connect to its Label Studio.
+
+    Yields
+    ------
+    (Project, StudioClient)
+        The project and the client of its ``[studio]`` section (environment variable
+        names, retries); both closed when the block ends.
+    """
+    from relabel.infra.lock import project_lock
+    from relabel.project import Project
+    from relabel.studio.client import StudioClient
+
+    with Project.open(project) as p, project_lock(p.root, command):
+        studio = p.config.studio
+        with StudioClient.from_env(
+            studio.url_env, studio.token_env, retries=studio.retries
+        ) as client:
+            yield p, client
+
+
+@click.command()
+@project_arg
+@click.option(
+    "--budget",
+    type=BUDGET,
+    help="Most samples to push: a count (200) or a fraction of the samples (0.05) "
+    "(default: review.budget).",
+)
+@click.option(
+    "--lane",
+    type=click.Choice(["label_issue", "uncertain", "all"]),
+    help="Which lane to take samples from (default: config review.lane).",
+)
+@click.option(
+    "--batch-size",
+    default=5000,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Tasks per import request.",
+)
+def push(project: Path, budget: float | None, lane: str | None, batch_size: int) -> None:
+    """Send the most suspicious samples to Label Studio (idempotent, resumable)."""
+    from relabel.loop.push import push as push_samples
+
+    with studio_session(project, "relabel push") as (p, client):
+        summary = push_samples(
+            p, client, budget=budget, lane=lane, batch_size=batch_size, progress=PROGRESS
+        )
+    print_summary("push", summary)
+
+
+@click.command()
+@project_arg
+def pull(project: Path) -> None:
+    """Read reviewers' answers and apply them as label versions, exactly once."""
+    from relabel.loop.pull import pull as pull_reviews
+
+    with studio_session(project, "relabel pull") as (p, client):
+        summary = pull_reviews(p, client, progress=PROGRESS)
+    print_summary("pull", summary)
+
+
+def _read_truth(path: Path) -> dict[str, str]:
+    """The true labels of a CSV with columns id,label (for simulated reviewers)."""
+    import pandas as pd
+
+    from relabel.errors import ConfigError
+
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except Exception as exc:
+        raise ConfigError(f"{path}: cannot read truth file: {exc}") from exc
+    if not {"id", "label"} <= set(frame.columns):
+        raise ConfigError(f"{path}: truth file needs columns id,label")
+    return dict(zip(frame["id"], frame["label"], strict=True))
+
+
+def _accuracies(text: str) -> list[float]:
+    """``--accuracy``: one number, or comma-separated numbers, each in [0, 1]."""
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        values = []
+    if not values or not all(0 <= v <= 1 for v in values):
+        raise click.BadParameter(
+            f"{text!r}: numbers in [0, 1], comma-separated", param_hint="--accuracy"
+        )
+    return values
+
+
+@click.command("review-simulate")
+@project_arg
+@click.option(
+    "--truth",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="CSV with id,label: the true labels the simulated reviewers know.",
+)
+@click.option(
+    "--accuracy",
+    default="0.95",
+    show_default=True,
+    help="Each reviewer's accuracy: one value for all, or one per reviewer (0.95,0.85,0.6).",
+)
+@click.option(
+    "--reviewers",
+    type=click.IntRange(min=1),
+    help="Simulated reviewers (default: as many as --accuracy values, at least 2).",
+)
+@click.option("--skip-rate", default=0.05, show_default=True, type=click.FloatRange(0, 1))
+@click.option("--seed", default=0, show_default=True)
+@click.option(
+    "--realistic",
+    is_flag=True,
+    help="Mistakes go to the classes each image is confusable with (the model's "
+    "out-of-fold probabilities), not uniformly.",
+)
+def review_simulate(
+    project: Path,
+    truth: Path,
+    accuracy: str,
+    reviewers: int | None,
+    skip_rate: float,
+    seed: int,
+    realistic: bool,
+) -> None:
+    """Answer open tasks as simulated reviewers, through the real Label Studio API.
+
+    Each task gets answers until it has as many as there are reviewers (or as many as
+    relabel asked for, for a task given one more reviewer).
+    """
+    from relabel.demo.reviewers import SimulatedReview
+    from relabel.loop.push import ensure_studio_project
+
+    accuracies = _accuracies(accuracy)
+    count = reviewers or max(2, len(accuracies))
+    if len(accuracies) > 1 and len(accuracies) != count:
+        raise click.BadParameter(
+            f"{len(accuracies)} accuracies for {count} reviewers", param_hint="--accuracy"
+        )
+    review = SimulatedReview(
+        truth=_read_truth(truth),
+        accuracy=accuracies[0] if len(accuracies) == 1 else tuple(accuracies),
+        reviewers=count,
+        skip_rate=skip_rate,
+        seed=seed,
+        realistic=realistic,
+    )
+    with studio_session(project, "relabel review-simulate") as (p, client):
+        summary = review(p, client, ensure_studio_project(p, client, create=False), 0)
+    print_summary("review-simulate", summary)
+
+
+@click.command()
+@project_arg
+@click.option(
+    "--until",
+    type=click.Choice(["pushed"]),
+    help="Stop after the push; the next run resumes with the pull.",
+)
+@click.option(
+    "--simulate-review",
+    "truth",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Answer tasks with simulated reviewers knowing these labels.",
+)
+@click.option(
+    "--min-reviews",
+    type=click.IntRange(min=0),
+    help="Pull and retrain only once N tasks of the cycle have answers (0: all).",
+)
+@click.option(
+    "--budget",
+    type=BUDGET,
+    help="Override the review budget: a count (200) or a fraction of the samples (0.05).",
+)
+@click.option("--yes", is_flag=True, hidden=True, help="Deprecated: relabel never prompts.")
+def cycle(
+    project: Path,
+    until: str | None,
+    truth: Path | None,
+    min_reviews: int | None,
+    budget: float | None,
+    yes: bool,
+) -> None:
+    """Run or resume one cycle: train, select, push, pull, retrain, evaluate.
+
+    Exit codes: 0 cycle done, 3 waiting for reviews, 4 nothing to do, 5 locked.
+    """
+    from relabel.demo.reviewers import SimulatedReview
+    from relabel.loop.cycle import run_cycle
+
+    if yes:
+        log.warning("--yes is deprecated and has no effect: relabel never prompts")
+    with studio_session(project, "relabel cycle") as (p, client):
+        review = SimulatedReview(truth=_read_truth(truth)) if truth else None
+        result = run_cycle(
+            p,
+            client,
+            until=until,
+            review=review,
+            min_reviews=min_reviews,
+            budget=budget,
+            progress=PROGRESS,
+        )
+    click.echo(
+        f"cycle {result.cycle}: {result.state}"
+        + (f" (steps: {', '.join(result.steps)})" if result.steps else "")
+    )
+    if result.summary:
+        print_summary(f"cycle {result.cycle}", result.summary)
+    sys.exit(int(result.exit_code))
+
+
+@click.command()
+@click.argument("project", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def annotators(project: Path, as_json: bool) -> None:
+    """Show each reviewer's quality: tasks, skips, gold and estimated accuracy, confusions.
+
+    Estimated accuracy comes from a Dawid-Skene model of every answer pulled (anchored by
+    gold tasks), with a 95 % interval; agreement is the share of a reviewer's answers that
+    match the majority of the other reviewers of the same task.
+    """
+    from relabel.project import Project
+
+    with Project.open(project, readonly=True) as p:
+        table = p.annotators()
+    if as_json:
+        echo_json(json.loads(table.to_json(orient="records")))
+        return
+    if table.empty:
+        click.echo("no answers pulled yet")
+        return
+    click.echo(
+        f"{'reviewer':<10} {'tasks':>6} {'skips':>6} {'gold':>9} {'estimated (95% CI)':>22} "
+        f"{'agree':>6}  confuses"
+    )
+    for r in table.itertuples(index=False):
+        gold = "-" if missing(r.gold_accuracy) else f"{r.gold_accuracy:.2f}/{r.gold_tasks}"
+        agree = "-" if missing(r.agreement) else f"{r.agreement:.2f}"
+        estimate = f"{r.estimated_accuracy:.2f} ({r.accuracy_low:.2f}-{r.accuracy_high:.2f})"
+        click.echo(
+            f"{r.reviewer:<10} {r.tasks:>6} {r.skips:>6} {gold:>9} {estimate:>22} "
+            f"{agree:>6}  {r.confuses or '-'}"
+        )
+
+
+COMMANDS = (push, pull, review_simulate, cycle, annotators)
