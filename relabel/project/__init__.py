@@ -31,8 +31,8 @@ import numpy as np
 import pandas as pd
 
 from relabel import config as config_mod
+from relabel import data as dataset_mod
 from relabel.config import Config
-from relabel.data import records as dataset_mod
 from relabel.errors import ConfigError, NotTrainedError, ProjectError, StoreError
 from relabel.infra.lock import create_lock_file, project_lock
 from relabel.infra.progress import Progress

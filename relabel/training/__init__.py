@@ -222,7 +222,7 @@ TrainSettings = dataclasses.make_dataclass(
     builds the settings of a project.
 
     In the decode cache, images larger than :data:`LARGE_IMAGE_PIXELS` are decoded at
-    reduced size (:func:`relabel.data.records.read_image`), one or two at a time, so that
+    reduced size (:func:`relabel.data.images.read_image`), one or two at a time, so that
     memory does not follow the source resolution.
 
     Raises
@@ -492,7 +492,7 @@ def _large_images(files: Sequence[str], settings: TrainSettings) -> np.ndarray:
     """A mask of the images too large to decode whole (their headers are read in threads)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from relabel.data.records import image_pixels
+    from relabel.data.images import image_pixels
 
     def pixels_of(file: str) -> int:
         try:
@@ -509,7 +509,7 @@ def _decode_large_images(
     files: Sequence[str], rows: np.ndarray, settings: TrainSettings, array: np.ndarray
 ) -> None:
     """Decode large images at reduced size, one at a time, into ``array``'s ``rows``."""
-    from relabel.data.records import read_image
+    from relabel.data.images import read_image
 
     tf = _tf()
 
