@@ -18,6 +18,7 @@ from relabel import config as config_mod
 from relabel.cli import main
 from relabel.errors import ExitCode, TrainingError, WeightsNotFoundError
 from relabel.project import Project
+from relabel.ranking.neighbours import neighbour_label_distribution
 from relabel.training import (
     TrainSettings,
     build_model,
@@ -28,7 +29,6 @@ from relabel.training import (
     make_dataset,
     predict_probabilities,
 )
-from relabel.training.embed import neighbour_label_distribution
 
 N_CLASSES = 3
 

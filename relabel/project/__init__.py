@@ -548,7 +548,7 @@ class Project:
 
     def _neighbour_labels(self, run_id: str, sample_ids: pd.Series, y: np.ndarray) -> np.ndarray:
         """The current labels of each sample's nearest neighbours in the run's embeddings."""
-        from relabel.training.embed import neighbour_label_distribution
+        from relabel.ranking.neighbours import neighbour_label_distribution
 
         run_dir = self.root / RUNS_DIR / run_id
         features_file = run_dir / EMBEDDINGS_FILE

@@ -7,8 +7,8 @@ them: out-of-fold probabilities in seconds instead of K trainings. The final mod
 backbone with the logistic regression as its softmax head, saved as a ``.keras`` file, so
 :func:`relabel.training.predict_probabilities` uses it like any trained model.
 
-:func:`neighbour_label_distribution` gives the k-nearest-neighbour label-agreement
-signal in embedding space.
+The k-nearest-neighbour label agreement of the embeddings is
+:func:`relabel.ranking.neighbours.neighbour_label_distribution`.
 """
 
 from __future__ import annotations
@@ -46,7 +46,6 @@ __all__ = [
     "cross_validated_probabilities",
     "embed_images",
     "embedding_model",
-    "neighbour_label_distribution",
     "train_final_model",
 ]
 
@@ -257,41 +256,3 @@ def train_final_model(
     if progress is not None:
         progress(f"final model: logistic regression on {len(y)} embeddings, saved {out_path}")
     return FitInfo(len(y), 0, 1, 1, np.nan, train_acc, None, None, seconds)
-
-
-def neighbour_label_distribution(
-    features: np.ndarray, labels: np.ndarray, n_classes: int, k: int = 10
-) -> np.ndarray:
-    """The given labels of each sample's ``k`` nearest neighbours (itself left out).
-
-    Neighbours are by cosine similarity of the embeddings. Row ``i`` is the share of each
-    class among the labels of sample ``i``'s neighbours: a probability-like matrix that any
-    score of :mod:`relabel.ranking.scores` can rank (low agreement with the given label = suspect).
-
-    Parameters
-    ----------
-    features : numpy.ndarray
-        ``(n, d)`` embeddings.
-    labels : numpy.ndarray
-        Given integer class of each sample.
-    n_classes : int
-        Number of classes.
-    k : int
-        Neighbours per sample (at most ``n - 1``).
-
-    Returns
-    -------
-    numpy.ndarray
-        ``(n, n_classes)`` float32, rows summing to 1.
-    """
-    from sklearn.neighbors import NearestNeighbors
-
-    y = np.asarray(labels, dtype=np.int64)
-    k = max(1, min(k, len(y) - 1))
-    index = NearestNeighbors(n_neighbors=k + 1, metric="cosine").fit(features)
-    _, neighbours = index.kneighbors(features)
-    out = np.zeros((len(y), n_classes), np.float32)
-    for row, found in enumerate(neighbours):
-        others = [j for j in found if j != row][:k]
-        np.add.at(out[row], y[others], 1.0)
-    return out / out.sum(axis=1, keepdims=True)
