@@ -109,16 +109,16 @@ def test_an_unreadable_image_is_named_and_no_cache_is_left(photos, tmp_path) -> 
 
 
 def test_one_cycle_warms_up_then_decays_to_zero(keras) -> None:
-    from relabel.training import _learning_rate
+    from relabel.training.fit import learning_rate_schedule
 
-    schedule = _learning_rate(dataclasses.replace(SMALL, learning_rate=0.1), 100)
+    schedule = learning_rate_schedule(dataclasses.replace(SMALL, learning_rate=0.1), 100)
     rates = [float(schedule(step)) for step in (0, 15, 57, 100)]
     assert rates[0] == pytest.approx(0.1 / 25, rel=1e-3)
     assert rates[1] == pytest.approx(0.1, rel=1e-3)
     assert rates[1] > rates[2] > rates[3] and rates[3] == pytest.approx(0.0, abs=1e-6)
-    cosine = _learning_rate(dataclasses.replace(SMALL, schedule="cosine"), 10)
+    cosine = learning_rate_schedule(dataclasses.replace(SMALL, schedule="cosine"), 10)
     assert float(cosine(0)) == pytest.approx(0.05) and float(cosine(10)) == pytest.approx(0.0)
-    assert _learning_rate(dataclasses.replace(SMALL, schedule="constant"), 10) == 0.05
+    assert learning_rate_schedule(dataclasses.replace(SMALL, schedule="constant"), 10) == 0.05
 
 
 @pytest.mark.parametrize("size", [(8, 8), (32, 32), (96, 64)])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -19,7 +20,6 @@ from relabel.errors import ExitCode, TrainingError, WeightsNotFoundError
 from relabel.training import (
     InvalidSettingsError,
     TrainSettings,
-    _class_weights,
     available_architectures,
     build_model,
     check_settings,
@@ -30,6 +30,7 @@ from relabel.training import (
     predict_probabilities,
     train_final_model,
 )
+from relabel.training.fit import class_weights
 from tests.imagefiles import write_digit_pngs
 
 # Keras' own model.save() warns about TensorFlow tensors under numpy 2.
@@ -156,7 +157,7 @@ def test_same_seed_gives_identical_probabilities_in_another_process(
     assert np.array_equal(np.load(tmp_path / "predicted.npy"), predicted_here)
 
 
-def test_make_dataset_streams_batches_from_files(digits) -> None:
+def test_make_dataset_streams_batches_from_files(digits, tmp_path) -> None:
     paths, y = digits
     settings = dataclasses.replace(FAST, batch_size=32)
     ds = make_dataset(paths[:70], y[:70], N_CLASSES, settings, training=False)
@@ -182,9 +183,15 @@ def test_make_dataset_streams_batches_from_files(digits) -> None:
     labels = np.concatenate([np.argmax(b[1], axis=1) for b in shuffled])
     assert sorted(labels.tolist()) == sorted(y[:70].tolist())
     assert not np.array_equal(labels, y[:70])
-    # Nothing cached in memory: the pipeline reads files on every pass.
+    # Nothing cached in memory: the pipeline reads the files again on every pass.
     graph = ds._as_serialized_graph().numpy()
-    assert b"CacheDataset" not in graph and b"ReadFile" in graph
+    assert b"CacheDataset" not in graph
+    changing = tmp_path / "changing.png"
+    shutil.copyfile(paths[0], changing)
+    one = make_dataset([changing], None, N_CLASSES, settings, training=False)
+    first_pass = next(iter(one)).numpy()
+    shutil.copyfile(paths[1], changing)
+    assert not np.array_equal(next(iter(one)).numpy(), first_pass)
 
 
 @pytest.mark.parametrize("suffix", ["png", "jpg", "bmp", "gif"])
@@ -364,7 +371,7 @@ def test_focal_loss_and_balanced_class_weights_run(digits, keras) -> None:
 
 def test_balanced_class_weights_follow_sklearn() -> None:
     y = np.array([0, 0, 0, 1, 2, 2, 4])  # class 3 absent
-    weights = _class_weights(y, 5)
+    weights = class_weights(y, 5)
     expected = compute_class_weight("balanced", classes=np.unique(y), y=y)
     assert [weights[k] for k in (0, 1, 2, 4)] == pytest.approx(expected.tolist())
     assert weights[3] == 1.0
