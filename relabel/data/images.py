@@ -16,6 +16,7 @@ image relabel can train on; :func:`image_pixels` reads an image's size from its 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import threading
@@ -373,9 +374,12 @@ def decode_many(
         small = pixels.shape[0] * pixels.shape[1] <= BATCH_RESIZE_PIXELS
         return pixels if small else resize(pixels, size)
 
-    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+    with contextlib.ExitStack() as stack:
+        mapper: Any = map
+        if threads > 1 and len(files) > 1:
+            mapper = stack.enter_context(ThreadPoolExecutor(max_workers=threads)).map
         for start in range(0, len(files), DECODE_CHUNK):
-            chunk = list(pool.map(read, files[start : start + DECODE_CHUNK]))
+            chunk = list(mapper(read, files[start : start + DECODE_CHUNK]))
             by_shape: dict[tuple[int, ...], list[int]] = {}
             for i, pixels in enumerate(chunk):
                 by_shape.setdefault(pixels.shape, []).append(i)

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from relabel.data.images import UnreadableImageError, decode_image, decode_many
+from relabel.data.images import DECODE_THREADS, UnreadableImageError, decode_image, decode_many
 from relabel.errors import TrainingError
 from relabel.infra.atomic import atomic_path
 from relabel.infra.progress import Progress
@@ -67,12 +67,16 @@ def check_files_exist(paths: Sequence[str]) -> None:
 
 
 def decode_files(
-    files: Sequence[str], settings: TrainSettings, into: np.ndarray | None = None
+    files: Sequence[str],
+    settings: TrainSettings,
+    into: np.ndarray | None = None,
+    *,
+    threads: int = DECODE_THREADS,
 ) -> np.ndarray:
     """Decode ``files`` by THE decoder into ``(n, height, width, channels)`` uint8.
 
-    :func:`relabel.data.images.decode_many` (in threads, in order) at the image size,
-    channels and ``max_pixels`` of ``settings``.
+    :func:`relabel.data.images.decode_many` (in ``threads`` threads, in order) at the
+    image size, channels and ``max_pixels`` of ``settings``.
 
     Parameters
     ----------
@@ -82,16 +86,17 @@ def decode_files(
         Image size, channels and ``max_pixels``.
     into : numpy.ndarray | None
         The array to fill (a memory-mapped file); a new one when None.
+    threads : int
+        Threads that read files at once.
 
     Raises
     ------
     TrainingError
         A file cannot be decoded (the message names it).
     """
+    size, channels = settings.image_size, settings.channels
     try:
-        return decode_many(
-            files, settings.image_size, settings.channels, settings.max_pixels, into=into
-        )
+        return decode_many(files, size, channels, settings.max_pixels, into=into, threads=threads)
     except UnreadableImageError as exc:
         raise TrainingError(str(exc)) from exc
 
@@ -222,7 +227,8 @@ def _batch_loader(settings: TrainSettings) -> Any:
     shape = (None, *settings.image_size, settings.channels)
 
     def decode(names: np.ndarray) -> np.ndarray:
-        return decode_files([name.decode() for name in names], settings)
+        # One thread: tf.data already decodes batches in parallel.
+        return decode_files([name.decode() for name in names], settings, threads=1)
 
     def load(names: Any) -> Any:
         images = tf.numpy_function(decode, [names], tf.uint8, stateful=False)
