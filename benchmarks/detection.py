@@ -331,7 +331,7 @@ class TrainPlan:
 
 #: Modules whose source decides the model and its inputs: part of the out-of-fold cache key.
 #: A package counts with every ``.py`` file under it.
-MODEL_MODULES = ("relabel.training", "relabel.data.records", "relabel.config")
+MODEL_MODULES = ("relabel.training", "relabel.data", "relabel.config")
 
 
 def relabel_version() -> str:

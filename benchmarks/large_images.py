@@ -4,8 +4,8 @@
 photos of SIDE x SIDE pixels as JPEG and as PNG into a temporary folder and decodes each set
 with :func:`relabel.training.decode_images` to 32 x 32, in a fresh child process per
 measurement: once as relabel does (images above
-:data:`relabel.training.LARGE_IMAGE_PIXELS` decoded at reduced size) and once with that
-threshold lifted, so every image is decoded whole by TensorFlow as before. It prints the
+:data:`relabel.data.images.LARGE_IMAGE_PIXELS` decoded at reduced size) and once with that
+threshold lifted, so every image is decoded whole. It prints the
 peak resident memory of each child above a child that only imports TensorFlow, and the
 seconds. Figures are printed, not asserted; compare them within one run.
 """
@@ -25,11 +25,12 @@ from PIL import Image
 _CHILD = """
 import json, os, resource, sys, time
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+import relabel.data.images as images
 import relabel.training as tr
-tr._tf()
+tr.import_keras()
 files, mode = json.loads(sys.argv[1]), sys.argv[2]
 if mode == "whole":
-    tr.LARGE_IMAGE_PIXELS = 10**15
+    images.LARGE_IMAGE_PIXELS = 10**15
 started = time.perf_counter()
 if files:
     tr.decode_images(files, tr.TrainSettings((32, 32), 3))

@@ -1,7 +1,7 @@
 """relabel: find wrong labels in image-classification datasets and get them fixed by people.
 
 The package is library first: :mod:`relabel.ranking` is pure numpy over
-``(labels, probabilities)``; :mod:`relabel.data.records`, :mod:`relabel.store` and
+``(labels, probabilities)``; :mod:`relabel.data`, :mod:`relabel.store` and
 :mod:`relabel.studio` are the edges (files, SQLite, Label Studio); :mod:`relabel.loop.cycle`
 orchestrates them; :mod:`relabel.cli` is a thin click front end.
 

@@ -76,10 +76,15 @@ def keras(trains: dict[str, str]) -> Any:
 def _training_needs_the_trains_fixture(
     request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Fail a test that trains in this process without the ``trains`` fixture (tier ``slow``)."""
+    """Fail a test that trains in this process without the ``trains`` fixture (tier ``slow``).
+
+    It replaces :func:`relabel.training.fit.keras_fit`, the one call of Keras'
+    ``model.fit`` that every path into training goes through (``fit_model``, each fold of
+    a cross-validation, the final model).
+    """
     if "trains" in request.fixturenames:
         return
-    from relabel import training
+    from relabel.training import fit
 
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError(
@@ -87,7 +92,7 @@ def _training_needs_the_trains_fixture(
             "fixture, so that it is marked slow and stays out of `make test-fast`"
         )
 
-    monkeypatch.setattr(training, "fit_model", refuse)
+    monkeypatch.setattr(fit, "keras_fit", refuse)
 
 
 # ---------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from relabel import config as config_mod
 from relabel.cli import main
 from relabel.errors import ExitCode, TrainingError, WeightsNotFoundError
 from relabel.project import Project
+from relabel.ranking.neighbours import neighbour_label_distribution
 from relabel.training import (
     TrainSettings,
     build_model,
@@ -28,7 +29,6 @@ from relabel.training import (
     make_dataset,
     predict_probabilities,
 )
-from relabel.training.embed import neighbour_label_distribution
 
 N_CLASSES = 3
 
@@ -87,13 +87,43 @@ def test_decoded_images_match_the_streamed_ones_and_are_memory_mapped(photos, tm
     array = decode_images(paths, SMALL, out, messages.append)
     assert isinstance(array, np.memmap) and array.dtype == np.uint8
     assert array.shape == (len(paths), 8, 8, 3) and not array.flags.writeable
-    assert out.is_file() and not list(out.parent.glob("*.partial"))
+    assert out.is_file() and not list(out.parent.glob("*.partial*"))
     streamed = np.concatenate(
         [b.numpy() for b in make_dataset(paths, None, N_CLASSES, SMALL, training=False)]
     )
     np.testing.assert_array_equal(array / np.float32(255.0), streamed)
     assert messages[0] == f"decoding {len(paths)} images once to 8x8x3"
     assert np.array_equal(decode_images(paths, SMALL), array)  # in memory, same values
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_one_decoder_gives_the_same_pixels_on_every_path(photos, tmp_path, channels) -> None:
+    """THE decoder (relabel.data.images.decode_image) and the paths that use it: the decode
+    cache, the streaming dataset (training without the cache, prediction, embedding) and
+    the Ray workers' decoding, on small images and on large ones (decoded at reduced size
+    on every path, where TensorFlow once decoded them whole when streaming)."""
+    from relabel.data.images import LARGE_IMAGE_PIXELS, decode_image
+    from relabel.training.images import decode_files
+
+    rng = np.random.default_rng(1)
+    large = []
+    for fmt, (height, width) in [("jpg", (2000, 2100)), ("png", (2400, 1700))]:
+        assert height * width > LARGE_IMAGE_PIXELS
+        noise = rng.integers(0, 256, (height // 100, width // 100, 3), dtype=np.uint8)
+        path = tmp_path / f"large.{fmt}"
+        Image.fromarray(noise).resize((width, height), Image.BILINEAR).save(path)
+        large.append(str(path))
+    files = [*photos[0][:6], *large]
+    settings = dataclasses.replace(SMALL, image_size=(24, 20), channels=channels)
+    one_by_one = np.stack([decode_image(f, (24, 20), channels) for f in files])
+    assert one_by_one.shape == (len(files), 24, 20, channels)
+    cache = decode_images(files, settings, tmp_path / "images.npy")
+    np.testing.assert_array_equal(cache, one_by_one)
+    np.testing.assert_array_equal(decode_files(files, settings), one_by_one)  # Ray workers
+    streamed = np.concatenate(
+        [b.numpy() for b in make_dataset(files, None, N_CLASSES, settings, training=False)]
+    )
+    np.testing.assert_array_equal(streamed, one_by_one / np.float32(255.0))
 
 
 def test_an_unreadable_image_is_named_and_no_cache_is_left(photos, tmp_path) -> None:
@@ -103,22 +133,22 @@ def test_an_unreadable_image_is_named_and_no_cache_is_left(photos, tmp_path) -> 
     out = tmp_path / "images.npy"
     with pytest.raises(TrainingError, match=r"cannot read image .*broken\.jpg"):
         decode_images([*paths[:5], str(broken)], SMALL, out)
-    assert not out.exists() and not list(tmp_path.glob("*.partial"))
+    assert not out.exists() and not list(tmp_path.glob("*.partial*"))
     with pytest.raises(TrainingError, match=r"not found: .*nope\.png"):
         decode_images([str(tmp_path / "nope.png")], SMALL, out)
 
 
 def test_one_cycle_warms_up_then_decays_to_zero(keras) -> None:
-    from relabel.training import _learning_rate
+    from relabel.training.fit import learning_rate_schedule
 
-    schedule = _learning_rate(dataclasses.replace(SMALL, learning_rate=0.1), 100)
+    schedule = learning_rate_schedule(dataclasses.replace(SMALL, learning_rate=0.1), 100)
     rates = [float(schedule(step)) for step in (0, 15, 57, 100)]
     assert rates[0] == pytest.approx(0.1 / 25, rel=1e-3)
     assert rates[1] == pytest.approx(0.1, rel=1e-3)
     assert rates[1] > rates[2] > rates[3] and rates[3] == pytest.approx(0.0, abs=1e-6)
-    cosine = _learning_rate(dataclasses.replace(SMALL, schedule="cosine"), 10)
+    cosine = learning_rate_schedule(dataclasses.replace(SMALL, schedule="cosine"), 10)
     assert float(cosine(0)) == pytest.approx(0.05) and float(cosine(10)) == pytest.approx(0.0)
-    assert _learning_rate(dataclasses.replace(SMALL, schedule="constant"), 10) == 0.05
+    assert learning_rate_schedule(dataclasses.replace(SMALL, schedule="constant"), 10) == 0.05
 
 
 @pytest.mark.parametrize("size", [(8, 8), (32, 32), (96, 64)])

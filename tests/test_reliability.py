@@ -1060,7 +1060,7 @@ def test_yes_is_not_offered_in_help() -> None:
 
 @pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
 def test_large_images_are_decoded_at_reduced_size(tmp_path: Path, fmt: str) -> None:
-    from relabel.data.records import read_image
+    from relabel.data.images import read_image
 
     gradient = np.linspace(0, 255, 4000, dtype=np.float32)
     pixels = np.stack([np.broadcast_to(gradient, (3000, 4000))] * 3, axis=-1).astype(np.uint8)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -19,7 +20,6 @@ from relabel.errors import ExitCode, TrainingError, WeightsNotFoundError
 from relabel.training import (
     InvalidSettingsError,
     TrainSettings,
-    _class_weights,
     available_architectures,
     build_model,
     check_settings,
@@ -30,6 +30,7 @@ from relabel.training import (
     predict_probabilities,
     train_final_model,
 )
+from relabel.training.fit import class_weights
 from tests.imagefiles import write_digit_pngs
 
 # Keras' own model.save() warns about TensorFlow tensors under numpy 2.
@@ -44,6 +45,34 @@ FAST = TrainSettings(image_size=(12, 12), channels=1, epochs=6, batch_size=32, f
 def digits(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[str], np.ndarray]:
     """360 digits (36 per class) written as 8x8 grayscale PNG files."""
     return write_digit_pngs(tmp_path_factory.mktemp("digits"), per_class=36, seed=0)
+
+
+def test_settings_are_a_dataclass_written_out_with_the_config_defaults() -> None:
+    import typing
+
+    from relabel import config as config_mod
+
+    fields = {f.name: f for f in dataclasses.fields(TrainSettings)}
+    assert list(fields) == list(config_mod.train_fields())
+    sections = {
+        "dataset": config_mod.DatasetConfig(),
+        "model": config_mod.ModelConfig(),
+        "training": config_mod.TrainingConfig(),
+    }
+    for name, section in config_mod.train_fields().items():
+        if name in ("image_size", "channels"):
+            assert fields[name].default is dataclasses.MISSING, name
+        elif name == "weights":
+            assert fields[name].default is None
+        else:
+            assert fields[name].default == getattr(sections[section], name), name
+    # Real annotations, in the module that defines the class (no make_dataclass).
+    assert TrainSettings.__module__ == "relabel.training.settings"
+    hints = typing.get_type_hints(TrainSettings)
+    assert hints["image_size"] == tuple[int, int] and hints["weights"] == str | None
+    assert hints["folds"] is int and hints["tta"] is bool and hints["dropout"] is float
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        FAST.epochs = 3  # type: ignore[misc]
 
 
 def test_importing_the_module_does_not_import_tensorflow() -> None:
@@ -156,7 +185,7 @@ def test_same_seed_gives_identical_probabilities_in_another_process(
     assert np.array_equal(np.load(tmp_path / "predicted.npy"), predicted_here)
 
 
-def test_make_dataset_streams_batches_from_files(digits) -> None:
+def test_make_dataset_streams_batches_from_files(digits, tmp_path) -> None:
     paths, y = digits
     settings = dataclasses.replace(FAST, batch_size=32)
     ds = make_dataset(paths[:70], y[:70], N_CLASSES, settings, training=False)
@@ -182,9 +211,15 @@ def test_make_dataset_streams_batches_from_files(digits) -> None:
     labels = np.concatenate([np.argmax(b[1], axis=1) for b in shuffled])
     assert sorted(labels.tolist()) == sorted(y[:70].tolist())
     assert not np.array_equal(labels, y[:70])
-    # Nothing cached in memory: the pipeline reads files on every pass.
+    # Nothing cached in memory: the pipeline reads the files again on every pass.
     graph = ds._as_serialized_graph().numpy()
-    assert b"CacheDataset" not in graph and b"ReadFile" in graph
+    assert b"CacheDataset" not in graph
+    changing = tmp_path / "changing.png"
+    shutil.copyfile(paths[0], changing)
+    one = make_dataset([changing], None, N_CLASSES, settings, training=False)
+    first_pass = next(iter(one)).numpy()
+    shutil.copyfile(paths[1], changing)
+    assert not np.array_equal(next(iter(one)).numpy(), first_pass)
 
 
 @pytest.mark.parametrize("suffix", ["png", "jpg", "bmp", "gif"])
@@ -201,6 +236,70 @@ def test_every_format_decodes_to_the_asked_channels(tmp_path, suffix, mode, chan
     (images,) = list(make_dataset([path], None, 2, settings, training=False))
     assert images.shape == (1, 10, 16, channels)
     assert 0.0 <= float(images.numpy().min()) <= float(images.numpy().max()) <= 1.0
+
+
+@pytest.mark.parametrize(("height", "width"), [(4, 4), (12, 12), (7, 30), (64, 48)])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_the_decoder_resizes_bit_for_bit_like_tensorflow(height, width, channels) -> None:
+    """relabel.data.resample gives the pixels of tf.image.resize (antialiased bilinear)
+    after tf.image.rgb_to_grayscale: those the models were trained on."""
+    from relabel.data.resample import grey, resize
+
+    tf, _ = import_keras()
+    rng = np.random.default_rng(height * width + channels)
+    for source in [(8, 8), (32, 32), (50, 17), (300, 200)]:
+        rgb = rng.integers(0, 256, (*source, 3), dtype=np.uint8)
+        image = tf.constant(rgb)
+        if channels == 1:
+            image = tf.image.rgb_to_grayscale(image)
+        resized = tf.image.resize(image, (height, width), antialias=True)
+        expected = tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8).numpy()
+        mine = resize(grey(rgb) if channels == 1 else rgb, (height, width))
+        np.testing.assert_array_equal(mine, expected)
+        np.testing.assert_array_equal(resize(np.stack([mine, mine]), (height, width))[1], mine)
+    ramp = np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, axis=1)[None]
+    np.testing.assert_array_equal(grey(ramp)[0, :, 0], np.arange(256))  # grey stays itself
+
+
+@pytest.fixture(scope="module")
+def large_jpeg(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, np.ndarray]:
+    """A 2100 x 2000 JPEG (over LARGE_IMAGE_PIXELS) of a horizontal ramp, and its pixels."""
+    from relabel.data.images import LARGE_IMAGE_PIXELS
+
+    ramp = np.linspace(0, 255, 2100, dtype=np.float32)
+    pixels = np.stack([np.broadcast_to(ramp, (2000, 2100))] * 3, axis=-1).astype(np.uint8)
+    assert LARGE_IMAGE_PIXELS < 2000 * 2100
+    path = tmp_path_factory.mktemp("large") / "big.jpg"
+    Image.fromarray(pixels).save(path)
+    return str(path), pixels
+
+
+@pytest.mark.parametrize("side", [8, 96, 224])
+def test_a_large_jpeg_decodes_at_reduced_size_to_any_image_size(large_jpeg, side) -> None:
+    from relabel.data.images import decode_image
+    from relabel.data.resample import resize
+
+    path, pixels = large_jpeg
+    decoded = decode_image(path, (side, side), 3)
+    assert decoded.shape == (side, side, 3) and decoded.dtype == np.uint8
+    # Close to the same filter on the image decoded whole (the reduced decode's last box
+    # is partial, which shifts an 8-pixel ramp by a few levels).
+    whole = resize(pixels, (side, side))
+    assert np.abs(decoded.astype(int) - whole.astype(int)).mean() < 4
+
+
+def test_training_without_the_trains_fixture_is_refused_on_every_path(digits, tmp_path) -> None:
+    """The guard of tests/conftest.py replaces relabel.training.fit.keras_fit, the one call
+    of Keras' model.fit: a fit, every fold of a cross-validation and the final model."""
+    paths, y = digits[0][:60], digits[1][:60]
+    settings = dataclasses.replace(FAST, epochs=1, folds=2)
+    with pytest.raises(AssertionError, match="trains a model"):
+        cross_validated_probabilities(paths, y, N_CLASSES, settings)
+    with pytest.raises(AssertionError, match="trains a model"):
+        fit_model(paths, y, N_CLASSES, settings)
+    with pytest.raises(AssertionError, match="trains a model"):
+        train_final_model(paths, y, N_CLASSES, settings, tmp_path / "model.keras")
+    assert not (tmp_path / "model.keras").exists()
 
 
 def test_a_missing_weights_file_is_refused_before_training(digits) -> None:
@@ -364,7 +463,7 @@ def test_focal_loss_and_balanced_class_weights_run(digits, keras) -> None:
 
 def test_balanced_class_weights_follow_sklearn() -> None:
     y = np.array([0, 0, 0, 1, 2, 2, 4])  # class 3 absent
-    weights = _class_weights(y, 5)
+    weights = class_weights(y, 5)
     expected = compute_class_weight("balanced", classes=np.unique(y), y=y)
     assert [weights[k] for k in (0, 1, 2, 4)] == pytest.approx(expected.tolist())
     assert weights[3] == 1.0

@@ -244,8 +244,8 @@ def _evaluate(project: Project, run_id: str) -> dict[str, Any]:
     }
     holdout = project.config.dataset.holdout
     if holdout:
+        from relabel import data as dataset_mod
         from relabel import training
-        from relabel.data import records as dataset_mod
 
         path = Path(holdout) if Path(holdout).is_absolute() else project.root / holdout
         records, problems = dataset_mod.read_manifest(path)

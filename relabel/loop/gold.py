@@ -61,7 +61,7 @@ def holdout_records(project: Project) -> list[Any]:
     holdout = project.config.dataset.holdout
     if not holdout:
         return []
-    from relabel.data import records as dataset_mod
+    from relabel import data as dataset_mod
 
     path = Path(holdout) if Path(holdout).is_absolute() else project.root / holdout
     records, _ = dataset_mod.read_manifest(path)

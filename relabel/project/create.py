@@ -12,8 +12,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from relabel import config as config_mod
+from relabel import data as dataset_mod
 from relabel.config import Config, DatasetConfig, TrainingConfig
-from relabel.data import records as dataset_mod
 from relabel.errors import ConfigError, DatasetError, Problem, ProjectError
 from relabel.infra.lock import create_lock_file, project_lock
 from relabel.store import DB_FILE, Store

@@ -104,7 +104,7 @@ def _neighbour_labels(
     root: Path, config: Config, run_id: str, sample_ids: pd.Series, y: np.ndarray
 ) -> np.ndarray:
     """The current labels of each sample's nearest neighbours in the run's embeddings."""
-    from relabel.training.embed import neighbour_label_distribution
+    from relabel.ranking.neighbours import neighbour_label_distribution
 
     folder = run_dir(root, run_id)
     if not (folder / EMBEDDINGS_FILE).is_file():

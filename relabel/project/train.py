@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from relabel import data as dataset_mod
 from relabel.config import Config
-from relabel.data import records as dataset_mod
 from relabel.infra.atomic import atomic_path, partial_path
 from relabel.infra.progress import Progress
 from relabel.project.runs import (

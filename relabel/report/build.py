@@ -100,7 +100,7 @@ def _quality(q: pd.Series) -> dict:
 
 
 def _shift(project: Project, given: np.ndarray, paths: list[str], new_images: Path):
-    from relabel.data import records as dataset_mod
+    from relabel import data as dataset_mod
     from relabel.report import pixel_features, shift_check
 
     if new_images.is_dir():

@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from relabel.infra.atomic import atomic_path
+
 __all__ = ["FoldCheckpoints", "fingerprint"]
 
 
@@ -91,6 +93,5 @@ class FoldCheckpoints:
         if file is None:
             return
         file.parent.mkdir(parents=True, exist_ok=True)
-        partial = file.with_name(file.stem + ".partial.npz")
-        np.savez(partial, heldout=heldout, probabilities=probs, info=json.dumps(info))
-        os.replace(partial, file)
+        with atomic_path(file) as partial:
+            np.savez(partial, heldout=heldout, probabilities=probs, info=json.dumps(info))

@@ -5,14 +5,14 @@ backbone (``TrainSettings.weights``: a local weights file, or ``"imagenet"``), k
 pooled features ("embeddings"), and fits a scikit-learn logistic regression per fold on
 them: out-of-fold probabilities in seconds instead of K trainings. The final model is the
 backbone with the logistic regression as its softmax head, saved as a ``.keras`` file, so
-:func:`relabel.training.predict_probabilities` uses it like any trained model.
-
-:func:`neighbour_label_distribution` gives the k-nearest-neighbour label-agreement
-signal in embedding space.
+:func:`relabel.training.predict.predict_probabilities` uses it like any trained model.
+The k-nearest-neighbour label agreement of the embeddings is
+:func:`relabel.ranking.neighbours.neighbour_label_distribution`.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Sequence
@@ -22,40 +22,40 @@ from typing import Any
 import numpy as np
 
 from relabel.errors import TrainingError
-from relabel.training import (
-    CrossValResult,
-    FitInfo,
-    FoldInfo,
-    InvalidSettingsError,
-    Progress,
-    TrainSettings,
-    _backbone_input_layer,
-    _check_inputs,
-    _folds,
-    _Images,
-    _keras,
-    _naming_bad_images,
-    _quiet_keras_warnings,
-    build_backbone,
-    check_settings,
-    logger,
-    save_model,
-)
+from relabel.infra.progress import Progress
+from relabel.training.crossval import CrossValResult, FoldInfo, stratified_folds
+from relabel.training.fit import FitInfo, check_inputs
+from relabel.training.images import ImageSource, naming_bad_images
+from relabel.training.keras_env import keras_module, quiet_keras_warnings
+from relabel.training.model_io import save_model
+from relabel.training.models import backbone_input_layer, build_backbone, check_settings
+from relabel.training.settings import InvalidSettingsError, TrainSettings
 
 __all__ = [
+    "check_embed_settings",
     "cross_validated_probabilities",
     "embed_images",
     "embedding_model",
-    "neighbour_label_distribution",
     "train_final_model",
 ]
+
+logger = logging.getLogger(__name__)
 
 #: Inverse regularisation strength of the logistic regression (on standardised features).
 C = 0.1
 MAX_ITER = 1000
 
 
-def _check_embed_settings(settings: TrainSettings) -> None:
+def check_embed_settings(settings: TrainSettings) -> None:
+    """:func:`relabel.training.models.check_settings`, and refuse a backbone without weights.
+
+    Raises
+    ------
+    InvalidSettingsError
+        ``settings.weights`` is not set.
+    WeightsNotFoundError
+        The weights file does not exist, or the ImageNet weights cannot be downloaded.
+    """
     check_settings(settings)
     if settings.weights is None:
         raise InvalidSettingsError(
@@ -82,24 +82,24 @@ def embed_images(
     progress : relabel.infra.progress.Progress | None
         Called with one line before and one after.
     images : numpy.ndarray | None
-        The images already decoded by :func:`relabel.training.decode_images`.
+        The images already decoded by :func:`relabel.training.images.decode_images`.
 
     Returns
     -------
     numpy.ndarray
         ``(n, features)`` float32.
     """
-    _check_embed_settings(settings)
+    check_embed_settings(settings)
     files = [os.fspath(p) for p in paths]
     started = time.perf_counter()
     if progress is not None:
         progress(f"embedding {len(files)} images with {settings.architecture}")
     model = embedding_model(settings)
-    source = _Images(files, images)
+    source = ImageSource(files, images)
     ds = source.dataset(
         np.arange(len(files)), None, 2, settings, training=False, seed=settings.seed
     )
-    with _naming_bad_images(files, settings), _quiet_keras_warnings():
+    with naming_bad_images(files, settings), quiet_keras_warnings():
         features = np.asarray(model.predict(ds, verbose=0), dtype=np.float32)
     message = (
         f"embedded {len(files)} images into {features.shape[1]} features "
@@ -111,10 +111,10 @@ def embed_images(
 
 def _backbone_graph(settings: TrainSettings) -> tuple[Any, Any]:
     """A fresh session's image input and the frozen backbone's pooled features of it."""
-    keras = _keras()
+    keras = keras_module()
     keras.backend.clear_session()
     inputs = keras.Input((*settings.image_size, settings.channels), name="image")
-    x = _backbone_input_layer()(settings.architecture, name="backbone_input")(inputs)
+    x = backbone_input_layer()(settings.architecture, name="backbone_input")(inputs)
     backbone, _ = build_backbone(settings)
     return inputs, backbone(x, training=False)
 
@@ -122,7 +122,7 @@ def _backbone_graph(settings: TrainSettings) -> tuple[Any, Any]:
 def embedding_model(settings: TrainSettings) -> Any:
     """The frozen backbone of ``settings`` with its input scaling: images to features."""
     inputs, features = _backbone_graph(settings)
-    return _keras().Model(inputs, features)
+    return keras_module().Model(inputs, features)
 
 
 def _classifier(seed: int) -> Any:
@@ -182,7 +182,7 @@ def cross_validated_probabilities(
     probabilities = np.full((len(y), n_classes), np.nan, dtype=np.float32)
     fold_of_sample = np.zeros(len(y), dtype=np.int32)
     folds = []
-    for k, (train_idx, heldout_idx) in enumerate(_folds(y, settings)):
+    for k, (train_idx, heldout_idx) in enumerate(stratified_folds(y, settings)):
         fold_started = time.perf_counter()
         _, full = _fit_predict(features, y, n_classes, train_idx, settings.seed + k)
         predicted = full[heldout_idx].astype(np.float32)
@@ -225,9 +225,9 @@ def train_final_model(
     -------
     FitInfo
     """
-    keras = _keras()
+    keras = keras_module()
     started = time.perf_counter()
-    _check_inputs(paths, labels, n_classes)
+    check_inputs(paths, labels, n_classes)
     y = np.asarray(labels, dtype=np.int64)
     classifier, full = _fit_predict(features, y, n_classes, np.arange(len(y)), settings.seed)
     scaler, regression = classifier[0], classifier[-1]
@@ -257,41 +257,3 @@ def train_final_model(
     if progress is not None:
         progress(f"final model: logistic regression on {len(y)} embeddings, saved {out_path}")
     return FitInfo(len(y), 0, 1, 1, np.nan, train_acc, None, None, seconds)
-
-
-def neighbour_label_distribution(
-    features: np.ndarray, labels: np.ndarray, n_classes: int, k: int = 10
-) -> np.ndarray:
-    """The given labels of each sample's ``k`` nearest neighbours (itself left out).
-
-    Neighbours are by cosine similarity of the embeddings. Row ``i`` is the share of each
-    class among the labels of sample ``i``'s neighbours: a probability-like matrix that any
-    score of :mod:`relabel.ranking` can rank (low agreement with the given label = suspect).
-
-    Parameters
-    ----------
-    features : numpy.ndarray
-        ``(n, d)`` embeddings.
-    labels : numpy.ndarray
-        Given integer class of each sample.
-    n_classes : int
-        Number of classes.
-    k : int
-        Neighbours per sample (at most ``n - 1``).
-
-    Returns
-    -------
-    numpy.ndarray
-        ``(n, n_classes)`` float32, rows summing to 1.
-    """
-    from sklearn.neighbors import NearestNeighbors
-
-    y = np.asarray(labels, dtype=np.int64)
-    k = max(1, min(k, len(y) - 1))
-    index = NearestNeighbors(n_neighbors=k + 1, metric="cosine").fit(features)
-    _, neighbours = index.kneighbors(features)
-    out = np.zeros((len(y), n_classes), np.float32)
-    for row, found in enumerate(neighbours):
-        others = [j for j in found if j != row][:k]
-        np.add.at(out[row], y[others], 1.0)
-    return out / out.sum(axis=1, keepdims=True)

@@ -40,12 +40,20 @@ from typing import Any
 
 import numpy as np
 
-from relabel import training as tr
 from relabel.errors import ExecutorUnavailableError, TrainingError
 from relabel.infra import failpoints
 from relabel.infra.progress import Progress
+from relabel.training import crossval
 from relabel.training import embed as embed_mod
+from relabel.training.crossval import CrossValResult, FoldFailedError, FoldInfo
 from relabel.training.executor import Executor
+from relabel.training.fit import FitInfo, check_inputs, fit_positions
+from relabel.training.images import ImageSource, decode_files, images_of
+from relabel.training.keras_env import quiet_keras_warnings
+from relabel.training.model_io import load_model, save_model, write_model_file
+from relabel.training.models import check_settings, weights_file
+from relabel.training.predict import predict_batch
+from relabel.training.settings import InvalidSettingsError
 
 __all__ = [
     "FoldsOnRay",
@@ -68,8 +76,9 @@ SHARED_PATHS = (
     "at the same place on every node), and relabel[ray] installed on every node"
 )
 
-Finished = Callable[[int, "tr.FoldInfo", np.ndarray], None]
-FoldFailedError = tr.FoldFailedError
+logger = logging.getLogger(__name__)
+
+Finished = Callable[[int, FoldInfo, np.ndarray], None]
 
 
 def import_ray() -> Any:
@@ -216,20 +225,20 @@ def _open_cache(cache: str | None, expected: tuple[int, ...]) -> np.ndarray | No
 
 
 @contextlib.contextmanager
-def _worker_images(files: list[str], settings: Any, cache: str | None) -> Iterator[tr._Images]:
+def _worker_images(files: list[str], settings: Any, cache: str | None) -> Iterator[ImageSource]:
     """The images on a worker: the driver's decode cache if readable here, else decoded."""
     array = _open_cache(cache, (len(files), *settings.image_size, settings.channels))
     if array is not None and settings.cache_images:
-        yield tr._Images(files, array)
+        yield ImageSource(files, array)
         return
-    with tr._images_of(files, settings, None, None) as source:
+    with images_of(files, settings, None, None) as source:
         yield source
 
 
 def _model_bytes(model: Any) -> bytes:
     with tempfile.TemporaryDirectory(prefix="relabel-ray-") as tmp:
         path = Path(tmp) / "model.keras"
-        tr.save_model(model, path)
+        save_model(model, path)
         return path.read_bytes()
 
 
@@ -237,7 +246,7 @@ def _load_model(blob: bytes) -> Any:
     with tempfile.TemporaryDirectory(prefix="relabel-ray-") as tmp:
         path = Path(tmp) / "model.keras"
         path.write_bytes(blob)
-        return tr.load_model(path)
+        return load_model(path)
 
 
 # --------------------------------------------------------------------------- Ray tasks
@@ -251,14 +260,16 @@ def _train_fold(
     k: int,
     train_idx: np.ndarray,
     cache: str | None,
-) -> tuple[list[bytes], tuple[list[tr.FitInfo], float]]:
+) -> tuple[list[bytes], tuple[list[FitInfo], float]]:
     """Fit fold ``k``'s model(s) on a worker: ``.keras`` bytes, fits and seconds."""
     started = time.perf_counter()
     _LOADED.clear()  # training clears Keras' session: no model loaded before may outlive it
     epoch = lambda _message: failpoints.hit(f"ray_fold_{k + 1}")  # noqa: E731 (fault tests)
     blobs, fits = [], []
     with _worker_images(files, settings, cache) as source:
-        for model, info in tr._fold_models(source, y, n_classes, settings, k, train_idx, epoch):
+        for model, info in crossval.fold_models(
+            source, y, n_classes, settings, k, train_idx, epoch
+        ):
             blobs.append(_model_bytes(model))
             fits.append(info)
     return blobs, (fits, time.perf_counter() - started)
@@ -266,11 +277,11 @@ def _train_fold(
 
 def _train_final(
     files: list[str], y: np.ndarray, n_classes: int, settings: Any, cache: str | None
-) -> tuple[bytes, tr.FitInfo]:
+) -> tuple[bytes, FitInfo]:
     """Fit the final model on every image on a worker; return it as ``.keras`` bytes."""
     _LOADED.clear()
     with _worker_images(files, settings, cache) as source:
-        model, info = tr._fit(
+        model, info = fit_positions(
             source, y, np.arange(len(y)), n_classes, settings, settings.seed, "final", None
         )
     return _model_bytes(model), info
@@ -294,17 +305,14 @@ def _batch_images(
     batch: dict[str, np.ndarray], settings: Any, cache: str | None, n_images: int
 ) -> np.ndarray:
     """A Ray Data batch's images (``row`` and ``path`` columns) as float32 in [0, 1],
-    exactly as the local run reads them: from the decode cache (or decoded as it is), or
-    decoded from each file as the streaming pipeline does (``cache_images = false``)."""
-    paths = [str(p) for p in batch["path"]]
+    exactly as the local run reads them: from the decode cache when this worker reads it,
+    else decoded here by THE decoder (:func:`relabel.data.images.decode_image`), as the
+    decode cache and the streaming pipeline do."""
     array = _open_cache(cache, (n_images, *settings.image_size, settings.channels))
     if array is not None:
         decoded = array[np.asarray(batch["row"])]
-    elif settings.cache_images:
-        decoded = tr.decode_images(paths, settings)
     else:
-        with tr._naming_bad_images(paths, settings):
-            decoded = np.stack([tr._decode_image(p, settings).numpy() for p in paths])
+        decoded = decode_files([str(p) for p in batch["path"]], settings)
     return np.asarray(decoded, dtype=np.float32) / 255.0
 
 
@@ -312,14 +320,14 @@ def _predict_batch(
     batch: dict[str, np.ndarray], blobs: Any, settings: Any, cache: str | None, n_images: int
 ) -> dict[str, np.ndarray]:
     """Ray Data task: a batch's probabilities by one fold's models (ensemble and views
-    averaged as :func:`relabel.training._cross_validate_fold` does)."""
+    averaged as :func:`relabel.training.crossval.cross_validate_fold` does)."""
     import ray
 
     models = _loaded(blobs.hex(), lambda: [_load_model(blob) for blob in ray.get(blobs)])
     x = _batch_images(batch, settings, cache, n_images)
     total = np.zeros((len(x), int(models[0].output_shape[-1])), np.float64)
     for model in models:
-        total += tr.predict_batch(model, x, settings)
+        total += predict_batch(model, x, settings)
     return {"row": np.asarray(batch["row"]), "out": (total / len(models)).astype(np.float32)}
 
 
@@ -329,7 +337,7 @@ def _embed_batch(
     """Ray Data task: the frozen backbone's pooled features of a batch's images."""
     model = _loaded(f"embed {settings!r}", lambda: embed_mod.embedding_model(settings))
     x = _batch_images(batch, settings, cache, n_images)
-    with tr._quiet_keras_warnings():
+    with quiet_keras_warnings():
         out = model.predict(x, batch_size=settings.batch_size, verbose=0)
     return {"row": np.asarray(batch["row"]), "out": np.asarray(out, dtype=np.float32)}
 
@@ -409,7 +417,7 @@ def cross_validated_probabilities(
     executor: Executor,
     images: np.ndarray | None = None,
     checkpoints: Path | None = None,
-) -> tr.CrossValResult:
+) -> CrossValResult:
     """:func:`relabel.training.cross_validated_probabilities` with each fold a Ray task.
 
     The same splits, seeds and results as locally; the held-out images of each fold are
@@ -423,7 +431,7 @@ def cross_validated_probabilities(
     TrainingError
         Ray is not installed or not reachable, or a worker cannot read the images.
     """
-    return tr.cross_validated_probabilities(
+    return crossval.cross_validated_probabilities(
         paths,
         labels,
         n_classes,
@@ -485,7 +493,8 @@ class FoldsOnRay:
                     _say(progress, f"fold {k + 1}/{settings.folds}: failed on Ray: {failed[k]}")
                     continue
                 seconds += time.perf_counter() - started
-                finished(k, tr.fold_done(k, y[splits[k][1]], predicted, fits, seconds), predicted)
+                info = crossval.fold_done(k, y[splits[k][1]], predicted, fits, seconds)
+                finished(k, info, predicted)
         finally:
             for ref in waiting:
                 ray.cancel(ref, force=True)
@@ -495,7 +504,7 @@ class FoldsOnRay:
 
 def _with_weights(files: list[str], settings: Any) -> list[str]:
     """The files every worker must read: the images and a local weights file."""
-    weights = tr._weights_file(settings)  # raises WeightsNotFoundError here, named
+    weights = weights_file(settings)  # raises WeightsNotFoundError here, named
     if isinstance(weights, Path):
         return [*files, _shared(str(weights))]
     return files
@@ -533,7 +542,7 @@ def train_final_model(
     *,
     executor: Executor,
     images: np.ndarray | None = None,
-) -> tr.FitInfo:
+) -> FitInfo:
     """:func:`relabel.training.train_final_model` as one Ray task; the model is saved here.
 
     Raises
@@ -543,9 +552,9 @@ def train_final_model(
     """
     out_path = Path(out_path)
     if out_path.suffix != ".keras":
-        raise tr.InvalidSettingsError(f"model file {out_path} must end in .keras")
-    files, y = tr._check_inputs(paths, labels, n_classes)
-    tr.check_settings(settings)
+        raise InvalidSettingsError(f"model file {out_path} must end in .keras")
+    files, y = check_inputs(paths, labels, n_classes)
+    check_settings(settings)
     ray, files = check_ready(executor, files, settings)
     task = ray.remote(_train_final).options(**executor.task_options())
     _say(progress, f"final model sent to Ray, with {dict(executor.resources)}")
@@ -553,7 +562,7 @@ def train_final_model(
         blob, info = ray.get(task.remote(files, y, n_classes, settings, _cache_of(images)))
     except Exception as exc:
         raise TrainingError(f"the final model failed on Ray: {_why(exc, executor)}") from exc
-    tr._write_atomically(out_path, blob)
+    write_model_file(out_path, blob)
     return info
 
 
@@ -572,7 +581,7 @@ def embed_images(
     numpy.ndarray
         ``(n, features)`` float32, row ``i`` the features of ``paths[i]``.
     """
-    embed_mod._check_embed_settings(settings)
+    embed_mod.check_embed_settings(settings)
     ray, files = check_ready(executor, paths, settings)
     _say(progress, f"embedding {len(files)} images with {settings.architecture} on Ray Data")
     kwargs = {"settings": settings, "cache": _cache_of(images), "n_images": len(files)}
@@ -580,4 +589,4 @@ def embed_images(
 
 
 def _say(progress: Progress | None, message: str) -> None:
-    (progress or tr.logger.info)(message)
+    (progress or logger.info)(message)
