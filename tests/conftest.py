@@ -72,15 +72,26 @@ def keras(trains: dict[str, str]) -> Any:
     return import_keras()[1]
 
 
+@pytest.fixture
+def test_engine(monkeypatch: pytest.MonkeyPatch) -> str:
+    """Plumbing tests: the fast, deterministic engine of ``tests/engine.py`` instead of
+    Keras, in this process and in child processes (``RELABEL_ENGINE``). No TensorFlow."""
+    spec = "tests.engine:ENGINE"
+    monkeypatch.setenv("RELABEL_ENGINE", spec)
+    return spec
+
+
 @pytest.fixture(autouse=True)
 def _training_needs_the_trains_fixture(
     request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Fail a test that trains in this process without the ``trains`` fixture (tier ``slow``).
+    """Fail a test that trains without the ``trains`` fixture (tier ``slow``), in this
+    process or in a child process.
 
     It replaces :func:`relabel.training.fit.keras_fit`, the one call of Keras'
     ``model.fit`` that every path into training goes through (``fit_model``, each fold of
-    a cross-validation, the final model).
+    a cross-validation, the final model, Ray tasks), and sets ``RELABEL_REFUSE=training``,
+    which child processes inherit and ``keras_fit`` obeys.
     """
     if "trains" in request.fixturenames:
         return
@@ -93,6 +104,7 @@ def _training_needs_the_trains_fixture(
         )
 
     monkeypatch.setattr(fit, "keras_fit", refuse)
+    monkeypatch.setenv("RELABEL_REFUSE", "training")
 
 
 # ---------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Failpoints: named places where a test can make the process die (``kill -9``).
+"""Failpoints: named places where a test can make the process die (``kill -9``), and work a
+test can refuse (:func:`refuse`).
 
 Set ``RELABEL_FAILPOINT=<name>`` (optionally ``<name>:<n>`` to die on the n-th hit) and the
 process sends itself SIGKILL when it reaches that place. Used by the fault tests to prove
@@ -38,3 +39,26 @@ def hit(name: str) -> None:
         except FileExistsError:
             return
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+#: The environment variable listing refused work (comma-separated names).
+REFUSE_ENV = "RELABEL_REFUSE"
+
+
+class RefusedError(RuntimeError):
+    """Work that ``RELABEL_REFUSE`` forbids in this process was attempted."""
+
+
+def refuse(name: str) -> None:
+    """Raise :class:`RefusedError` if ``RELABEL_REFUSE`` lists ``name``.
+
+    The test suite sets ``RELABEL_REFUSE=training`` for tests that must not train, and
+    child processes inherit it: a CLI child or a Ray worker that reaches Keras' ``fit``
+    fails as loudly as the test process would. Unset in normal use.
+    """
+    listed = os.environ.get(REFUSE_ENV, "")
+    if name in listed.split(","):
+        raise RefusedError(
+            f"{name} is refused in this process ({REFUSE_ENV}={listed}): a test that "
+            "trains must ask for the `trains` fixture"
+        )

@@ -16,7 +16,6 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -242,19 +241,9 @@ def _evaluate(project: Project, run_id: str) -> dict[str, Any]:
         "oof_accuracy": float(accuracy_score(given, pred)),
         "oof_macro_f1": float(f1_score(given, pred, average="macro")),
     }
-    holdout = project.config.dataset.holdout
-    if holdout:
-        from relabel import data as dataset_mod
-        from relabel import training
-
-        path = Path(holdout) if Path(holdout).is_absolute() else project.root / holdout
-        records, problems = dataset_mod.read_manifest(path)
-        if problems:
-            log.warning("held-out manifest %s: %d invalid row(s) ignored", path, len(problems))
-        model = project.root / "runs" / run_id / "model.keras"
-        probs = training.predict_probabilities(
-            model, [r.path for r in records], project.train_settings()
-        )
+    records = project.holdout()
+    if records:
+        probs = project.predict([r.path for r in records], run_id)
         y = project.label_indices(pd.Series([r.label for r in records]))
         hp = np.asarray(probs).argmax(axis=1)
         out["holdout_accuracy"] = float(accuracy_score(y, hp))

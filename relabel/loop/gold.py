@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Set
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from relabel.errors import NotTrainedError
 from relabel.project import Project, RankedSamples
 from relabel.review.gold import Item, draw_gold, evidence_of, predicted_evidence
 
@@ -58,16 +58,9 @@ def gold_items(
 def holdout_records(project: Project) -> list[Any]:
     """The held-out manifest's records with a class label and an id that is not a sample
     id of the store (an id the store knows would mix two images in one answer record)."""
-    holdout = project.config.dataset.holdout
-    if not holdout:
-        return []
-    from relabel import data as dataset_mod
-
-    path = Path(holdout) if Path(holdout).is_absolute() else project.root / holdout
-    records, _ = dataset_mod.read_manifest(path)
     known = set(project.store.labels()["sample_id"])
     classes = set(project.config.dataset.classes)
-    usable = (r for r in records if r.sample_id not in known and r.label in classes)
+    usable = (r for r in project.holdout() if r.sample_id not in known and r.label in classes)
     return sorted(usable, key=lambda r: r.sample_id)
 
 
@@ -75,15 +68,11 @@ def _holdout_evidence(project: Project, records: list[Any], ranked: RankedSample
     """Evidence for held-out gold images: the newest run's model predicts them."""
     if not records:
         return []
-    from relabel import training
-
-    model = project.root / "runs" / ranked.run_id / "model.keras"
-    if not model.is_file():
-        log.warning("gold tasks: run %s has no final model; held-out images left out", model)
+    try:
+        probs = project.predict([r.path for r in records], ranked.run_id)
+    except NotTrainedError as exc:
+        log.warning("gold tasks: held-out images left out (%s)", exc)
         return []
-    probs = training.predict_probabilities(
-        model, [r.path for r in records], project.train_settings()
-    )
     classes = project.config.dataset.classes
     return [
         (r.sample_id, predicted_evidence(r.label, p, classes, ranked.run_id, r.path))

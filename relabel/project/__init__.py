@@ -19,6 +19,7 @@ Folder layout::
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from relabel.config import Config
 from relabel.errors import StoreError
 from relabel.infra.progress import Progress
 from relabel.project import create, ranking, reports, train
+from relabel.project import predict as predictions
 from relabel.project import samples as project_samples
 from relabel.project.create import SKIPPED_FILE, InitOptions, InitResult
 from relabel.project.ranking import SCORE_COLUMNS, RankedSamples
@@ -137,6 +139,20 @@ class Project:
         return create.init_project(Path(root), opts)
 
     # -- training ---------------------------------------------------------------------------
+    def holdout(self) -> list[Any]:
+        """The valid rows of the held-out manifest (``dataset.holdout``), as records."""
+        return predictions.holdout_records(self.root, self.config)
+
+    def predict(self, paths: Sequence[str], run_id: str | None = None) -> np.ndarray:
+        """Class probabilities of images by a run's final model (default: the newest).
+
+        Raises
+        ------
+        NotTrainedError
+            No finished run, or the run has no final model.
+        """
+        return predictions.predict(self.root, self.config, self.store, paths, run_id)
+
     def train_settings(self) -> Any:
         """The :class:`relabel.training.TrainSettings` for this project's config."""
         return train.train_settings(self.config, self.root)

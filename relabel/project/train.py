@@ -8,11 +8,9 @@ that looks finished. relabel.training is used only through the names it exports.
 
 from __future__ import annotations
 
-import functools
 import logging
 import shutil
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +22,7 @@ from relabel import data as dataset_mod
 from relabel.config import Config
 from relabel.infra.atomic import atomic_path, partial_path
 from relabel.infra.progress import Progress
+from relabel.project.engine import Engine, engine_for
 from relabel.project.runs import (
     EMBEDDINGS_FILE,
     FOLD_CHECKPOINTS,
@@ -116,28 +115,6 @@ def check_images(config: Config, samples: pd.DataFrame, progress: Progress | Non
         )
 
 
-def _engine(config: Config) -> tuple[Callable[..., Any], Callable[..., Any], Callable[..., Any]]:
-    """The cross-validation, final-model and embedding functions of the config's
-    ``training.executor``: relabel's own, or their Ray versions bound to the executor."""
-    from relabel import training
-    from relabel.training import embed
-
-    executor = training.Executor.from_config(config)
-    if not executor.is_ray:
-        return (
-            training.cross_validated_probabilities,
-            training.train_final_model,
-            embed.embed_images,
-        )
-    from relabel.training import on_ray
-
-    return (
-        functools.partial(on_ray.cross_validated_probabilities, executor=executor),
-        functools.partial(on_ray.train_final_model, executor=executor),
-        functools.partial(on_ray.embed_images, executor=executor),
-    )
-
-
 @dataclass(frozen=True)
 class _Job:
     """What one run fits: the samples' paths and labels, with the run's settings."""
@@ -156,13 +133,11 @@ class _Job:
         return len(self.config.dataset.classes)
 
 
-def _fit_embed(
-    job: _Job, folder: Path, images: Any, embed_images: Callable[..., Any]
-) -> tuple[Any, Any]:
+def _fit_embed(job: _Job, folder: Path, images: Any, engine: Engine) -> tuple[Any, Any]:
     """``model.mode = "embed"``: backbone features (kept as ``embeddings.npy``), then a head."""
     from relabel.training import embed
 
-    features = embed_images(job.paths, job.settings, job.progress, images=images)
+    features = engine.embed(job.paths, job.settings, job.progress, images=images)
     np.save(folder / EMBEDDINGS_FILE, features)
     cv = embed.cross_validated_probabilities(
         features, job.y, job.n_classes, job.settings, job.progress
@@ -190,21 +165,21 @@ def _fit(job: _Job, folder: Path) -> tuple[Any, Any]:
     """
     from relabel import training
 
-    cross_validate, train_final, embed_images = _engine(job.config)
+    engine = engine_for(job.config)
     cache = folder / IMAGE_CACHE
     s, progress = job.settings, job.progress
     try:
         images = training.decode_images(job.paths, s, cache, progress) if s.cache_images else None
         if job.config.model.mode == "embed":
-            return _fit_embed(job, folder, images, embed_images)
+            return _fit_embed(job, folder, images, engine)
         checkpoints = job.root / RUNS_DIR / FOLD_CHECKPOINTS
-        cv = cross_validate(
+        cv = engine.cross_validate(
             job.paths, job.y, job.n_classes, s, progress, images=images, checkpoints=checkpoints
         )
         fit = None
         if job.final_model:
             progress("final model on all samples")
-            fit = train_final(
+            fit = engine.train_final(
                 job.paths, job.y, job.n_classes, s, folder / MODEL_FILE, progress, images=images
             )
         return cv, fit

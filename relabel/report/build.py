@@ -111,14 +111,7 @@ def _shift(project: Project, given: np.ndarray, paths: list[str], new_images: Pa
     known = [r for r in records if r.label in classes]
     predicted = len(known) < len(records)
     if predicted:
-        from relabel import training
-
-        run = project.store.latest_run("train")
-        model = project.root / "runs" / (run["run_id"] if run else "") / "model.keras"
-        probs = training.predict_probabilities(
-            model, [r.path for r in records], project.train_settings()
-        )
-        new_labels = np.asarray(probs).argmax(axis=1)
+        new_labels = project.predict([r.path for r in records]).argmax(axis=1)
     else:
         index = {c: i for i, c in enumerate(classes)}
         new_labels = np.asarray([index[r.label] for r in records])

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from relabel.errors import TrainingError
+from relabel.infra import failpoints
 from relabel.infra.progress import Progress, count
 from relabel.training.images import ImageSource, check_files_exist, images_of, naming_bad_images
 from relabel.training.keras_env import keras_module, quiet_keras_warnings
@@ -257,8 +258,9 @@ def keras_fit(
 
     Every path that trains reaches Keras through this function: :func:`fit_model`, each
     fold of a cross-validation (in this process or in a Ray task), the final model. The
-    test suite replaces it to refuse training in tests that do not ask for it (see
-    ``tests/conftest.py``), so a new way into ``model.fit`` must come through here.
+    test suite refuses training in tests that do not ask for it, in this process and in
+    child processes (``RELABEL_REFUSE=training``, see :func:`relabel.infra.failpoints.refuse`
+    and ``tests/conftest.py``), so a new way into ``model.fit`` must come through here.
 
     Parameters
     ----------
@@ -273,6 +275,7 @@ def keras_fit(
     callbacks : list
         Keras callbacks.
     """
+    failpoints.refuse("training")
     model.fit(
         train,
         validation_data=validation,

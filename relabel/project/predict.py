@@ -1,0 +1,65 @@
+"""Predictions of a run's final model: for the held-out manifest and for new images.
+
+The held-out manifest (``dataset.holdout``) holds images outside the training set,
+labelled by someone the data lead trusts; a cycle measures its accuracy on them, and gold
+tasks draw from them. Predictions go through the project's engine
+(:mod:`relabel.project.engine`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from relabel import data as dataset_mod
+from relabel.config import Config
+from relabel.errors import NotTrainedError
+from relabel.project.engine import engine_for
+from relabel.project.runs import MODEL_FILE, run_dir
+from relabel.project.train import train_settings
+from relabel.store import Store
+
+log = logging.getLogger("relabel.project")
+
+
+def holdout_records(root: Path, config: Config) -> list[Any]:
+    """Every valid row of the held-out manifest (none when there is no ``dataset.holdout``).
+
+    Invalid rows are left out with a warning.
+    """
+    holdout = config.dataset.holdout
+    if not holdout:
+        return []
+    path = Path(holdout) if Path(holdout).is_absolute() else Path(root) / holdout
+    records, problems = dataset_mod.read_manifest(path)
+    if problems:
+        log.warning("held-out manifest %s: %d invalid row(s) ignored", path, len(problems))
+    return records
+
+
+def predict(
+    root: Path, config: Config, store: Store, paths: Sequence[str], run_id: str | None = None
+) -> np.ndarray:
+    """The class probabilities of ``paths`` by a run's final model (default: the newest).
+
+    Raises
+    ------
+    NotTrainedError
+        No finished run, or the run has no final model.
+    """
+    if run_id is None:
+        run = store.latest_run("train")
+        if run is None:
+            raise NotTrainedError(f"{root}: no trained run yet; run: relabel train {root}")
+        run_id = str(run["run_id"])
+    model = run_dir(root, run_id) / MODEL_FILE
+    if not model.is_file():
+        raise NotTrainedError(
+            f"{model}: run {run_id} has no final model; retrain with: relabel train {root}"
+        )
+    probs = engine_for(config).predict(model, list(paths), train_settings(config, root))
+    return np.asarray(probs, dtype=float)
