@@ -52,6 +52,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.add_marker(marker)
 
 
+@pytest.fixture(autouse=True)
+def _logging_restored() -> Iterator[None]:
+    """Undo a test's logging set-up (``relabel``'s CLI, run in process, replaces the root
+    logger's handlers and sets levels), so that no handler leaks into the next test."""
+    from tests.clirun import logging_restored
+
+    with logging_restored():
+        yield
+
+
 # ---------------------------------------------------------------------------------------
 # Training: the ``trains`` fixture marks a test slow; without it, training is refused.
 # ---------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ import relabel
 from relabel.errors import ScoringInputError
 from relabel.infra.progress import TerminalProgress, bars_wanted, count
 from relabel.ranking import scores as scoring
+from tests.clirun import Ran, relabel_in_process
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -104,15 +105,9 @@ def _tiny_project(tmp_path: Path) -> Path:
     return tmp_path / "proj"
 
 
-def _relabel(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "relabel.cli", *args],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+def _relabel(args: list[str], env: dict[str, str]) -> Ran:
+    """``relabel ARGS`` in this process, with ``env`` on top of this environment."""
+    return relabel_in_process(args, {**os.environ, **env})
 
 
 def test_train_shows_bars_with_eta_and_json_logs_show_none(

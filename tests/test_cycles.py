@@ -8,6 +8,9 @@
 * a second ``relabel cycle`` on a locked project exits at once with code 5;
 * ``relabel demo`` (README command one) runs to the end on the session's server.
 
+The commands run in this process (``tests/clirun.py``), but for those killed at a
+failpoint, which run as child processes.
+
 Plumbing, not quality: every project here trains a tiny model (8x8 images, 2 folds, 2
 epochs); the review yield of the real demo settings is measured by the benchmarks.
 """
@@ -15,7 +18,6 @@ epochs); the review yield of the real demo settings is measured by the benchmark
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -27,23 +29,21 @@ from relabel.errors import ExitCode
 from relabel.infra.lock import project_lock
 from relabel.project import Project
 from relabel.studio.client import StudioClient
+from tests.clirun import Ran, relabel_in_process, relabel_subprocess
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "projects" / "digits" / "relabel.toml"
 NOISE = "1>7:0.3,3>8:0.3,5>6:0.3"
 
 
-def relabel(
-    args: list[str], env: dict[str, str], timeout: float = 900
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "relabel.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=ROOT,
-    )
+def relabel(args: list[str], env: dict[str, str]) -> Ran:
+    """``relabel ARGS`` in this process (``env``: its whole environment)."""
+    return relabel_in_process(args, env, cwd=ROOT)
+
+
+def relabel_killed(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``relabel ARGS`` as a child process, for a run that kills itself at a failpoint."""
+    return relabel_subprocess(args, env, cwd=ROOT, timeout=900)
 
 
 def tiny(text: str, **changes: str) -> str:
@@ -144,11 +144,11 @@ def test_killed_cycle_ends_like_an_uninterrupted_one(
     killed = make_project(tmp_path, manifest, "killed")
     args = cycle(killed)
     # SIGKILL right after Label Studio imported the tasks, before the store recorded them
-    r = relabel(args, {**env, "RELABEL_FAILPOINT": "push:after_import"})
+    r = relabel_killed(args, {**env, "RELABEL_FAILPOINT": "push:after_import"})
     assert r.returncode == -9, r.stderr
     assert {t[1] for t in store_tasks(killed)} == {"pending"}
     # SIGKILL in the pull, after the reviews were read, before they were applied
-    r = relabel(args, {**env, "RELABEL_FAILPOINT": "apply:before_commit"})
+    r = relabel_killed(args, {**env, "RELABEL_FAILPOINT": "apply:before_commit"})
     assert r.returncode == -9, r.stderr
     assert all(v[3] == "original" for v in label_versions(killed))
     r = relabel(args, env)

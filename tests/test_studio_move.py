@@ -31,6 +31,7 @@ from tests.test_roundtrip import (
     annotate,
     make_project,
     relabel_cmd,
+    relabel_killed,
     studio_env,
     task_map,
     versions,
@@ -259,7 +260,7 @@ def test_killed_push_finishes_after_the_server_moved_to_another_port(
     reviewer = client.ensure_user("ann@relabel.test")
     project = make_project(tmp_path, 9, budget=9)
     env = studio_env(client, server.token)
-    killed = relabel_cmd(
+    killed = relabel_killed(
         ["push", str(project), "--batch-size", "2"],
         {**env, "RELABEL_FAILPOINT": "push:after_import:2"},
     )
