@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import relabel
@@ -51,8 +52,26 @@ def test_find_label_issues_is_the_scoring_core_as_a_dataframe() -> None:
 
 
 def test_the_readme_scoring_block_runs(capsys: pytest.CaptureFixture[str]) -> None:
-    exec(compile(readme_blocks()[0], "README.md", "exec"), {})
-    assert "label_issue" in capsys.readouterr().out or "ok" in capsys.readouterr().out
+    scope: dict[str, object] = {}
+    exec(compile(readme_blocks()[0], "README.md", "exec"), scope)
+    out = capsys.readouterr().out
+    issues = scope["issues"]
+    assert isinstance(issues, pd.DataFrame)
+    # both wrong labels found: sample 1 (a dog labelled cat), sample 5 (a cat labelled fox)
+    assert issues["is_label_issue"].tolist() == [False, True, False, False, False, True]
+    # it prints the three most suspicious samples, most suspicious first
+    assert out == f"{issues.sort_values('rank').head(3)}\n"
+    rows = [line.split() for line in out.splitlines()[1:4]]
+    assert [row[:3] for row in rows] == [
+        ["1", "cat", "dog"],
+        ["5", "fox", "cat"],
+        ["0", "cat", "cat"],
+    ]
+    assert [row[-3:] for row in rows] == [
+        ["1", "label_issue", "True"],
+        ["2", "label_issue", "True"],
+        ["3", "ok", "False"],
+    ]
 
 
 def test_importing_relabel_does_not_import_tensorflow_or_the_sdk() -> None:
