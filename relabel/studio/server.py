@@ -11,8 +11,9 @@ a CLEAN environment (Label Studio also reads plain names such as ``PORT``, ``HOS
 admin user and its legacy API token are created on the first start of a data folder.
 
 Label Studio's first start on an empty data folder migrates its database (30-90 s). A
-folder migrated once per Label Studio version is cached (:func:`template_dir`) and copied
-into each new data folder (:func:`seed_data_dir`), which then starts in seconds.
+folder migrated once per Label Studio version is cached (:func:`template_dir`; made by
+:func:`install_server`, or by the first start) and copied into each new data folder
+(:func:`seed_data_dir`), which then starts in seconds.
 """
 
 from __future__ import annotations
@@ -120,7 +121,8 @@ def installed_version(venv_dir: Path) -> str | None:
 
 
 def install_server(venv_dir: Path, version: str = DEFAULT_VERSION) -> Path:
-    """Install ``label-studio==version`` into its own venv unless it is already there.
+    """Install ``label-studio==version`` into its own venv unless it is already there, and
+    migrate its database once into the cached template (:func:`seed_data_dir`).
 
     Parameters
     ----------
@@ -137,14 +139,21 @@ def install_server(venv_dir: Path, version: str = DEFAULT_VERSION) -> Path:
     Raises
     ------
     StudioError
-        The venv could not be created or pip failed (the message ends with pip's output).
+        The venv could not be created, pip failed (the message ends with pip's output) or
+        the server that makes the template did not start (the message ends with its log).
     """
     venv_dir = Path(venv_dir).expanduser().resolve()
     exe = _executable(venv_dir, "label-studio")
     have = installed_version(venv_dir)
     if have == version:
         log.debug("label-studio %s already installed in %s", version, venv_dir)
-        return exe
+    else:
+        _pip_install(venv_dir, version, have)
+    _template(venv_dir, version, _HEALTH_TIMEOUT_S)  # about a minute, once per version
+    return exe
+
+
+def _pip_install(venv_dir: Path, version: str, have: str | None) -> None:
     if not _executable(venv_dir, "python").exists():
         log.info("creating a venv for Label Studio in %s", venv_dir)
         venv_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -166,10 +175,9 @@ def install_server(venv_dir: Path, version: str = DEFAULT_VERSION) -> Path:
         ],
         f"pip install label-studio=={version}",
     )
-    if installed_version(venv_dir) != version or not exe.exists():
+    if installed_version(venv_dir) != version or not _executable(venv_dir, "label-studio").exists():
         raise StudioError(f"label-studio {version} is still missing from {venv_dir} after pip")
     log.info("label-studio %s installed in %s", version, venv_dir)
-    return exe
 
 
 def _run_or_raise(cmd: list[str], what: str) -> None:
