@@ -86,11 +86,11 @@ def digits_data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 def make_project(
-    root: Path, manifest: Path, title: str, *, budget: int = 24, epochs: int = 8
+    root: Path, manifest: Path, title: str, *, budget: int = 24, epochs: int = 2
 ) -> Path:
-    """A copy of the bundled demo project on ``manifest`` with a tiny model (on 400 images,
-    8 epochs of batches of 16: as many steps as 2 epochs of the demo's 1,797, enough for
-    the ranking to put injected errors in the budget)."""
+    """A copy of the bundled demo project on ``manifest`` with a tiny model (400 images,
+    batches of 16, 2 epochs: enough for the ranking to put injected errors in the budget,
+    which the killed-cycle test checks)."""
     project = root / title
     project.mkdir(parents=True)
     text = tiny(
