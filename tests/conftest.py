@@ -52,6 +52,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.add_marker(marker)
 
 
+@pytest.fixture(autouse=True)
+def _logging_restored() -> Iterator[None]:
+    """Undo a test's logging set-up (``relabel``'s CLI, run in process, replaces the root
+    logger's handlers and sets levels), so that no handler leaks into the next test."""
+    from tests.clirun import logging_restored
+
+    with logging_restored():
+        yield
+
+
 # ---------------------------------------------------------------------------------------
 # Training: the ``trains`` fixture marks a test slow; without it, training is refused.
 # ---------------------------------------------------------------------------------------
@@ -114,6 +124,9 @@ def _training_needs_the_trains_fixture(
 # ~/.local/share/relabel/studio-venv, installed on first use: about a minute and 1 GB),
 # on 127.0.0.1 with a free port, a temporary data folder and a fresh random token; it is
 # stopped at the end of the session. If it cannot start, the tests FAIL (never skip).
+# The data folder is a copy of a migrated one cached per Label Studio version (made on the
+# first start ever, about a minute: relabel.studio.server.seed_data_dir), so the server
+# is up in seconds; the admin, password and token are created afresh for each session.
 # ---------------------------------------------------------------------------------------
 
 STUDIO_ADMIN = "admin@relabel.test"
@@ -140,6 +153,29 @@ def studio_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSer
         )
     except Exception as exc:  # the studio tests must fail, not skip
         pytest.fail(f"could not start Label Studio for the studio tests: {exc}", pytrace=False)
+    try:
+        yield local
+    finally:
+        local.stop()
+
+
+@pytest.fixture
+def own_studio_server(tmp_path: Path, studio_server: LocalServer) -> Iterator[LocalServer]:
+    """A second Label Studio for one test (one it may stop, restart or move), stopped after.
+
+    Its data folder is a copy of the migrated template the session's server was made from
+    (:func:`relabel.studio.server.seed_data_dir`), so it starts in seconds; its admin and
+    token are its own.
+    """
+    from relabel.studio import server
+
+    local = server.start_server(
+        studio_server.venv_dir or server.default_venv(),
+        tmp_path / "own-label-studio",
+        username="own@relabel.test",
+        password=secrets.token_urlsafe(16),
+        token=secrets.token_hex(20),
+    )
     try:
         yield local
     finally:

@@ -16,12 +16,14 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import relabel
 from relabel import ranking as scoring
 from relabel.errors import ScoringInputError
 from relabel.infra.progress import TerminalProgress, bars_wanted, count
+from tests.clirun import Ran, relabel_in_process
 
 ROOT = Path(__file__).resolve().parents[1]
 API_PAGE = "docs/python-api.md"
@@ -49,8 +51,26 @@ def test_find_label_issues_is_the_scoring_core_as_a_dataframe() -> None:
 
 
 def test_the_api_page_scoring_block_runs(capsys: pytest.CaptureFixture[str]) -> None:
-    exec(compile(doc_blocks()[0], API_PAGE, "exec"), {})
-    assert "label_issue" in capsys.readouterr().out or "ok" in capsys.readouterr().out
+    scope: dict[str, object] = {}
+    exec(compile(doc_blocks()[0], API_PAGE, "exec"), scope)
+    out = capsys.readouterr().out
+    issues = scope["issues"]
+    assert isinstance(issues, pd.DataFrame)
+    # both wrong labels found: sample 1 (a dog labelled cat), sample 5 (a cat labelled fox)
+    assert issues["is_label_issue"].tolist() == [False, True, False, False, False, True]
+    # it prints the three most suspicious samples, most suspicious first
+    assert out == f"{issues.sort_values('rank').head(3)}\n"
+    rows = [line.split() for line in out.splitlines()[1:4]]
+    assert [row[:3] for row in rows] == [
+        ["1", "cat", "dog"],
+        ["5", "fox", "cat"],
+        ["0", "cat", "cat"],
+    ]
+    assert [row[-3:] for row in rows] == [
+        ["1", "label_issue", "True"],
+        ["2", "label_issue", "True"],
+        ["3", "ok", "False"],
+    ]
 
 
 def test_the_api_page_scoring_functions_block_runs(capsys: pytest.CaptureFixture[str]) -> None:
@@ -105,21 +125,17 @@ def _tiny_project(tmp_path: Path) -> Path:
     from relabel.project import Project
 
     data = write_digits(tmp_path / "data", size=8)
+    rows = data.manifest.read_text().splitlines(keepends=True)
+    data.manifest.write_text("".join(rows[:241]))  # 240 digits: the bars are what is tested
     Project.init(tmp_path / "proj", manifest=data.manifest, folds=2, image_size=[8, 8])
     toml = tmp_path / "proj" / "relabel.toml"
     toml.write_text(toml.read_text().replace("epochs = 15", "epochs = 2"))
     return tmp_path / "proj"
 
 
-def _relabel(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "relabel.cli", *args],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+def _relabel(args: list[str], env: dict[str, str]) -> Ran:
+    """``relabel ARGS`` in this process, with ``env`` on top of this environment."""
+    return relabel_in_process(args, {**os.environ, **env})
 
 
 def test_train_shows_bars_with_eta_and_json_logs_show_none(
@@ -147,6 +163,18 @@ def test_the_api_page_project_block_runs_against_label_studio(
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("LABEL_STUDIO_URL", studio_server.url)
     monkeypatch.setenv("LABEL_STUDIO_API_KEY", studio_server.token)
+    # The block runs as written; only the project it makes trains 1 epoch instead of 15:
+    # this test is about the API's steps, not the model (the benchmarks measure that).
+    init = relabel.Project.init.__func__  # type: ignore[attr-defined]
+
+    def init_one_epoch(cls: type, root: Path, **kwargs: object) -> object:
+        done = init(cls, root, **kwargs)
+        toml = Path(root) / "relabel.toml"
+        assert "\nepochs = 15\n" in toml.read_text()
+        toml.write_text(toml.read_text().replace("\nepochs = 15\n", "\nepochs = 1\n"))
+        return done
+
+    monkeypatch.setattr(relabel.Project, "init", classmethod(init_one_epoch))
     scope: dict[str, object] = {}
     exec(compile(doc_blocks()[1], API_PAGE, "exec"), scope)
     assert scope["result"].n_samples == 1797  # type: ignore[attr-defined]

@@ -419,17 +419,17 @@ def test_entrypoint_stops_promptly_on_sigterm(
             assert time.monotonic() < deadline, "the loop never started a cycle"
             time.sleep(0.02)
         time.sleep(0.2)  # now inside the cycle, or sleeping between cycles
-        started = time.monotonic()
         proc.send_signal(signal.SIGTERM)
+        # the cycle (sleep 30) and the interval (30 s) are far longer than this bound: a
+        # worker that waited for either to end would not exit within it
         _, stderr = proc.communicate(timeout=10)
-        took = time.monotonic() - started
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
     assert proc.returncode == 0, stderr
-    assert took < 3, f"took {took:.1f} s to stop"
     assert _json_lines(stderr)[-1]["message"] == "worker stopped"
+    assert len((tmp_path / "calls").read_text().splitlines()) == 1  # no cycle after the stop
     if phase == "cycle":
         pid = int((tmp_path / "sleep.pid").read_text())
         with pytest.raises(ProcessLookupError):

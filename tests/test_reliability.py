@@ -20,7 +20,6 @@ import re
 import struct
 import subprocess
 import sys
-import traceback
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
@@ -30,13 +29,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from click.testing import CliRunner
 from PIL import Image
 
-from relabel.cli import main
 from relabel.errors import ExitCode
 from relabel.infra.lock import project_lock
 from relabel.project import Project
+from tests.clirun import Ran, relabel_in_process, relabel_subprocess
 from tests.imagefiles import write_manifest_dataset, write_png
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,12 +63,11 @@ def tree(folder: Path) -> dict[str, str] | None:
 
 
 def invoke(argv: list[str], env: dict[str, str | None]) -> tuple[int, str]:
-    """Run ``relabel ARGV``; return the exit code and stdout + stderr (with any traceback)."""
-    result = CliRunner().invoke(main, argv, env=env, catch_exceptions=True)
-    out = result.output
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        out += "".join(traceback.format_exception(result.exception))
-    return result.exit_code, out
+    """Run ``relabel ARGV`` with ``env`` on top of this environment (None: unset); return
+    the exit code and stdout + stderr (with any traceback)."""
+    full = {k: v for k, v in {**os.environ, **env}.items() if v is not None}
+    ran = relabel_in_process(argv, full)
+    return ran.returncode, ran.stdout + ran.stderr
 
 
 def data(tmp: Path, **kwargs: object) -> Path:
@@ -942,18 +939,42 @@ FAULTS = [
 ]
 
 
-def relabel_child(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def _env(extra: dict[str, str]) -> dict[str, str]:
     full = {k: v for k, v in os.environ.items() if not k.startswith("LABEL_STUDIO")}
-    full.update(env)
-    return subprocess.run(
-        [sys.executable, "-m", "relabel.cli", *argv],
-        env=full,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=ROOT,
-        check=False,
-    )
+    full.update(extra)
+    return full
+
+
+def relabel_child(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``relabel ARGV`` as a child process (it kills itself at the failpoint in ``env``)."""
+    return relabel_subprocess(argv, _env(env), cwd=ROOT)
+
+
+def relabel_here(argv: list[str], env: dict[str, str]) -> Ran:
+    """``relabel ARGV`` in this process, with the environment of :func:`relabel_child`."""
+    return relabel_in_process(argv, _env(env), cwd=ROOT)
+
+
+def test_the_command_exits_with_the_documented_code_as_a_process(tmp_path: Path) -> None:
+    """The ``relabel`` console script and ``python -m relabel.cli`` as real processes: the
+    exit code of a library error reaches the shell (the cases above run in this process)."""
+    proj = trained(tmp_path)
+    env = _env({"LABEL_STUDIO_URL": CLOSED_PORT})  # and no token
+    script = Path(sys.executable).with_name("relabel")
+    assert script.is_file(), f"no console script {script}: run make install (pip install -e .)"
+    for command in ([str(script)], [sys.executable, "-m", "relabel.cli"]):
+        done = subprocess.run(
+            [*command, "push", str(proj)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=ROOT,
+            check=False,
+        )
+        assert done.returncode == INVALID, (command, done.stderr)
+        assert "LABEL_STUDIO_API_KEY is not set" in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr
 
 
 def test_kill_9_during_init(tmp_path: Path) -> None:
@@ -961,7 +982,7 @@ def test_kill_9_during_init(tmp_path: Path) -> None:
     killed = relabel_child(argv, {"RELABEL_FAILPOINT": "init:before_commit"})
     assert killed.returncode == -9, killed.stderr
     assert not (tmp_path / "proj" / "relabel.db").exists()  # the store is the commit point
-    again = relabel_child(argv, {})
+    again = relabel_here(argv, {})
     assert again.returncode == 0, again.stderr
     assert "12 samples, 2 classes" in again.stdout
     assert not list((tmp_path / "proj").glob("*.partial*"))
@@ -977,7 +998,7 @@ def test_kill_9_during_push(tmp_path: Path, studio_server, studio_client) -> Non
     argv = ["push", str(proj), "--batch-size", "2"]
     killed = relabel_child(argv, {**env, "RELABEL_FAILPOINT": "push:after_import:2"})
     assert killed.returncode == -9, killed.stderr
-    done = relabel_child(argv, env)
+    done = relabel_here(argv, env)
     assert done.returncode == 0, done.stderr
     with Project.open(proj) as p:
         rows = p.store.conn.execute("SELECT sample_id, task_id, state FROM tasks").fetchall()
@@ -991,7 +1012,7 @@ def test_kill_9_during_push(tmp_path: Path, studio_server, studio_client) -> Non
 def test_kill_9_during_pull(tmp_path: Path, studio_server, studio_client) -> None:
     proj = trained(tmp_path)
     env = {"LABEL_STUDIO_URL": studio_client.url, "LABEL_STUDIO_API_KEY": studio_server.token}
-    assert relabel_child(["push", str(proj)], env).returncode == 0
+    assert relabel_here(["push", str(proj)], env).returncode == 0
     with Project.open(proj) as p:
         tasks = dict(p.store.conn.execute("SELECT sample_id, task_id FROM tasks").fetchall())
         given = dict(zip(*p.store.labels()[["sample_id", "label"]].T.to_numpy(), strict=True))
@@ -1011,9 +1032,9 @@ def test_kill_9_during_pull(tmp_path: Path, studio_server, studio_client) -> Non
             ]
 
     assert changed() == []
-    assert relabel_child(["pull", str(proj)], env).returncode == 0
+    assert relabel_here(["pull", str(proj)], env).returncode == 0
     first = changed()
-    assert relabel_child(["pull", str(proj)], env).returncode == 0
+    assert relabel_here(["pull", str(proj)], env).returncode == 0
     assert changed() == first
     assert sorted(first) == sorted((sid, "fox") for sid in tasks if given[sid] != "fox")
     assert len(first) >= 1

@@ -172,7 +172,7 @@ def test_evaluate_equals_sklearn():
     given = rng.integers(0, k, n)
     logits = rng.normal(size=(n, k))
     logits[np.arange(n), given] += rng.normal(1.0, 1.0, n)
-    logits[:, 4] -= 6.0  # class 4 is (almost) never predicted: zero-division paths
+    logits[:, 4] -= 6.0  # class 4 is never predicted: the zero-division paths
     probs = np.round(np.exp(logits) / np.exp(logits).sum(1, keepdims=True), 2)  # ties
     ev = evaluate(given, probs, list("abcde"))
     pred = probs.argmax(axis=1)
@@ -184,7 +184,9 @@ def test_evaluate_equals_sklearn():
     np.testing.assert_allclose(ev.recall, r, rtol=0, atol=1e-12)
     np.testing.assert_allclose(ev.f1, f, rtol=0, atol=1e-12)
     np.testing.assert_array_equal(ev.support, s)
-    assert ev.precision[4] == 0.0 or ev.confusion[:, 4].sum() > 0
+    assert ev.confusion[:, 4].sum() == 0 and ev.support[4] > 0  # never predicted, but given
+    assert ev.precision[4] == 0.0 and ev.recall[4] == 0.0 and ev.f1[4] == 0.0
+    assert (ev.precision[:4] > 0).all()  # the other classes are predicted and sometimes right
     assert ev.accuracy == pytest.approx(accuracy_score(given, pred), abs=1e-12)
     assert ev.macro_f1 == pytest.approx(
         f1_score(given, pred, labels=labels, average="macro", zero_division=0), abs=1e-12

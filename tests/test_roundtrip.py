@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +28,7 @@ from relabel.project import Project
 from relabel.review.majority import NOT_SURE, NOT_VALID
 from relabel.store import now
 from relabel.studio.client import StudioClient
+from tests.clirun import Ran, relabel_in_process, relabel_subprocess
 from tests.imagefiles import write_png
 
 CLASSES = ["cat", "dog", "fox"]
@@ -191,14 +191,14 @@ def test_round_trip(tmp_path: Path, studio_client: StudioClient, reviewers: dict
     assert labels.loc["s004", "label"] == "dog"  # still open, unchanged
 
 
-def relabel_cmd(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "relabel.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+def relabel_cmd(args: list[str], env: dict[str, str]) -> Ran:
+    """``relabel ARGS`` in this process (``env``: its whole environment)."""
+    return relabel_in_process(args, env)
+
+
+def relabel_killed(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``relabel ARGS`` as a child process, for a run that kills itself at a failpoint."""
+    return relabel_subprocess(args, env)
 
 
 def studio_env(client: StudioClient, token: str, **extra: str) -> dict[str, str]:
@@ -212,7 +212,7 @@ def test_killed_push_resumes_with_one_task_per_sample(
 ) -> None:
     project = make_project(tmp_path, 9, budget=9)
     env = studio_env(studio_client, studio_server.token)
-    killed = relabel_cmd(
+    killed = relabel_killed(
         ["push", str(project), "--batch-size", "2"],
         {**env, "RELABEL_FAILPOINT": "push:after_import:2"},
     )
@@ -243,7 +243,7 @@ def test_killed_pull_applies_nothing_then_exactly_once(
     tasks = task_map(project)
     for sid in tasks:
         annotate(studio_client, tasks[sid], reviewers["ann"], "fox")
-    killed = relabel_cmd(
+    killed = relabel_killed(
         ["pull", str(project)], {**env, "RELABEL_FAILPOINT": "apply:before_commit"}
     )
     assert killed.returncode == -9

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import io
 import logging
+import re
+import sqlite3
 import threading
 import time
 import uuid
@@ -125,13 +128,17 @@ def test_client_rejects_bad_settings(monkeypatch: pytest.MonkeyPatch) -> None:
         StudioClient.from_env("RELABEL_TEST_LS_URL", "RELABEL_TEST_LS_KEY")
 
 
-def test_unreachable_server_is_reported_with_its_url() -> None:
+def test_unreachable_server_is_reported_with_its_url(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="relabel.studio.http")
     url = f"http://127.0.0.1:{server_mod.free_port()}"
     client = StudioClient(url, "token-123456", retries=2, backoff=0.01)
-    started = time.perf_counter()
     with pytest.raises(StudioUnreachableError, match=r"127\.0\.0\.1"):
         client.check()
-    assert time.perf_counter() - started < 10
+    # it gave up after its two tries (one log line each), without waiting on anything else
+    tries = [r.getMessage() for r in caplog.records if r.name == "relabel.studio.http"]
+    assert len(tries) == 2, tries
+    for line in tries:
+        assert re.fullmatch(rf"GET {re.escape(url)}/api/version -> ConnectError \(\d+ ms\)", line)
     with pytest.raises(StudioUnreachableError):
         client.import_tasks(1, [TaskSpec("s1", "data:image/png;base64,AAAA")], "inline")
 
@@ -546,6 +553,52 @@ def test_server_refuses_a_second_start(
     # a restarted data folder keeps its first token: start_server checks the one given
     assert server_mod._token_accepted(studio_server.url, studio_server.token)
     assert not server_mod._token_accepted(studio_server.url, "another-token-123")
+
+
+def test_a_new_data_folder_is_a_copy_of_the_migrated_template(
+    studio_server: server_mod.LocalServer,
+    own_studio_server: server_mod.LocalServer,
+    tmp_path: Path,
+) -> None:
+    """Label Studio's migrations run once per version, into the cached template; a new data
+    folder is a copy of it that starts without migrating, with its own admin, token and
+    secret key (the template holds none)."""
+    own, venv = own_studio_server, studio_server.venv_dir
+    assert venv is not None
+    version = server_mod.installed_version(venv)
+    assert version is not None
+    template = server_mod.template_dir(version)
+    names = {p.name for p in template.iterdir()}
+    assert server_mod.DATABASE in names
+    assert not names & {".env", server_mod.PID_FILE, server_mod.LOG_FILE}
+    uri = f"file:{template / server_mod.DATABASE}?mode=ro"
+    with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
+        assert db.execute("SELECT COUNT(*) FROM django_migrations").fetchone()[0] > 100
+        assert db.execute("SELECT COUNT(*) FROM htx_user").fetchone() == (0,)
+        assert db.execute("SELECT COUNT(*) FROM authtoken_token").fetchone() == (0,)
+    for file in template.rglob("*"):
+        if file.is_file():
+            assert studio_server.token.encode() not in file.read_bytes(), file
+            assert own.token.encode() not in file.read_bytes(), file
+    # the copy started without migrating (Label Studio prints this before it migrates)
+    assert "Initializing database" not in own.log_file.read_text()
+
+    # each server has its own admin and token, and its own secret key
+    assert server_mod._token_accepted(own.url, own.token)
+    assert not server_mod._token_accepted(own.url, studio_server.token)
+    assert not server_mod._token_accepted(studio_server.url, own.token)
+    keys = [(d / ".env").read_text() for d in (studio_server.data_dir, own.data_dir)]
+    assert all("SECRET_KEY=" in k for k in keys) and keys[0] != keys[1]
+
+    # a folder that was started before is left alone; a new one is filled
+    assert server_mod.seed_data_dir(venv, own.data_dir) is False
+    fresh = tmp_path / "fresh"
+    assert server_mod.seed_data_dir(venv, fresh) is True
+    assert (fresh / server_mod.DATABASE).read_bytes() == (
+        template / server_mod.DATABASE
+    ).read_bytes()
+    assert not (fresh / ".env").exists()
+    assert server_mod.seed_data_dir(venv, fresh) is False
 
 
 def test_stop_server_by_pid_file(tmp_path: Path) -> None:

@@ -1,10 +1,11 @@
 """The Label Studio project link survives a server move; URLs never leak credentials.
 
 Fast tier (no server): URL redaction, the HTTP log line, the store's binding.
-Studio tier (the session's REAL server): the server reached as ``localhost`` instead of
-``127.0.0.1`` and restarted on another port: push and pull carry on in the same Label
-Studio project (no second project, no duplicate task, no sample stuck); a bound project
-that is not at the new URL exits 7 and changes nothing; ``relabel studio bind``.
+Studio tier (REAL servers): the session's server reached as ``localhost`` instead of
+``127.0.0.1``, and a test's own server (``own_studio_server``) restarted on another port:
+push and pull carry on in the same Label Studio project (no second project, no duplicate
+task, no sample stuck); a bound project that is not at the new URL exits 7 and changes
+nothing; ``relabel studio bind``.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from tests.test_roundtrip import (
     annotate,
     make_project,
     relabel_cmd,
+    relabel_killed,
     studio_env,
     task_map,
     versions,
@@ -250,15 +252,15 @@ def test_push_and_pull_carry_on_when_reached_as_localhost(
 
 
 def test_killed_push_finishes_after_the_server_moved_to_another_port(
-    tmp_path: Path,
-    studio_server: LocalServer,
-    studio_client: StudioClient,
-    reviewer: int,
-    new_client: list[StudioClient],
+    tmp_path: Path, own_studio_server: LocalServer, new_client: list[StudioClient]
 ) -> None:
+    server = own_studio_server  # this test's own server: moving it disturbs no other test
+    client = server.client(retries=3, backoff=0.05, max_backoff=0.2)
+    new_client.append(client)
+    reviewer = client.ensure_user("ann@relabel.test")
     project = make_project(tmp_path, 9, budget=9)
-    env = studio_env(studio_client, studio_server.token)
-    killed = relabel_cmd(
+    env = studio_env(client, server.token)
+    killed = relabel_killed(
         ["push", str(project), "--batch-size", "2"],
         {**env, "RELABEL_FAILPOINT": "push:after_import:2"},
     )
@@ -266,41 +268,34 @@ def test_killed_push_finishes_after_the_server_moved_to_another_port(
     s = states(project)
     assert (s.count("open"), s.count("pending"), s.count("planned")) == (2, 2, 5)
     sp, _ = binding(project)
-    n_projects = count_projects(studio_server)
-    old_url, old_port = studio_server.url, studio_server.port
-    try:
-        studio_server.restart()  # the same data folder and token, on a free port
-        assert studio_server.port != old_port
-        new_url = studio_server.url
-        client = studio_server.client(retries=3, backoff=0.05, max_backoff=0.2)
-        new_client.append(client)
-        nenv = {**env, "LABEL_STUDIO_URL": new_url}
-        done = relabel_cmd(["push", str(project), "--batch-size", "2"], nenv)
-        assert done.returncode == 0, done.stderr
-        assert f"Label Studio moved: project {sp} found at {new_url} (was {old_url})" in (
-            done.stderr
-        )
-        assert binding(project) == (sp, new_url)
-        assert count_projects(studio_server) == n_projects  # the same project, no second
-        assert set(states(project)) == {"open"}  # nothing stuck planned or pending
-        tasks = task_map(project)
-        assert sorted(tasks) == [f"s{i:03d}" for i in range(9)]
-        in_studio = client.list_task_sample_ids(sp)
-        assert {k: len(v) for k, v in in_studio.items()} == dict.fromkeys(tasks, 1)
-        assert {k: v[0] for k, v in in_studio.items()} == tasks
+    n_projects = count_projects(server)
+    old_url, old_port = server.url, server.port
+    server.restart()  # the same data folder and token, on a free port
+    assert server.port != old_port
+    new_url = server.url
+    client = server.client(retries=3, backoff=0.05, max_backoff=0.2)
+    new_client.append(client)
+    nenv = {**env, "LABEL_STUDIO_URL": new_url}
+    done = relabel_cmd(["push", str(project), "--batch-size", "2"], nenv)
+    assert done.returncode == 0, done.stderr
+    assert f"Label Studio moved: project {sp} found at {new_url} (was {old_url})" in (done.stderr)
+    assert binding(project) == (sp, new_url)
+    assert count_projects(server) == n_projects  # the same project, no second
+    assert set(states(project)) == {"open"}  # nothing stuck planned or pending
+    tasks = task_map(project)
+    assert sorted(tasks) == [f"s{i:03d}" for i in range(9)]
+    in_studio = client.list_task_sample_ids(sp)
+    assert {k: len(v) for k, v in in_studio.items()} == dict.fromkeys(tasks, 1)
+    assert {k: v[0] for k, v in in_studio.items()} == tasks
 
-        for task in tasks.values():
-            annotate(client, task, reviewer, "cat")
-        pulled = relabel_cmd(["pull", str(project)], nenv)
-        assert pulled.returncode == 0, pulled.stderr
-        assert "moved" not in pulled.stderr
-        corrected = [f"s{i:03d}" for i in range(9) if CLASSES[i % 3] != "cat"]
-        assert versions(project) == [(sid, "cat", "active", "review") for sid in corrected]
-        assert set(states(project)) == {"resolved"}
-    finally:
-        studio_server.restart(port=old_port)  # the other tests hold clients for this URL
-    assert studio_server.url == old_url
-    assert studio_client.check()
+    for task in tasks.values():
+        annotate(client, task, reviewer, "cat")
+    pulled = relabel_cmd(["pull", str(project)], nenv)
+    assert pulled.returncode == 0, pulled.stderr
+    assert "moved" not in pulled.stderr
+    corrected = [f"s{i:03d}" for i in range(9) if CLASSES[i % 3] != "cat"]
+    assert versions(project) == [(sid, "cat", "active", "review") for sid in corrected]
+    assert set(states(project)) == {"resolved"}
 
 
 def test_a_bound_project_missing_at_the_new_url_exits_7_and_changes_nothing(

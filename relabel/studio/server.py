@@ -9,28 +9,62 @@ i.e. ``~/.local/share/relabel/studio-venv``).
 a CLEAN environment (Label Studio also reads plain names such as ``PORT``, ``HOST`` or
 ``DEBUG``), analytics, version checks and Sentry off: nothing leaves the machine. The
 admin user and its legacy API token are created on the first start of a data folder.
+
+Label Studio's first start on an empty data folder migrates its database (30-90 s). A
+folder migrated once per Label Studio version is cached (:func:`template_dir`; made by
+:func:`install_server`, or by the first start) and copied into each new data folder
+(:func:`seed_data_dir`), which then starts in seconds.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import signal
-import socket
+import shutil
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from filelock import FileLock
+
 from relabel.errors import StudioError
+from relabel.infra.atomic import atomic_path
+from relabel.studio.process import (
+    LOG_FILE,
+    PID_FILE,
+    free_port,
+    is_label_studio,
+    launch_on_a_port,
+    pid_alive,
+    read_pid_file,
+    terminate_group,
+)
 
 if TYPE_CHECKING:
     from relabel.studio.client import StudioClient
+
+__all__ = [
+    "DATABASE",
+    "DEFAULT_VERSION",
+    "LOCAL_UPLOAD_BATCH",
+    "LOG_FILE",
+    "PID_FILE",
+    "VENV_ENV",
+    "LocalServer",
+    "default_venv",
+    "free_port",
+    "install_server",
+    "installed_version",
+    "seed_data_dir",
+    "server_status",
+    "start_server",
+    "stop_server",
+    "template_dir",
+]
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +72,11 @@ log = logging.getLogger(__name__)
 DEFAULT_VERSION = "1.23.2"
 #: Environment variable naming the venv that holds the Label Studio server.
 VENV_ENV = "RELABEL_STUDIO_VENV"
-#: Files written into the data folder next to Label Studio's own.
-PID_FILE = "relabel-studio.pid"
-LOG_FILE = "relabel-studio.log"
+#: Label Studio's SQLite database in a data folder: there once the folder was started.
+DATABASE = "label_studio.sqlite3"
+#: Never copied from the template: Label Studio's ``.env`` (its SECRET_KEY, which signs
+#: sessions and JWTs: each data folder makes its own) and relabel's pid file and log.
+_NOT_COPIED = (".env", PID_FILE, LOG_FILE)
 
 _HEALTH_TIMEOUT_S = 180.0
 #: Files per upload request a server started here accepts (Label Studio's default: 100).
@@ -85,7 +121,8 @@ def installed_version(venv_dir: Path) -> str | None:
 
 
 def install_server(venv_dir: Path, version: str = DEFAULT_VERSION) -> Path:
-    """Install ``label-studio==version`` into its own venv unless it is already there.
+    """Install ``label-studio==version`` into its own venv unless it is already there, and
+    migrate its database once into the cached template (:func:`seed_data_dir`).
 
     Parameters
     ----------
@@ -102,14 +139,21 @@ def install_server(venv_dir: Path, version: str = DEFAULT_VERSION) -> Path:
     Raises
     ------
     StudioError
-        The venv could not be created or pip failed (the message ends with pip's output).
+        The venv could not be created, pip failed (the message ends with pip's output) or
+        the server that makes the template did not start (the message ends with its log).
     """
     venv_dir = Path(venv_dir).expanduser().resolve()
     exe = _executable(venv_dir, "label-studio")
     have = installed_version(venv_dir)
     if have == version:
         log.debug("label-studio %s already installed in %s", version, venv_dir)
-        return exe
+    else:
+        _pip_install(venv_dir, version, have)
+    _template(venv_dir, version, _HEALTH_TIMEOUT_S)  # about a minute, once per version
+    return exe
+
+
+def _pip_install(venv_dir: Path, version: str, have: str | None) -> None:
     if not _executable(venv_dir, "python").exists():
         log.info("creating a venv for Label Studio in %s", venv_dir)
         venv_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -131,10 +175,9 @@ def install_server(venv_dir: Path, version: str = DEFAULT_VERSION) -> Path:
         ],
         f"pip install label-studio=={version}",
     )
-    if installed_version(venv_dir) != version or not exe.exists():
+    if installed_version(venv_dir) != version or not _executable(venv_dir, "label-studio").exists():
         raise StudioError(f"label-studio {version} is still missing from {venv_dir} after pip")
     log.info("label-studio %s installed in %s", version, venv_dir)
-    return exe
 
 
 def _run_or_raise(cmd: list[str], what: str) -> None:
@@ -142,13 +185,6 @@ def _run_or_raise(cmd: list[str], what: str) -> None:
     if proc.returncode != 0:
         tail = (proc.stdout + proc.stderr)[-3000:]
         raise StudioError(f"could not {what} (exit {proc.returncode}):\n{tail}")
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """Return a TCP port that is free on ``host`` right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -186,13 +222,13 @@ class LocalServer:
         """True while the server process runs."""
         if self._proc is not None:
             return self._proc.poll() is None
-        return _pid_alive(self.pid)
+        return pid_alive(self.pid)
 
     def stop(self, timeout: float = 20.0) -> None:
         """Terminate the server's process group, wait, and kill it if it lingers."""
-        _terminate_group(self.pid, timeout, self._proc)
+        terminate_group(self.pid, timeout, self._proc)
         pid_file = self.data_dir / PID_FILE
-        if _read_pid_file(self.data_dir).get("pid") == self.pid:
+        if read_pid_file(self.data_dir).get("pid") == self.pid:
             pid_file.unlink(missing_ok=True)
         log.info("Label Studio (pid %d) stopped", self.pid)
 
@@ -223,85 +259,6 @@ class LocalServer:
         self.url, self.port, self.pid, self._proc = new.url, new.port, new.pid, new._proc
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _is_label_studio(pid: int) -> bool:
-    """Best-effort check that ``pid`` still is a Label Studio process (not a reused pid)."""
-    cmdline = Path(f"/proc/{pid}/cmdline")
-    if not Path("/proc/self/cmdline").exists():  # no procfs (macOS): trust the pid file
-        return _pid_alive(pid)
-    for _ in range(10):  # empty while the process is still being set up
-        try:
-            text = cmdline.read_bytes()
-        except OSError:
-            return False
-        if text:
-            return b"label-studio" in text or b"label_studio" in text
-        time.sleep(0.05)
-    return False
-
-
-def _terminate_group(pid: int, timeout: float, proc: subprocess.Popen[bytes] | None) -> None:
-    def gone() -> bool:
-        if proc is not None:
-            return proc.poll() is not None
-        try:  # reap it if it is our own child (else it would linger as a zombie)
-            if os.waitpid(pid, os.WNOHANG)[0] == pid:
-                return True
-        except ChildProcessError:
-            pass
-        return not _pid_alive(pid)
-
-    if gone():
-        return
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(pid, sig)  # started with start_new_session: pgid == pid
-        except ProcessLookupError:
-            return
-        except PermissionError:
-            os.kill(pid, sig)
-        deadline = time.monotonic() + (timeout if sig == signal.SIGTERM else 5.0)
-        while time.monotonic() < deadline:
-            if gone():
-                return
-            time.sleep(0.1)
-        if sig == signal.SIGTERM:
-            log.warning("Label Studio (pid %d) ignored SIGTERM; killing it", pid)
-
-
-def _read_pid_file(data_dir: Path) -> dict[str, object]:
-    try:
-        data = json.loads((Path(data_dir) / PID_FILE).read_text())
-        return data if isinstance(data, dict) else {}
-    except (OSError, ValueError):
-        return {}
-
-
-def _tail(path: Path, n: int = 40) -> str:
-    try:
-        lines = path.read_text(errors="replace").splitlines()
-    except OSError:
-        return "(no log)"
-    return "\n".join(lines[-n:])
-
-
-def _health(url: str, timeout: float = 2.0) -> bool:
-    try:
-        with urllib.request.urlopen(url + "/health", timeout=timeout) as resp:
-            return resp.status == 200 and b"UP" in resp.read()
-    except (OSError, urllib.error.URLError, ValueError):
-        return False
-
-
 def _token_accepted(url: str, token: str) -> bool:
     req = urllib.request.Request(
         url + "/api/current-user/whoami", headers={"Authorization": f"Token {token}"}
@@ -322,9 +279,9 @@ def server_status(data_dir: Path) -> dict[str, object] | None:
 
     None when no pid file exists or its process is gone.
     """
-    info = _read_pid_file(Path(data_dir))
+    info = read_pid_file(Path(data_dir))
     pid = info.get("pid")
-    if not isinstance(pid, int) or not _pid_alive(pid) or not _is_label_studio(pid):
+    if not isinstance(pid, int) or not pid_alive(pid) or not is_label_studio(pid):
         return None
     return info
 
@@ -333,11 +290,11 @@ def _server_env(
     venv_dir: Path,
     data_dir: Path,
     *,
-    username: str,
-    password: str,
-    token: str,
+    admin: tuple[str, str, str] | None,
     document_root: Path | None,
 ) -> dict[str, str]:
+    """The clean environment of ``label-studio start``; ``admin``: (user, password, token)
+    created on the first start of ``data_dir`` (None: no user, as for the template)."""
     env = {
         "PATH": os.pathsep.join([str(_bin_dir(venv_dir)), os.environ.get("PATH", "/usr/bin:/bin")]),
         "HOME": os.environ.get("HOME", str(data_dir)),
@@ -345,9 +302,6 @@ def _server_env(
         "PYTHONUNBUFFERED": "1",  # so the log shows the bound port at once
         "DJANGO_DB": "sqlite",
         "LABEL_STUDIO_BASE_DATA_DIR": str(data_dir),
-        "LABEL_STUDIO_USERNAME": username,
-        "LABEL_STUDIO_PASSWORD": password,
-        "LABEL_STUDIO_USER_TOKEN": token,
         "LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN": "true",
         "LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK": "true",
         "COLLECT_ANALYTICS": "false",
@@ -362,6 +316,9 @@ def _server_env(
         # more files per upload request than the default 100 (see LocalServer.client)
         "DATA_UPLOAD_MAX_NUMBER_FILES": str(LOCAL_UPLOAD_BATCH),
     }
+    if admin is not None:
+        env["LABEL_STUDIO_USERNAME"], env["LABEL_STUDIO_PASSWORD"] = admin[0], admin[1]
+        env["LABEL_STUDIO_USER_TOKEN"] = admin[2]
     if document_root is not None:
         env["LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED"] = "true"
         env["LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT"] = str(document_root)
@@ -378,6 +335,7 @@ def start_server(
     token: str,
     document_root: Path | None = None,
     timeout: float = _HEALTH_TIMEOUT_S,
+    seed: bool = True,
 ) -> LocalServer:
     """Start Label Studio on 127.0.0.1 and wait until it is healthy.
 
@@ -400,6 +358,10 @@ def start_server(
         Folder Label Studio may serve local files from (``local-files`` image mode).
     timeout : float
         Seconds to wait for ``/health`` (a fresh database takes about 30 s).
+    seed : bool
+        Fill a ``data_dir`` that was never started with a copy of the cached, migrated
+        data folder of this Label Studio version (:func:`seed_data_dir`; made on first
+        use). The admin and token are created by this start all the same.
 
     Returns
     -------
@@ -413,6 +375,43 @@ def start_server(
     """
     venv_dir = Path(venv_dir).expanduser().resolve()
     data_dir = Path(data_dir).expanduser().resolve()
+    exe = _startable(venv_dir, data_dir, token)
+    if document_root is not None:
+        document_root = Path(document_root).expanduser().resolve()
+        if not document_root.is_dir():
+            raise StudioError(f"the document root {document_root} is not a folder")
+    if seed:
+        seed_data_dir(venv_dir, data_dir, timeout=timeout)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    env = _server_env(
+        venv_dir, data_dir, admin=(username, password, token), document_root=document_root
+    )
+    proc, port = launch_on_a_port(exe, env, data_dir, port, timeout)
+    server = LocalServer(
+        url=f"http://127.0.0.1:{port}",
+        port=port,
+        pid=proc.pid,
+        username=username,
+        data_dir=data_dir,
+        document_root=document_root,
+        venv_dir=venv_dir,
+        token=token,
+        password=password,
+        _proc=proc,
+    )
+    if not _token_accepted(server.url, token):
+        server.stop()
+        raise StudioError(
+            f"Label Studio started from {data_dir} refuses the token given: the admin "
+            f"and its token are created on the FIRST start of a data folder only, so "
+            f"{data_dir} belongs to another token. Pass that token or use a fresh "
+            "data folder."
+        )
+    return server
+
+
+def _startable(venv_dir: Path, data_dir: Path, token: str) -> Path:
+    """The ``label-studio`` executable, once the start's preconditions hold."""
     exe = _executable(venv_dir, "label-studio")
     if not exe.exists():
         raise StudioError(
@@ -428,126 +427,106 @@ def start_server(
             f"{running.get('url')} (pid {running.get('pid')}); stop it first "
             f"(relabel studio stop --data-dir {data_dir})"
         )
-    data_dir.mkdir(parents=True, exist_ok=True)
-    if document_root is not None:
-        document_root = Path(document_root).expanduser().resolve()
-        if not document_root.is_dir():
-            raise StudioError(f"the document root {document_root} is not a folder")
-    env = _server_env(
-        venv_dir,
-        data_dir,
-        username=username,
-        password=password,
-        token=token,
-        document_root=document_root,
+    return exe
+
+
+# ---------------------------------------------------------------------------------------
+# The migrated data folder, cached per Label Studio version
+# ---------------------------------------------------------------------------------------
+
+
+def template_dir(version: str) -> Path:
+    """The cached, migrated data folder of Label Studio ``version``.
+
+    ``$XDG_CACHE_HOME/relabel/label-studio/VERSION`` (``~/.cache/relabel/...``). It holds
+    the migrated database and no user, token, password or secret key; deleting it is
+    safe (the next start makes it again).
+    """
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "relabel" / "label-studio" / version
+
+
+def seed_data_dir(venv_dir: Path, data_dir: Path, *, timeout: float = _HEALTH_TIMEOUT_S) -> bool:
+    """Fill a never-started data folder with a copy of the migrated template.
+
+    Label Studio's first start on an empty folder spends 30-90 s migrating its database;
+    the migrations only depend on the Label Studio version, so they run once per version,
+    into :func:`template_dir` (made here on first use, under a file lock). The template is
+    made by starting the server on an empty folder WITHOUT an admin, waiting until it is
+    healthy and stopping it: it holds no user, no token and no password, and its ``.env``
+    (the secret key) is not kept. The admin, its password and its token are then created
+    by the first start of the copy, from the environment, as on an empty folder; the copy
+    makes its own secret key.
+
+    Parameters
+    ----------
+    venv_dir : Path
+        The venv holding Label Studio (its version names the template).
+    data_dir : Path
+        The data folder to fill; created if missing.
+    timeout : float
+        Seconds to wait for ``/health`` while the template is made.
+
+    Returns
+    -------
+    bool
+        True when the template was copied; False when ``data_dir`` already has a
+        database (it is left as it is) or the venv has no Label Studio.
+
+    Raises
+    ------
+    StudioError
+        The server that makes the template did not start (the message ends with its log).
+    """
+    venv_dir, data_dir = Path(venv_dir).expanduser().resolve(), Path(data_dir).expanduser()
+    if (data_dir / DATABASE).exists():
+        return False
+    version = installed_version(venv_dir)
+    if version is None:
+        return False
+    template = _template(venv_dir, version, timeout)
+    shutil.copytree(
+        template, data_dir, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*_NOT_COPIED)
     )
-    attempts = 1 if port is not None else 3
-    last: StudioError | None = None
-    for _ in range(attempts):
-        chosen = port if port is not None else free_port()
-        try:
-            server = _launch(exe, env, data_dir, chosen, timeout)
-        except _PortTakenError as exc:
-            last = exc
-            if port is not None:
-                break
-            log.info("port %d was taken meanwhile; trying another", chosen)
-            continue
-        server.username, server.token, server.password = username, token, password
-        server.document_root = document_root
-        server.venv_dir = venv_dir
-        if not _token_accepted(server.url, token):
-            server.stop()
-            raise StudioError(
-                f"Label Studio started from {data_dir} refuses the token given: the admin "
-                f"and its token are created on the FIRST start of a data folder only, so "
-                f"{data_dir} belongs to another token. Pass that token or use a fresh "
-                "data folder."
-            )
-        return server
-    assert last is not None
-    raise last
+    log.debug("Label Studio data folder %s copied from %s", data_dir, template)
+    return True
 
 
-class _PortTakenError(StudioError):
-    pass
-
-
-def _launch(
-    exe: Path, env: dict[str, str], data_dir: Path, port: int, timeout: float
-) -> LocalServer:
-    log_path = data_dir / LOG_FILE
-    url = f"http://127.0.0.1:{port}"
-    if _health(url, timeout=0.5):
-        raise _PortTakenError(
-            f"port {port} on 127.0.0.1 already answers: something else runs there"
+def _template(venv_dir: Path, version: str, timeout: float) -> Path:
+    """The template of ``version``, made first when missing (one process at a time)."""
+    template = template_dir(version)
+    if (template / DATABASE).is_file():
+        return template
+    template.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(template.parent / f"{version}.lock"):
+        if (template / DATABASE).is_file():  # another process made it meanwhile
+            return template
+        shutil.rmtree(template, ignore_errors=True)  # without its database: unusable
+        log.info(
+            "migrating a Label Studio %s database once (about a minute; kept in %s)",
+            version,
+            template,
         )
-    cmd = [str(exe), "start", "--no-browser", "--internal-host", "127.0.0.1", "--port", str(port)]
-    log.info("starting Label Studio on %s (data %s, log %s)", url, data_dir, log_path)
-    with open(log_path, "ab") as logf:
-        logf.write(f"\n=== relabel: starting Label Studio on {url} ===\n".encode())
-        logf.flush()
-        start_offset = logf.tell()
-        proc = subprocess.Popen(
-            cmd,
-            cwd=str(data_dir),
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=logf,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    server = LocalServer(
-        url=url, port=port, pid=proc.pid, username="", data_dir=data_dir, _proc=proc
-    )
-    (data_dir / PID_FILE).write_text(json.dumps({"pid": proc.pid, "port": port, "url": url}))
-    started = time.monotonic()
-    moved_marker = f"Port {port} is in use"
-    try:
-        while True:
-            text = _read_from(log_path, start_offset)
-            if moved_marker in text:
-                raise _PortTakenError(f"port {port} was taken before Label Studio could bind it")
-            if proc.poll() is not None:
-                raise StudioError(
-                    f"Label Studio exited with code {proc.returncode} while starting; "
-                    f"last lines of {log_path}:\n{_tail(log_path)}"
-                )
-            if _health(url):
-                break
-            if time.monotonic() - started > timeout:
-                raise StudioError(
-                    f"Label Studio did not answer {url}/health within {timeout:.0f} s; "
-                    f"last lines of {log_path}:\n{_tail(log_path)}"
-                )
-            time.sleep(0.5)
-        # /health answered on our port: make sure it is OUR process that bound it
-        bound = f"127.0.0.1:{port}/"
-        deadline = time.monotonic() + 10
-        while bound not in _read_from(log_path, start_offset) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        if bound not in _read_from(log_path, start_offset):
-            raise StudioError(
-                f"{url}/health answers but the Label Studio started here did not report "
-                f"binding port {port}; last lines of {log_path}:\n{_tail(log_path)}"
-            )
-    except BaseException:
-        _terminate_group(proc.pid, 10.0, proc)
-        (data_dir / PID_FILE).unlink(missing_ok=True)
-        raise
-    log.info(
-        "Label Studio is up at %s (pid %d) after %.1f s", url, proc.pid, time.monotonic() - started
-    )
-    return server
+        with atomic_path(template) as partial:
+            shutil.rmtree(partial, ignore_errors=True)  # left by a killed attempt
+            try:
+                _migrate(venv_dir, partial, timeout)
+            except BaseException:
+                shutil.rmtree(partial, ignore_errors=True)
+                raise
+    return template
 
 
-def _read_from(path: Path, offset: int) -> str:
-    try:
-        with open(path, "rb") as f:
-            f.seek(offset)
-            return f.read().decode(errors="replace")
-    except OSError:
-        return ""
+def _migrate(venv_dir: Path, folder: Path, timeout: float) -> None:
+    """Start Label Studio on the empty ``folder`` with no admin, then stop it."""
+    folder.mkdir(parents=True)
+    env = _server_env(venv_dir, folder, admin=None, document_root=None)
+    proc, _ = launch_on_a_port(_executable(venv_dir, "label-studio"), env, folder, None, timeout)
+    terminate_group(proc.pid, 20.0, proc)
+    for name in _NOT_COPIED:
+        (folder / name).unlink(missing_ok=True)
+    if not (folder / DATABASE).is_file():
+        raise StudioError(f"Label Studio started from {folder} but wrote no {DATABASE}")
 
 
 def stop_server(data_dir: Path, timeout: float = 20.0) -> bool:
@@ -559,13 +538,13 @@ def stop_server(data_dir: Path, timeout: float = 20.0) -> bool:
         True if a running server was stopped, False if none was running.
     """
     data_dir = Path(data_dir).expanduser().resolve()
-    info = _read_pid_file(data_dir)
+    info = read_pid_file(data_dir)
     pid = info.get("pid")
     pid_file = data_dir / PID_FILE
-    if not isinstance(pid, int) or not _pid_alive(pid) or not _is_label_studio(pid):
+    if not isinstance(pid, int) or not pid_alive(pid) or not is_label_studio(pid):
         pid_file.unlink(missing_ok=True)
         return False
-    _terminate_group(pid, timeout, None)
+    terminate_group(pid, timeout, None)
     pid_file.unlink(missing_ok=True)
     log.info("Label Studio (pid %d, %s) stopped", pid, info.get("url"))
     return True
