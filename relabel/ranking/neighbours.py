@@ -2,7 +2,7 @@
 
 :func:`neighbour_label_distribution` turns embeddings and given labels into a
 probability-like matrix (the share of each class among a sample's neighbours) that any
-score of :mod:`relabel.ranking.scores` can rank. numpy and scikit-learn only.
+score of :mod:`relabel.ranking` can rank. numpy and scikit-learn only.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ def neighbour_label_distribution(
 
     Neighbours are by cosine similarity of the embeddings. Row ``i`` is the share of each
     class among the labels of sample ``i``'s neighbours: a probability-like matrix that any
-    score of :mod:`relabel.ranking.scores` can rank (low agreement with the given label =
+    score of :mod:`relabel.ranking` can rank (low agreement with the given label =
     suspect).
 
     Parameters
