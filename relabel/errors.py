@@ -12,13 +12,13 @@ from enum import IntEnum
 
 
 class ExitCode(IntEnum):
-    """Process exit codes of the ``relabel`` command (documented in the README)."""
+    """Process exit codes of the ``relabel`` command (documented in ``docs/cli.md``)."""
 
     OK = 0  #: the command did what was asked (a cycle finished)
     ERROR = 1  #: an unexpected error
     USAGE = 2  #: bad command-line usage (click's own code)
-    WAITING = 3  #: a cycle pushed tasks and waits for reviews
-    NOTHING_TO_DO = 4  #: nothing to push, pull or retrain
+    WAITING = 3  #: ``relabel cycle``: tasks are pushed and wait for reviews
+    NOTHING_TO_DO = 4  #: ``relabel cycle``: nothing to review (the reason is printed)
     LOCKED = 5  #: another relabel process holds the project lock
     INVALID_INPUT = 6  #: bad config, manifest, images or arguments: nothing was changed
     STUDIO = 7  #: Label Studio unreachable, token refused, project missing or changed
@@ -98,7 +98,8 @@ class TrainingError(RelabelError):
 
 
 class WeightsNotFoundError(TrainingError):
-    """A backbone's local weights file is missing. relabel never downloads weights."""
+    """A backbone's local weights file is missing. relabel downloads weights only when
+    ``model.weights = "imagenet"`` asks for it (once, through Keras); a path is never fetched."""
 
     exit_code = ExitCode.INVALID_INPUT
 

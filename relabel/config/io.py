@@ -101,7 +101,7 @@ def _toml_value(value: Any) -> str:
 def dumps(config: Config) -> str:
     """The TOML text of a config (every key written, so the file documents itself)."""
     lines = [
-        "# relabel project configuration. Every key is documented in the README.",
+        "# relabel project configuration. Every key is documented in docs/configuration.md.",
         "# The Label Studio token is NEVER stored here: [studio] names environment variables.",
         "",
         "[project]",

@@ -224,7 +224,7 @@ def _start_local_studio(
     if server_mod.stop_server(studio_dir):
         say(f"stopped the earlier demo's Label Studio ({studio_dir})")
     _wipe_studio_dir(studio_dir)
-    say(f"starting Label Studio in {studio_dir} (first start takes about 30 s)")
+    say(f"starting Label Studio in {studio_dir} (a few seconds; a minute the first time)")
     return server_mod.start_server(
         venv,
         studio_dir,

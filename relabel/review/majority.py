@@ -1,6 +1,6 @@
 """Resolve reviewers' answers for one task (pure; no I/O).
 
-Rules (documented in the README):
+Rules (documented in ``docs/concepts.md``):
 
 * Skipped (cancelled) annotations are not votes.
 * One non-skipped vote: that answer wins (unless it is "Not sure").
