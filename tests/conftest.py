@@ -86,9 +86,10 @@ def keras(trains: dict[str, str]) -> Any:
 def test_engine(monkeypatch: pytest.MonkeyPatch) -> str:
     """Plumbing tests: the fast, deterministic engine of ``tests/engine.py`` instead of
     Keras, in this process and in child processes (``RELABEL_ENGINE``). No TensorFlow."""
-    spec = "tests.engine:ENGINE"
-    monkeypatch.setenv("RELABEL_ENGINE", spec)
-    return spec
+    from tests.engine import SPEC
+
+    monkeypatch.setenv("RELABEL_ENGINE", SPEC)
+    return SPEC
 
 
 @pytest.fixture(autouse=True)
