@@ -1051,8 +1051,17 @@ def test_photos_section_wiring_update_and_reuse_without_training(
     assert bench_main.photo_plan(bench_main.FULL) == photos.PhotoPlan()
 
 
-def test_photos_section_smoke_trains_the_default_config(tmp_path: Path, trains: dict):
-    """The photos runner end to end on 60 tiny JPEGs: 2 folds, 1 epoch, then reused."""
+def test_photos_section_smoke_trains_the_default_config(
+    tmp_path: Path, trains: dict, test_engine: str
+):
+    """The photos runner end to end on 60 tiny JPEGs: 2 folds, 1 epoch, then reused.
+
+    The runs it trains through relabel projects (the user run and the CIFAR-10H-like
+    settings) are the test engine's: the section's wiring, the project's photo config and
+    its timings are what is checked here (Keras on the photo defaults is
+    ``tests/test_photos.py``'s). The throughput rows measure Keras' ``fit_model`` itself,
+    with and without the decode cache: those train Keras (2 fits of 40 images).
+    """
     ds = _rgb_dataset(tmp_path / "data")
     plan = photos.PhotoPlan(epochs=1, folds=2, long=False, throughput=(40, 2))
     out = photos.run(ds, plan, photos.start(ds, plan), workdir=tmp_path / "w", counts=_votes(ds))
