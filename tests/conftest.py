@@ -285,10 +285,20 @@ def compose_venv() -> Path:
 
 @pytest.fixture(scope="module")
 def ray_cluster() -> Iterator[Any]:
-    """A real local Ray (2 CPUs, no dashboard); yields the ``ray`` module."""
+    """A real local Ray (2 CPUs, no dashboard); yields the ``ray`` module.
+
+    Its processes are started without ``RELABEL_REFUSE`` (they inherit this process's
+    environment when Ray starts, and outlive the test that started it): the module's tests
+    that train on it ask for ``trains``, whichever test happened to start it.
+    """
     import ray
 
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="warning")
+    refuse = os.environ.pop("RELABEL_REFUSE", None)
+    try:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="warning")
+    finally:
+        if refuse is not None:
+            os.environ["RELABEL_REFUSE"] = refuse
     try:
         yield ray
     finally:
