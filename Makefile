@@ -34,15 +34,18 @@ browser:
 demo: install studio
 	$(BIN)/relabel demo
 
-# README command two: every test tier (see tests/conftest.py): the fast tier, Label Studio
-# round trips against ONE real local server, the kill -9 fault tests, real cycles with tiny
-# models, the report in headless Chromium and the compose validation. Quality and speed are
-# measured by the benchmarks (`make bench`, `make bench-quick`), not here.
+# README command two: every test tier (see docs/testing.md): the fast tier, Label Studio
+# round trips against ONE real local server, the kill -9 fault tests, real cycles (trained
+# by the test engine, tests/engine.py), Keras training in the tests about training (tiny
+# models), Ray, the report in headless Chromium and the compose validation. About 10
+# minutes on 2 cores after the installs. Quality and speed are measured by the benchmarks
+# (`make bench`, `make bench-quick`), not here.
 test: install studio browser
 	$(BIN)/ruff check relabel tests benchmarks
 	$(BIN)/pytest
 
-# The edit loop: no server, no browser, no compose, no Ray, no training (under 2 minutes).
+# The edit loop: no server, no browser, no compose, no Ray, no Keras training (under 2
+# minutes; plumbing tests train with the test engine).
 test-fast: install
 	$(BIN)/ruff check relabel tests benchmarks
 	$(BIN)/pytest -m "not studio and not browser and not compose and not slow and not ray"

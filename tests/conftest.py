@@ -11,8 +11,12 @@ through another fixture (see :data:`FIXTURE_TIERS`):
 
 ``make test-fast`` runs ``-m "not studio and not browser and not compose and not slow and
 not ray"``;
-``make test`` runs every tier. A test that trains without asking for the ``keras`` fixture
-fails (see :func:`_training_needs_the_trains_fixture`), so the fast tier never trains.
+``make test`` runs every tier. A test that trains Keras without asking for the ``trains``
+(or ``keras``) fixture fails (see :class:`_TrainingGuard`), so the fast tier never trains
+Keras. Plumbing tests (init, push, pull, cycles, reports, the CLI) ask
+for ``test_engine`` instead: ``tests/engine.py``'s fast, deterministic engine (a logistic
+regression per fold, no TensorFlow), chosen by ``RELABEL_ENGINE`` here and in child
+processes; they stay in their tier.
 """
 
 from __future__ import annotations
@@ -86,35 +90,69 @@ def keras(trains: dict[str, str]) -> Any:
 def test_engine(monkeypatch: pytest.MonkeyPatch) -> str:
     """Plumbing tests: the fast, deterministic engine of ``tests/engine.py`` instead of
     Keras, in this process and in child processes (``RELABEL_ENGINE``). No TensorFlow."""
-    spec = "tests.engine:ENGINE"
-    monkeypatch.setenv("RELABEL_ENGINE", spec)
-    return spec
+    from tests.engine import SPEC
+
+    monkeypatch.setenv("RELABEL_ENGINE", SPEC)
+    return SPEC
 
 
-@pytest.fixture(autouse=True)
-def _training_needs_the_trains_fixture(
-    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Fail a test that trains without the ``trains`` fixture (tier ``slow``), in this
-    process or in a child process.
+class _TrainingGuard:
+    """Refuse Keras training while a test without the ``trains`` fixture is set up, runs
+    and is torn down (tier ``slow``), in this process and in child processes.
 
     It replaces :func:`relabel.training.fit.keras_fit`, the one call of Keras'
     ``model.fit`` that every path into training goes through (``fit_model``, each fold of
     a cross-validation, the final model, Ray tasks), and sets ``RELABEL_REFUSE=training``,
-    which child processes inherit and ``keras_fit`` obeys.
+    which child processes inherit and ``keras_fit`` obeys. Run from pytest's hooks, not a
+    fixture, so that it also covers the module- and session-scoped fixtures a test sets up
+    (a fixture of the test's would only start after those).
     """
-    if "trains" in request.fixturenames:
-        return
-    from relabel.training import fit
 
-    def refuse(*args: object, **kwargs: object) -> None:
-        raise AssertionError(
-            f"{request.node.nodeid} trains a model: ask for the `trains` (or `keras`) "
-            "fixture, so that it is marked slow and stays out of `make test-fast`"
-        )
+    def __init__(self) -> None:
+        self.original: Any = None
+        self.saved_env: str | None = None
 
-    monkeypatch.setattr(fit, "keras_fit", refuse)
-    monkeypatch.setenv("RELABEL_REFUSE", "training")
+    def refuse(self, nodeid: str) -> None:
+        from relabel.training import fit
+
+        def refused(*args: object, **kwargs: object) -> None:
+            raise AssertionError(
+                f"{nodeid} trains a model: ask for the `trains` (or `keras`) fixture, so "
+                "that it is marked slow and stays out of `make test-fast`"
+            )
+
+        self.original = fit.keras_fit
+        fit.keras_fit = refused
+        self.saved_env = os.environ.get("RELABEL_REFUSE")
+        os.environ["RELABEL_REFUSE"] = "training"
+
+    def restore(self) -> None:
+        if self.original is None:
+            return
+        from relabel.training import fit
+
+        fit.keras_fit, self.original = self.original, None
+        if self.saved_env is None:
+            os.environ.pop("RELABEL_REFUSE", None)
+        else:
+            os.environ["RELABEL_REFUSE"] = self.saved_env
+
+
+_GUARD = _TrainingGuard()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Before any fixture of ``item`` is set up: refuse training unless it asks for it."""
+    if "trains" not in getattr(item, "fixturenames", ()):
+        _GUARD.refuse(item.nodeid)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Iterator[None]:
+    """After ``item``'s fixtures are torn down: training is no longer refused."""
+    yield
+    _GUARD.restore()
 
 
 # ---------------------------------------------------------------------------------------
@@ -247,10 +285,20 @@ def compose_venv() -> Path:
 
 @pytest.fixture(scope="module")
 def ray_cluster() -> Iterator[Any]:
-    """A real local Ray (2 CPUs, no dashboard); yields the ``ray`` module."""
+    """A real local Ray (2 CPUs, no dashboard); yields the ``ray`` module.
+
+    Its processes are started without ``RELABEL_REFUSE`` (they inherit this process's
+    environment when Ray starts, and outlive the test that started it): the module's tests
+    that train on it ask for ``trains``, whichever test happened to start it.
+    """
     import ray
 
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="warning")
+    refuse = os.environ.pop("RELABEL_REFUSE", None)
+    try:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="warning")
+    finally:
+        if refuse is not None:
+            os.environ["RELABEL_REFUSE"] = refuse
     try:
         yield ray
     finally:

@@ -3,13 +3,15 @@
 Plumbing tests (init, push, pull, cycles, reports, the CLI) need out-of-fold probabilities
 that behave like a model's, not a model worth measuring. This engine fits a multinomial
 logistic regression on each image's pixels (decoded by relabel's one decoder, downsampled
-to 8x8), fold by fold with relabel's own stratified folds: on the digits it finds class-pair
-noise as a CNN does, in about a second and with no TensorFlow. The same inputs give the
-same probabilities.
+to 8x8) in place of the Keras model: the cross-validation around it is relabel's own
+(:func:`relabel.training.crossval.cross_validated_probabilities` with a fold runner, as
+Ray's executor plugs in): the same stratified folds, the saved and reused folds of a run
+that failed, the "folds" progress. On the digits it finds class-pair noise as a CNN does,
+in about a second and with no TensorFlow. The same inputs give the same probabilities.
 
-Select it with ``RELABEL_ENGINE=tests.engine:ENGINE`` (the ``fake_engine`` fixture of
-``tests/conftest.py``); child processes started with that environment use it too. Tests
-that are about training keep the real engine.
+Select it with ``RELABEL_ENGINE=tests.engine:ENGINE`` (:data:`SPEC`; the ``test_engine``
+fixture of ``tests/conftest.py``); child processes started with that environment use it
+too. Tests that are about training keep the real engine.
 """
 
 from __future__ import annotations
@@ -26,9 +28,14 @@ from threadpoolctl import threadpool_limits
 
 from relabel.data.images import decode_many
 from relabel.infra.atomic import write_bytes
+from relabel.infra.progress import count
 from relabel.project.engine import Engine
-from relabel.training.crossval import CrossValResult, FoldInfo, stratified_folds
+from relabel.training import crossval
+from relabel.training.crossval import CrossValResult
 from relabel.training.fit import FitInfo
+
+#: ``RELABEL_ENGINE``'s value that selects this engine.
+SPEC = "tests.engine:ENGINE"
 
 #: The side of the downsampled images the regression sees.
 SIDE = 8
@@ -70,6 +77,31 @@ def _info(n: int, accuracy: float, seconds: float) -> FitInfo:
     return FitInfo(n, 0, 1, 1, 0.0, accuracy, None, None, seconds, n / max(seconds, 1e-9))
 
 
+def _fold_runner(
+    files: list[str],
+    y: np.ndarray,
+    n_classes: int,
+    settings: Any,
+    splits: Sequence[tuple[np.ndarray, np.ndarray]],
+    pending: Sequence[int],
+    finished: Any,
+    progress: Any,
+    images: np.ndarray | None = None,
+) -> None:
+    """A fold runner (:data:`relabel.training.crossval.FoldRunner`): a regression per fold."""
+    x = _features(files, settings, images)
+    for k in pending:
+        train, held = splits[k]
+        t0 = time.perf_counter()
+        model = _fit(x[train], y[train], n_classes, settings.seed + k)
+        probs = _probs(model, x[held])
+        acc = float((probs.argmax(1) == y[held]).mean())
+        info = _info(len(train), acc, time.perf_counter() - t0)
+        tag = f"fold {k + 1}/{settings.folds}"
+        count(progress, tag, 1, 1, f"{tag}: fitted (test engine), accuracy {acc:.3f}")
+        finished(k, crossval.fold_done(k, y[held], probs, [info], info.seconds), probs)
+
+
 def cross_validate(
     paths: Sequence[str],
     y: np.ndarray,
@@ -80,24 +112,17 @@ def cross_validate(
     images: np.ndarray | None = None,
     checkpoints: Path | None = None,
 ) -> CrossValResult:
-    """Out-of-fold probabilities of a logistic regression per fold (see the module)."""
-    started = time.perf_counter()
-    y = np.asarray(y, dtype=np.int64)
-    x = _features(paths, settings, images)
-    probs = np.zeros((len(y), n_classes), np.float32)
-    fold_of = np.zeros(len(y), np.int32)
-    folds = []
-    for k, (train, held) in enumerate(stratified_folds(y, settings), start=1):
-        t0 = time.perf_counter()
-        model = _fit(x[train], y[train], n_classes, settings.seed + k)
-        probs[held], fold_of[held] = _probs(model, x[held]), k
-        acc = float((probs[held].argmax(1) == y[held]).mean())
-        info = _info(len(train), acc, time.perf_counter() - t0)
-        folds.append(FoldInfo(k, len(held), acc, info, info.seconds))
-        if progress is not None:
-            progress(f"fold {k}/{settings.folds}: done (test engine), accuracy {acc:.3f}")
-    accuracy = float((probs.argmax(1) == y).mean())
-    return CrossValResult(probs, fold_of, tuple(folds), accuracy, time.perf_counter() - started)
+    """relabel's cross-validation with a regression per fold (see the module)."""
+    return crossval.cross_validated_probabilities(
+        paths,
+        y,
+        n_classes,
+        settings,
+        progress,
+        images=images,
+        runner=_fold_runner,
+        checkpoints=checkpoints,
+    )
 
 
 def train_final(

@@ -573,21 +573,28 @@ def test_output_paths_full_beside_the_report_quick_under_build(tmp_path: Path):
 # the harness, end to end (tiny)
 
 
-def test_quick_mode_smoke(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, trains: dict):
-    """A scaled-down quick run: every section but review, the report and the JSON."""
+def _quick_plan(monkeypatch: pytest.MonkeyPatch, **changes: object) -> None:
+    """A scaled-down quick plan, swapped in for ``--quick``."""
     small = dataclasses.replace(
         bench_main.QUICK,
         digits_epochs=1,
         scoring_n=20_000,
         scoring_repeat=1,
-        throughput=(("digits", 2, 600),),
         studio_tasks=0,
-        memory_sizes=(300, 1800),
         heldout_seeds=(),  # held out: only the other class pairs (and CIFAR-10H on the pyx)
+        **changes,
     )
     monkeypatch.setitem(bench_main.PLANS, "quick", small)
+
+
+def test_quick_mode_smoke(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, test_engine: str):
+    """A scaled-down quick run of the harness: detection (every digits run trained by the
+    test engine, through relabel projects as the benchmark trains them), the scoring speed
+    and the cycle time, the report and the JSON. The training throughput and the memory
+    section (Keras itself) are ``test_quick_mode_throughput_and_memory``'s."""
+    _quick_plan(monkeypatch, throughput=())
     out, js = tmp_path / "BENCHMARKS.md", tmp_path / "results.json"
-    argv = ["--quick", "--sections", "detection,speed,memory", "--out", str(out)]
+    argv = ["--quick", "--sections", "detection,speed", "--out", str(out)]
     results = bench_main.run([*argv, "--json", str(js), "--cache", str(tmp_path / "cache")])
     assert results["errors"] == {}
     assert results["exit_code"] == 0
@@ -612,10 +619,6 @@ def test_quick_mode_smoke(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, train
     assert results["speed"]["cycle"]["folds"] == 5  # the digits pair-noise run's cycle time
     case = results["speed"]["scoring"]["cases"][0]
     assert case["n"] == 20_000 and case["relabel_s"] > 0 and case["cleanlab_s"] > 0
-    assert results["speed"]["throughput"][0]["train_images_per_s"] > 0
-    mem = results["memory"]
-    assert [r["n"] for r in mem["rows"]] == [300, 1800]
-    assert mem["ratio"] < 1.5
 
     text = out.read_text()
     for heading in (
@@ -632,6 +635,25 @@ def test_quick_mode_smoke(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, train
     # every figure of the summary table comes from the results
     first = digits[0]
     assert f"{first['cleanlab']['precision']:.3f}" in text
+
+
+def test_quick_mode_throughput_and_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, trains: dict
+):
+    """The quick run's sections that measure Keras itself: the training throughput (600
+    digits, 2 epochs) and the peak memory of training over streamed images (two child
+    processes, 300 and 1,800 rows, 1 epoch)."""
+    _quick_plan(monkeypatch, throughput=(("digits", 2, 600),), memory_sizes=(300, 1800))
+    out, js = tmp_path / "BENCHMARKS.md", tmp_path / "results.json"
+    argv = ["--quick", "--sections", "speed,memory", "--out", str(out)]
+    results = bench_main.run([*argv, "--json", str(js), "--cache", str(tmp_path / "cache")])
+    assert results["errors"] == {}
+    assert results["exit_code"] == 0
+    assert results["speed"]["throughput"][0]["train_images_per_s"] > 0
+    mem = results["memory"]
+    assert [r["n"] for r in mem["rows"]] == [300, 1800]
+    assert mem["ratio"] < 1.5
+    assert "## 3. Speed and memory" in out.read_text()
 
 
 # --------------------------------------------------------------------------------------
@@ -1029,8 +1051,17 @@ def test_photos_section_wiring_update_and_reuse_without_training(
     assert bench_main.photo_plan(bench_main.FULL) == photos.PhotoPlan()
 
 
-def test_photos_section_smoke_trains_the_default_config(tmp_path: Path, trains: dict):
-    """The photos runner end to end on 60 tiny JPEGs: 2 folds, 1 epoch, then reused."""
+def test_photos_section_smoke_trains_the_default_config(
+    tmp_path: Path, trains: dict, test_engine: str
+):
+    """The photos runner end to end on 60 tiny JPEGs: 2 folds, 1 epoch, then reused.
+
+    The runs it trains through relabel projects (the user run and the CIFAR-10H-like
+    settings) are the test engine's: the section's wiring, the project's photo config and
+    its timings are what is checked here (Keras on the photo defaults is
+    ``tests/test_photos.py``'s). The throughput rows measure Keras' ``fit_model`` itself,
+    with and without the decode cache: those train Keras (2 fits of 40 images).
+    """
     ds = _rgb_dataset(tmp_path / "data")
     plan = photos.PhotoPlan(epochs=1, folds=2, long=False, throughput=(40, 2))
     out = photos.run(ds, plan, photos.start(ds, plan), workdir=tmp_path / "w", counts=_votes(ds))

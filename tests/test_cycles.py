@@ -12,8 +12,11 @@
 The commands run in this process (``tests/clirun.py``), but for those killed at a
 failpoint, which run as child processes.
 
-Plumbing, not quality: every project here trains a tiny model (8x8 images, 2 folds, 2
-epochs); the review yield of the real demo settings is measured by the benchmarks.
+Plumbing, not quality: every project here is trained by the test engine
+(``tests/engine.py``: a logistic regression per fold, no TensorFlow), in this process and
+in the killed children (``RELABEL_ENGINE`` in their environment); Keras training is
+tested by ``tests/test_training.py``, and the review yield of the real demo settings is
+measured by the benchmarks.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from relabel.infra.lock import project_lock
 from relabel.project import Project
 from relabel.studio.client import StudioClient
 from tests.clirun import Ran, relabel_in_process, relabel_subprocess
+from tests.engine import SPEC as TEST_ENGINE
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "projects" / "digits" / "relabel.toml"
@@ -65,14 +69,18 @@ def tiny(text: str, **changes: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def env(trains: dict[str, str], studio_server, studio_client: StudioClient) -> dict[str, str]:
-    """The environment of a ``relabel`` child process: the session's Label Studio."""
-    out = {
-        k: v
-        for k, v in trains.items()
-        if not k.startswith("LABEL_STUDIO") and k != "RELABEL_FAILPOINT"
-    }
-    out.update(LABEL_STUDIO_URL=studio_client.url, LABEL_STUDIO_API_KEY=studio_server.token)
+def env(studio_server, studio_client: StudioClient) -> dict[str, str]:
+    """The whole environment of a ``relabel`` run (in process or a child): the session's
+    Label Studio, the test engine, and Keras' training refused (the guard of
+    ``tests/conftest.py``, which children inherit from here)."""
+    out = {k: v for k, v in os.environ.items() if not k.startswith(("LABEL_STUDIO", "RELABEL_"))}
+    out.update(
+        LABEL_STUDIO_URL=studio_client.url,
+        LABEL_STUDIO_API_KEY=studio_server.token,
+        RELABEL_ENGINE=TEST_ENGINE,
+        RELABEL_REFUSE="training",
+        PYTHONHASHSEED="0",
+    )
     return out
 
 
@@ -85,19 +93,14 @@ def digits_data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return data.manifest, data.truth
 
 
-def make_project(
-    root: Path, manifest: Path, title: str, *, budget: int = 24, epochs: int = 2
-) -> Path:
-    """A copy of the bundled demo project on ``manifest`` with a tiny model (400 images,
-    batches of 16, 2 epochs: enough for the ranking to put injected errors in the budget,
-    which the killed-cycle test checks)."""
+def make_project(root: Path, manifest: Path, title: str, *, budget: int = 24) -> Path:
+    """A copy of the bundled demo project on ``manifest`` (400 images) with a tiny model
+    (trained by the test engine here; the config stays one Keras could train quickly)."""
     project = root / title
     project.mkdir(parents=True)
     text = tiny(
         CONFIG.read_text(),
         **{
-            "epochs = 2": f"epochs = {epochs}",
-            "batch_size = 32": "batch_size = 16",
             'path = "data/manifest.csv"': f'path = "{manifest}"',
             "budget = 0.05": f"budget = {budget}",
             'title = "relabel demo: digits"': f'title = "relabel test: {title}"',
@@ -171,8 +174,7 @@ def test_until_pushed_waits_then_resumes_and_status_shows_history(
     tmp_path: Path, digits_data, env: dict[str, str], studio_client: StudioClient
 ) -> None:
     manifest, truth = digits_data
-    # one epoch: this test is about waiting, resuming and the history, not the ranking
-    project = make_project(tmp_path, manifest, "waiting", budget=12, epochs=1)
+    project = make_project(tmp_path, manifest, "waiting", budget=12)
 
     r = relabel(["cycle", str(project), "--until", "pushed"], env)
     assert r.returncode == int(ExitCode.WAITING) == 3, r.stderr
@@ -215,8 +217,9 @@ def test_until_pushed_waits_then_resumes_and_status_shows_history(
 
 def test_second_cycle_on_a_locked_project_exits_at_once(tmp_path: Path, digits_data) -> None:
     """Fast tier: the lock is checked before anything else. No training (conftest's guard
-    fails a test that trains without the ``trains`` fixture), no Label Studio call (its
-    URL is a closed port: a call would exit 7 instead), nothing recorded."""
+    fails a test that trains without the ``trains`` fixture; no test engine either), no
+    Label Studio call (its URL is a closed port: a call would exit 7 instead), nothing
+    recorded."""
     manifest, _ = digits_data
     project = make_project(tmp_path, manifest, "locked")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LABEL_STUDIO", "RELABEL"))}
@@ -233,7 +236,7 @@ def test_second_cycle_on_a_locked_project_exits_at_once(tmp_path: Path, digits_d
 
 def test_demo_command_runs_to_the_end(tmp_path: Path, env: dict[str, str]) -> None:
     """README command one's entry point, `relabel demo`, on the session's Label Studio
-    (``--studio-url``, token from the environment) with a tiny model."""
+    (``--studio-url``, token from the environment), trained by the test engine."""
     project = tmp_path / "digits"
     project.mkdir()
     # 30 reviews a cycle instead of 5 % (90): enough to see the noise fall every cycle

@@ -51,7 +51,16 @@ def test_the_test_engine_trains_predicts_and_finds_pair_noise(
     ]
     assert np.mean(wrong) > 0.8
     assert probs.shape == (5, 10) and np.allclose(probs.sum(axis=1), 1.0, atol=1e-5)
-    assert "tensorflow" not in sys.modules
+    # No TensorFlow: asked of a fresh process (an earlier test may have imported it here).
+    code = (
+        "import sys; from relabel import Project; "
+        f"Project.open({str(tmp_path / 'p')!r}).train(final_model=False); "
+        "print('tensorflow' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False
+    )
+    assert done.returncode == 0 and done.stdout.split()[-1:] == ["False"], done.stderr
 
 
 def test_refused_training_is_refused_in_child_processes_too() -> None:

@@ -161,12 +161,22 @@ def test_resnet_small_builds_for_small_and_large_images(size) -> None:
     assert min(pooled[-1].output.shape[1:3]) <= 4
 
 
-def test_cached_and_given_images_train_identically_with_flip_tta(photos, tmp_path, keras) -> None:
+@pytest.fixture(scope="module")
+def small_run(photos, keras) -> np.ndarray:
+    """Out-of-fold probabilities of SMALL (one model per fold), the images decoded by the
+    cross-validation itself; computed once for the two tests below."""
+    paths, y, _ = photos
+    return cross_validated_probabilities(paths, y, N_CLASSES, SMALL).probabilities
+
+
+def test_cached_and_given_images_train_identically_with_flip_tta(
+    photos, small_run, tmp_path, keras
+) -> None:
     paths, y, _ = photos
     images = decode_images(paths, SMALL, tmp_path / "images.npy")
     given = cross_validated_probabilities(paths, y, N_CLASSES, SMALL, images=images)
-    decoded_here = cross_validated_probabilities(paths, y, N_CLASSES, SMALL)
-    np.testing.assert_array_equal(given.probabilities, decoded_here.probabilities)
+    decoded_here = small_run
+    np.testing.assert_array_equal(given.probabilities, decoded_here)
     assert all(f.fit.images_per_second > 0 and f.members == 1 for f in given.folds)
 
     # Test-time augmentation is the mean of the image's and its mirror's predictions.
@@ -180,15 +190,12 @@ def test_cached_and_given_images_train_identically_with_flip_tta(photos, tmp_pat
     np.testing.assert_allclose(no_tta, plain, atol=1e-5)
 
 
-def test_an_ensemble_averages_models_of_other_seeds(photos, keras) -> None:
+def test_an_ensemble_averages_models_of_other_seeds(photos, small_run, keras) -> None:
     paths, y, _ = photos
-    settings = dataclasses.replace(SMALL, ensemble=2, tta=False, epochs=1)
-    two = cross_validated_probabilities(paths, y, N_CLASSES, settings)
-    one = cross_validated_probabilities(
-        paths, y, N_CLASSES, dataclasses.replace(settings, ensemble=1)
-    )
+    two = cross_validated_probabilities(paths, y, N_CLASSES, dataclasses.replace(SMALL, ensemble=2))
+    one = small_run  # the same settings, one model per fold
     assert all(f.members == 2 for f in two.folds)
-    assert not np.allclose(two.probabilities, one.probabilities)
+    assert not np.allclose(two.probabilities, one)
     np.testing.assert_allclose(two.probabilities.sum(axis=1), 1.0, atol=1e-5)
 
 

@@ -253,6 +253,14 @@ def test_killed_pull_applies_nothing_then_exactly_once(
     assert versions(project) == [(f"s{i:03d}", "fox", "active", "review") for i in (0, 1, 3, 4)]
 
 
+def one_retry(project: Path) -> None:
+    """``studio.retries = 1``: a call to a closed port fails at once (the default 5 attempts
+    wait 7.5 s; the retries have their own tests in ``tests/test_studio_client.py``)."""
+    toml = project / "relabel.toml"
+    assert "\nretries = 5\n" in toml.read_text()
+    toml.write_text(toml.read_text().replace("\nretries = 5\n", "\nretries = 1\n"))
+
+
 def snapshot(project: Path) -> bytes:
     with Project.open(project) as p:
         dump = "\n".join(p.store.conn.iterdump())
@@ -267,6 +275,7 @@ def test_server_errors_change_nothing(
     from relabel.studio.labeling import build_label_config
 
     project = make_project(tmp_path, 6, budget=6)
+    one_retry(project)
     env = studio_env(studio_client, studio_server.token)
     assert relabel_cmd(["push", str(project)], env).returncode == 0
     before = snapshot(project)
@@ -308,6 +317,7 @@ def test_token_never_reaches_files_or_logs(
 ) -> None:
     token = studio_server.token
     project = make_project(tmp_path, 6, budget=6)
+    one_retry(project)
     env = studio_env(studio_client, token)
     outputs = []
     for args in (["-vv", "push", str(project)], ["-vv", "status", str(project)]):

@@ -302,6 +302,26 @@ def test_training_without_the_trains_fixture_is_refused_on_every_path(digits, tm
     assert not (tmp_path / "model.keras").exists()
 
 
+@pytest.fixture(scope="module")
+def training_in_a_module_fixture(digits) -> tuple[str, str | None]:
+    """What happens when a module-scoped fixture trains while set up for a test without
+    ``trains``: the error (or "trained") and $RELABEL_REFUSE (what children inherit)."""
+    paths, y = digits[0][:60], digits[1][:60]
+    refuse = os.environ.get("RELABEL_REFUSE")
+    try:
+        fit_model(paths, y, N_CLASSES, dataclasses.replace(FAST, epochs=1, folds=2))
+    except AssertionError as exc:
+        return str(exc), refuse
+    return "trained", refuse
+
+
+def test_training_in_a_shared_fixture_is_refused_too(training_in_a_module_fixture) -> None:
+    """The guard starts before the test's fixtures of every scope are set up."""
+    error, refuse = training_in_a_module_fixture
+    assert "test_training_in_a_shared_fixture_is_refused_too trains a model" in error
+    assert refuse == "training"
+
+
 def test_a_missing_weights_file_is_refused_before_training(digits) -> None:
     settings = TrainSettings(
         image_size=(32, 32), channels=3, architecture="MobileNetV2", weights="missing/weights.h5"
