@@ -20,6 +20,7 @@ import pandas as pd
 
 from relabel import data as dataset_mod
 from relabel.config import Config
+from relabel.infra.allocator import keep_freed_memory
 from relabel.infra.atomic import atomic_path, partial_path
 from relabel.infra.progress import Progress
 from relabel.project.engine import Engine, engine_for
@@ -247,6 +248,7 @@ def train_run(
     -------
     TrainResult
     """
+    keep_freed_memory()  # before the first batch: fewer page faults, less kernel time
     from relabel import training
 
     progress = progress or _log_progress
