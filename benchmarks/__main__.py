@@ -1,43 +1,32 @@
 """Run every benchmark and write BENCHMARKS.md: ``python -m benchmarks --quick|--full``.
 
-Quick mode (CI, a few minutes on 2 CPU cores):
+Sections (``--sections`` picks some; each is recorded with its own provenance):
 
-* detection: the digits trained with relabel's CNN at reduced epochs; MNIST and CIFAR-10
-  on the reference probabilities only (no training on 10,000 images);
-* review yield: the digits, 3 cycles at reduced epochs;
-* reviewers: the digits, 3 cycles per arm (majority, Dawid-Skene, Dawid-Skene with gold
-  tasks, majority without the fill floor) with three simulated reviewers, real Label Studio;
-* speed: scoring 1M x 10 against cleanlab; throughput on the digits and MNIST; the cycle
-  time on the digits;
-* studio: Label Studio push of 1,000 tasks in each image mode and pull;
-* memory: 2,000 vs 12,000 streamed MNIST images (the same 6x ratio as the full run);
-* ray: the digits' 4-fold run with the local and the Ray executor, and the estimate of a
-  run on N workers.
+1. ``protocol``: detection on the declared protocol (``benchmarks/protocol.toml``):
+   relabel's default config trained on every label setting and seed, every ranking on the
+   tuning and the held-out half, means with 95 % intervals and paired verdicts. Quick
+   mode: the digits with injected noise at fewer epochs, labelled quick.
+2. ``review``: review yield over cycles with a simulated oracle (the digits).
+3. ``reviewers``: three simulated reviewers per task through a real Label Studio, each
+   consensus arm.
+4. ``speed`` and ``memory``: scoring 1M x 10 against cleanlab, training throughput, peak
+   memory over streamed images.
+5. ``photos``: the default RGB config run as a user runs it on the 10,000 CIFAR-10 test
+   JPEGs (5 folds and the final model: the time to a ranking), and the decode cache.
+6. ``studio``: Label Studio push (each image mode) and pull.
+7. ``ray``: the folds on Ray against the local executor.
 
-Full mode (the published table): MNIST and CIFAR-10 also trained with relabel's CNN in
-every label setting, review yield and training at the project's epochs, scoring 1M x 10 and
-1M x 100, push (each image mode) and pull of 10,000 tasks, the 5-fold cycle on the 10,000
-MNIST test images and memory at 10,000 vs 60,000 images.
+Every section of the results JSON carries its provenance (:mod:`benchmarks.provenance`):
+commit, dirty tree, a digest of the code it depends on, the command, host and a
+calibration figure, date and wall time. ``--check`` trains nothing: it fails when a
+section is stale or a figure in README.md / BENCHMARKS.md is not the JSON's
+(:mod:`benchmarks.checking`).
 
-Photos (``--sections photos``): relabel's default config for an RGB project, as ``relabel
-init`` writes it, on the 10,000 CIFAR-10 test JPEGs: the whole 5-fold run with the final
-model (time and out-of-fold accuracy), the human-confirmed errors in its top 275, the two
-CIFAR-10H settings trained with it, the training throughput with and without the decoded
-image cache, and (full mode, unless ``--no-photos-long``) the folds at twice the epochs.
-Quick mode only measures the throughput (on fewer images) and the reference probabilities.
-
-Both modes also measure HELD-OUT label settings, which played no part in choosing relabel's
-default score: the noise specs at seeds 1 and 2, other class pairs, and (CIFAR-10) real
-human noise from CIFAR-10H. The digits are trained on each (7 trainings); MNIST and CIFAR-10
-use the reference probabilities, and in full mode (unless ``--no-human-cnn``) relabel's
-CNN is also trained on the two CIFAR-10H settings.
-
-Output: full mode writes ``BENCHMARKS.md`` and the results behind it, ``BENCHMARKS.json``,
-in the repository root (commit both; ``--from-json BENCHMARKS.json`` re-renders the text).
-Quick mode writes ``build/BENCHMARKS-quick.md`` and ``build/benchmarks-quick.json``.
-
-The data folder (``--data``, default ``../shared/data``) is optional: without it, MNIST and
-CIFAR-10 are skipped with a note and the memory test uses the digits.
+Output: full mode writes ``BENCHMARKS.md`` and ``BENCHMARKS.json`` in the repository root
+(commit both; ``--from-json`` re-renders the text); quick mode writes
+``build/BENCHMARKS-quick.md`` and ``build/benchmarks-quick.json``. The data folder
+(``--data``, default ``../shared/data``) is optional: without it the sections that need
+MNIST or CIFAR-10 say so.
 """
 
 from __future__ import annotations
@@ -58,14 +47,24 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from benchmarks import datasets, detection, human_noise, memory, photos, report, review, speed
+from benchmarks import (
+    checking,
+    datasets,
+    detection,
+    memory,
+    photos,
+    protocol,
+    provenance,
+    report,
+    review,
+    settings,
+    speed,
+)
 from benchmarks.datasets import DataUnavailableError
 
 log = logging.getLogger("benchmarks")
 
-SECTIONS = ("detection", "speed", "memory", "review", "reviewers", "photos", "studio", "ray")
+SECTIONS = ("protocol", "review", "reviewers", "speed", "memory", "photos", "studio", "ray")
 
 
 @dataclass(frozen=True)
@@ -120,6 +119,7 @@ FULL = Plan(
     studio_tasks=10_000,
     memory_sizes=(10_000, 60_000),
     cycle=("mnist", "original"),
+    photos_long=False,
 )
 #: The plans by mode (tests swap in a smaller one).
 PLANS = {"quick": QUICK, "full": FULL}
@@ -211,163 +211,19 @@ def _machine() -> dict[str, Any]:
     }
 
 
-def _load_available(
-    names: Sequence[str], data: Path, cache: Path, skipped: list[str]
-) -> dict[str, datasets.BenchDataset]:
-    out = {}
-    for name in names:
-        try:
-            out[name] = datasets.load(name, data, cache)
-        except DataUnavailableError as exc:
-            skipped.append(f"{name}: {exc}")
-            log.warning("skipping %s: %s", name, exc)
-    return out
-
-
-def _train_plan(plan: Plan, name: str) -> detection.TrainPlan | None:
-    epochs = plan.digits_epochs if name == "digits" else plan.big_epochs
-    return detection.TrainPlan(epochs) if epochs else None
-
-
-def _human_counts(ds: datasets.BenchDataset, data: Path, skipped: list[str]) -> np.ndarray | None:
-    """CIFAR-10H vote counts for CIFAR-10 (canonical test order = the dataset's), else None."""
-    if ds.name != "cifar10":
-        return None
-    try:
-        return human_noise.load_counts(data, ds.n, len(ds.classes))
-    except DataUnavailableError as exc:
-        skipped.append(f"{ds.name} human noise: {exc}")
-        log.warning("no CIFAR-10H settings: %s", exc)
-        return None
-
-
-def _heldout_trained(
-    name: str, settings: Sequence[detection.LabelSetting], human_cnn: bool = True
-) -> set[str]:
-    """Tags of the held-out settings relabel's model is trained on (when it is trained).
-
-    Every digits setting, and (``human_cnn``) the human-noise settings of the larger
-    datasets (their other held-out settings are measured on the reference probabilities
-    only, to keep it cheap).
-    """
-    return {
-        s.tag
-        for s in settings
-        if name == "digits" or (human_cnn and s.spec in human_noise.SETTINGS)
-    }
-
-
-def _train_note(settings: Sequence[dict[str, Any]], plan: Plan) -> str:
-    """How relabel's model was trained, read from the fingerprints of the trainings."""
-    for s in settings:
-        info = json.loads(s["notes"]) if s.get("notes") else {}
-        fp = info.get("fingerprint")
-        if not fp:
-            continue
-        tr = fp["training"]
-        big = (
-            f"MNIST/CIFAR-10 at most {plan.big_epochs} epochs"
-            if plan.big_epochs
-            else "MNIST/CIFAR-10 not trained in this mode"
-        )
-        stop = (
-            f"early stopping with patience {tr['patience']} on a "
-            f"{tr['validation_fraction']:.0%} validation slice"
-            if tr.get("validation_fraction")
-            else "no early stopping"
-        )
-        return (
-            f"{tr['folds']}-fold, the project's default model `{fp['model']['architecture']}`; "
-            f"digits at most {plan.digits_epochs} epochs, {big}; {stop}; relabel "
-            f"{fp['relabel_version']}"
-        )
-    return "no relabel model trained in this run"
-
-
-def _reuse_note(settings: Sequence[dict[str, Any]]) -> str | None:
-    reused = [
-        f"{s['dataset']} / {s['setting']}"
-        for s in settings
-        if s.get("notes") and json.loads(s["notes"]).get("reused")
-    ]
-    if not reused:
-        return None
-    return (
-        f"out-of-fold probabilities of {len(reused)} training(s) reused from an earlier run "
-        "with the same data, labels, model and training config, relabel version and model "
-        "code (--reuse-oof): " + "; ".join(reused)
-    )
-
-
-def _record_cycle(results: dict[str, Any], ds: datasets.BenchDataset, r: dict[str, Any]) -> None:
-    info = json.loads(r["notes"]) if r.get("notes") else {}
-    if not info.get("final_model"):
-        return
-    results.setdefault("speed", {})["cycle"] = {
-        "what": f"{ds.name}, {ds.n:,} images, {r['setting']}"
-        + (" (timing from a cached run)" if info["reused"] else ""),
-        "seconds": info["seconds"],
-        "folds": info["folds"],
-        "epochs": info["epochs"],
-        "epochs_run": ", ".join(str(e) for e in info["epochs_run"]),
-        "oof_accuracy": info["oof_accuracy"],
-    }
-
-
-def run_detection(
-    plan: Plan, data: Path, cache: Path, reuse: bool, results: dict[str, Any]
+def run_protocol(
+    plan: Plan,
+    data: Path,
+    cache: Path,
+    results: dict[str, Any],
+    save: Callable[[], None] | None = None,
+    cached_only: bool = False,
 ) -> None:
-    """Section 1 (and the cycle time of section 3): selection and held-out settings."""
-    from relabel import ranking as scoring
-
-    skipped: list[str] = []
-    det: dict[str, Any] = {
-        "default_method": scoring.DEFAULT_METHOD,
-        "settings": [],
-        "heldout": [],
-        "skipped": skipped,
-        "heldout_skipped": [],
-        "heldout_seeds": list(plan.heldout_seeds),
-        "heldout_pairs": {},
-    }
-    results["detection"] = det
-    sets = _load_available(("digits", "mnist", "cifar10"), data, cache, skipped)
-    workdir = cache / "detection"
-    for name, ds in sets.items():
-        train = _train_plan(plan, name)
-        if train is None:
-            skipped.append(f"{name}: relabel CNN not trained in {plan.mode} mode")
-        final_for = plan.cycle[1] if plan.cycle[0] == name else None
-        for r in detection.run_dataset(
-            ds,
-            train=train,
-            workdir=workdir,
-            reuse=reuse,
-            final_model_for=final_for,
-            progress=log.info,
-        ):
-            det["settings"].append(r.to_dict())
-            _record_cycle(results, ds, det["settings"][-1])
-        held = detection.heldout_settings(
-            ds, plan.heldout_seeds, _human_counts(ds, data, det["heldout_skipped"])
-        )
-        det["heldout_pairs"][name] = ds.heldout_pair_noise
-        if any(s.spec in human_noise.SETTINGS for s in held):
-            det["human_noise"] = dict(human_noise.SETTINGS)
-        for r in detection.run_settings(
-            ds,
-            held,
-            train=train,
-            workdir=workdir,
-            reuse=reuse,
-            train_only=_heldout_trained(name, held, plan.heldout_human_cnn),
-            progress=log.info,
-        ):
-            det["heldout"].append(r.to_dict())
-    det["train_note"] = _train_note(det["settings"] + det["heldout"], plan)
-    note = _reuse_note(det["settings"] + det["heldout"])
-    if note:
-        results["notes"].append(note)
+    """Section 1: the declared protocol (:mod:`benchmarks.protocol`)."""
+    declared = settings.load_protocol()
+    sub = protocol.plan_of(declared, quick=plan.mode == "quick")
+    out = results["protocol"] = {}
+    protocol.run(declared, sub, data, cache, out, save, cached_only=cached_only)
 
 
 def photo_plan(plan: Plan) -> photos.PhotoPlan:
@@ -398,10 +254,7 @@ def run_photos(
         return
     sub = photo_plan(plan)
     out = results["photos"] = photos.start(ds, sub)
-    counts = None
-    if sub.train:
-        counts = _human_counts(ds, data, out["skipped"])
-    photos.run(ds, sub, out, workdir=cache / "photos", counts=counts, reuse=reuse, save=save)
+    photos.run(ds, sub, out, workdir=cache / "photos", reuse=reuse, save=save)
     if out["errors"]:  # the parts that ran are kept; the run still fails
         results["errors"]["photos"] = "failed part(s): " + "; ".join(
             f"{part}: {error}" for part, error in out["errors"].items()
@@ -537,6 +390,13 @@ def keep_earlier_sections(
     results["notes"] += [n for n in earlier.get("notes", []) if n not in results["notes"]]
 
 
+def write_outputs(results: dict[str, Any], out: Path, *, published: bool) -> None:
+    """Write the report (stale sections marked); for the published one, README's blocks."""
+    out.write_text(report.render(results, checking.stale_sections(results)), encoding="utf-8")
+    if published and checking.write_readme_blocks(results):
+        log.info("rewrote the generated blocks of README.md")
+
+
 def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Run the benchmarks, write BENCHMARKS.md and the results JSON; return the results."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
@@ -598,6 +458,22 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
         help="run only --sections and keep every other section of the existing results JSON "
         "(same mode); the report names each section's command and date",
     )
+    parser.add_argument(
+        "--cached-only",
+        action="store_true",
+        help="protocol: train nothing; use the trainings cached for the code at hand and "
+        "list the rest as missing",
+    )
+    parser.add_argument(
+        "--check",
+        nargs="?",
+        const="all",
+        choices=("all", "figures", "stale"),
+        default=None,
+        help="train nothing: exit 1 when a section of the results JSON is stale (its code "
+        "changed since it was computed) or a figure in README.md or BENCHMARKS.md is not the "
+        "one in the JSON; 'figures' or 'stale' checks one half",
+    )
     parser.add_argument("-v", action="store_true", help="log relabel's own progress too")
     parser.add_argument(
         "--from-json",
@@ -606,12 +482,18 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
         help="only re-render --out from the results JSON of an earlier run",
     )
     args = parser.parse_args(argv)
+    if args.check is not None:
+        problems = checking.check(args.check, json_path=args.json, out=args.out)
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        print(f"benchmarks --check {args.check}: " + ("FAILED" if problems else "ok"))
+        return {"exit_code": 1 if problems else 0}
     if args.from_json is not None:
         out = args.out or args.from_json.with_suffix(".md")
         results = json.loads(args.from_json.read_text(encoding="utf-8"))
         results["meta"]["json"] = display_path(args.from_json)
         results["meta"]["out"] = display_path(out)
-        out.write_text(report.render(results), encoding="utf-8")
+        write_outputs(results, out, published=out.resolve() == checking.DEFAULT_MD)
         log.info("re-rendered %s from %s", out, args.from_json)
         results["exit_code"] = 0
         return results
@@ -657,7 +539,7 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
         json_path.write_text(json.dumps(results, indent=1, default=float), encoding="utf-8")
 
     runners = {
-        "detection": lambda: run_detection(plan, data, cache, args.reuse_oof, results),
+        "protocol": lambda: run_protocol(plan, data, cache, results, save, args.cached_only),
         "speed": lambda: run_speed(plan, data, cache, results),
         "memory": lambda: run_memory(plan, data, cache, results),
         "review": lambda: run_review(plan, data, cache, results),
@@ -678,19 +560,15 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
         except Exception as exc:
             log.exception("section %s failed", name)
             results["errors"][name] = f"{type(exc).__name__}: {exc}"
-        seconds = time.perf_counter() - t0
-        results["meta"]["sections"][name] = {
-            "command": results["meta"]["command"],
-            "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-            "seconds": seconds,
-        }
-        log.info("== %s done in %.0f s", name, seconds)
+        record = provenance.record(name, results["meta"]["command"], t0, plan.mode == "quick")
+        results["meta"]["sections"][name] = record
+        log.info("== %s done in %.0f s", name, record["wall_seconds"])
         save()
 
     results["meta"]["wall_seconds"] = time.perf_counter() - started
     results["meta"]["machine"]["load_end"] = " ".join(f"{v:.1f}" for v in os.getloadavg())
     save()
-    args.out.write_text(report.render(results), encoding="utf-8")
+    write_outputs(results, args.out, published=args.out.resolve() == checking.DEFAULT_MD)
     minutes = results["meta"]["wall_seconds"] / 60
     log.info("wrote %s and %s in %.1f min", args.out, json_path, minutes)
     results["exit_code"] = 1 if results["errors"] else 0

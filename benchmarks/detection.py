@@ -322,16 +322,21 @@ class TrainPlan:
         Cross-validation folds.
     final_model : bool
         Also train the final model, as a cycle's train step does.
+    seed : int or None
+        The training seed (``training.seed``); None keeps the project's default.
     """
 
     epochs: int | None
     folds: int = 5
     final_model: bool = False
+    seed: int | None = None
 
 
 #: Modules whose source decides the model and its inputs: part of the out-of-fold cache key.
-#: A package counts with every ``.py`` file under it.
-MODEL_MODULES = ("relabel.training", "relabel.data", "relabel.config")
+#: A package counts with every ``.py`` file under it. ``relabel.config`` is not among them:
+#: what it decides (defaults, the photo recipe) reaches training only through the config
+#: and the ``TrainSettings`` the key holds whole.
+MODEL_MODULES = ("relabel.training", "relabel.data")
 
 
 def relabel_version() -> str:
@@ -584,7 +589,8 @@ def train_oof(
     *,
     reuse: bool = False,
     progress: Progress | None = None,
-) -> tuple[np.ndarray, dict[str, Any]]:
+    cached_only: bool = False,
+) -> tuple[np.ndarray, dict[str, Any]] | None:
     """Out-of-fold probabilities of relabel's CNN trained on ``given``, through a Project.
 
     A relabel project is created in ``workdir/project`` from a manifest of ``given`` labels
@@ -601,7 +607,8 @@ def train_oof(
     probs, info
         ``probs`` in the dataset's order (float64); ``info`` has ``seconds``,
         ``oof_accuracy``, ``epochs`` (as trained), ``plan_epochs``, ``folds``, ``key``,
-        ``reused`` and the fields of :func:`run_timings`.
+        ``reused`` and the fields of :func:`run_timings`. None when ``cached_only`` and
+        no saved file has the key (nothing trained).
     """
     from relabel.project import Project
 
@@ -611,6 +618,9 @@ def train_oof(
         if plan.epochs is not None:
             training = replace(project.config.training, epochs=plan.epochs)
             project.config = replace(project.config, training=training)
+        if plan.seed is not None:
+            training = replace(project.config.training, seed=plan.seed)
+            project.config = replace(project.config, training=training)
         epochs = project.config.training.epochs
         fingerprint = training_fingerprint(
             project.config, final_model=plan.final_model, settings=project.train_settings()
@@ -619,6 +629,8 @@ def train_oof(
         saved = workdir / f"oof-{key}.npz"
         if reuse and saved.is_file():
             return _load_saved(saved)
+        if cached_only:
+            return None
         clock = DecodeClock(progress or relabel_log)
         call_started = time.perf_counter()
         trained = project.train(progress=clock, final_model=plan.final_model)

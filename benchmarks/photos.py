@@ -218,10 +218,8 @@ def user_run(
     """The default config on the original labels: ``plan.folds`` folds and the final model."""
     train = detection.TrainPlan(plan.epochs, plan.folds, final_model=True)
     log.info("photos: user run, %d folds + the final model, the default config", plan.folds)
-    probs, out["user"] = _train(ds, ds.labels, train, workdir / f"{ds.name}-user", reuse)
+    _, out["user"] = _train(ds, ds.labels, train, workdir / f"{ds.name}-user", reuse)
     log.info("photos: user run: %s", _said(out["user"]))
-    source = _source(out["user"], "the default config, trained on the original labels")
-    out.setdefault("original", {})["user"] = original_labels(ds, probs, source)
 
 
 def long_run(
@@ -380,21 +378,17 @@ def run(
     out: dict[str, Any],
     *,
     workdir: Path,
-    counts: np.ndarray | None,
     reuse: bool = False,
     save: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
     """Measure the parts of ``plan`` into ``out`` (from :func:`start`); return it.
 
     Parts, in order (each saved with ``save`` when done; a failed one is recorded in
-    ``out["errors"]``): ``reference`` (the confirmed errors on the reference
-    probabilities), ``user`` (:func:`user_run`), ``throughput``, ``human``
-    (:func:`human_runs`, with CIFAR-10H ``counts``) and ``long`` (:func:`long_run`).
+    ``out["errors"]``): ``user`` (:func:`user_run`), ``throughput`` and ``long``
+    (:func:`long_run`). Detection figures on these images (the confirmed errors, CIFAR-10H)
+    are the protocol section's, with intervals over seeds.
     """
     parts: list[tuple[str, Callable[[], None]]] = []
-    ref = ds.reference_probs
-    if ref is not None:
-        parts.append(("reference", lambda: _set_reference(ds, out, ref)))
     if plan.train:
         parts.append(("user", lambda: user_run(ds, plan, out, workdir, reuse)))
     else:
@@ -403,8 +397,6 @@ def run(
         n_images, epochs = plan.throughput
         tp_dir = workdir / "throughput"
         parts.append(("throughput", lambda: _set_throughput(ds, out, n_images, epochs, tp_dir)))
-    if plan.train and counts is not None:
-        parts.append(("human", lambda: human_runs(ds, counts, plan, out, workdir, reuse, save)))
     if plan.train and plan.long:
         parts.append(("long", lambda: long_run(ds, plan, out, workdir, reuse)))
     elif plan.train:

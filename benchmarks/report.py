@@ -5,9 +5,9 @@ compares: which checks pass, which method wins and by how much are computed from
 with the counts in the sentence. A comparison that does not hold is never printed; its
 opposite is, plainly. Fixed text only describes what was measured and how.
 
-The comparison with cleanlab is always like for like: a ranking's precision in its top N,
-N = the number of samples cleanlab's ``find_label_issues`` flags on the same probabilities
-(``p_at_flagged``), against cleanlab's precision on those N.
+Detection (section 1) is rendered by :mod:`benchmarks.report_protocol`: every ranking on
+the same probabilities, with intervals, and a verdict only where an interval excludes 0.
+Each section is headed by its provenance, and marked stale when its code changed.
 """
 
 from __future__ import annotations
@@ -15,37 +15,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from benchmarks import report_ray, report_reviewers
-from relabel import ranking as scoring
+from benchmarks import report_protocol, report_ray, report_reviewers
 
-#: Methods shown in the cross-setting comparison of the default-method question.
-FOCUS = (
-    "noise_posterior",
-    "self_confidence",
-    "normalized_margin",
-    "cl_prune_first",
-    "cleanlab_quality_scores",
-)
-#: Orderings that are never a candidate for the best method (a baseline).
-BASELINES = ("random",)
-#: The simple baseline the held-out verdict names besides cleanlab.
-SIMPLE = "self_confidence"
-#: Tolerance of ">=" between two precisions.
+#: Tolerance of ">=" between two measured figures and a target.
 TOL = 1e-12
-
-LABELS = {
-    "self_confidence": "self_confidence",
-    "normalized_margin": "normalized_margin",
-    "margin": "margin",
-    "max_softmax": "max_softmax (ignores the label)",
-    "confidence_weighted_entropy": "confidence_weighted_entropy",
-    "disagreement": "disagreement",
-    "cl_prune_first": "alternative: cl_prune_first",
-    "noise_posterior": "noise_posterior",
-    "noise_posterior_calibrated": "alternative: noise_posterior (calibrated joint)",
-    "cleanlab_quality_scores": "cleanlab get_label_quality_scores",
-    "random": "random order",
-}
 
 
 def _f(x: float | None, digits: int = 3) -> str:
@@ -56,306 +29,19 @@ def _pct(x: float | None) -> str:
     return "–" if x is None else f"{100 * x:.1f}%"
 
 
-def _two(a: float, b: float) -> tuple[str, str]:
-    """``a`` and ``b`` with the fewest decimals (3 to 6) that tell them apart."""
-    for digits in range(3, 7):
-        fa, fb = f"{a:.{digits}f}", f"{b:.{digits}f}"
-        if fa != fb or abs(a - b) <= TOL:
-            return fa, fb
-    return fa, fb
-
-
 def _table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[str]:
     out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     out += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return [*out, ""]
 
 
-def _label(method: str, default: str) -> str:
-    name = LABELS.get(method, method)
-    return f"**{name} (relabel default)**" if method == default else name
-
-
-def _short_source(source: str) -> str:
-    if source.startswith("reference"):
-        return "reference pyx"
-    return source.split(" OOF")[0] if source.startswith("relabel ") else source
-
-
-def _yes(ok: bool | None) -> str:
-    return {True: "yes", False: "**NO**", None: "– (cleanlab flags nothing)"}[ok]
-
-
 # --------------------------------------------------------------------------------------
 # comparisons
-
-
-def same_cutoff(setting: dict[str, Any], method: str) -> bool | None:
-    """Whether ``method`` is at least as precise as cleanlab at cleanlab's own cutoff.
-
-    Parameters
-    ----------
-    setting : dict
-        One setting of the results (``SettingResult.to_dict()``).
-    method : str
-        A ranking of ``setting["methods"]``.
-
-    Returns
-    -------
-    bool or None
-        ``p_at_flagged >= cleanlab precision`` (both over the N samples cleanlab flags);
-        None when cleanlab flags nothing (there is no cutoff to compare at).
-    """
-    cl = setting["cleanlab"]
-    if cl["flagged"] <= 0:
-        return None
-    return setting["methods"][method]["p_at_flagged"] >= cl["precision"] - TOL
-
-
-def default_vs_cleanlab(detection: dict[str, Any], group: str = "settings") -> list[dict[str, Any]]:
-    """Per setting of ``detection[group]``: relabel's default against cleanlab, same cutoff.
-
-    Returns
-    -------
-    list of dict
-        ``ok`` is :func:`same_cutoff` of the default; the default's ``p_at_k`` and
-        ``p_at_5pct`` are carried for the tables, not compared with cleanlab (other cutoffs).
-    """
-    default = detection.get("default_method", scoring.DEFAULT_METHOD)
-    out = []
-    for s in detection.get(group) or []:
-        m = s["methods"][default]
-        out.append(
-            {
-                "dataset": s["dataset"],
-                "source": _short_source(s["source"]),
-                "setting": s["setting"],
-                "n": s["n"],
-                "k": s["k"],
-                "k5": s.get("k5"),
-                "accuracy": s["accuracy"],
-                "cleanlab_flagged": s["cleanlab"]["flagged"],
-                "cleanlab_precision": s["cleanlab"]["precision"],
-                "cleanlab_recall": s["cleanlab"]["recall"],
-                "default_p_at_flagged": m["p_at_flagged"],
-                "default_p_at_k": m["p_at_k"],
-                "default_p_at_5pct": m.get("p_at_5pct"),
-                "ok": same_cutoff(s, default),
-            }
-        )
-    return out
-
-
-def candidates(settings: Sequence[dict[str, Any]]) -> list[str]:
-    """The rankings measured on every one of ``settings``, baselines left out."""
-    if not settings:
-        return []
-    names = [m for m in settings[0]["methods"] if m not in BASELINES]
-    return [m for m in names if all(m in s["methods"] for s in settings)]
-
-
-def mean_of(settings: Sequence[dict[str, Any]], method: str, metric: str) -> float | None:
-    """Mean of ``methods[method][metric]`` over the ``settings`` that have it, else None.
-
-    A figure is missing where it is undefined for every method alike (``p_at_flagged``
-    where cleanlab flags nothing), or in results of an older harness (``p_at_5pct``).
-    """
-    values = [s["methods"][method].get(metric) for s in settings]
-    values = [v for v in values if v is not None]
-    return sum(values) / len(values) if values else None
-
-
-def mean_ranking(
-    settings: Sequence[dict[str, Any]], metric: str, methods: Sequence[str] | None = None
-) -> list[tuple[str, float]]:
-    """``(method, mean of metric)`` over ``settings``, highest first (ties keep order)."""
-    pairs = []
-    for m in methods if methods is not None else candidates(settings):
-        value = mean_of(settings, m, metric)
-        if value is not None:
-            pairs.append((m, value))
-    return sorted(pairs, key=lambda p: -p[1])
-
-
-def wins(settings: Sequence[dict[str, Any]], method: str) -> tuple[int, int]:
-    """How often ``method`` is at least as precise as cleanlab at cleanlab's cutoff.
-
-    Returns
-    -------
-    wins, comparable
-        Settings where it is (:func:`same_cutoff`), and settings where cleanlab flags
-        anything (so that the two can be compared).
-    """
-    verdicts = [same_cutoff(s, method) for s in settings]
-    return sum(v is True for v in verdicts), sum(v is not None for v in verdicts)
-
-
-def best_other(setting: dict[str, Any], default: str, metric: str) -> tuple[str, float] | None:
-    """The best ranking other than ``default`` (and the baselines) on ``metric``."""
-    pairs = [
-        (m, v[metric])
-        for m, v in setting["methods"].items()
-        if m != default and m not in BASELINES and v.get(metric) is not None
-    ]
-    return max(pairs, key=lambda p: p[1]) if pairs else None
 
 
 def _n(count: int, noun: str) -> str:
     """``"1 setting"``, ``"2 settings"``."""
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
-
-
-def mean_verdict(
-    settings: Sequence[dict[str, Any]], default: str, metric: str, what: str
-) -> str | None:
-    """One sentence: does the default have the highest mean ``metric`` over ``settings``?
-
-    When it does not, the sentence says so and names every ranking with a higher mean,
-    with both means.
-    """
-    ranks = mean_ranking(settings, metric)
-    means = dict(ranks)
-    if default not in means or len(ranks) < 2:
-        return None
-    mine, over = means[default], f"over the {_n(len(settings), 'setting')}"
-    ahead = [(m, v) for m, v in ranks if m != default and v > mine + TOL]
-    tied = [m for m, v in ranks if m != default and abs(v - mine) <= TOL]
-    if ahead:
-        listed = ", ".join(f"{m} {_two(v, mine)[0]}" for m, v in ahead)
-        return (
-            f"The default ({default}) does NOT have the highest mean {what} {over}: "
-            f"{len(ahead)} of the other {_n(len(ranks) - 1, 'ranking')} "
-            f"{'is' if len(ahead) == 1 else 'are'} higher ({listed}; the default "
-            f"{_two(ahead[-1][1], mine)[1]})."
-        )
-    if tied:
-        return (
-            f"The default ({default}) shares the highest mean {what} {over} ({_f(mine)}) "
-            f"with {', '.join(tied)}, among {len(ranks)} rankings."
-        )
-    nxt, value = next((m, v) for m, v in ranks if m != default)
-    a, b = _two(mine, value)
-    return (
-        f"The default ({default}) has the highest mean {what} of the {len(ranks)} rankings "
-        f"{over}: {a}; next {nxt} {b}."
-    )
-
-
-def _compared(settings: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [s for s in settings if s["cleanlab"]["flagged"] > 0]
-
-
-def cleanlab_means(settings: Sequence[dict[str, Any]], default: str) -> tuple[float, float] | None:
-    """The default's mean p@flagged and cleanlab's mean precision, same settings.
-
-    Over the settings where cleanlab flags anything; None when there are none.
-    """
-    rows = _compared(settings)
-    if not rows:
-        return None
-    mine = sum(s["methods"][default]["p_at_flagged"] for s in rows) / len(rows)
-    return mine, sum(s["cleanlab"]["precision"] for s in rows) / len(rows)
-
-
-def cleanlab_verdict(
-    settings: Sequence[dict[str, Any]], default: str, *, counts: bool = True
-) -> list[str]:
-    """Sentences on the default against cleanlab at cleanlab's cutoff.
-
-    With ``counts``, on how many settings it is at least as precise; always its mean
-    against cleanlab's mean, and which rankings are at or above cleanlab on MORE settings
-    than the default (or that none is).
-    """
-    methods = candidates(settings)
-    means = cleanlab_means(settings, default)
-    if default not in methods or means is None:
-        return ["cleanlab flags nothing on these settings: no cutoff to compare at."]
-    won, comparable = wins(settings, default)
-    out = []
-    if counts:
-        out.append(
-            f"At cleanlab's own cutoff the default ({default}) is at least as precise as "
-            f"cleanlab `find_label_issues` on {won} of {_n(comparable, 'setting')}"
-            + ("." if won == comparable else f", and LESS precise on {comparable - won}.")
-        )
-    a, b = _two(*means)
-    relation = "at least" if means[0] >= means[1] - TOL else "BELOW"
-    out.append(
-        f"Its mean precision at cleanlab's cutoff is {a}, {relation} cleanlab's mean "
-        f"precision {b} (over {_n(comparable, 'setting')})."
-    )
-    n_wins = {m: wins(settings, m)[0] for m in methods}
-    more = sorted((m for m in methods if n_wins[m] > won), key=lambda m: -n_wins[m])
-    if more:
-        listed = ", ".join(f"{m} ({n_wins[m]})" for m in more)
-        out.append(f"Rankings at or above cleanlab on MORE settings than the default: {listed}.")
-    else:
-        out.append(
-            f"None of the other {_n(len(methods) - 1, 'ranking')} is at or above cleanlab on "
-            "more settings."
-        )
-    return out
-
-
-def _at_least(setting: dict[str, Any], method: str, other: str, metric: str) -> bool | None:
-    """``method``'s ``metric`` >= ``other``'s on ``setting``; None when either is missing."""
-    a = setting["methods"].get(method, {}).get(metric)
-    b = setting["methods"].get(other, {}).get(metric)
-    return None if a is None or b is None else a >= b - TOL
-
-
-def heldout_counts(det: dict[str, Any]) -> dict[str, int]:
-    """Held-out settings where the default beats cleanlab and the simple baseline.
-
-    At cleanlab's cutoff: the default's precision >= cleanlab's, >= :data:`SIMPLE`'s at
-    the same cutoff, and both.
-
-    Returns
-    -------
-    dict
-        ``n`` (settings), ``comparable`` (cleanlab flags anything), ``cleanlab``,
-        ``simple`` and ``both``.
-    """
-    default = det.get("default_method", scoring.DEFAULT_METHOD)
-    rows = det.get("heldout") or []
-    vs_cl = [same_cutoff(s, default) for s in rows]
-    vs_simple = [_at_least(s, default, SIMPLE, "p_at_flagged") for s in rows]
-    return {
-        "n": len(rows),
-        "comparable": sum(v is not None for v in vs_cl),
-        "cleanlab": sum(v is True for v in vs_cl),
-        "simple": sum(v is True for v in vs_simple),
-        "both": sum(a is True and b is True for a, b in zip(vs_cl, vs_simple, strict=True)),
-    }
-
-
-def heldout_losses(det: dict[str, Any]) -> list[str]:
-    """Where the default loses on the held-out settings, each as a phrase with its figures.
-
-    Empty when it loses nowhere: the highest mean precision at cleanlab's cutoff and in
-    the top 5% of every ranking, and a mean at cleanlab's cutoff at least cleanlab's own.
-    """
-    default = det.get("default_method", scoring.DEFAULT_METHOD)
-    rows = det.get("heldout") or []
-    out = []
-    for metric, what in (("p_at_flagged", "at cleanlab's cutoff"), ("p_at_5pct", "in the top 5%")):
-        ranks = mean_ranking(rows, metric)
-        mine = dict(ranks).get(default)
-        if mine is None:
-            continue
-        ahead = [(m, v) for m, v in ranks if m != default and v > mine + TOL]
-        if ahead:
-            best, value = ahead[0]
-            a, b = _two(value, mine)
-            out.append(
-                f"{_n(len(ahead), 'ranking')} with a higher mean precision {what} (best: "
-                f"{best} {a} vs the default's {b})"
-            )
-    means = cleanlab_means(rows, default)
-    if means and means[0] < means[1] - TOL:
-        a, b = _two(*means)
-        out.append(f"a mean precision at cleanlab's cutoff of {a}, below cleanlab's {b}")
-    return out
 
 
 # --------------------------------------------------------------------------------------
@@ -364,63 +50,7 @@ def heldout_losses(det: dict[str, Any]) -> list[str]:
 
 def checks(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
     """The acceptance checks: (what, measured, passed; None when not measured)."""
-    out: list[tuple[str, str, bool | None]] = []
-    det = results.get("detection") or {}
-    default_method = det.get("default_method", scoring.DEFAULT_METHOD)
-    rows = default_vs_cleanlab(det)
-    if rows:
-        comparable = [r for r in rows if r["ok"] is not None]
-        bad = [r for r in comparable if not r["ok"]]
-        skipped = len(rows) - len(comparable)
-        out.append(
-            (
-                f"relabel's default ranking ({default_method}) at cleanlab's cutoff: precision "
-                "in its top N >= cleanlab find_label_issues precision, N = the number cleanlab "
-                "flags, every dataset/source/setting",
-                f"{len(comparable) - len(bad)} of {len(comparable)} settings"
-                + (f" ({skipped} where cleanlab flags nothing not compared)" if skipped else ""),
-                not bad,
-            )
-        )
-    if det.get("heldout"):
-        c = heldout_counts(det)
-        out.append(
-            (
-                f"held out (settings not used to choose the default): {default_method} at "
-                f"cleanlab's cutoff >= cleanlab, and >= {SIMPLE} at the same cutoff",
-                f"{c['cleanlab']} of {c['comparable']} >= cleanlab; {c['simple']} of {c['n']} "
-                f">= {SIMPLE}",
-                None,
-            )
-        )
-    for s in det.get("settings", []):
-        if (
-            s["dataset"] == "digits"
-            and s["setting"].startswith("class pairs 30%")
-            and "1>7:0.3,3>8:0.3,5>6:0.3, seed 0" in s["setting"]
-        ):
-            m = s["methods"][default_method]
-            out.append(
-                (
-                    "digits, class pairs 1>7, 3>8, 5>6 at 30% (seed 0), relabel CNN: default "
-                    "ranking precision@k >= 0.70 and AUROC >= 0.95",
-                    f"precision@k {m['p_at_k']:.3f}, AUROC {m['auroc']:.3f}",
-                    (m["p_at_k"] >= 0.70 and m["auroc"] >= 0.95)
-                    if "at most 15 epochs" in s["source"]
-                    else None,  # quick mode trains fewer epochs: reported only
-                )
-            )
-    for s in det.get("settings", []):
-        if s["dataset"] == "mnist" and s["setting"] == "original labels":
-            c = s["confirmed"][default_method]
-            out.append(
-                (
-                    f"MNIST original labels ({_short_source(s['source'])}): correctable "
-                    "confirmed errors in relabel's top 100",
-                    f"{c['correctable_top100']} of {c['correctable']}",
-                    None,
-                )
-            )
+    out: list[tuple[str, str, bool | None]] = report_protocol.checks(results.get("protocol"))
     sp = (results.get("speed") or {}).get("scoring")
     if sp:
         cases = [
@@ -481,369 +111,6 @@ def checks(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
 
 # --------------------------------------------------------------------------------------
 # sections
-
-
-def _detection(det: dict[str, Any]) -> list[str]:
-    default = det.get("default_method", scoring.DEFAULT_METHOD)
-    lines = ["## 1. Detection quality", ""]
-    lines += [
-        "Every ranking below is computed on the SAME out-of-fold probabilities of its row. "
-        "**p@flagged**: precision in the top N of a ranking, N = the number of samples "
-        "cleanlab's `find_label_issues` flags on these probabilities -- the same cutoff as "
-        "cleanlab's own precision, so the like-for-like comparison with cleanlab. "
-        "**precision@k**: precision in the top k, k = the number of true errors (a cutoff "
-        "only an oracle knows; reported, not compared with cleanlab). **top 5%**: precision "
-        "in the top ceil(0.05 n) of the ranking, what a review budget of 5% of the samples "
-        "gets. **recall@2k**: share of the errors found in the top 2k. AUROC: the score "
-        "separating errors from correct labels. Random order is a seeded permutation.",
-        "",
-        "Probability sources: **reference pyx** are cleanlab's published out-of-fold "
-        "probabilities for the MNIST / CIFAR-10 test sets (Northcutt et al. 2021), computed "
-        "on the ORIGINAL labels: for the injected-noise settings that model never saw the "
-        "noisy labels, unlike a model trained on a noisy dataset in practice. **relabel** "
-        "rows are out-of-fold probabilities of relabel's own model trained on the setting's "
-        "labels through a relabel Project (" + det.get("train_note", "") + ").",
-        "",
-    ]
-    if det.get("skipped"):
-        lines += ["Skipped: " + "; ".join(det["skipped"]), ""]
-    rows = default_vs_cleanlab(det)
-    if rows:
-        lines += ["### Summary: relabel's default ranking against cleanlab, same cutoff", ""]
-        lines += _summary_table(rows, default)
-    lines += _default_question(det)
-    lines += _heldout(det)
-    lines += ["### Every method, every setting", ""]
-    for s in det.get("settings", []):
-        lines += _setting_table(s, default, heldout=False)
-    for s in det.get("heldout", []):
-        lines += _setting_table(s, default, heldout=True)
-    lines += _confirmed(det)
-    return lines
-
-
-def _summary_table(rows: Sequence[dict[str, Any]], default: str) -> list[str]:
-    return _table(
-        [
-            "dataset",
-            "probabilities",
-            "labels",
-            "k (errors)",
-            "OOF acc.",
-            "cleanlab flagged",
-            "cleanlab precision",
-            "cleanlab recall",
-            f"{default} p@flagged",
-            "p@flagged >= cleanlab?",
-            f"{default} p@k",
-            f"{default} top 5%",
-        ],
-        [
-            [
-                r["dataset"],
-                r["source"],
-                r["setting"],
-                r["k"],
-                _f(r["accuracy"]),
-                r["cleanlab_flagged"],
-                _f(r["cleanlab_precision"]),
-                _f(r["cleanlab_recall"]),
-                _f(r["default_p_at_flagged"]),
-                _yes(r["ok"]),
-                _f(r["default_p_at_k"]),
-                _f(r["default_p_at_5pct"]),
-            ]
-            for r in rows
-        ],
-    )
-
-
-def _setting_table(s: dict[str, Any], default: str, heldout: bool) -> list[str]:
-    k5 = s.get("k5")
-    lines = [
-        f"#### {s['dataset']} · {s['setting']} · {_short_source(s['source'])}"
-        + (" · held out" if heldout else ""),
-        "",
-        f"{s['n']:,} samples, k = {s['k']} errors"
-        + (f", top 5% = {k5} samples" if k5 else "")
-        + f"; probabilities: {s['source']}; OOF accuracy against the given labels "
-        f"{_f(s['accuracy'])}. cleanlab `find_label_issues` flags {s['cleanlab']['flagged']}: "
-        f"precision {_f(s['cleanlab']['precision'])}, recall {_f(s['cleanlab']['recall'])}.",
-        "",
-    ]
-    lines += _table(
-        ["method", "p@flagged", "precision@k", "top 5%", "recall@2k", "AUROC"],
-        [
-            [
-                _label(name, default),
-                _f(m["p_at_flagged"]),
-                _f(m["p_at_k"]),
-                _f(m.get("p_at_5pct")),
-                _f(m["recall_at_2k"]),
-                _f(m["auroc"]),
-            ]
-            for name, m in s["methods"].items()
-        ],
-    )
-    return lines
-
-
-def _verdicts(settings: Sequence[dict[str, Any]], default: str, *, counts: bool) -> list[str]:
-    """The computed verdict sentences on ``settings``, one paragraph."""
-    sentences = [
-        *cleanlab_verdict(settings, default, counts=counts),
-        mean_verdict(settings, default, "p_at_flagged", "precision at cleanlab's cutoff"),
-        mean_verdict(settings, default, "p_at_5pct", "top-5% precision"),
-    ]
-    return [" ".join(s for s in sentences if s), ""]
-
-
-def _default_question(det: dict[str, Any]) -> list[str]:
-    settings = det.get("settings", [])
-    if not settings:
-        return []
-    methods = [m for m in FOCUS if m in settings[0]["methods"]]
-    default = det.get("default_method", scoring.DEFAULT_METHOD)
-    if default not in methods:
-        methods.insert(0, default)
-    lines = [
-        "### Which score should be the default?",
-        "",
-        "p@flagged / top-5% precision of the main candidates on every setting above; the "
-        "last column is cleanlab `find_label_issues`'s own precision, at the same cutoff as "
-        "p@flagged. `noise_posterior` is the posterior probability that the given label is "
-        "wrong under the noise estimated by the confident joint "
-        "(`relabel.scoring.noise_posterior`); `self_confidence` is `1 - p[given]`; "
-        "`cl_prune_first` puts cleanlab's prune-by-noise-rate picks first (by "
-        "self-confidence), then the rest by self-confidence (`benchmarks/detection.py`). "
-        "These are the settings the default was chosen on; the held-out settings of the "
-        "next table were not.",
-        "",
-    ]
-    body = []
-    for s in settings:
-        row = [s["dataset"], _short_source(s["source"]), s["setting"]]
-        row += [
-            f"{_f(s['methods'][m]['p_at_flagged'])} / {_f(s['methods'][m].get('p_at_5pct'))}"
-            for m in methods
-        ]
-        body.append([*row, _f(s["cleanlab"]["precision"])])
-    body.append(
-        ["**mean**", "", ""]
-        + [
-            f"**{_f(mean_of(settings, m, 'p_at_flagged'))} / "
-            f"{_f(mean_of(settings, m, 'p_at_5pct'))}**"
-            for m in methods
-        ]
-        + [_f(sum(s["cleanlab"]["precision"] for s in settings) / len(settings))]
-    )
-    body.append(
-        ["settings with p@flagged >= cleanlab", "", ""]
-        + ["{} of {}".format(*wins(settings, m)) for m in methods]
-        + [""]
-    )
-    lines += _table(
-        ["dataset", "probabilities", "labels"]
-        + [_label(m, default) for m in methods]
-        + ["cleanlab precision"],
-        body,
-    )
-    return lines + _verdicts(settings, default, counts=True)
-
-
-def _heldout_intro(det: dict[str, Any]) -> list[str]:
-    rows, main = det.get("heldout") or [], det.get("settings") or []
-    default = det.get("default_method", scoring.DEFAULT_METHOD)
-    chosen = {(s["dataset"], s.get("spec"), s.get("seed")) for s in main}
-    reused = [s for s in rows if (s["dataset"], s.get("spec"), s.get("seed")) in chosen]
-    seeds = sorted({s["seed"] for s in rows if s.get("seed") not in (None, 0)})
-    pairs = det.get("heldout_pairs") or {}
-    described = det.get("human_noise") or {}
-    human = [h for h in described if any(s.get("spec") == h for s in rows)]
-    parts = []
-    if seeds:
-        parts.append(f"the noise specs above at seed(s) {', '.join(map(str, seeds))}")
-    if pairs:
-        parts.append(
-            "other class pairs ("
-            + "; ".join(f"{d} `{spec}`" for d, spec in pairs.items())
-            + ") at seed 0"
-        )
-    if human:
-        parts.append(
-            "real human noise on the CIFAR-10 test images from CIFAR-10H votes ("
-            + "; ".join(f"{h}: {described.get(h, h)}" for h in human)
-            + "; an error is a label that differs from the original CIFAR-10 label)"
-        )
-    text = (
-        f"The default ({default}) was chosen on the settings of the tables above. The "
-        "settings below are HELD OUT: " + "; ".join(parts) + "."
-    )
-    if reused:
-        text += (
-            f" CAUTION: {len(reused)} of them repeat a (dataset, noise, seed) of the "
-            "selection settings, so they are not truly held out."
-        )
-    else:
-        text += " None of them repeats a (dataset, noise, seed) of the selection settings."
-    return [text, ""]
-
-
-def _heldout(det: dict[str, Any]) -> list[str]:
-    rows = det.get("heldout") or []
-    lines = ["### Held out: settings not used to choose the default", ""]
-    if not rows:
-        return [*lines, "Not measured in this run.", ""]
-    default = det.get("default_method", scoring.DEFAULT_METHOD)
-    lines += _heldout_intro(det)
-    if det.get("heldout_skipped"):
-        lines += ["Skipped: " + "; ".join(det["heldout_skipped"]), ""]
-    body = []
-    for s in rows:
-        m, simple = s["methods"][default], s["methods"].get(SIMPLE, {})
-        other = best_other(s, default, "p_at_flagged")
-        other5 = best_other(s, default, "p_at_5pct")
-        ge_simple = _at_least(s, default, SIMPLE, "p_at_flagged")
-        body.append(
-            [
-                s["dataset"],
-                _short_source(s["source"]),
-                s["setting"],
-                s["k"],
-                _f(s["accuracy"]),
-                s["cleanlab"]["flagged"],
-                _f(s["cleanlab"]["precision"]),
-                _f(m["p_at_flagged"]),
-                _yes(same_cutoff(s, default)),
-                _f(simple.get("p_at_flagged")),
-                {True: "yes", False: "**NO**", None: "–"}[ge_simple],
-                _f(m["p_at_k"]),
-                _f(m.get("p_at_5pct")),
-                f"{other[0]} {_f(other[1])}" if other else "–",
-                f"{other5[0]} {_f(other5[1])}" if other5 else "–",
-            ]
-        )
-    simple_mean = mean_of(rows, SIMPLE, "p_at_flagged") if SIMPLE in rows[0]["methods"] else None
-    body.append(
-        [
-            "**mean**",
-            *([""] * 5),
-            _f(_mean(s["cleanlab"]["precision"] for s in rows)),
-            f"**{_f(mean_of(rows, default, 'p_at_flagged'))}**",
-            "",
-            _f(simple_mean),
-            "",
-            _f(mean_of(rows, default, "p_at_k")),
-            _f(mean_of(rows, default, "p_at_5pct")),
-            "",
-            "",
-        ]
-    )
-    lines += _table(
-        [
-            "dataset",
-            "probabilities",
-            "labels (held out)",
-            "k (errors)",
-            "OOF acc.",
-            "cleanlab flagged",
-            "cleanlab precision",
-            f"{default} p@flagged",
-            ">= cleanlab?",
-            f"{SIMPLE} p@flagged",
-            f">= {SIMPLE}?",
-            f"{default} p@k",
-            f"{default} top 5%",
-            "best other ranking, p@flagged",
-            "best other ranking, top 5%",
-        ],
-        body,
-    )
-    return lines + _heldout_verdict(det)
-
-
-def _heldout_verdict(det: dict[str, Any]) -> list[str]:
-    default = det.get("default_method", scoring.DEFAULT_METHOD)
-    c, losses = heldout_counts(det), heldout_losses(det)
-    if losses:
-        head = (
-            f"**Held-out verdict: the default ({default}) LOSES on the held-out settings**: "
-            + "; ".join(losses)
-            + "."
-        )
-    else:
-        head = (
-            f"**Held-out verdict: the default ({default}) holds up on the held-out settings**: "
-            "no other ranking has a higher mean precision at cleanlab's cutoff or in the top "
-            "5%, and its mean precision at cleanlab's cutoff is at least cleanlab's own."
-        )
-    counts = (
-        f"Setting by setting, at cleanlab's cutoff it is at least as precise as cleanlab on "
-        f"{c['cleanlab']} of {c['comparable']}, at least as precise as {SIMPLE} on "
-        f"{c['simple']} of {c['n']}, and both on {c['both']} of {c['n']}."
-    )
-    rows = det.get("heldout") or []
-    return [head, "", counts, "", *_verdicts(rows, default, counts=False)]
-
-
-def _mean(values: Iterable[float]) -> float | None:
-    v = list(values)
-    return sum(v) / len(v) if v else None
-
-
-def _confirmed(det: dict[str, Any]) -> list[str]:
-    lines: list[str] = []
-    default = det.get("default_method", scoring.DEFAULT_METHOD)
-    for s in det.get("settings", []):
-        if not s.get("confirmed"):
-            continue
-        if not lines:
-            lines += [
-                "### Original labels: where the human-confirmed errors rank",
-                "",
-                "The confirmed errors are those of Northcutt et al. (2021): only samples "
-                "THEIR cleanlab model flagged were ever shown to people, so the list is a "
-                "lower bound and may favour rankings that resemble theirs (in particular the "
-                "reference pyx, which is the very model that chose what to check).",
-                "",
-            ]
-        cl = s["confirmed"].get("cleanlab_find_label_issues", {})
-        lines += [
-            f"#### {s['dataset']} · original labels · {_short_source(s['source'])}",
-            "",
-            f"{s['k']} confirmed errors ({next(iter(s['confirmed'].values()))['correctable']} "
-            f"correctable). cleanlab `find_label_issues` flags {cl.get('flagged')}, of which "
-            f"{cl.get('hits')} confirmed and {cl.get('correctable_flagged')} correctable.",
-            "",
-        ]
-        rows = []
-        for name, c in s["confirmed"].items():
-            if name == "cleanlab_find_label_issues":
-                continue
-            ranks = c["ranks"]
-            shown = ", ".join(str(r) for r in ranks[:20]) + (" …" if len(ranks) > 20 else "")
-            rows.append(
-                [
-                    _label(name, default),
-                    c["top100"],
-                    c["top275"],
-                    c["top500"],
-                    f"{c['correctable_top100']} of {c['correctable']}",
-                    shown,
-                ]
-            )
-        lines += _table(
-            [
-                "method",
-                "in top 100",
-                "in top 275",
-                "in top 500",
-                "correctable in top 100",
-                "ranks of the confirmed errors",
-            ],
-            rows,
-        )
-    return lines
 
 
 def _review(rev: dict[str, Any]) -> list[str]:
@@ -1108,7 +375,6 @@ def _speed(sp: dict[str, Any], mem: dict[str, Any] | None) -> list[str]:
 # photos: the default RGB config on CIFAR-10
 
 #: cleanlab's ranking among the methods of a setting (``get_label_quality_scores``).
-CLEANLAB_RANKING = "cleanlab_quality_scores"
 
 
 def _minutes(seconds: float | None) -> str:
@@ -1174,88 +440,11 @@ def _user_checks(ph: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
     ]
 
 
-def _confirmed_in_top(setting: dict[str, Any] | None, method: str, cut: int) -> int | None:
-    """How many confirmed errors ``method`` puts in its top ``cut`` (None: not measured)."""
-    value = ((setting or {}).get("confirmed") or {}).get(method, {}).get(f"top{cut}")
-    return None if value is None else int(value)
-
-
-def _confirmed_check(ph: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
-    t = ph.get("targets") or {}
-    user = (ph.get("original") or {}).get("user")
-    default = ph.get("default_method", scoring.DEFAULT_METHOD)
-    count = _confirmed_in_top(user, default, t.get("top_cut", 275))
-    if count is None:
-        return []
-    return [
-        (
-            f"photos: the default score ({default}) on the default config's probabilities puts "
-            f">= {t.get('confirmed_in_top')} of the {user['k']} confirmed CIFAR-10 errors in "
-            f"its top {t.get('top_cut')}",
-            f"{count} of {user['k']}",
-            _reached(count, t.get("confirmed_in_top"), photo_scale(ph, ph.get("user"))),
-        )
-    ]
-
-
-def human_vs_ranking(s: dict[str, Any], default: str) -> dict[str, Any]:
-    """The default against cleanlab's ranking on one human-noise setting, same probabilities.
-
-    Returns
-    -------
-    dict
-        ``p_at_k`` and ``p_at_5pct``: (default, cleanlab's ranking, default >= it); ``ok``:
-        both hold (None when a figure is missing).
-    """
-    out: dict[str, Any] = {}
-    for metric in ("p_at_k", "p_at_5pct"):
-        a = s["methods"].get(default, {}).get(metric)
-        b = s["methods"].get(CLEANLAB_RANKING, {}).get(metric)
-        out[metric] = (a, b, None if a is None or b is None else a >= b - TOL)
-    verdicts = [out[m][2] for m in ("p_at_k", "p_at_5pct")]
-    out["ok"] = None if None in verdicts else all(verdicts)
-    return out
-
-
-def _human_checks(ph: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
-    rows = ph.get("human") or []
-    if not rows:
-        return []
-    default = ph.get("default_method", scoring.DEFAULT_METHOD)
-    scale = len(rows) == 2 and all(photo_scale(ph, s.get("run")) for s in rows)
-    measured, verdicts = [], []
-    for s in rows:
-        v = human_vs_ranking(s, default)
-        verdicts.append(v["ok"])
-        measured.append(
-            f"{s.get('spec') or s['setting']}: p@k {_f(v['p_at_k'][0])} vs "
-            f"{_f(v['p_at_k'][1])}, top 5% {_f(v['p_at_5pct'][0])} vs {_f(v['p_at_5pct'][1])}"
-        )
-    ok = None if not scale or None in verdicts else all(verdicts)
-    won, comparable = wins(rows, default)
-    return [
-        (
-            f"photos, CIFAR-10H human noise trained with the default config: {default} "
-            f"precision@k and top-5% precision >= cleanlab's ranking (get_label_quality_scores) "
-            f"on the same probabilities, both settings"
-            + ("" if scale else " (not at the targets' scale: reported only)"),
-            "; ".join(measured),
-            ok,
-        ),
-        (
-            f"photos, CIFAR-10H: {default} at cleanlab's cutoff >= cleanlab find_label_issues "
-            "precision",
-            f"{won} of {_n(comparable, 'setting')}",
-            None,
-        ),
-    ]
-
-
 def photo_checks(ph: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
     """The photos section's acceptance checks: (what, measured, passed or None)."""
     if not ph:
         return []
-    out = _user_checks(ph) + _confirmed_check(ph) + _human_checks(ph)
+    out = _user_checks(ph)
     tp = ph.get("throughput") or {}
     if tp.get("ratio") is not None:
         before, after = (r["images_per_second"] for r in tp["rows"])
@@ -1376,219 +565,6 @@ def _met(ok: bool | None) -> str:
     return {True: "yes", False: "**NO**", None: "– (reported)"}[ok]
 
 
-def _higher_lower(a: float, b: float) -> str:
-    """``a`` against ``b`` in words: "the same as", "higher than" or "LOWER than"."""
-    if abs(a - b) <= TOL:
-        return "the same as"
-    return "higher than" if a > b else "LOWER than"
-
-
-def long_verdict(ph: dict[str, Any]) -> str | None:
-    """One computed sentence: the long run against the user run."""
-    u, g = ph.get("user"), ph.get("long")
-    if not u or not g:
-        return None
-    a, b = g["oof_accuracy"], u["oof_accuracy"]
-    relation = _higher_lower(a, b)
-    fa, fb = _two(a, b)
-    text = (
-        f"At twice the epochs ({g['epochs']} instead of {u['epochs']}) the out-of-fold "
-        f"accuracy is {fa}, {relation} the default's {fb} ({a - b:+.3f})"
-    )
-    if g.get("folds_seconds") and u.get("folds_seconds"):
-        ratio = g["folds_seconds"] / u["folds_seconds"]
-        text += (
-            f", for folds of {_minutes(g['folds_seconds'])} instead of "
-            f"{_minutes(u['folds_seconds'])} ({ratio:.1f}x the time)"
-        )
-    return text + "."
-
-
-def _photo_long(ph: dict[str, Any]) -> list[str]:
-    u, g = ph.get("user"), ph.get("long")
-    lines = ["### At twice the epochs, for users who can wait", ""]
-    if not g:
-        return [*lines, "Not measured in this run.", ""]
-    cols = [("out-of-fold accuracy (original labels)", "oof_accuracy", _f)]
-    cols += [("the folds (decoding included)", "folds_seconds", _minutes)]
-    header = [
-        "figure",
-        f"default ({u['epochs']} epochs)" if u else "default",
-        f"twice ({g['epochs']} epochs)",
-    ]
-    lines += _table(
-        header,
-        [[what, fmt(u.get(key)) if u else "–", fmt(g.get(key))] for what, key, fmt in cols],
-    )
-    verdict = long_verdict(ph)
-    if g.get("reused"):
-        verdict = (verdict or "") + f" Long run reused (measured on {g.get('measured')})."
-    return lines + ([verdict.strip(), ""] if verdict else [])
-
-
-def _compare_counts(a: int, b: int) -> str:
-    if a == b:
-        return "as many as"
-    return "more than" if a > b else "FEWER than"
-
-
-def confirmed_verdict(ph: dict[str, Any]) -> list[str]:
-    """Computed sentences on the confirmed errors in the top of each ranking."""
-    t = ph.get("targets") or {}
-    cut, want = t.get("top_cut", 275), t.get("confirmed_in_top")
-    default = ph.get("default_method", scoring.DEFAULT_METHOD)
-    original = ph.get("original") or {}
-    out = []
-    for key, what in (
-        ("user", "the default config's probabilities"),
-        ("long", "the probabilities at twice the epochs"),
-        (
-            "reference",
-            "the reference probabilities (the paper's model, which chose what to confirm)",
-        ),
-    ):
-        s = original.get(key)
-        mine = _confirmed_in_top(s, default, cut)
-        if mine is None:
-            continue
-        others = [
-            (m, _confirmed_in_top(s, m, cut))
-            for m in ("self_confidence", CLEANLAB_RANKING)
-            if m != default
-        ]
-        listed = ", ".join(
-            f"{_compare_counts(mine, c)} {LABELS.get(m, m)} ({c})"
-            for m, c in others
-            if c is not None
-        )
-        text = (
-            f"On {what} the default ({default}) puts {mine} of the {s['k']} confirmed errors in "
-            f"its top {cut}: {listed}."
-        )
-        if key == "user" and want is not None:
-            text += f" The target is {want}: " + ("met." if mine >= want else "NOT met.")
-        out.append(text)
-    return out
-
-
-def _photo_confirmed(ph: dict[str, Any]) -> list[str]:
-    t = ph.get("targets") or {}
-    cut = t.get("top_cut", 275)
-    original = ph.get("original") or {}
-    default = ph.get("default_method", scoring.DEFAULT_METHOD)
-    lines = [f"### Original labels: the human-confirmed errors in the top {cut}", ""]
-    if not original:
-        return [*lines, "Not measured in this run.", ""]
-    methods = [default, *(m for m in ("self_confidence", CLEANLAB_RANKING) if m != default)]
-    runs = {"user": ph.get("user") or {}, "long": ph.get("long") or {}}
-    names = {
-        "user": f"relabel, the default config ({runs['user'].get('epochs')} epochs)",
-        "long": f"relabel, twice the epochs ({runs['long'].get('epochs')})",
-        "reference": "reference pyx",
-    }
-    body = []
-    for key, name in names.items():
-        s = original.get(key)
-        if not s:
-            continue
-        cl = s["confirmed"].get("cleanlab_find_label_issues", {})
-        body.append(
-            [name, _f(s["accuracy"])]
-            + [str(_confirmed_in_top(s, m, cut)) for m in methods]
-            + [f"{cl.get('hits')} of {cl.get('flagged')}"]
-        )
-    lines += _table(
-        ["probabilities", "OOF acc."]
-        + [f"{_label(m, default)} in top {cut}" for m in methods]
-        + ["cleanlab find_label_issues: confirmed among flagged"],
-        body,
-    )
-    return [*lines, " ".join(confirmed_verdict(ph)), ""]
-
-
-def human_verdict(s: dict[str, Any], default: str) -> str:
-    """One computed sentence: the default against cleanlab on one human-noise setting."""
-    v = human_vs_ranking(s, default)
-
-    def versus(metric: str, what: str) -> str:
-        a, b, ok = v[metric]
-        if ok is None:
-            return f"{what} not measured"
-        fa, fb = _two(a, b)
-        return f"{what} {fa}, {'at least' if ok else 'BELOW'} cleanlab's ranking's {fb}"
-
-    cl = s["cleanlab"]
-    same = same_cutoff(s, default)
-    if same is None:
-        cutoff = "cleanlab's find_label_issues flags nothing (no cutoff to compare at)"
-    else:
-        a, b = _two(s["methods"][default]["p_at_flagged"], cl["precision"])
-        cutoff = (
-            f"at cleanlab's own cutoff ({cl['flagged']} flagged) {a}, "
-            f"{'at least' if same else 'LESS precise than'} cleanlab's {b}"
-        )
-    return (
-        f"{s['setting']}: the default's {versus('p_at_k', 'precision@k')}; "
-        f"{versus('p_at_5pct', 'top-5% precision')}; {cutoff}."
-    )
-
-
-def _photo_human(ph: dict[str, Any]) -> list[str]:
-    rows = ph.get("human") or []
-    default = ph.get("default_method", scoring.DEFAULT_METHOD)
-    lines = ["### CIFAR-10H human label noise, trained with the default config", ""]
-    if not rows:
-        return [*lines, "Not measured in this run.", ""]
-    lines += [
-        "The default config trained on each CIFAR-10H setting's labels (an error is a label "
-        "that differs from the original CIFAR-10 label); every ranking on the same "
-        "out-of-fold probabilities. cleanlab's ranking is `get_label_quality_scores`; "
-        "p@flagged is the like-for-like comparison with `find_label_issues`.",
-        "",
-    ]
-    body = []
-    for s in rows:
-        m, c = s["methods"][default], s["methods"].get(CLEANLAB_RANKING, {})
-        body.append(
-            [
-                s["setting"],
-                s["k"],
-                _f(s["accuracy"]),
-                _f(s.get("accuracy_true")),
-                _f(m["p_at_k"]),
-                _f(c.get("p_at_k")),
-                _f(m.get("p_at_5pct")),
-                _f(c.get("p_at_5pct")),
-                s["cleanlab"]["flagged"],
-                _f(s["cleanlab"]["precision"]),
-                _f(m["p_at_flagged"]),
-                _yes(same_cutoff(s, default)),
-            ]
-        )
-    lines += _table(
-        [
-            "labels",
-            "k (errors)",
-            "OOF acc. (given)",
-            "OOF acc. (true)",
-            f"{default} p@k",
-            "cleanlab ranking p@k",
-            f"{default} top 5%",
-            "cleanlab ranking top 5%",
-            "cleanlab flagged",
-            "cleanlab precision",
-            f"{default} p@flagged",
-            "p@flagged >= cleanlab?",
-        ],
-        body,
-    )
-    lines += [" ".join(human_verdict(s, default) for s in rows), ""]
-    reused = [s["setting"] for s in rows if (s.get("run") or {}).get("reused")]
-    if reused:
-        lines += ["Reused out-of-fold probabilities (--reuse-oof): " + "; ".join(reused) + ".", ""]
-    return lines
-
-
 def throughput_verdict(tp: dict[str, Any]) -> str | None:
     """One computed sentence: images/s with the decoded cache against without."""
     if tp.get("ratio") is None:
@@ -1648,10 +624,9 @@ def _photos(ph: dict[str, Any]) -> list[str]:
             f"created as `relabel init` creates one for RGB images, {trained}. Targets: the whole "
             f"run within {_minutes(t.get('whole_seconds'))}, its folds within "
             f"{_minutes(t.get('folds_seconds'))}, out-of-fold accuracy at least "
-            f"{_f(t.get('oof_accuracy'))}, and at least {t.get('confirmed_in_top')} of the "
-            f"{ph.get('confirmed')} confirmed errors in the default score's top "
-            f"{t.get('top_cut')}; they hold at {t.get('n', 0):,} images, "
-            f"{t.get('folds')} folds and the project's own epochs.",
+            f"{_f(t.get('oof_accuracy'))}; they hold at {t.get('n', 0):,} images, "
+            f"{t.get('folds')} folds and the project's own epochs. Detection on these images "
+            "is section 1's.",
             "",
         ]
     if ph.get("skipped"):
@@ -1660,143 +635,8 @@ def _photos(ph: dict[str, Any]) -> list[str]:
         lines += [f"{part} FAILED: `{error}`", ""]
     if not ph.get("n"):
         return lines
-    for render_part in (
-        _photo_user,
-        _photo_long,
-        _photo_confirmed,
-        _photo_human,
-        _photo_throughput,
-    ):
+    for render_part in (_photo_user, _photo_throughput):
         lines += render_part(ph)
-    return lines
-
-
-def _ceiling(r: dict[str, Any]) -> float:
-    """A perfect model's agreement with the given labels: ``1 - k / n``."""
-    return 1.0 - r["k"] / max(r["n"], 1)
-
-
-def _is_weak(r: dict[str, Any]) -> bool:
-    """OOF accuracy below 80% of what a perfect model would reach on these labels."""
-    return r["accuracy"] < 0.8 * _ceiling(r)
-
-
-def _why(r: dict[str, Any], s: dict[str, Any]) -> str:
-    """Computed facts about a setting where the default is below cleanlab at its cutoff."""
-    flagged = max(r["cleanlab_flagged"], 1)
-    gap = round((r["cleanlab_precision"] - r["default_p_at_flagged"]) * flagged)
-    facts = [f"{_n(gap, 'true error')} fewer than cleanlab among the same {flagged} samples"]
-    ceiling = _ceiling(r)
-    if _is_weak(r):
-        facts.append(
-            f"the model is weak: OOF accuracy {_f(s['accuracy'])} against the given labels, "
-            f"where a perfect model would reach {_f(ceiling)}"
-        )
-    if r["setting"] == "original labels":
-        facts.append(
-            f"only {r['k']} confirmed errors, chosen among samples cleanlab's model (the "
-            "reference pyx) had flagged"
-        )
-    return "; ".join(facts)
-
-
-def _reference_twin(det: dict[str, Any], r: dict[str, Any]) -> dict[str, Any] | None:
-    """The reference-pyx row with the same dataset and labels as ``r``, if any."""
-    if r["source"] == "reference pyx":
-        return None
-    for twin in default_vs_cleanlab(det):
-        if (
-            twin["source"] == "reference pyx"
-            and twin["dataset"] == r["dataset"]
-            and twin["setting"] == r["setting"]
-        ):
-            return twin
-    return None
-
-
-def _closing(results: dict[str, Any]) -> list[str]:
-    det = results.get("detection") or {}
-    rows = default_vs_cleanlab(det)
-    default = det.get("default_method", scoring.DEFAULT_METHOD)
-    lines = ["## Closing note", ""]
-    comparable = [r for r in rows if r["ok"] is not None]
-    bad = [r for r in comparable if not r["ok"]]
-    if not rows:
-        lines += ["No detection results in this run.", ""]
-    elif not bad:
-        lines += [
-            f"At cleanlab's own cutoff, relabel's default ranking ({default}) is at least as "
-            f"precise as cleanlab's `find_label_issues` on every one of the "
-            f"{_n(len(comparable), 'setting')} it was chosen on where cleanlab flags anything.",
-            "",
-        ]
-    else:
-        lines += _closing_losses(det, bad, len(comparable), default)
-    if det.get("heldout"):
-        c = heldout_counts(det)
-        lines += [
-            f"Held out ({_n(c['n'], 'setting')}): the default is at least as precise as "
-            f"cleanlab at cleanlab's cutoff on {c['cleanlab']} of {c['comparable']}, and at least "
-            f"as precise as {SIMPLE} at that cutoff on {c['simple']} of {c['n']}.",
-            "",
-        ]
-        losses = heldout_losses(det)
-        lines += [
-            (
-                "On the held-out settings the default LOSES: " + "; ".join(losses) + "."
-                if losses
-                else "On the held-out settings no other ranking has a higher mean precision "
-                "at cleanlab's cutoff or in the top 5%, and the default's mean at cleanlab's "
-                "cutoff is at least cleanlab's."
-            ),
-            "",
-        ]
-    notes = results.get("notes") or []
-    lines += [f"- {n}" for n in notes]
-    return [*lines, ""] if notes else lines
-
-
-def _closing_losses(
-    det: dict[str, Any], bad: Sequence[dict[str, Any]], comparable: int, default: str
-) -> list[str]:
-    settings = {
-        (s["dataset"], _short_source(s["source"]), s["setting"]): s for s in det["settings"]
-    }
-    lines = [
-        f"At cleanlab's own cutoff, relabel's default ranking ({default}) is LESS precise than "
-        f"cleanlab's `find_label_issues` on {len(bad)} of {comparable} settings:",
-        "",
-    ]
-    weak_fixed = []
-    for r in bad:
-        s = settings[(r["dataset"], r["source"], r["setting"])]
-        best = best_other(s, default, "p_at_flagged")
-        a, b = _two(r["default_p_at_flagged"], r["cleanlab_precision"])
-        best_text = f" Best other ranking at this cutoff: {best[0]} {_f(best[1])}." if best else ""
-        lines.append(
-            f"- {r['dataset']} · {r['source']} · {r['setting']}: p@flagged {a} vs cleanlab {b} "
-            f"on {r['cleanlab_flagged']} flagged ({_why(r, s)}).{best_text}"
-        )
-        twin = _reference_twin(det, r)
-        if twin and twin["ok"] and _is_weak(r) and twin["accuracy"] > r["accuracy"]:
-            weak_fixed.append((r, twin))
-    lines.append("")
-    if weak_fixed:
-        listed = "; ".join(
-            f"{r['dataset']} · {r['setting']}: OOF accuracy {_f(t['accuracy'])} instead of "
-            f"{_f(r['accuracy'])}, p@flagged {_f(t['default_p_at_flagged'])} vs cleanlab "
-            f"{_f(t['cleanlab_precision'])}"
-            for r, t in weak_fixed
-        )
-        lines += [
-            f"On {len(weak_fixed)} of these, where relabel's model is weak, the same labels "
-            "ranked with the more accurate reference pyx put the default at or above cleanlab "
-            f"at its cutoff ({listed}): there the fix is a better model -- e.g. a "
-            "`keras.applications` backbone with a local weights file (`model.architecture`, "
-            "`model.weights`), more epochs and augmentation for natural images -- not another "
-            "score.",
-            "",
-        ]
     return lines
 
 
@@ -1808,16 +648,6 @@ def _json_note(meta: dict[str, Any]) -> str:
         f" The results behind every table are in `{meta['json']}`; "
         f"`python -m benchmarks --from-json {meta['json']}{out}` re-renders this file from it."
     )
-
-
-def _provenance(meta: dict[str, Any]) -> list[str]:
-    """Which command and date made each section, when they were not all made by this one."""
-    sections = meta.get("sections") or {}
-    if all(v.get("command") == meta["command"] for v in sections.values()):
-        return []
-    lines = ["Sections come from more than one run (`--update`):", ""]
-    lines += [f"- {name}: `{v['command']}` on {v['date']}" for name, v in sections.items()]
-    return [*lines, ""]
 
 
 # --------------------------------------------------------------------------------------
@@ -1978,22 +808,76 @@ def _studio_row(label: str, f: dict[str, Any], phase: str, n: int) -> list[str]:
     ]
 
 
-def render(results: dict[str, Any]) -> str:
-    """BENCHMARKS.md text for ``results`` (see :func:`benchmarks.__main__.run`)."""
-    meta = results["meta"]
-    lines = [
+def _section_line(name: str, prov: dict[str, Any] | None, stale: str | None) -> list[str]:
+    """Which commit, command and host computed a section, and whether it still holds."""
+    if not prov or "digest" not in prov:
+        return [f"> **Stale** ({name}): no provenance recorded.", ""]
+    calib = prov.get("calibration") or {}
+    line = (
+        f"*Computed at commit `{prov['commit']}`{' (dirty tree)' * bool(prov['dirty'])}, "
+        f"code digest `{prov['digest']}`, by `{prov['command']}` ({prov['scale']} scale) on "
+        f"{prov['date']} in {prov['wall_seconds'] / 60:.1f} min"
+        + (
+            f" with the training engine `{prov['engine']}` (not Keras: plumbing only)"
+            if prov.get("engine", "keras") != "keras"
+            else ""
+        )
+        + f"; host {prov['host']['cores']} "
+        f"cores, load {prov['host']['load']}, calibration matmul {calib.get('matmul_s')} s, "
+        f"python {calib.get('python_s')} s.*"
+    )
+    lines = [line, ""]
+    if stale:
+        lines = [
+            f"> **Stale** ({name}): {stale}. Regenerate with `python -m benchmarks "
+            f"--{prov['scale']} --sections {name} --update`.",
+            "",
+            *lines,
+        ]
+    return lines
+
+
+RENDERERS: dict[str, Any] = {
+    "protocol": report_protocol.render,
+    "review": lambda r: _review(r),
+    "reviewers": report_reviewers.render,
+    "photos": lambda r: _photos(r),
+    "studio": lambda r: _studio(r),
+    "ray": report_ray.render,
+}
+
+
+def _header(meta: dict[str, Any], sections: dict[str, Any]) -> list[str]:
+    commands = sorted({v.get("command", "?") for v in sections.values()}) or [meta["command"]]
+    one = len(commands) == 1
+    return [
         "# relabel benchmarks",
         "",
-        f"Generated by `{meta['command']}` ({meta['mode']} mode) on {meta['date']}, in "
-        f"{meta['wall_seconds'] / 60:.1f} minutes. Every figure below is computed by that "
-        "command, and every sentence that compares is computed from the figures; nothing is "
-        "typed in by hand. Regenerate with `make bench` (full) or `make bench-quick` (quick)."
-        + _json_note(meta),
-        "",
-        *_provenance(meta),
-        "## Acceptance checks",
+        (
+            f"Every section below was computed by one run, `{commands[0]}` "
+            if one
+            else f"The sections below come from {len(commands)} runs (each section names its own) "
+        )
+        + f"({meta['mode']} mode); each section names the commit and code digest it was "
+        "computed at, and a section whose code changed since is marked **stale**. Every "
+        "sentence that compares is computed from the figures in the JSON; a difference is a "
+        "win only where its 95 % interval excludes 0. Regenerate with `make bench` (full) or "
+        "`make bench-quick` (quick); `python -m benchmarks --check` says whether this file "
+        "still holds for the code at hand." + _json_note(meta),
         "",
     ]
+
+
+def render(results: dict[str, Any], stale: dict[str, str | None] | None = None) -> str:
+    """BENCHMARKS.md text for ``results`` (see :func:`benchmarks.__main__.run`).
+
+    ``stale`` maps a section to why it no longer holds for the code at hand (None: it
+    holds); sections missing from it are rendered as current.
+    """
+    meta = results["meta"]
+    sections = meta.get("sections") or {}
+    stale = stale or {}
+    lines = [*_header(meta, sections), "## Acceptance checks", ""]
     lines += _table(
         ["check", "measured", "result"],
         [
@@ -2005,24 +889,22 @@ def render(results: dict[str, Any]) -> str:
         lines += ["Sections that failed in this run:", ""]
         lines += [f"- {k}: `{v}`" for k, v in results["errors"].items()]
         lines += [""]
-    if results.get("detection"):
-        lines += _detection(results["detection"])
-    if results.get("review"):
-        lines += _review(results["review"])
-    if results.get("reviewers"):
-        lines += report_reviewers.render(results["reviewers"])
-    if results.get("speed") or results.get("memory"):
-        sp = dict(results.get("speed") or {})
-        if results.get("studio"):  # superseded by section 5
+    for name in ("protocol", "review", "reviewers", "speed", "photos", "studio", "ray"):
+        if name == "speed" and (results.get("speed") or results.get("memory")):
+            sp = dict(results.get("speed") or {})
             sp.pop("studio", None)
-        lines += _speed(sp, results.get("memory"))
-    if results.get("photos"):
-        lines += _photos(results["photos"])
-    if results.get("studio"):
-        lines += _studio(results["studio"])
-    if results.get("ray"):
-        lines += report_ray.render(results["ray"])
-    lines += _closing(results)
+            body = _speed(sp, results.get("memory"))
+        elif name in RENDERERS and results.get(name):
+            body = RENDERERS[name](results[name])
+        else:
+            continue
+        heading, rest = body[0], body[1:] if body[1:2] != [""] else body[2:]
+        lines += [heading, "", *_section_line(name, sections.get(name), stale.get(name))]
+        if name == "speed" and "memory" in sections:
+            lines += _section_line("memory", sections["memory"], stale.get("memory"))
+        lines += rest
+    notes = results.get("notes") or []
+    lines += [f"- {n}" for n in notes] + [""] * bool(notes)
     lines += ["## Machine, versions, command", ""]
     m = meta["machine"]
     lines += _table(

@@ -253,44 +253,6 @@ def _fake_dataset(name: str = "cifar10", n: int = 400) -> datasets.BenchDataset:
     return datasets.BenchDataset(name, Path("."), ids, ids, labels, classes, [8, 8], 1)
 
 
-def test_heldout_settings_are_not_selection_settings():
-    ds = _fake_dataset()
-    counts = np.zeros((ds.n, 10), dtype=np.int64)
-    counts[np.arange(ds.n), ds.labels] = 48
-    counts[np.arange(ds.n), (ds.labels + 1) % 10] = np.arange(ds.n) % 4  # 0..3 wrong votes
-    main = detection.main_settings(ds)
-    held = detection.heldout_settings(ds, seeds=(1, 2), human_counts=counts)
-    assert [(s.spec, s.seed) for s in main] == [
-        ("sym:0.1", 0),
-        ("sym:0.3", 0),
-        ("3>5:0.3,1>9:0.3,4>7:0.3", 0),
-    ]
-    assert [(s.spec, s.seed) for s in held] == [
-        ("sym:0.1", 1),
-        ("sym:0.3", 1),
-        ("3>5:0.3,1>9:0.3,4>7:0.3", 1),
-        ("sym:0.1", 2),
-        ("sym:0.3", 2),
-        ("3>5:0.3,1>9:0.3,4>7:0.3", 2),
-        ("2>0:0.3,9>1:0.3,6>3:0.3", 0),
-        ("human-sampled", 0),
-        ("human-worst", None),
-    ]
-    assert not {(s.spec, s.seed) for s in held} & {(s.spec, s.seed) for s in main}
-    assert len({s.tag for s in main + held}) == len(main) + len(held)  # own work folders
-    for s in held:
-        assert np.array_equal(s.is_error, s.given != ds.labels)
-    worst = held[-1]
-    assert worst.is_error.sum() == (np.arange(ds.n) % 4 >= 2).sum()  # the 2-votes rule
-    assert held[0].is_error.sum() == round(0.1 * ds.n)
-    # relabel's CNN: every digits setting; on CIFAR-10 the human-noise ones, unless told not to
-    human = {s.tag for s in held if s.spec in human_noise.SETTINGS}
-    assert len(human) == 2
-    assert bench_main._heldout_trained("cifar10", held) == human
-    assert bench_main._heldout_trained("cifar10", held, human_cnn=False) == set()
-    assert bench_main._heldout_trained("digits", held, human_cnn=False) == {s.tag for s in held}
-
-
 # --------------------------------------------------------------------------------------
 # the out-of-fold cache key
 
@@ -342,45 +304,7 @@ def test_oof_key_defaults_to_the_imported_relabel():
 SOURCE = "relabel small_cnn OOF (5-fold, at most 1 epochs, trained on these labels)"
 
 
-def _row(
-    setting: str,
-    cleanlab: tuple[int, float],
-    methods: dict[str, tuple[float | None, float, float]],
-    *,
-    spec: str = "sym:0.1",
-    seed: int | None = 0,
-    accuracy: float = 0.9,
-) -> dict:
-    """A hand-made setting: ``methods[name] = (p_at_flagged, p_at_k, p_at_5pct)``."""
-    flagged, precision = cleanlab
-    return {
-        "dataset": "digits",
-        "source": SOURCE,
-        "setting": setting,
-        "spec": spec,
-        "seed": seed,
-        "n": 1000,
-        "k": 100,
-        "k5": 50,
-        "accuracy": accuracy,
-        "cleanlab": {"flagged": flagged, "precision": precision, "recall": 0.5, "hits": 1},
-        "methods": {
-            name: {
-                "p_at_flagged": a,
-                "p_at_k": b,
-                "p_at_5pct": c,
-                "recall_at_2k": 0.9,
-                "auroc": 0.9,
-            }
-            for name, (a, b, c) in methods.items()
-        },
-        "confirmed": {},
-        "notes": "",
-        "seconds": 1.0,
-    }
-
-
-def _results(settings: list[dict], heldout: list[dict] | None = None) -> dict:
+def _results() -> dict:
     return {
         "meta": {
             "mode": "quick",
@@ -391,167 +315,11 @@ def _results(settings: list[dict], heldout: list[dict] | None = None) -> dict:
             "versions": {"python": "3.11"},
             "data": None,
             "json": "build/benchmarks-quick.json",
+            "sections": {},
         },
         "errors": {},
         "notes": [],
-        "detection": {
-            "default_method": "noise_posterior",
-            "settings": settings,
-            "heldout": heldout or [],
-            "skipped": [],
-            "heldout_skipped": [],
-            "heldout_pairs": {"digits": "4>9:0.3,2>7:0.3,0>6:0.3"},
-            "train_note": "t",
-        },
     }
-
-
-def _same_cutoff_check(results: dict) -> tuple[str, str, bool | None]:
-    [check] = [c for c in report.checks(results) if "at cleanlab's cutoff: precision" in c[0]]
-    return check
-
-
-def test_acceptance_compares_at_cleanlabs_cutoff_not_at_k():
-    # p@k (0.99) above cleanlab's precision (0.90), but at cleanlab's cutoff 0.85: FAIL
-    high_k = _row("a", (100, 0.90), {"noise_posterior": (0.85, 0.99, 0.9)})
-    what, measured, ok = _same_cutoff_check(_results([high_k]))
-    assert ok is False and measured == "0 of 1 settings"
-    assert "p@k" not in what and "precision@k" not in what
-    # p@k (0.50) below cleanlab, but at cleanlab's cutoff 0.95: pass
-    low_k = _row("b", (100, 0.90), {"noise_posterior": (0.95, 0.50, 0.9)})
-    assert _same_cutoff_check(_results([low_k]))[2] is True
-    assert _same_cutoff_check(_results([low_k, high_k]))[1:] == ("1 of 2 settings", False)
-    # a tie passes; nothing flagged is not compared
-    tie = _row("c", (100, 0.90), {"noise_posterior": (0.90, 0.1, 0.1)})
-    none = _row("d", (0, 0.0), {"noise_posterior": (None, 0.1, 0.1)})
-    _, measured, ok = _same_cutoff_check(_results([tie, none]))
-    assert ok is True and measured.startswith("1 of 1 settings")
-
-
-def _losing_results() -> dict:
-    main = [
-        _row(
-            "symmetric 10% (sym:0.1, seed 0)",
-            (100, 0.90),
-            {
-                "noise_posterior": (0.95, 0.99, 0.90),
-                "self_confidence": (0.97, 0.99, 0.95),
-                "random": (0.1, 0.1, 0.1),
-            },
-        ),
-        _row(
-            "class pairs 30% (1>7:0.3,3>8:0.3,5>6:0.3, seed 0)",
-            (120, 0.80),
-            {
-                "noise_posterior": (0.70, 0.95, 0.70),  # p@k above cleanlab, cutoff below
-                "self_confidence": (0.60, 0.50, 0.60),
-                "random": (0.1, 0.1, 0.1),
-            },
-            spec="1>7:0.3,3>8:0.3,5>6:0.3",
-            accuracy=0.5,
-        ),
-    ]
-    heldout = [
-        _row(
-            "symmetric 10% (sym:0.1, seed 1)",
-            (100, 0.90),
-            {
-                "noise_posterior": (0.85, 0.95, 0.80),
-                "self_confidence": (0.92, 0.90, 0.90),
-                "random": (0.1, 0.1, 0.1),
-            },
-            seed=1,
-        )
-    ]
-    return _results(main, heldout)
-
-
-def test_report_states_losses_and_never_a_false_claim():
-    text = report.render(_losing_results())
-    flat = " ".join(text.split())
-    # the old hard-coded claims are gone, true or not
-    assert "at its own cutoff relabel is at least as precise" not in flat
-    assert "at cleanlab's own cutoff the default is at least as precise" not in flat
-    assert "a cutoff effect" not in flat
-    assert "The default is the method with the best mean" not in flat
-    # the selection settings: one loss at cleanlab's cutoff, stated with its figures
-    assert "is at least as precise as cleanlab's `find_label_issues` on every one" not in flat
-    assert "LESS precise than cleanlab's `find_label_issues` on 1 of 2 settings" in flat
-    assert "p@flagged 0.700 vs cleanlab 0.800 on 120 flagged" in flat
-    assert "12 true errors fewer than cleanlab among the same 120 samples" in flat
-    assert "BELOW cleanlab's mean precision 0.850" in flat
-    # held out: the default loses to self_confidence and to cleanlab, and the report says so
-    assert "the default (noise_posterior) LOSES on the held-out settings" in flat
-    assert "best: self_confidence 0.920 vs the default's 0.850" in flat
-    assert "holds up" not in flat
-    assert "at least as precise as cleanlab on 0 of 1, at least as precise as " in flat
-    assert "self_confidence on 0 of 1, and both on 0 of 1" in flat
-    assert "does NOT have the highest mean precision at cleanlab's cutoff over the 1 setting" in (
-        flat
-    )
-    # the acceptance table: the same-cutoff check fails, the held-out one is reported
-    assert "| 1 of 2 settings | **FAIL** |" in text
-    assert "| 0 of 1 >= cleanlab; 0 of 1 >= self_confidence | (reported) |" in text
-    # every table has the top-5% column
-    assert "| method | p@flagged | precision@k | top 5% | recall@2k | AUROC |" in text
-    assert "top 5% = 50 samples" in text
-    # the results file is named
-    assert "`build/benchmarks-quick.json`" in text
-
-
-def test_report_says_the_default_holds_up_only_when_it_does():
-    winning = _losing_results()
-    det = winning["detection"]
-    det["settings"] = det["settings"][:1]
-    det["settings"][0]["methods"]["self_confidence"].update(p_at_flagged=0.93, p_at_5pct=0.85)
-    det["heldout"][0]["methods"]["noise_posterior"]["p_at_flagged"] = 0.95
-    det["heldout"][0]["methods"]["noise_posterior"]["p_at_5pct"] = 0.95
-    flat = " ".join(report.render(winning).split())
-    assert "LOSES" not in flat and "LESS precise" not in flat and "does NOT" not in flat
-    assert "holds up on the held-out settings" in flat
-    assert "is at least as precise as cleanlab's `find_label_issues` on every one of the 1" in (
-        flat
-    )
-    assert "has the highest mean precision at cleanlab's cutoff of the 2 rankings" in flat
-    assert _same_cutoff_check(winning)[2] is True
-
-
-def test_from_json_rerenders_and_names_the_json(tmp_path: Path):
-    src = tmp_path / "BENCHMARKS.json"
-    src.write_text(json.dumps(_losing_results()), encoding="utf-8")
-    results = bench_main.run(["--from-json", str(src)])
-    assert results["exit_code"] == 0
-    text = (tmp_path / "BENCHMARKS.md").read_text(encoding="utf-8")
-    assert f"`python -m benchmarks --from-json {src}" in text
-    assert "Held out: settings not used to choose the default" in text
-
-
-def test_update_keeps_the_sections_not_rerun_with_their_provenance(tmp_path: Path):
-    earlier = _losing_results()
-    earlier["review"] = {"cycles": "earlier review"}
-    earlier["speed"] = {"cycle": {"seconds": 9.0}, "scoring": "earlier scoring"}
-    earlier["errors"] = {"memory": "MemoryError: earlier"}
-    src = tmp_path / "results.json"
-    src.write_text(json.dumps(earlier), encoding="utf-8")
-    now = _results([])
-    now["meta"].update(command="python -m benchmarks --quick --update", sections={})
-    bench_main.keep_earlier_sections(now, src, ["speed"])
-    assert now["detection"] == earlier["detection"] and now["review"] == earlier["review"]
-    assert "scoring" not in now.get("speed", {})  # speed is re-run: only the cycle time stays
-    assert now["speed"]["cycle"] == {"seconds": 9.0}
-    assert now["errors"] == {"memory": "MemoryError: earlier"}
-    assert set(now["meta"]["sections"]) == {"detection", "review"}
-    assert now["meta"]["sections"]["review"]["command"] == earlier["meta"]["command"]
-    now["meta"]["sections"]["speed"] = {"command": now["meta"]["command"], "date": "d"}
-    text = "\n".join(report._provenance(now["meta"]))
-    assert "Sections come from more than one run" in text
-    assert f"- review: `{earlier['meta']['command']}`" in text
-    full = _results([])
-    full["meta"]["mode"] = "full"
-    with pytest.raises(SystemExit, match="quick results, not full"):
-        bench_main.keep_earlier_sections(full, src, ["speed"])
-    with pytest.raises(SystemExit, match="no earlier results"):
-        bench_main.keep_earlier_sections(now, tmp_path / "missing.json", ["speed"])
 
 
 def test_output_paths_full_beside_the_report_quick_under_build(tmp_path: Path):
@@ -587,56 +355,6 @@ def _quick_plan(monkeypatch: pytest.MonkeyPatch, **changes: object) -> None:
     monkeypatch.setitem(bench_main.PLANS, "quick", small)
 
 
-def test_quick_mode_smoke(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, test_engine: str):
-    """A scaled-down quick run of the harness: detection (every digits run trained by the
-    test engine, through relabel projects as the benchmark trains them), the scoring speed
-    and the cycle time, the report and the JSON. The training throughput and the memory
-    section (Keras itself) are ``test_quick_mode_throughput_and_memory``'s."""
-    _quick_plan(monkeypatch, throughput=())
-    out, js = tmp_path / "BENCHMARKS.md", tmp_path / "results.json"
-    argv = ["--quick", "--sections", "detection,speed", "--out", str(out)]
-    results = bench_main.run([*argv, "--json", str(js), "--cache", str(tmp_path / "cache")])
-    assert results["errors"] == {}
-    assert results["exit_code"] == 0
-    assert json.loads(js.read_text())["meta"]["mode"] == "quick"
-
-    det = results["detection"]
-    settings = det["settings"]
-    digits = [s for s in settings if s["dataset"] == "digits"]
-    assert len(digits) == 3 and all(s["source"].startswith("relabel ") for s in digits)
-    assert len(settings) == 3 + (8 if HAVE_DATA else 0)
-    for s in settings:
-        assert s["methods"][scoring.DEFAULT_METHOD]["p_at_k"] > s["methods"]["random"]["p_at_k"]
-        assert s["k5"] == detection.review_cut(s["n"])
-        assert all("p_at_5pct" in m for m in s["methods"].values())
-    heldout = det["heldout"]
-    held_digits = [s for s in heldout if s["dataset"] == "digits"]
-    assert [s["spec"] for s in held_digits] == [datasets.HELDOUT_PAIR_NOISE["digits"]]
-    assert held_digits[0]["source"].startswith("relabel ")  # the digits held out are trained
-    human = 2 if HAVE_CIFAR10H else 0
-    assert len(heldout) == 1 + ((1 + 1 + human) if HAVE_DATA else 0)
-    assert all(s["source"].startswith("reference") for s in heldout if s["dataset"] != "digits")
-    assert results["speed"]["cycle"]["folds"] == 5  # the digits pair-noise run's cycle time
-    case = results["speed"]["scoring"]["cases"][0]
-    assert case["n"] == 20_000 and case["relabel_s"] > 0 and case["cleanlab_s"] > 0
-
-    text = out.read_text()
-    for heading in (
-        "## Acceptance checks",
-        "## 1. Detection quality",
-        "### Held out: settings not used to choose the default",
-        "## 3. Speed and memory",
-        "## Machine, versions, command",
-    ):
-        assert heading in text
-    assert str(js.resolve()) in text  # the results file is named
-    checks = report.checks(results)
-    assert any("at cleanlab's cutoff: precision in its top N" in what for what, _, _ in checks)
-    # every figure of the summary table comes from the results
-    first = digits[0]
-    assert f"{first['cleanlab']['precision']:.3f}" in text
-
-
 def test_quick_mode_throughput_and_memory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, trains: dict
 ):
@@ -666,7 +384,7 @@ def test_model_code_digest_covers_every_file_of_a_package(
     names = [rel for rel, _ in detection.module_sources("relabel.training")]
     assert names == sorted(names)
     assert {"__init__.py", "augment.py", "resnet.py", "embed.py"} <= set(names)
-    assert detection.MODEL_MODULES == ("relabel.training", "relabel.data", "relabel.config")
+    assert detection.MODEL_MODULES == ("relabel.training", "relabel.data")
     package = tmp_path / "fakepkg"
     package.mkdir()
     (package / "__init__.py").write_text("A = 1\n")
@@ -733,33 +451,6 @@ def _photo_run(**over) -> dict:
     return {**run, **over}
 
 
-def _original(top275: dict[str, int]) -> dict:
-    """The original labels against 54 confirmed errors: ``top275[method]`` in the top 275."""
-    s = _row("original labels", (60, 0.5), {m: (0.5, 0.3, 0.1) for m in top275}, spec="original")
-    s.update(dataset="cifar10", n=10_000, k=54, k5=500)
-    s["confirmed"] = {
-        m: {"ranks": [], "top100": c // 2, "top275": c, "top500": c + 1, "correctable": 0}
-        for m, c in top275.items()
-    }
-    s["confirmed"]["cleanlab_find_label_issues"] = {"flagged": 60, "hits": 30}
-    return s
-
-
-def _human(spec: str, default: tuple, cleanlab: tuple, flagged: tuple = (300, 0.6)) -> dict:
-    """A human-noise row: (p_at_flagged, p_at_k, p_at_5pct) of the default and cleanlab."""
-    s = _row(
-        f"{spec} (CIFAR-10H)",
-        flagged,
-        {"noise_posterior": default, "cleanlab_quality_scores": cleanlab},
-        spec=spec,
-        seed=0,
-        accuracy=0.7,
-    )
-    s.update(dataset="cifar10", n=10_000, k=500, k5=500, accuracy_true=0.8)
-    s["run"] = _photo_run(final_model=False, whole_seconds=13 * 60.0)
-    return s
-
-
 def _photos(**over) -> dict:
     ph = {
         "dataset": "cifar10",
@@ -772,21 +463,6 @@ def _photos(**over) -> dict:
         "skipped": [],
         "errors": {},
         "user": _photo_run(),
-        "long": _photo_run(
-            epochs=40, oof_accuracy=0.77, folds_seconds=26 * 60.0, final_model=False
-        ),
-        "original": {
-            "user": _original(
-                {"noise_posterior": 22, "self_confidence": 18, "cleanlab_quality_scores": 25}
-            ),
-            "reference": _original(
-                {"noise_posterior": 40, "self_confidence": 41, "cleanlab_quality_scores": 40}
-            ),
-        },
-        "human": [
-            _human("human-sampled", (0.62, 0.50, 0.40), (0.55, 0.48, 0.40)),
-            _human("human-worst", (0.70, 0.60, 0.55), (0.66, 0.58, 0.50)),
-        ],
         "throughput": {
             "n": 4000,
             "epochs": 3,
@@ -817,79 +493,55 @@ def _photo_checks(results: dict) -> dict[str, tuple[str, bool | None]]:
 
 
 def test_photos_report_passes_when_the_targets_are_met():
-    results = _results([])
+    results = _results()
     results["photos"] = _photos()
     checks = _photo_checks(results)
     verdicts = [ok for _, ok in checks.values()]
-    assert verdicts.count(True) == 5 and False not in verdicts  # 3 user, confirmed, human
+    assert verdicts.count(True) == 3 and False not in verdicts  # the user run's 3 targets
     assert any(m == "16.0 min" for m, _ in checks.values())
-    assert ("22 of 54", True) in checks.values()
     flat = " ".join(report.render(results).split())
     assert "## 4. Photos (CIFAR-10): relabel's default RGB config" in flat
     assert "`resnet_small`, sgd with a `one_cycle` schedule" in flat
     assert "The whole run took 16.0 min, within the 18.0 min target" in flat
     assert "the folds alone 13.0 min, within the 15.0 min target" in flat
     assert "out-of-fold accuracy 0.740, at least the 0.720 target" in flat
-    assert (
-        "puts 22 of the 54 confirmed errors in its top 275: more than self_confidence (18), "
-        "FEWER than cleanlab get_label_quality_scores (25). The target is 20: met."
-    ) in flat
-    assert "accuracy is 0.770, higher than the default's 0.740 (+0.030)" in flat
-    assert "(2.0x the time)" in flat
-    assert "precision@k 0.500, at least cleanlab's ranking's 0.480" in flat
-    assert "at cleanlab's own cutoff (300 flagged) 0.620, at least cleanlab's 0.600" in flat
     assert "Decoding once trains 3.00x as many images per second" in flat
-    assert "BELOW" not in flat.split("## 4. Photos")[1].split("## Closing")[0]
+    assert "BELOW" not in flat.split("## 4. Photos")[1]
+    assert "confirmed errors" not in flat  # detection on these images is the protocol's
 
 
 def test_photos_report_states_every_loss_plainly():
     ph = _photos(
-        user=_photo_run(whole_seconds=19.5 * 60, folds_seconds=16 * 60.0, oof_accuracy=0.70),
-        long=_photo_run(epochs=40, oof_accuracy=0.69, folds_seconds=30 * 60.0),
-        human=[
-            _human("human-sampled", (0.62, 0.50, 0.40), (0.55, 0.48, 0.40)),
-            _human("human-worst", (0.50, 0.55, 0.45), (0.66, 0.58, 0.50)),
-        ],
-    )
-    ph["original"]["user"] = _original(
-        {"noise_posterior": 12, "self_confidence": 18, "cleanlab_quality_scores": 12}
+        user=_photo_run(whole_seconds=19.5 * 60, folds_seconds=16 * 60.0, oof_accuracy=0.70)
     )
     ph["throughput"]["rows"][1]["images_per_second"] = 240.0
     ph["throughput"]["ratio"] = 0.8
-    results = _results([])
+    results = _results()
     results["photos"] = ph
     checks = _photo_checks(results)
-    assert [ok for _, ok in checks.values()].count(False) == 5
-    assert ("19.5 min", False) in checks.values() and ("12 of 54", False) in checks.values()
+    assert [ok for _, ok in checks.values()].count(False) == 3
+    assert ("19.5 min", False) in checks.values()
     flat = " ".join(report.render(results).split())
     assert "The whole run took 19.5 min, OVER the 18.0 min target by 1.5 min" in flat
     assert "the folds alone 16.0 min, OVER the 15.0 min target by 1.0 min" in flat
     assert "out-of-fold accuracy 0.700, BELOW the 0.720 target" in flat
-    assert "FEWER than self_confidence (18), as many as cleanlab" in flat
-    assert "The target is 20: NOT met." in flat
-    assert "accuracy is 0.690, LOWER than the default's 0.700 (-0.010)" in flat
-    assert "human-worst (CIFAR-10H): the default's precision@k 0.550, BELOW" in flat
-    assert (
-        "at cleanlab's own cutoff (300 flagged) 0.500, LESS precise than cleanlab's 0.600" in flat
-    )
     assert "Decoding once is SLOWER than decoding every epoch: 240 vs 300" in flat
     assert "| **FAIL** |" in report.render(results)
 
 
 def test_photos_report_only_reports_off_scale_or_reused_runs():
     small = _photo_run(folds=2, default_epochs=False, whole_seconds=60 * 60.0, reused=True)
-    ph = _photos(user=small, long=None, human=[], throughput=None)
-    results = _results([])
+    ph = _photos(user=small, throughput=None)
+    results = _results()
     results["photos"] = ph
     checks = _photo_checks(results)
-    assert [ok for _, ok in checks.values()] == [None] * 4
+    assert [ok for _, ok in checks.values()] == [None] * 3
     assert ("60.0 min (timing of a run on 2026-12-03 10:00 UTC, reused)", None) in checks.values()
     flat = " ".join(report.render(results).split())
     assert "not at the targets' scale" in flat
     assert "The timing was measured on 2026-12-03 10:00 UTC and reused" in flat
-    assert "### At twice the epochs, for users who can wait Not measured in this run." in flat
     # a skipped section renders its reason, and no checks
-    bare = _results([])
+    bare = _results()
     bare["photos"] = {"skipped": ["cifar10: not found"], "errors": {}}
     assert "Skipped: cifar10: not found" in report.render(bare)
     assert _photo_checks(bare) == {}
@@ -994,7 +646,6 @@ def test_photos_section_wiring_update_and_reuse_without_training(
     """--sections photos --update: the other sections kept, every part run and rendered."""
     ds = _rgb_dataset(tmp_path / "data")
     monkeypatch.setattr(datasets, "load", lambda name, data, cache: ds)
-    monkeypatch.setattr(human_noise, "load_counts", lambda data, n, k: _votes(ds))
     monkeypatch.setattr(detection, "train_oof", _fake_train_oof)
     rates = iter([100.0, 250.0])
 
@@ -1013,42 +664,40 @@ def test_photos_section_wiring_update_and_reuse_without_training(
         bench_main.QUICK, photos_train=True, photos_epochs=None, photos_throughput=(30, 2)
     )
     monkeypatch.setitem(bench_main.PLANS, "quick", plan)
-    earlier = _losing_results()
+    earlier = _results()
+    earlier["review"] = {"skipped": "earlier"}
+    earlier["meta"]["sections"]["review"] = {"command": "python -m benchmarks --quick"}
     js, out = tmp_path / "results.json", tmp_path / "BENCHMARKS.md"
     js.write_text(json.dumps(earlier), encoding="utf-8")
     argv = ["--quick", "--sections", "photos", "--update", "--out", str(out), "--json", str(js)]
     results = bench_main.run([*argv, "--cache", str(tmp_path / "cache"), "--reuse-oof"])
-    assert results["errors"] == {} and results["detection"] == earlier["detection"]
-    assert set(results["meta"]["sections"]) == {"detection", "photos"}
+    assert results["errors"] == {} and results["review"] == earlier["review"]
+    assert set(results["meta"]["sections"]) == {"review", "photos"}
+    assert results["meta"]["sections"]["photos"]["digest"]  # its own provenance
     ph = results["photos"]
     assert ph["errors"] == {} and ph["skipped"] == [
         "the long run (twice the epochs) is off (--no-photos-long)"
     ]
     assert ph["user"]["final_model"] and ph["user"]["default_epochs"]
     assert ph["user"]["folds_seconds"] == pytest.approx(21.0)  # 5 folds x 4 s + decoding 1 s
-    assert set(ph["original"]) == {"user", "reference"}
-    assert ph["original"]["user"]["confirmed"][scoring.DEFAULT_METHOD]["top275"] == 3
-    assert [s["spec"] for s in ph["human"]] == list(human_noise.SETTINGS)
-    assert all(s["accuracy_true"] < 1.0 and s["k"] > 0 for s in ph["human"])
+    assert "original" not in ph and "human" not in ph  # detection is the protocol's
     assert ph["throughput"]["n"] == 30 and ph["throughput"]["ratio"] == pytest.approx(2.5)
     assert ph["throughput"]["architecture"] == "resnet_small"  # the photo defaults of init
     assert any(
-        n.startswith("photos: out-of-fold probabilities of 3 training(s)") for n in results["notes"]
+        n.startswith("photos: out-of-fold probabilities of 1 training(s)") for n in results["notes"]
     )
     saved = json.loads(js.read_text())
-    assert saved["photos"]["human"][1]["spec"] == "human-worst"
     text = out.read_text()
-    assert "## 4. Photos (CIFAR-10)" in text and "## 1. Detection quality" in text
-    assert "Sections come from more than one run" in text
-    assert "Reused out-of-fold probabilities (--reuse-oof)" in text
+    assert "## 4. Photos (CIFAR-10)" in text
+    assert "The sections below come from 2 runs" in text
+    assert "> **Stale** (review): no provenance recorded" in text
+    assert "reused with its out-of-fold probabilities (--reuse-oof)" in " ".join(text.split())
     # a later --update of another section keeps the photos
-    later = _results([])
+    later = _results()
     later["meta"].update(command="python -m benchmarks --quick --update", sections={})
-    bench_main.keep_earlier_sections(later, js, ["detection"])
+    bench_main.keep_earlier_sections(later, js, ["review"])
     assert later["photos"] == saved["photos"] and "photos" in later["meta"]["sections"]
-    # full-mode options: the long run (off with --no-photos-long)
-    assert bench_main.FULL.photos_long and bench_main.FULL.photos_train
-    assert bench_main.photo_plan(bench_main.FULL) == photos.PhotoPlan()
+    assert bench_main.FULL.photos_train and not bench_main.FULL.photos_long
 
 
 def test_photos_section_smoke_trains_the_default_config(
@@ -1064,7 +713,7 @@ def test_photos_section_smoke_trains_the_default_config(
     """
     ds = _rgb_dataset(tmp_path / "data")
     plan = photos.PhotoPlan(epochs=1, folds=2, long=False, throughput=(40, 2))
-    out = photos.run(ds, plan, photos.start(ds, plan), workdir=tmp_path / "w", counts=_votes(ds))
+    out = photos.run(ds, plan, photos.start(ds, plan), workdir=tmp_path / "w")
     assert out["errors"] == {}
     u = out["user"]
     assert u["folds"] == 2 and u["epochs"] == 1 and u["default_epochs"] is False
@@ -1073,19 +722,15 @@ def test_photos_section_smoke_trains_the_default_config(
     assert u["whole_seconds"] > 0 and u["final_model_seconds"] > 0
     assert u["decode_seconds"] is not None and len(u["fold_seconds"]) == 2
     assert u["folds_seconds"] == pytest.approx(sum(u["fold_seconds"]) + u["decode_seconds"])
-    assert set(out["original"]) == {"user", "reference"}
-    assert [s["spec"] for s in out["human"]] == list(human_noise.SETTINGS)
     rows = out["throughput"]["rows"]
     assert [r["cache_images"] for r in rows] == [False, True]
     assert rows[0]["decode_seconds"] is None and rows[1]["decode_seconds"] is not None
     assert out["throughput"]["ratio"] > 0
     again = dataclasses.replace(plan, throughput=None)
-    reused = photos.run(
-        ds, again, photos.start(ds, again), workdir=tmp_path / "w", counts=_votes(ds), reuse=True
-    )
+    reused = photos.run(ds, again, photos.start(ds, again), workdir=tmp_path / "w", reuse=True)
     assert reused["user"]["reused"] and reused["user"]["whole_seconds"] == u["whole_seconds"]
     assert photos.reuse_note(reused) and not photos.reuse_note(out)
-    results = _results([])
+    results = _results()
     results["photos"] = out
     assert all(ok is None for _, ok in _photo_checks(results).values())  # not at scale
     assert "## 4. Photos (CIFAR-10)" in report.render(results)

@@ -1,0 +1,213 @@
+"""The benchmark protocol: intervals, paired verdicts, the halves, provenance and --check."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from benchmarks import __main__ as bench_main
+from benchmarks import checking, evaluate, provenance, settings, stats
+from benchmarks.datasets import BenchDataset
+
+# --------------------------------------------------------------------------------------
+# stats
+
+
+def _seed(n: int, rate: float, signal: float, rng: np.random.Generator) -> stats.SeedRankings:
+    err = rng.random(n) < rate
+    good = err * signal + rng.normal(0, 1, n)
+    return stats.SeedRankings(
+        err, {"good": good, "copy": good.copy(), "noise": rng.random(n), "worse": good * 0.0}
+    )
+
+
+def test_each_figure_on_the_full_sample_is_the_one_computed_by_hand():
+    rng = np.random.default_rng(1)
+    seeds = [_seed(800, 0.1, 1.5, rng) for _ in range(3)]
+    result = evaluate.evaluate_half(seeds, "good", checked=50, top_fraction=0.05)
+    for name in ("good", "noise"):
+        figs = result["rankings"][name]
+        for s, auc, p_top, p_k, hits in zip(
+            seeds,
+            figs["auroc"]["per_seed"],
+            figs["p_top"]["per_seed"],
+            figs["p_at_k"]["per_seed"],
+            figs["hits_checked"]["per_seed"],
+            strict=True,
+        ):
+            order = stats.order_of(s.scores[name])
+            assert auc == pytest.approx(roc_auc_score(s.is_error, s.scores[name]))
+            assert p_top == pytest.approx(s.is_error[order[:40]].mean())
+            assert p_k == pytest.approx(s.is_error[order[: s.is_error.sum()]].mean())
+            assert hits == s.is_error[order[:50]].sum()
+        for est in figs.values():
+            assert est["low"] <= est["mean"] <= est["high"]
+
+
+def test_a_tie_is_a_tie_and_a_win_needs_an_interval_above_zero():
+    rng = np.random.default_rng(2)
+    seeds = [_seed(2000, 0.05, 3.0, rng) for _ in range(3)]
+    versus = evaluate.evaluate_half(seeds, "good", None, 0.05)["vs_default"]
+    same = versus["copy"]["p_top"]
+    assert same["mean"] == same["low"] == same["high"] == 0.0 and same["verdict"] == "tie"
+    assert versus["noise"]["p_top"]["verdict"] == "higher"
+    assert versus["noise"]["p_top"]["low"] > 0
+    assert stats.verdict(stats.Estimate(0.01, -0.001, 0.02, (0.01,))) == "tie"
+    assert stats.verdict(stats.Estimate(-0.01, -0.02, -0.001, (-0.01,))) == "lower"
+
+
+def test_intervals_are_deterministic():
+    rng = np.random.default_rng(3)
+    seeds = [_seed(500, 0.1, 1.0, rng)]
+    a = evaluate.evaluate_half(seeds, "good", None, 0.05)
+    b = evaluate.evaluate_half(seeds, "good", None, 0.05)
+    assert a == b
+
+
+# --------------------------------------------------------------------------------------
+# the protocol's label settings
+
+
+def _dataset(n_per_class: int = 40, k: int = 4, confirmed: int = 6) -> BenchDataset:
+    labels = np.repeat(np.arange(k), n_per_class)
+    return BenchDataset(
+        name="toy",
+        root=Path("."),
+        ids=[str(i) for i in range(labels.size)],
+        paths=[f"{i}.png" for i in range(labels.size)],
+        labels=labels,
+        classes=tuple(str(c) for c in range(k)),
+        image_size=[8, 8],
+        channels=1,
+        reference_probs=None,
+        confirmed=np.arange(0, labels.size, labels.size // confirmed)[:confirmed],
+        correctable={},
+    )
+
+
+def test_halves_split_every_class_and_the_confirmed_errors_evenly_by_a_fixed_seed():
+    ds = _dataset()
+    tuning = settings.split_halves(ds, 2026)
+    assert np.array_equal(tuning, settings.split_halves(ds, 2026))
+    assert not np.array_equal(tuning, settings.split_halves(ds, 7))
+    for c in range(4):
+        assert abs(int(tuning[ds.labels == c].sum()) - 20) <= 1
+    assert abs(int(tuning[ds.confirmed].sum()) - 3) <= 1
+
+
+def test_asymmetric_noise_flips_the_rate_of_each_class_along_its_confusions():
+    labels = np.repeat(np.arange(3), 100)
+    confusions = np.array([[0, 1.0, 0], [0, 0, 1.0], [0.5, 0.5, 0]])
+    given = settings.asymmetric_labels(labels, confusions, 0.05, seed=0)
+    assert np.array_equal(given, settings.asymmetric_labels(labels, confusions, 0.05, seed=0))
+    for c in range(3):
+        assert int((given[labels == c] != c).sum()) == 5
+    assert set(given[(labels == 0) & (given != 0)]) == {1}
+    assert set(given[(labels == 2) & (given != 2)]) <= {0, 1}
+
+
+def test_the_declared_protocol_reads_and_names_tuning_and_heldout_rows():
+    declared = settings.load_protocol()
+    assert declared.top_fraction == 0.05 and declared.split_seed == 2026
+    keys = [s.key for s in declared.settings]
+    assert "cifar10/original" in keys and "cifar10/human-sampled" in keys
+    assert all(len(s.seeds) >= 3 for s in declared.settings if s.key == "cifar10/original")
+    mnist = next(s for s in declared.settings if s.dataset == "mnist")
+    assert mnist.halves == ("heldout",)  # nothing is chosen on MNIST
+
+
+# --------------------------------------------------------------------------------------
+# provenance and --check
+
+
+def _git(root: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
+
+
+def _repo(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    (root / "relabel" / "ranking").mkdir(parents=True)
+    (root / "relabel" / "ranking" / "scores.py").write_text("A = 1\n")
+    _git(root, "init", "-q")
+    _git(root, "add", ".")
+    _git(root, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "x")
+    return root
+
+
+def test_a_section_is_current_until_its_code_changes(tmp_path: Path):
+    root = _repo(tmp_path)
+    record = provenance.record("speed", "python -m benchmarks --full", 0.0, False, root)
+    assert provenance.staleness("speed", record, root) is None
+    assert record["commit"] and not record["dirty"] and record["calibration"]["matmul_s"] > 0
+    (root / "relabel" / "ranking" / "scores.py").write_text("A = 2\n")
+    why = provenance.staleness("speed", record, root)
+    assert why and "relabel/ranking/scores.py" in why
+    assert provenance.staleness("speed", None, root) == "no provenance recorded"
+
+
+def _quick_run(tmp_path: Path) -> tuple[Path, Path, dict]:
+    """The quick protocol on the digits, trained by the test engine (3 seeds, 2 settings)."""
+    out, js = tmp_path / "B.md", tmp_path / "B.json"
+    argv = ["--quick", "--sections", "protocol", "--out", str(out), "--json", str(js)]
+    results = bench_main.run([*argv, "--cache", str(tmp_path / "cache")])
+    return out, js, results
+
+
+def test_quick_protocol_renders_every_ranking_with_intervals_and_checks(
+    tmp_path: Path, test_engine: str
+):
+    out, js, results = _quick_run(tmp_path)
+    assert results["exit_code"] == 0 and results["errors"] == {}
+    p = results["protocol"]
+    assert p["scale"] == "quick" and not p["missing"]
+    assert [s["seeds"] for s in p["settings"]] == [[0, 1, 2], [0, 1, 2]]
+    for s in p["settings"]:
+        assert set(s["halves"]) == {"tuning", "heldout"}
+        for half in s["halves"].values():
+            assert {"cleanlab_quality", p["default"], "self_confidence"} <= set(half["rankings"])
+            for name, d in half["vs_default"].items():
+                assert d["p_top"]["verdict"] in ("higher", "tie", "lower"), name
+    prov = results["meta"]["sections"]["protocol"]
+    assert prov["engine"] == test_engine and prov["scale"] == "quick"
+    text = out.read_text()
+    assert "QUICK: the digits at small scale" in text
+    assert f"with the training engine `{test_engine}`" in text
+    assert "```toml" in text and "[[settings]]" in text  # the protocol file, printed
+    # the figures half of --check: the report is the JSON rendered ...
+    readme = tmp_path / "README.md"
+    readme.write_text("x\n<!-- benchmarks:how-well -->\nold\n<!-- /benchmarks:how-well -->\n")
+    assert checking.check("figures", json_path=js, out=out, readme=readme) == [
+        "README.md: block 'how-well' is not the one BENCHMARKS.json gives (run `python -m "
+        "benchmarks --from-json BENCHMARKS.json` to rewrite it)"
+    ]
+    assert checking.write_readme_blocks(json.loads(js.read_text()), readme)
+    assert "Held-out settings (QUICK scale" in readme.read_text()
+    assert checking.check("figures", json_path=js, out=out, readme=readme) == []
+    # ... and a figure edited by hand is caught
+    edited = text.replace(f"{p['settings'][0]['noise_rate']:.3f}", "0.999", 1)
+    assert edited != text
+    out.write_text(edited)
+    [problem] = checking.check("figures", json_path=js, out=out, readme=readme)
+    assert "is not B.json rendered" in problem
+
+
+def test_check_passes_on_fresh_digests_and_fails_on_an_altered_one(tmp_path: Path):
+    root = _repo(tmp_path)
+    results = {"meta": {"sections": {"speed": provenance.record("speed", "c", 0.0, True, root)}}}
+    js = tmp_path / "B.json"
+    js.write_text(json.dumps(results))
+    assert checking.check("stale", json_path=js, root=root) == []
+    results["meta"]["sections"]["speed"]["digest"] = "0" * 16
+    js.write_text(json.dumps(results))
+    [problem] = checking.check("stale", json_path=js, root=root)
+    assert problem.startswith("section speed is stale: its code changed since")
+
+
+def test_the_published_benchmarks_are_the_json_rendered():
+    """make test's half of --check: BENCHMARKS.md and README's blocks are BENCHMARKS.json's."""
+    assert checking.check("figures") == []
