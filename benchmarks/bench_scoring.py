@@ -8,19 +8,23 @@ Run::
 The probabilities are synthetic and seeded: each row is a Dirichlet draw with
 concentration 3/K on every class plus 4 on its true class, and 10% of the given labels
 are flipped to another class. Each case is timed best-of-``--repeat`` for relabel and for
-cleanlab (default ``filter_by="prune_by_noise_rate"``, its own multiprocessing). ``main``
-returns the figures as a dict so that a harness can import it.
+cleanlab (default ``filter_by="prune_by_noise_rate"``), each with every core (relabel: numpy's
+BLAS threads; cleanlab: its own multiprocessing, ``n_jobs=None``) and with one
+(``threadpoolctl`` limits; ``n_jobs=1``), and cleanlab's ``get_label_quality_scores``.
+``main`` returns the figures as a dict so that a harness can import it.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from relabel.ranking import score_samples
 
@@ -84,6 +88,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     find_label_issues = None
     if not args.no_cleanlab:
         from cleanlab.filter import find_label_issues
+        from cleanlab.rank import get_label_quality_scores
 
     cases: list[dict[str, Any]] = []
     for k in args.classes:
@@ -92,17 +97,29 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             probs = probs64 if dtype is np.float64 else probs64.astype(np.float32)
             score_samples(given[:1000], probs[:1000])  # warm-up
             t_relabel, scores = best_of(lambda y=given, p=probs: score_samples(y, p), repeat)
-            t_clean, n_clean = None, None
+            with threadpool_limits(1):
+                t_relabel_1, _ = best_of(lambda y=given, p=probs: score_samples(y, p), repeat)
+            t_clean = t_clean_1 = t_quality = n_clean = None
             if find_label_issues is not None:
                 t_clean, mask = best_of(lambda y=given, p=probs: find_label_issues(y, p), repeat)
                 n_clean = int(mask.sum())
+                t_clean_1, _ = best_of(
+                    lambda y=given, p=probs: find_label_issues(y, p, n_jobs=1), repeat
+                )
+                t_quality, _ = best_of(
+                    lambda y=given, p=probs: get_label_quality_scores(y, p), repeat
+                )
             cases.append(
                 {
                     "n": n,
                     "k": k,
                     "dtype": np.dtype(dtype).name,
+                    "cores": os.cpu_count(),
                     "relabel_s": t_relabel,
+                    "relabel_1thread_s": t_relabel_1,
                     "cleanlab_s": t_clean,
+                    "cleanlab_1thread_s": t_clean_1,
+                    "cleanlab_quality_s": t_quality,
                     "speedup": None if t_clean is None else t_clean / t_relabel,
                     "relabel_n_label_errors": scores.joint.n_label_errors,
                     "cleanlab_n_issues": n_clean,

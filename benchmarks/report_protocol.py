@@ -43,21 +43,25 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     return [*lines, ""]
 
 
-def best_ranking(half: dict[str, Any], figure: str = HEADLINE) -> str:
-    """The ranking with the highest mean of ``figure`` on a half (first by name on ties)."""
+def best_rankings(half: dict[str, Any], figure: str) -> set[str]:
+    """Every ranking whose mean of ``figure`` is the highest on a half (ties all count)."""
     means = {k: v[figure]["mean"] for k, v in half["rankings"].items() if figure in v}
-    return max(sorted(means), key=lambda k: means[k])
+    top = max(means.values())
+    return {k for k, m in means.items() if m == top}
 
 
 def half_table(half: dict[str, Any], default: str, top: str) -> list[str]:
-    """Every ranking of one half: its figures and the default's paired difference."""
+    """Every ranking of one half: its figures and the default's paired difference.
+
+    The highest mean of each figure is in bold (every ranking that reaches it)."""
     figs = [f for f in FIGURES if f in next(iter(half["rankings"].values()))]
-    best = {f: best_ranking(half, f) for f in figs}
+    best = {f: best_rankings(half, f) for f in figs}
     header = ["ranking", *[FIGURES[f].format(top=top, checked=half.get("checked")) for f in figs]]
     header.append(f"default − this, {FIGURES[HEADLINE].format(top=top)}")
     rows = []
     for name, values in sorted(half["rankings"].items(), key=lambda kv: -kv[1][HEADLINE]["mean"]):
-        cells = [f"**{_est(values[f])}**" if best[f] == name else _est(values[f]) for f in figs]
+        cells = [_est(values[f], 1 if f == "hits_checked" else 3) for f in figs]
+        cells = [f"**{c}**" if name in best[f] else c for c, f in zip(cells, figs, strict=True)]
         label = f"{name} (default)" if name == default else name
         versus = half["vs_default"].get(name, {}).get(HEADLINE)
         rows.append([label, *cells, _diff(versus) if name != default else ""])
@@ -84,7 +88,7 @@ def summary(p: dict[str, Any], half: str) -> list[str]:
         if not h:
             continue
         r = h["rankings"]
-        best = best_ranking(h)
+        best = ", ".join(sorted(best_rankings(h, HEADLINE)))
         rows.append(
             [
                 s["setting"],
@@ -105,7 +109,7 @@ def summary(p: dict[str, Any], half: str) -> list[str]:
         f"default, top {top}",
         f"cleanlab, top {top}",
         "default − cleanlab",
-        f"best in the top {top}",
+        f"best in the top {top} (ties: all)",
     ]
     return _table(header, rows)
 

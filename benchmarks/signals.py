@@ -51,6 +51,17 @@ def cleanlab_quality(run: RunOutputs) -> np.ndarray:
     return 1.0 - np.asarray(quality, dtype=np.float64)
 
 
+def cleanlab_quality_adjusted(run: RunOutputs) -> np.ndarray:
+    """cleanlab's ``get_label_quality_scores(adjust_pred_probs=True)``: each class's
+    probabilities offset by its mean confidence before self-confidence, as suspicion."""
+    from cleanlab.rank import get_label_quality_scores
+
+    quality = get_label_quality_scores(
+        run.labels, run.probs.astype(np.float64), adjust_pred_probs=True
+    )
+    return 1.0 - np.asarray(quality, dtype=np.float64)
+
+
 def cleanlab_flagged(run: RunOutputs) -> np.ndarray:
     """cleanlab's ``find_label_issues`` flagged set (default filter), as a boolean mask."""
     from cleanlab.filter import find_label_issues
@@ -83,6 +94,12 @@ def fused(a: np.ndarray, b: np.ndarray, weight: float) -> np.ndarray:
     return weight * rank_fraction(a) + (1.0 - weight) * rank_fraction(b)
 
 
+#: Pairs of softmax scores whose rank average is a candidate (equal weights).
+SOFTMAX_FUSIONS = (
+    ("noise_posterior", "self_confidence"),
+    ("self_confidence", "normalized_margin"),
+)
+
 #: Fusion weights tried on the tuning half (of the softmax score against kNN agreement).
 FUSION_WEIGHTS = (0.5, 0.7, 0.85)
 
@@ -91,6 +108,9 @@ def candidate_rankings(run: RunOutputs) -> dict[str, np.ndarray]:
     """Every ranking of the benchmark for one run, by name."""
     out = relabel_scores(run)
     out["cleanlab_quality"] = cleanlab_quality(run)
+    out["cleanlab_quality_adjusted"] = cleanlab_quality_adjusted(run)
+    for a, b in SOFTMAX_FUSIONS:
+        out[f"fusion:{a}+{b}"] = fused(out[a], out[b], 0.5)
     knn = knn_disagreement(run)
     if knn is not None:
         out["knn_disagreement"] = knn
