@@ -357,7 +357,7 @@ def keep_earlier_sections(
     results: dict[str, Any], json_path: Path, sections: Sequence[str]
 ) -> None:
     """Copy into ``results`` every section of the earlier results at ``json_path`` that this
-    run does not redo (``--update``), with its provenance (``meta.sections``) and notes.
+    run does not redo (``--update``), with its provenance (``meta.sections``).
 
     Raises
     ------
@@ -385,9 +385,6 @@ def keep_earlier_sections(
         if name in done and name in earlier:
             results[name] = earlier[name]
             results["meta"]["sections"][name] = done[name]
-    if "detection" not in sections and "cycle" in earlier.get("speed", {}):
-        results.setdefault("speed", {})["cycle"] = earlier["speed"]["cycle"]
-    results["notes"] += [n for n in earlier.get("notes", []) if n not in results["notes"]]
 
 
 def write_outputs(results: dict[str, Any], out: Path, *, published: bool) -> None:
