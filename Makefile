@@ -54,11 +54,12 @@ lint: install
 	$(BIN)/ruff check relabel tests benchmarks
 	$(BIN)/ruff format --check relabel tests benchmarks
 
-# The reliability table of docs/reliability.md: the case table of tests/test_reliability.py
+# The reliability table of docs/reliability.md: the case tables of tests/test_reliability.py
+# and tests/test_reliability3.py,
 # and the results of this run (failures are shown there, not hidden).
 reliability: install studio
 	mkdir -p build
-	-$(BIN)/pytest tests/test_reliability.py tests/test_studio_move.py \
+	-$(BIN)/pytest tests/test_reliability.py tests/test_reliability3.py tests/test_studio_move.py \
 	  --junitxml=build/reliability.xml -o junit_family=xunit1
 	$(BIN)/python -m tests.reliability_readme build/reliability.xml docs/reliability.md
 

@@ -78,11 +78,10 @@ def init(
 @click.option("--no-final-model", is_flag=True, help="Skip the final model on all samples.")
 def train(project: Path, no_final_model: bool) -> None:
     """Cross-validate a model: out-of-fold probabilities for every sample."""
-    from relabel.infra.lock import project_lock
     from relabel.project import Project
     from relabel.report.build import build_report
 
-    with Project.open(project) as p, project_lock(p.root, "relabel train"):
+    with Project.locked(project, "relabel train") as p:
         r = p.train(progress=PROGRESS, final_model=not no_final_model)
         report_path = build_report(p)
     click.echo(

@@ -8,15 +8,19 @@ creation is the commit point: an init killed at any moment can simply be run aga
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from relabel import config as config_mod
 from relabel import data as dataset_mod
 from relabel.config import Config, DatasetConfig, TrainingConfig
-from relabel.errors import ConfigError, DatasetError, Problem, ProjectError
-from relabel.infra.lock import create_lock_file, project_lock
-from relabel.store import DB_FILE, Store
+from relabel.errors import ConfigError, DatasetError, NotWritableError, Problem, ProjectError
+from relabel.infra.lock import LOCK_FILE, create_lock_file, project_lock
+from relabel.project.runs import RUNS_DIR
+from relabel.store import DB_FILE, Store, writable_problem
 
 log = logging.getLogger("relabel.project")  # one logger for the facade
 
@@ -83,6 +87,71 @@ def open_parts(root: Path, *, readonly: bool = False) -> tuple[Config, Store]:
             f"fixed at init: set dataset.classes back to {stored}"
         )
     return config, store
+
+
+def check_writable(root: Path, command: str) -> None:
+    """Refuse a command that writes when this process cannot write the project.
+
+    Checked before the lock is taken and the store opened, so that a read-only project (a
+    mounted snapshot, files without write permission) is left exactly as it was: the
+    folder, the label store, the lock file and ``runs/``.
+
+    Raises
+    ------
+    NotWritableError
+        Naming the folder and what is read-only.
+    """
+    problem = writable_problem(root / DB_FILE)
+    if problem is None:
+        parts = (root / LOCK_FILE, root / RUNS_DIR)
+        blocked = [p.name for p in parts if p.exists() and not os.access(p, os.W_OK)]
+        problem = f"{', '.join(blocked)} read-only" if blocked else None
+    if problem is not None:
+        raise NotWritableError(
+            f"{root} is not writable ({problem}); {command} writes to the project, so "
+            "nothing was done. The commands that only read still work: status, export, "
+            "history, score, annotators, report --out elsewhere"
+        )
+
+
+@contextmanager
+def open_locked(root: Path, command: str) -> Iterator[tuple[Config, Store]]:
+    """Take the project's lock, then open it for writing; close and release after.
+
+    The lock comes first: only its holder opens the store read-write, and so only its
+    holder migrates an older schema. Before the lock: the folder must be a project (else
+    the lock would add a file to a folder that is not one) that this process can write.
+
+    Parameters
+    ----------
+    root : Path
+        The project folder.
+    command : str
+        What takes the lock (``"relabel train"``), for a process that finds it held.
+
+    Yields
+    ------
+    config, store
+
+    Raises
+    ------
+    ConfigError, ProjectError
+        Not a project (see :func:`open_parts`).
+    NotWritableError
+        The project cannot be written (:func:`check_writable`).
+    ProjectLockedError
+        Another relabel process holds the lock.
+    """
+    config_mod.load(root)
+    if not (root / DB_FILE).is_file():
+        raise ProjectError(f"{root}: not initialised (no {DB_FILE}); run: relabel init {root}")
+    check_writable(root, command)
+    with project_lock(root, command):
+        config, store = open_parts(root)
+        try:
+            yield config, store
+        finally:
+            store.close()
 
 
 def _infer_image_shape(path: str) -> tuple[list[int], int]:
