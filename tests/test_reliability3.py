@@ -11,11 +11,18 @@ tables (``tests/reliability_readme.py``).
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from relabel.errors import StudioUnreachableError
+from relabel.loop.pull import pull
+from relabel.loop.push import push
+from relabel.project import Project
+from relabel.studio.client import StudioClient
 from tests.test_reliability import (
     INVALID,
     LOCKED,
@@ -24,7 +31,10 @@ from tests.test_reliability import (
     _after,
     _no_runs,
     project,
+    relabel_child,
+    relabel_here,
     run_case,
+    set_key,
     studio_env,
     trained,
 )
@@ -149,9 +159,187 @@ CASES: list[Case] = [
     ],
 ]
 
-FAULTS: list[Fault] = []
+_HOLDS = "0 duplicates, 0 lost, 0 stranded: one Label Studio task per open task row"
+FAULTS: list[Fault] = [
+    Fault(
+        "task-deleted-in-studio",
+        "a task deleted in Label Studio, then pull, history and push",
+        "test_a_task_deleted_in_label_studio_is_noticed_and_its_sample_pushed_again",
+        "0",
+        "pull warns and frees the sample (history shows it); the next push sends it again; "
+        + _HOLDS,
+        issue=True,
+    ),
+    *[
+        Fault(
+            f"kill-9-before-overlap-then-{then}",
+            f"pull killed between its commit (one more reviewer) and the overlap call, then {then}",
+            f"test_kill_9_between_the_reviewer_commit_and_the_overlap_call[{then}]",
+            "-9, then 0",
+            f"the {then} raises the overlap in Label Studio; the third answer resolves the "
+            "task; " + _HOLDS,
+            issue=True,
+        )
+        for then in ("pull", "push")
+    ],
+    Fault(
+        "studio-stopped-mid-push-and-mid-pull",
+        "Label Studio stopped between two import batches, and before a pull's overlap call",
+        "test_label_studio_stopped_mid_push_and_mid_pull",
+        "7, then 0",
+        "the push resumes; the pull warns, the next pull asks again; " + _HOLDS,
+        issue=True,
+    ),
+]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_case(case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     run_case(case, tmp_path, monkeypatch)
+
+
+# ---------------------------------------------------------------------------------------
+# Faults with the real Label Studio
+# ---------------------------------------------------------------------------------------
+
+
+def _state(proj: Path) -> list[dict[str, Any]]:
+    with Project.open(proj, readonly=True) as p:
+        rows = p.store.conn.execute("SELECT * FROM tasks ORDER BY row_id").fetchall()
+        return [dict(r) for r in rows]
+
+
+def assert_consistent(proj: Path, client: StudioClient) -> None:
+    """0 duplicates, 0 lost, 0 stranded: every open row has its task in Label Studio, one
+    task per sample there, no row left planned or pending, and no extra reviewer the
+    store asked for that Label Studio does not know."""
+    rows = _state(proj)
+    sp = rows[0]["studio_project_id"]
+    in_studio = client.list_task_sample_ids(sp)
+    assert all(len(ids) == 1 for ids in in_studio.values()), in_studio  # no duplicate
+    open_rows = [r for r in rows if r["state"] == "open"]
+    assert {r["state"] for r in rows} <= {"open", "resolved"}
+    assert {(r["sample_id"], r["task_id"]) for r in open_rows} <= {
+        (sid, ids[0]) for sid, ids in in_studio.items()
+    }  # none lost
+    with Project.open(proj, readonly=True) as p:
+        assert p.store.overlaps_to_send(sp) == {}  # none stranded
+        for task_id, overlap in p.store.task_overlaps(sp).items():
+            assert client.get_task(task_id)["overlap"] == overlap
+
+
+def _env(client: StudioClient, token: str) -> dict[str, str]:
+    return {"LABEL_STUDIO_URL": client.url, "LABEL_STUDIO_API_KEY": token}
+
+
+def test_a_task_deleted_in_label_studio_is_noticed_and_its_sample_pushed_again(
+    tmp_path: Path, studio_server: Any, studio_client: StudioClient
+) -> None:
+    proj = trained(tmp_path)
+    env = _env(studio_client, studio_server.token)
+    assert relabel_here(["push", str(proj)], env).returncode == 0
+    first = {r["sample_id"]: r["task_id"] for r in _state(proj)}
+    gone_sample, gone_task = sorted(first.items())[0]
+    studio_client.delete_task(gone_task)
+
+    pulled = relabel_here(["pull", str(proj)], env)
+    out = pulled.stdout + pulled.stderr
+    assert pulled.returncode == 0, out
+    assert f"task {gone_task} (sample {gone_sample}) was deleted in Label Studio" in out
+    assert f"deleted [{gone_task}]" in out
+    (row,) = [r for r in _state(proj) if r["sample_id"] == gone_sample]
+    assert (row["state"], row["outcome"], row["task_id"]) == ("resolved", "deleted", None)
+    history = relabel_here(["history", str(proj), gone_sample], env)
+    assert re.search(rf"task {gone_task} .*deleted in Label Studio", history.stdout)
+    again = relabel_here(["pull", str(proj)], env)
+    assert again.returncode == 0 and "was deleted" not in again.stderr  # noticed once
+
+    pushed = relabel_here(["push", str(proj)], env)
+    assert pushed.returncode == 0, pushed.stderr
+    rows = [r for r in _state(proj) if r["sample_id"] == gone_sample]
+    assert [r["state"] for r in rows] == ["resolved", "open"]  # sent again
+    assert_consistent(proj, studio_client)
+
+
+def _tie(proj: Path, client: StudioClient, users: list[int]) -> int:
+    """Two reviewers answer every task: they agree on all but the first, a tie."""
+    tasks = sorted((r["task_id"], r["sample_id"]) for r in _state(proj) if r["state"] == "open")
+    for i, (task_id, _) in enumerate(tasks):
+        given = client.get_task(task_id)["data"]["given_label"]
+        client.create_annotation(task_id, "cat" if i == 0 else given, users[0])
+        client.create_annotation(task_id, "dog" if i == 0 else given, users[1])
+    return tasks[0][0]
+
+
+def _two_reviewers(tmp_path: Path) -> Path:
+    proj = trained(tmp_path)
+    set_key(proj, "review", "reviewers_per_task", "2")
+    return proj
+
+
+@pytest.mark.parametrize("then", ["pull", "push"])
+def test_kill_9_between_the_reviewer_commit_and_the_overlap_call(
+    tmp_path: Path, studio_server: Any, studio_client: StudioClient, then: str
+) -> None:
+    proj = _two_reviewers(tmp_path)
+    env = _env(studio_client, studio_server.token)
+    users = [studio_client.ensure_user(f"{n}@relabel.test") for n in ("ann", "bob", "cid")]
+    assert relabel_here(["push", str(proj)], env).returncode == 0
+    tie = _tie(proj, studio_client, users)
+    killed = relabel_child(["pull", str(proj)], {**env, "RELABEL_FAILPOINT": "pull:before_overlap"})
+    assert killed.returncode == -9, killed.stderr
+    assert studio_client.get_task(tie)["overlap"] == 2  # Label Studio never heard of it
+    with Project.open(proj, readonly=True) as p:
+        sp = int(p.store.studio_project()["studio_project_id"])
+        assert p.store.overlaps_to_send(sp) == {tie: 3}  # recorded, not lost
+
+    done = relabel_here([then, str(proj)], env)
+    assert done.returncode == 0, done.stderr
+    assert studio_client.get_task(tie)["overlap"] == 3
+    assert_consistent(proj, studio_client)
+    studio_client.create_annotation(tie, "cat", users[2])  # the third reviewer breaks it
+    assert relabel_here(["pull", str(proj)], env).returncode == 0
+    (row,) = [r for r in _state(proj) if r["task_id"] == tie]
+    assert row["state"] == "resolved" and row["outcome"] in {"confirmed", "corrected"}
+    assert_consistent(proj, studio_client)
+
+
+def test_label_studio_stopped_mid_push_and_mid_pull(
+    tmp_path: Path, own_studio_server: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = own_studio_server
+    proj = _two_reviewers(tmp_path)
+    client = server.client(retries=1, backoff=0.05, max_backoff=0.1, timeout=60.0)
+    real_import, real_overlap = client.import_tasks, client.set_task_overlap
+    calls: list[str] = []
+
+    def import_then_stop(*args: Any, **kwargs: Any) -> list[int]:
+        calls.append("import")
+        if len(calls) == 2:  # the server goes away between two import batches
+            server.stop()
+        return real_import(*args, **kwargs)
+
+    with client, Project.open(proj) as p:
+        client.import_tasks = import_then_stop  # type: ignore[method-assign]
+        with pytest.raises(StudioUnreachableError):
+            push(p, client, batch_size=2)
+        server.restart(port=server.port)
+        client.import_tasks = real_import  # type: ignore[method-assign]
+        assert push(p, client, batch_size=2).reconciled == 0  # the 2nd batch never arrived
+        assert_consistent(proj, client)
+        users = [client.ensure_user(f"{n}@relabel.test") for n in ("ann", "bob", "cid")]
+        tie = _tie(proj, client, users)
+
+        def stop_then_overlap(task_id: int, overlap: int) -> None:
+            server.stop()  # the server goes away after the pull's commit
+            real_overlap(task_id, overlap)
+
+        client.set_task_overlap = stop_then_overlap  # type: ignore[method-assign]
+        summary = pull(p, client)
+        assert summary.more_reviewers == [tie]
+        assert "the next pull or push asks again" in caplog.text
+        server.restart(port=server.port)
+        client.set_task_overlap = real_overlap  # type: ignore[method-assign]
+        pull(p, client)  # the answers are unchanged: it only asks again
+        assert client.get_task(tie)["overlap"] == 3
+        assert_consistent(proj, client)

@@ -217,6 +217,7 @@ def history(project: Path, sample_id: str, as_json: bool) -> None:
 
     with Project.open(project, readonly=True) as p:
         rows = p.history(sample_id)
+        tasks = p.task_history(sample_id)
     if as_json:
         echo_json(rows)
         return
@@ -224,10 +225,24 @@ def history(project: Path, sample_id: str, as_json: bool) -> None:
         who = ",".join(r["reviewers"]) or "-"
         cycle = "-" if r["cycle"] is None else r["cycle"]
         click.echo(
-            f"v{r['version_id']:<6} {r['created_at']}  {r['label']:>10} "
+            f"v{r['version']:<3} {r['created_at']}  {r['label']:>10} "
             f"[{r['status']}] source={r['source']} cycle={cycle} by={who} "
             f"evidence={json.dumps(r['evidence'], sort_keys=True)}"
         )
+    for t in tasks:
+        click.echo(
+            f"task {t['task_id']} (Label Studio project {t['studio_project_id']}): {_ended(t)}"
+        )
+
+
+def _ended(task: dict[str, Any]) -> str:
+    """How a task of ``relabel history`` went: pushed, then open, resolved or deleted."""
+    pushed = f"pushed {task['pushed_at'] or '-'}"
+    if task["outcome"] == "deleted":
+        return f"{pushed}, deleted in Label Studio (noticed {task['resolved_at']}); sample freed"
+    if task["state"] == "resolved":
+        return f"{pushed}, {task['outcome']} {task['resolved_at']}"
+    return f"{pushed}, {task['state']}"
 
 
 COMMANDS = (init, train, score, status, export, history)

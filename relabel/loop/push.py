@@ -29,6 +29,7 @@ from relabel.infra import failpoints
 from relabel.infra.progress import Progress, count
 from relabel.loop.binding import ensure_studio_project
 from relabel.loop.gold import gold_items
+from relabel.loop.pull import ask_more_reviewers
 from relabel.project import Project, RankedSamples
 from relabel.review.plan import PlanSummary, plan_review
 from relabel.studio.client import StudioClient, TaskSpec
@@ -219,6 +220,7 @@ def push(
     """
     started = time.perf_counter()
     studio_project_id = ensure_studio_project(project, client)
+    ask_more_reviewers(project, client, studio_project_id)  # any a pull could not send
     reconciled = reconcile_pending(project, client, studio_project_id)
     resumed = bool(project.store.tasks(studio_project_id, ("planned",))) or reconciled > 0
     planned = busy = reviewed = 0

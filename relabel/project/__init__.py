@@ -296,6 +296,11 @@ class Project:
         """One sample's label history, oldest first, as dicts."""
         return reports.history(self.store, sample_id)
 
+    def task_history(self, sample_id: str) -> list[dict[str, Any]]:
+        """One sample's Label Studio tasks, oldest first, and how each ended
+        (see :func:`relabel.project.reports.task_history`)."""
+        return reports.task_history(self.store, sample_id)
+
     def annotators(self) -> pd.DataFrame:
         """Each reviewer's quality, from every answer pulled
         (see :mod:`relabel.review.annotators`)."""
