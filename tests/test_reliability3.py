@@ -12,6 +12,7 @@ tables (``tests/reliability_readme.py``).
 from __future__ import annotations
 
 import re
+import shutil
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,16 @@ def _wrote(name: str) -> object:
         _no_side_files(tmp, out)
 
     return check
+
+
+def _foreign_holdout(proj: Path) -> None:
+    """A held-out manifest whose second row names a class the project does not have."""
+    held = proj.parent / "held"
+    held.mkdir()
+    for name in ("h0.png", "h1.png"):
+        (held / name).write_bytes((proj.parent / "img" / "000.png").read_bytes())
+    (held / "holdout.csv").write_text("id,path,label\nh0,h0.png,cat\nh1,h1.png,cow\n")
+    set_key(proj, "dataset", "holdout", f'"{held / "holdout.csv"}"')
 
 
 _NOT_WRITABLE = r"proj is not writable \({}\)[\s\S]*nothing was done"
@@ -142,6 +153,44 @@ CASES: list[Case] = [
         then=_no_side_files,
         issue=True,
     ),
+    # -- found by reading the code ---------------------------------------------------------
+    *[
+        Case(
+            f"holdout-label-not-a-class-{command}",
+            f"{command} with a held-out manifest whose label is not a class",
+            _after(trained, command, "PROJ", edit=_foreign_holdout),
+            INVALID,
+            r"dataset\.holdout = .*1 row\(s\) with a label that is not one of the project's "
+            r"classes[\s\S]*holdout\.csv line 3: label 'cow' is not a class",
+            env=studio_env(),
+            issue=True,
+        )
+        for command in ("cycle", "push")
+    ],
+    # -- push checks what it needs before it creates a Label Studio project ------------------
+    Case(
+        "push-runs-folder-missing",
+        "push after runs/ was deleted (checked before Label Studio is called)",
+        _after(trained, "push", "PROJ", edit=lambda p: shutil.rmtree(p / "runs")),
+        INVALID,
+        r"test-run.*(missing|not found|gone)",
+        env=studio_env(),
+        issue=True,
+    ),
+    Case(
+        "push-local-files-without-document-root",
+        'push with image_mode = "local-files" and no document root',
+        _after(
+            trained,
+            "push",
+            "PROJ",
+            edit=lambda p: set_key(p, "review", "image_mode", '"local-files"'),
+        ),
+        INVALID,
+        r"image mode local-files needs the server's document root",
+        env={**studio_env(), "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT": None},
+        issue=True,
+    ),
     # -- the lock comes before the store is opened -------------------------------------------
     *[
         Case(
@@ -188,6 +237,49 @@ FAULTS: list[Fault] = [
         "test_label_studio_stopped_mid_push_and_mid_pull",
         "7, then 0",
         "the push resumes; the pull warns, the next pull asks again; " + _HOLDS,
+        issue=True,
+    ),
+    # found by reading the code (tests of units; the first two in other files, which
+    # `make reliability` runs too)
+    Fault(
+        "weighted-entropy-one-hot-rows",
+        "confidence_weighted_entropy on one-hot rows (float32 softmax, unanimous kNN)",
+        "test_confidence_weighted_entropy_on_one_hot_rows[float32]",
+        "-",
+        "an agreeing one-hot row scores about 1e-5 (least suspicious), a contradicting one "
+        "about 0.85 (most suspicious); the values are asserted, not only their bounds",
+        issue=True,
+    ),
+    Fault(
+        "gold-found-by-json-key",
+        "task evidence that mentions gold_label as text, not as its key",
+        "test_gold_tasks_are_found_by_their_evidence_key_not_by_text",
+        "-",
+        "gold tasks and paths are found with json_extract: only the key counts",
+        issue=True,
+    ),
+    Fault(
+        "run-ids-never-collide",
+        "two runs started within one second (or one microsecond)",
+        "test_run_ids_have_sub_second_resolution_and_never_collide",
+        "-",
+        "run ids carry microseconds; an id the store has is never given again",
+        issue=True,
+    ),
+    Fault(
+        "cycle-after-config-change",
+        "a cycle after relabel.toml's model or training settings changed",
+        "test_a_cycle_does_not_reuse_a_run_trained_before_relabel_toml_changed",
+        "-",
+        "the cycle trains anew instead of reusing the run (executor and cache settings aside)",
+        issue=True,
+    ),
+    Fault(
+        "history-numbered-per-sample",
+        "relabel history of a sample changed twice",
+        "test_history_numbers_a_samples_versions_1_2_3",
+        "0",
+        "its versions are v1, v2, v3 (not the store's global row numbers)",
         issue=True,
     ),
 ]
@@ -343,3 +435,62 @@ def test_label_studio_stopped_mid_push_and_mid_pull(
         pull(p, client)  # the answers are unchanged: it only asks again
         assert client.get_task(tie)["overlap"] == 3
         assert_consistent(proj, client)
+
+
+# ---------------------------------------------------------------------------------------
+# Found by reading the code: what is not a single command's outcome
+# ---------------------------------------------------------------------------------------
+
+
+def test_run_ids_have_sub_second_resolution_and_never_collide(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime
+
+    from relabel.project import runs
+
+    proj = project(tmp_path)
+    with Project.open(proj) as p:
+        ids = [runs.new_run_id(p.store) for _ in range(50)]
+        assert all(re.fullmatch(r"\d{8}T\d{6}\.\d{6}-v12", i) for i in ids), ids[:3]
+        frozen = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+        ticks = iter([frozen, frozen, frozen.replace(microsecond=678902)])
+
+        class Clock(datetime):
+            @classmethod
+            def now(cls, tz: object = None) -> datetime:  # type: ignore[override]
+                return next(ticks)
+
+        monkeypatch.setattr(runs, "datetime", Clock)
+        first = runs.new_run_id(p.store)
+        p.store.start_run(first, "train", {}, None)
+        second = runs.new_run_id(p.store)  # the same microsecond: the next one
+    assert first == "20260102T030405.678901-v12"
+    assert second == "20260102T030405.678902-v12"
+
+
+def test_a_cycle_does_not_reuse_a_run_trained_before_relabel_toml_changed(
+    tmp_path: Path,
+) -> None:
+    from relabel.loop.cycle import _fresh_run
+
+    proj = trained(tmp_path)
+    with Project.open(proj) as p:
+        assert _fresh_run(p) is not None  # the labels and the settings it was trained on
+    set_key(proj, "training", "cache_images", "false")  # how, not what: still fresh
+    with Project.open(proj) as p:
+        assert _fresh_run(p) is not None
+    set_key(proj, "training", "epochs", "3")
+    with Project.open(proj) as p:
+        assert _fresh_run(p) is None
+
+
+def test_history_numbers_a_samples_versions_1_2_3(tmp_path: Path) -> None:
+    proj = trained(tmp_path)
+    with Project.open(proj) as p:
+        p.store.add_version("s001", "cat", source="manual", cycle=1)
+        p.store.add_version("s004", "fox", source="manual", cycle=1)
+        p.store.add_version("s004", "dog", source="manual", cycle=2)
+    done = relabel_here(["history", str(proj), "s004"], {})
+    assert done.returncode == 0, done.stderr
+    assert [line.split()[0] for line in done.stdout.splitlines()] == ["v1", "v2", "v3"]

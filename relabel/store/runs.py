@@ -32,6 +32,11 @@ class RunsMixin(Database):
                 (status, now(), json.dumps(metrics, default=float), run_id),
             )
 
+    def has_run(self, run_id: str) -> bool:
+        """Whether a run of this id was ever started."""
+        row = self.conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        return row is not None
+
     def latest_run(self, kind: str = "train") -> dict[str, Any] | None:
         """The newest finished run of a kind, as a dict (settings and metrics decoded)."""
         row = self.conn.execute(

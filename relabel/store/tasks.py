@@ -210,6 +210,13 @@ class TasksMixin(Database):
                 [(r,) for r in row_ids],
             )
 
+    def has_unfinished_push(self) -> bool:
+        """Whether a push was interrupted: task rows still ``planned`` or ``pending``."""
+        row = self.conn.execute(
+            "SELECT 1 FROM tasks WHERE state IN ('planned', 'pending') LIMIT 1"
+        ).fetchone()
+        return row is not None
+
     def busy_sample_ids(self) -> set[str]:
         """Samples with a planned, pending or open task: never pushed again."""
         return {

@@ -348,6 +348,21 @@ class TaskImports(TaskQueries):
 
     # local files ------------------------------------------------------------
 
+    def check_image_mode(
+        self, image_mode: str, document_root: str | os.PathLike[str] | None = None
+    ) -> None:
+        """Refuse an image mode this client cannot import with, before anything is sent.
+
+        Raises
+        ------
+        ConfigError
+            An unknown mode, or ``local-files`` without the server's document root.
+        """
+        if image_mode not in IMAGE_MODES:
+            raise ConfigError(f"unknown image mode {image_mode!r}; expected one of {IMAGE_MODES}")
+        if image_mode == "local-files" and not (document_root or self.document_root):
+            self._local_file_url(Path("."), None, 0, "")
+
     def _local_file_url(
         self, path: Path, root: Path | None, project_id: int, sample_id: str
     ) -> str:
