@@ -14,6 +14,9 @@ from __future__ import annotations
 import re
 import shutil
 import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +30,7 @@ from relabel.studio.client import StudioClient
 from tests.test_reliability import (
     INVALID,
     LOCKED,
+    STUDIO,
     Case,
     Fault,
     _after,
@@ -38,6 +42,7 @@ from tests.test_reliability import (
     set_key,
     studio_env,
     trained,
+    tree,
 )
 
 # ---------------------------------------------------------------------------------------
@@ -237,6 +242,24 @@ FAULTS: list[Fault] = [
         "test_label_studio_stopped_mid_push_and_mid_pull",
         "7, then 0",
         "the push resumes; the pull warns, the next pull asks again; " + _HOLDS,
+        issue=True,
+    ),
+    Fault(
+        "no-secret-at-any-verbosity",
+        "push and pull with a ?key= query in LABEL_STUDIO_URL, then user:password@, at -q, "
+        "default, -v, -vv and -vv --json-logs",
+        "test_no_secret_in_any_log_line_at_any_verbosity",
+        "0 / 7 Label Studio",
+        "no line or file holds the password, the token or the query value; the query is "
+        "sent as parameters of each request, never glued before its path",
+        issue=True,
+    ),
+    Fault(
+        "answer-not-json",
+        "LABEL_STUDIO_URL pointing at a login page that answers HTTP 200 with HTML",
+        "test_an_answer_that_is_not_json_is_reported_with_its_status_and_content_type",
+        "7 Label Studio",
+        "the answer was not JSON (HTTP 200, text/html); project folder unchanged",
         issue=True,
     ),
     # found by reading the code (tests of units; the first two in other files, which
@@ -494,3 +517,101 @@ def test_history_numbers_a_samples_versions_1_2_3(tmp_path: Path) -> None:
     done = relabel_here(["history", str(proj), "s004"], {})
     assert done.returncode == 0, done.stderr
     assert [line.split()[0] for line in done.stdout.splitlines()] == ["v1", "v2", "v3"]
+
+
+# ---------------------------------------------------------------------------------------
+# Secrets: no password, token or query value in any output, at any verbosity
+# ---------------------------------------------------------------------------------------
+
+_PASSWORD = "pw-Secr3t-7f1c"
+_QUERY_SECRET = "qs-Secr3t-91ab"
+_VERBOSITY = (["-q"], [], ["-v"], ["-vv"], ["-vv", "--json-logs"])
+
+
+def _outputs(argv: list[str], env: dict[str, str]) -> list[tuple[int, str]]:
+    """``relabel ARGV`` at every verbosity: exit code and stdout + stderr of each."""
+    runs = [relabel_here([*flags, *argv], env) for flags in _VERBOSITY]
+    return [(r.returncode, r.stdout + r.stderr) for r in runs]
+
+
+def _no_secret_in(text: str, *secrets: str) -> None:
+    for secret in secrets:
+        assert secret not in text, f"{secret!r} in:\n{text}"
+
+
+def test_no_secret_in_any_log_line_at_any_verbosity(
+    tmp_path: Path, studio_server: Any, studio_client: StudioClient
+) -> None:
+    token = studio_server.token
+    proj = trained(tmp_path)
+    with_query = f"{studio_client.url}/?key={_QUERY_SECRET}"
+    env = {"LABEL_STUDIO_URL": with_query, "LABEL_STUDIO_API_KEY": token}
+    pushed = _outputs(["push", str(proj)], env)
+    assert [code for code, _ in pushed] == [0] * len(_VERBOSITY), pushed
+    pulled = _outputs(["pull", str(proj)], env)
+    assert [code for code, _ in pulled] == [0] * len(_VERBOSITY), pulled
+    debug = "\n".join(out for _, out in pushed + pulled)
+    # -vv shows each request: relabel's line and httpx's, the path before the query string
+    assert re.search(r"GET http://127\.0\.0\.1:\d+/api/\S*\?\S*key=\*\*\*", debug), debug
+    assert "key=***/" not in debug and "?key=***/api" not in debug
+    # user:password@ in the URL: refused or not, nothing tells the password
+    host = studio_client.url.split("://", 1)[1]
+    with_user = f"http://relabel-user:{_PASSWORD}@{host}/?key={_QUERY_SECRET}"
+    failed = _outputs(["pull", str(proj)], {**env, "LABEL_STUDIO_URL": with_user})
+    closed = _outputs(
+        ["pull", str(proj)],
+        {**env, "LABEL_STUDIO_URL": f"http://u:{_PASSWORD}@127.0.0.1:9/?key={_QUERY_SECRET}"},
+    )
+    for _, out in pushed + pulled + failed + closed:
+        assert "Traceback" not in out, out
+        _no_secret_in(out, token, _PASSWORD, _QUERY_SECRET)
+    for file in proj.rglob("*"):
+        if file.is_file():
+            for secret in (token, _PASSWORD, _QUERY_SECRET):
+                assert secret.encode() not in file.read_bytes(), (file, secret)
+
+
+@contextmanager
+def _login_page() -> Iterator[str]:
+    """A web server that answers every request with HTTP 200 and an HTML page (a proxy's
+    login page where Label Studio was expected); yields its URL."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Page(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b"<html><body><form>Sign in</form></body></html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_POST = do_PATCH = do_GET  # noqa: N815
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_an_answer_that_is_not_json_is_reported_with_its_status_and_content_type(
+    tmp_path: Path,
+) -> None:
+    proj = trained(tmp_path)
+    before = tree(proj)
+    with _login_page() as url:
+        done = relabel_here(
+            ["push", str(proj)], {"LABEL_STUDIO_URL": url, "LABEL_STUDIO_API_KEY": "t" * 40}
+        )
+    out = done.stdout + done.stderr
+    assert done.returncode == STUDIO, out
+    assert "Traceback" not in out, out
+    assert re.search(r"not JSON \(HTTP 200, text/html\)", out), out
+    assert tree(proj) == before

@@ -42,6 +42,22 @@ class JsonFormatter(logging.Formatter):
         )
 
 
+class RedactingFormatter(logging.Formatter):
+    """Another formatter's lines with every secret masked: credentials and query values of
+    any URL, and the token, password and query values of the Label Studio URL in use
+    (:func:`relabel.studio.urls.redact_text`), whichever logger wrote them (httpx, the
+    SDK, Python warnings, relabel) and at every verbosity."""
+
+    def __init__(self, inner: logging.Formatter) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def format(self, record: logging.LogRecord) -> str:
+        from relabel.studio.urls import redact_text
+
+        return redact_text(self.inner.format(record))
+
+
 #: The Label Studio client logs every HTTP request here, at DEBUG (shown with ``-vv``).
 HTTP_LOGGER = "relabel.studio.http"
 
@@ -56,7 +72,9 @@ def setup_logging(verbose: int, quiet: bool, json_logs: bool) -> None:
     level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
-        JsonFormatter() if json_logs else logging.Formatter("%(levelname).1s %(message)s")
+        RedactingFormatter(
+            JsonFormatter() if json_logs else logging.Formatter("%(levelname).1s %(message)s")
+        )
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -82,7 +100,9 @@ class RelabelGroup(click.Group):
         try:
             return super().invoke(ctx)
         except RelabelError as exc:
-            click.echo(f"error: {exc}", err=True)
+            from relabel.studio.urls import redact_text
+
+            click.echo(f"error: {redact_text(str(exc))}", err=True)
             ctx.exit(int(exc.exit_code))
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)

@@ -278,12 +278,12 @@ class TaskImports(TaskQueries):
 
         def attempt() -> Any:
             try:
-                return self._raw(
+                return self._raw_json(
                     "POST",
                     f"/api/projects/{int(project_id)}/import",
                     params={"commit_to_project": "false"},
                     files=files,
-                ).json()
+                )
             except _HTTPError as exc:
                 if "DATA_UPLOAD_MAX_NUMBER_FILES" in exc.detail and len(files) > 1:
                     raise _TooManyFilesError(exc.detail) from None
@@ -439,12 +439,12 @@ class TaskImports(TaskQueries):
         what = f"importing {len(task_dicts)} task(s) into project {project_id}"
 
         def attempt() -> list[int]:
-            resp = self._raw(
+            resp = self._raw_json(
                 "POST",
                 f"/api/projects/{int(project_id)}/import",
                 params={"return_task_ids": "true"},
                 json_body=task_dicts,
-            ).json()
+            )
             ids = [int(i) for i in resp.get("task_ids") or []]
             if len(ids) != len(task_dicts):
                 raise StudioError(

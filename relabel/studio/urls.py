@@ -9,6 +9,7 @@ or :func:`redact_text` (a text that may contain URLs). Pure string code.
 from __future__ import annotations
 
 import re
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 #: What replaces userinfo, query values and fragments.
 MASK = "***"
@@ -56,8 +57,43 @@ def redact_url(url: str) -> str:
 
 
 def redact_text(text: str) -> str:
-    """Apply :func:`redact_url` to every ``scheme://`` URL inside a message."""
-    return _URL_IN_TEXT.sub(lambda m: redact_url(m.group(0)), str(text))
+    """Apply :func:`redact_url` to every ``scheme://`` URL inside a message, and mask every
+    secret :func:`remember_secrets` was given, wherever it appears."""
+    out = _URL_IN_TEXT.sub(lambda m: redact_url(m.group(0)), str(text))
+    for secret in _SECRETS:
+        if secret in out:
+            out = out.replace(secret, MASK)
+    return out
+
+
+#: Secrets seen in this process (tokens, passwords, query values of a server's URL),
+#: longest first, so that :func:`redact_text` masks them in any text, URL or not.
+_SECRETS: list[str] = []
+#: Values shorter than this are not taken for secrets (``page=2``, ``debug=true``): they
+#: are masked inside URLs only.
+_MIN_SECRET = 6
+
+
+def remember_secrets(url: str, token: str | None = None) -> None:
+    """Remember the secrets of a server's URL (its userinfo and query values) and its API
+    token, so that every later :func:`redact_text` masks them (the CLI's log lines and
+    error messages go through it, at every verbosity).
+
+    Parameters
+    ----------
+    url : str
+        The server's URL as given (``http://user:secret@host/?key=value``).
+    token : str, optional
+        The API token.
+    """
+    parts = urlsplit(str(url).strip())
+    found = [token or "", parts.password or ""]
+    found += [value for _, value in parse_qsl(parts.query, keep_blank_values=True)]
+    for value in found:
+        for form in {value, unquote(value), quote(value, safe="")}:
+            if len(form) >= _MIN_SECRET and form not in _SECRETS:
+                _SECRETS.append(form)
+    _SECRETS.sort(key=len, reverse=True)
 
 
 def same_server(a: str, b: str) -> bool:
