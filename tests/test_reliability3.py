@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 import shutil
 import sqlite3
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,6 +32,7 @@ from relabel.studio.client import StudioClient
 from tests.test_reliability import (
     INVALID,
     LOCKED,
+    ROOT,
     STUDIO,
     Case,
     Fault,
@@ -262,6 +265,41 @@ FAULTS: list[Fault] = [
         "the answer was not JSON (HTTP 200, text/html); project folder unchanged",
         issue=True,
     ),
+    *[
+        Fault(
+            f"train-{how}",
+            f"{what} during train, after its first fold, then train again",
+            f"test_ctrl_c_or_sigterm_during_train_stops_cleans_up_and_resumes[{how}]",
+            f"{code}, then 0",
+            "stops at once (or at the next progress line): the message says finished folds "
+            "are kept and `relabel train` resumes; the run is marked failed, no partial "
+            "folder is left; the next train reuses the finished fold",
+            issue=True,
+        )
+        for how, what, code in (
+            ("int", "Ctrl-C", 130),
+            ("ignored", "Ctrl-C while Python ignores it (a finalizer between folds)", 130),
+            ("converted", "Ctrl-C turned into another error by native code (an epoch)", 130),
+            ("term", "SIGTERM", 143),
+        )
+    ],
+    Fault(
+        "train-after-a-killed-train",
+        "train after a train killed with SIGKILL left its run running",
+        "test_a_run_left_running_by_a_killed_train_is_closed_by_the_next",
+        "0",
+        "the stale run is marked failed, its partial folder removed, and the train says so",
+        issue=True,
+    ),
+    Fault(
+        "report-disk-full",
+        "report --out on a full disk (a 16 KiB tmpfs) holding an older report",
+        "test_disk_full_while_writing_the_report_keeps_the_old_one_and_no_partial_file",
+        "6 invalid input",
+        "cannot write the report there (No space left on device); the old report intact, "
+        "no partial file",
+        issue=True,
+    ),
     # found by reading the code (tests of units; the first two in other files, which
     # `make reliability` runs too)
     Fault(
@@ -475,7 +513,7 @@ def test_run_ids_have_sub_second_resolution_and_never_collide(
     proj = project(tmp_path)
     with Project.open(proj) as p:
         ids = [runs.new_run_id(p.store) for _ in range(50)]
-        assert all(re.fullmatch(r"\d{8}T\d{6}\.\d{6}-v12", i) for i in ids), ids[:3]
+        assert all(re.fullmatch(r"\d{8}T\d{12}-v12", i) for i in ids), ids[:3]
         frozen = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
         ticks = iter([frozen, frozen, frozen.replace(microsecond=678902)])
 
@@ -488,8 +526,8 @@ def test_run_ids_have_sub_second_resolution_and_never_collide(
         first = runs.new_run_id(p.store)
         p.store.start_run(first, "train", {}, None)
         second = runs.new_run_id(p.store)  # the same microsecond: the next one
-    assert first == "20260102T030405.678901-v12"
-    assert second == "20260102T030405.678902-v12"
+    assert first == "20260102T030405678901-v12"
+    assert second == "20260102T030405678902-v12"
 
 
 def test_a_cycle_does_not_reuse_a_run_trained_before_relabel_toml_changed(
@@ -615,3 +653,87 @@ def test_an_answer_that_is_not_json_is_reported_with_its_status_and_content_type
     assert "Traceback" not in out, out
     assert re.search(r"not JSON \(HTTP 200, text/html\)", out), out
     assert tree(proj) == before
+
+
+# ---------------------------------------------------------------------------------------
+# Ctrl-C and SIGTERM during train (the test engine signals its own process after fold 1)
+# ---------------------------------------------------------------------------------------
+
+_SIGNALS = {
+    "int": (130, "interrupted"),
+    "ignored": (130, "interrupted"),
+    "converted": (130, "interrupted"),
+    "term": (143, r"terminated \(SIGTERM\)"),
+}
+
+
+@pytest.mark.parametrize("how", list(_SIGNALS))
+def test_ctrl_c_or_sigterm_during_train_stops_cleans_up_and_resumes(
+    tmp_path: Path, how: str
+) -> None:
+    from tests.engine import SPEC
+
+    code, said = _SIGNALS[how]
+    proj = project(tmp_path)  # 3 folds
+    env = {"RELABEL_ENGINE": SPEC}
+    stopped = relabel_child(["train", str(proj)], {**env, "RELABEL_TEST_SIGNAL": f"{how}:1"})
+    out = stopped.stdout + stopped.stderr
+    assert stopped.returncode == code, out
+    assert "Traceback" not in out, out
+    assert re.search(rf"{said}; finished folds are kept, `relabel train` resumes", out), out
+    assert "fold 3/3" not in out  # stopped within a fold, not at the end
+    runs = proj / "runs"
+    assert not [p.name for p in runs.iterdir() if p.name.endswith(".partial")]
+    with Project.open(proj, readonly=True) as p:
+        statuses = [r[0] for r in p.store.conn.execute("SELECT status FROM runs")]
+    assert statuses == ["failed"]
+    again = relabel_here(["train", str(proj)], env)
+    assert again.returncode == 0, again.stderr
+    assert "fold 1: saved, reused" in again.stderr, again.stderr
+
+
+def test_a_run_left_running_by_a_killed_train_is_closed_by_the_next(tmp_path: Path) -> None:
+    from relabel.infra.atomic import partial_path
+    from relabel.project.runs import run_dir
+    from tests.engine import SPEC
+
+    proj = project(tmp_path)
+    stale = "20260101T000000000000-v12"
+    with Project.open(proj) as p:
+        p.store.start_run(stale, "train", {}, None)
+    partial = partial_path(run_dir(proj, stale))
+    assert partial.name == f".{stale}.partial"
+    partial.mkdir(parents=True)
+    (partial / "images.npy").write_bytes(b"\0" * 64)
+    done = relabel_here(["train", str(proj)], {"RELABEL_ENGINE": SPEC})
+    assert done.returncode == 0, done.stderr
+    assert re.search(rf"run {stale} was left unfinished .*marked failed", done.stderr)
+    assert not partial.exists()
+    with Project.open(proj, readonly=True) as p:
+        rows = dict(p.store.conn.execute("SELECT run_id, status FROM runs").fetchall())
+    assert rows.pop(stale) == "failed"
+    assert list(rows.values()) == ["done"]
+
+
+def test_disk_full_while_writing_the_report_keeps_the_old_one_and_no_partial_file(
+    tmp_path: Path,
+) -> None:
+    """A real full disk: the report folder is a 16 KiB tmpfs (a private mount namespace of
+    the child process), holding the old report; the new one does not fit."""
+    proj = trained(tmp_path)
+    out = tmp_path / "rep"
+    out.mkdir()
+    script = (
+        'mount -t tmpfs -o size=16k tmpfs "$0" && printf old > "$0/report.html" && "$@"; '
+        'echo "exit=$?"; ls -A "$0"; cat "$0/report.html"'
+    )
+    command = ["unshare", "-r", "-m", "--propagation", "private", "sh", "-c", script, str(out)]
+    command += [sys.executable, "-m", "relabel.cli", "report", str(proj), "--out", str(out)]
+    done = subprocess.run(
+        command, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert "exit=6" in done.stdout, done.stdout + done.stderr
+    assert "cannot write the report there (No space left on device)" in done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    listing = done.stdout.split("exit=6", 1)[1].split()
+    assert listing == ["report.html", "old"]  # no partial file; the old report intact

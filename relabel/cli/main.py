@@ -21,6 +21,7 @@ from typing import Any
 import click
 
 from relabel.cli import demo_commands, project_commands, review_commands
+from relabel.cli.interrupt import INTERRUPTS
 from relabel.cli.output import PROGRESS
 from relabel.cli.report_command import report
 from relabel.cli.studio_commands import studio
@@ -99,14 +100,25 @@ class RelabelGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except KeyboardInterrupt:
+            _interrupted(ctx)
         except RelabelError as exc:
+            if INTERRUPTS.received is not None:
+                _interrupted(ctx)
             from relabel.studio.urls import redact_text
 
             click.echo(f"error: {redact_text(str(exc))}", err=True)
             ctx.exit(int(exc.exit_code))
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            ctx.exit(130)
+        except Exception:
+            if INTERRUPTS.received is None:
+                raise
+            _interrupted(ctx)  # native code turned the interruption into its own error
+
+
+def _interrupted(ctx: click.Context) -> None:
+    """Say what Ctrl-C or SIGTERM stopped and exit with the shell's code (130, 143)."""
+    click.echo(INTERRUPTS.message(ctx.invoked_subcommand), err=True)
+    ctx.exit(INTERRUPTS.exit_code)
 
 
 @click.group(cls=RelabelGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -118,6 +130,8 @@ class RelabelGroup(click.Group):
 def main(ctx: click.Context, verbose: int, quiet: bool, json_logs: bool) -> None:
     """relabel: find wrong labels in image datasets and get them fixed in Label Studio."""
     setup_logging(verbose, quiet, json_logs)
+    INTERRUPTS.install()
+    ctx.call_on_close(INTERRUPTS.restore)
     PROGRESS.bars = bars_wanted(json_logs, quiet)
     if PROGRESS.bars:
         from tqdm.contrib.logging import logging_redirect_tqdm

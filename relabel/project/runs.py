@@ -34,7 +34,7 @@ MODEL_FILE = "model.keras"
 
 def new_run_id(store: Store) -> str:
     """A new run's id: the UTC time to the microsecond and the labels' version
-    (``20250101T120000.123456-v42``), never one the store has already.
+    (``20250101T120000123456-v42``), never one the store has already.
 
     Parameters
     ----------
@@ -46,7 +46,7 @@ def new_run_id(store: Store) -> str:
     str
     """
     while True:
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%f")
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
         run_id = f"{stamp}-v{store.max_version()}"
         if not store.has_run(run_id):
             return run_id

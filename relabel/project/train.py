@@ -217,6 +217,24 @@ def _write_run(
     return run_id, folder, metrics
 
 
+def clean_stale_runs(root: Path, store: Store, progress: Progress) -> list[str]:
+    """Close the runs a killed process left ``running``: marked failed, partial folder
+    removed, said through ``progress``. Their finished folds stay for the next run.
+
+    Called by :func:`train_run`, whose caller holds the project lock: no other process can
+    be training this project, so a run still ``running`` is one whose process is gone.
+    """
+    stale = store.running_runs()
+    for run_id in stale:
+        shutil.rmtree(partial_path(run_dir(root, run_id)), ignore_errors=True)
+        store.finish_run(run_id, {"error": "the process was killed"}, status="failed")
+        progress(
+            f"run {run_id} was left unfinished by a process that was killed: marked failed, "
+            "its partial files removed (its finished folds are reused)"
+        )
+    return stale
+
+
 def train_run(
     root: Path,
     config: Config,
@@ -261,6 +279,7 @@ def train_run(
         from relabel.training import on_ray
 
         on_ray.check_ready(executor, paths, settings)
+    clean_stale_runs(Path(root), store, progress)  # after the checks: they write nothing
     job = _Job(Path(root), config, paths, y, settings, progress, final_model)
     run_id, folder, metrics = _write_run(job, store, samples, cycle)
     return TrainResult(
