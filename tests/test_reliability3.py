@@ -11,6 +11,7 @@ tables (``tests/reliability_readme.py``).
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import sqlite3
@@ -21,6 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 
@@ -255,6 +257,15 @@ FAULTS: list[Fault] = [
         "0 / 7 Label Studio",
         "no line or file holds the password, the token or the query value; the query is "
         "sent as parameters of each request, never glued before its path",
+        issue=True,
+    ),
+    Fault(
+        "answer-names-no-class",
+        "an answer (given through the API) naming a class the project does not have",
+        "test_an_answer_naming_no_class_is_warned_about_and_recorded",
+        "0",
+        "pull warns (task, sample, reviewer, answer), counts it (ignored_answers), records "
+        "it with the task (shown by relabel history) and does not count it as a vote",
         issue=True,
     ),
     Fault(
@@ -737,3 +748,30 @@ def test_disk_full_while_writing_the_report_keeps_the_old_one_and_no_partial_fil
     assert "Traceback" not in done.stderr, done.stderr
     listing = done.stdout.split("exit=6", 1)[1].split()
     assert listing == ["report.html", "old"]  # no partial file; the old report intact
+
+
+def test_an_answer_naming_no_class_is_warned_about_and_recorded(
+    tmp_path: Path, studio_server: Any, studio_client: StudioClient
+) -> None:
+    proj = trained(tmp_path)
+    env = _env(studio_client, studio_server.token)
+    assert relabel_here(["push", str(proj)], env).returncode == 0
+    row = sorted(_state(proj), key=lambda r: r["task_id"])[0]
+    user = studio_client.ensure_user("ann@relabel.test")
+    studio_client.create_annotation(row["task_id"], "wolf", user)  # through the API
+    pulled = relabel_here(["pull", str(proj)], env)
+    out = pulled.stdout + pulled.stderr
+    assert pulled.returncode == 0, out
+    assert re.search(
+        rf"task {row['task_id']} \(sample {row['sample_id']}\): ann@relabel\.test answered "
+        r"'wolf', which is not a class of the project: not counted",
+        out,
+    ), out
+    assert "ignored_answers 1" in out
+    (after,) = [r for r in _state(proj) if r["row_id"] == row["row_id"]]
+    assert json.loads(after["evidence"])["ignored_answers"] == [
+        {"annotation_id": mock.ANY, "choice": "wolf", "reviewer": "ann@relabel.test"}
+    ]
+    assert after["outcome"] == "unresolved"  # not counted as a vote
+    history = relabel_here(["history", str(proj), row["sample_id"]], env)
+    assert "ignored ann@relabel.test's answer 'wolf' (not a class)" in history.stdout

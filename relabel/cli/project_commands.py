@@ -230,9 +230,12 @@ def history(project: Path, sample_id: str, as_json: bool) -> None:
             f"evidence={json.dumps(r['evidence'], sort_keys=True)}"
         )
     for t in tasks:
-        click.echo(
-            f"task {t['task_id']} (Label Studio project {t['studio_project_id']}): {_ended(t)}"
+        ignored = "".join(
+            f"; ignored {a['reviewer']}'s answer {a['choice']!r} (not a class)"
+            for a in t["ignored_answers"]
         )
+        where = f"task {t['task_id']} (Label Studio project {t['studio_project_id']})"
+        click.echo(f"{where}: {_ended(t)}{ignored}")
 
 
 def _ended(task: dict[str, Any]) -> str:

@@ -27,7 +27,7 @@ from relabel.loop.binding import ensure_studio_project
 from relabel.project import Project
 from relabel.review.annotators import crowd_model, item_key
 from relabel.review.dawid_skene import Answer, resolve_posterior
-from relabel.review.majority import Resolution, Vote, resolve
+from relabel.review.majority import NOT_SURE, NOT_VALID, Resolution, Vote, resolve
 from relabel.review.outcome import (
     Decision,
     answered,
@@ -63,6 +63,9 @@ class PullSummary:
         Of those, tasks whose answers did not change since the last pull.
     unknown : int
         Tasks relabel did not push (ignored).
+    ignored_answers : int
+        Answers naming a class the project does not have: warned about, recorded with
+        their task (``ignored_answers`` in its evidence) and not counted as votes.
     gold : int
         Gold tasks answered: their answers measure the reviewers and change no label.
     more_reviewers : list of int
@@ -83,6 +86,7 @@ class PullSummary:
     tasks_seen: int = 0
     unchanged: int = 0
     unknown: int = 0
+    ignored_answers: int = 0
     gold: int = 0
     more_reviewers: list[int] = field(default_factory=list)
     deleted: list[int] = field(default_factory=list)
@@ -143,6 +147,7 @@ class _Tally:
             tasks_seen=tasks_seen,
             unchanged=o["unchanged"],
             unknown=o["unknown"],
+            ignored_answers=o["ignored_answers"],
             gold=o["gold"],
             more_reviewers=self.more,
             consensus=consensus,
@@ -200,6 +205,10 @@ def _apply_one(
         _apply_gold(store, studio_project_id, task, row, task_fingerprint)
         tally.outcomes["gold"] += 1
         return
+    foreign = _foreign_answers(task, project.config.dataset.classes)
+    if foreign:
+        store.note_ignored_answers(int(row["row_id"]), foreign)
+        tally.outcomes["ignored_answers"] += len(foreign)
     review = project.config.review
     resolved = (resolver(task, _votes(task)), review.consensus)
     decision, asked = _apply_task(
@@ -210,6 +219,28 @@ def _apply_one(
         tally.corrections[decision.correction] += 1
     if asked:
         tally.more.append(task.task_id)
+
+
+def _foreign_answers(task: ReviewedTask, classes: list[str]) -> list[dict[str, Any]]:
+    """The task's answers naming a class the project does not have (given through the API
+    or by a changed labeling config): warned about here, recorded by the pull, and not
+    counted as votes."""
+    valid = {*classes, NOT_SURE, NOT_VALID}
+    foreign = [
+        {"annotation_id": a.id, "reviewer": str(a.user), "choice": a.choice}
+        for a in task.annotations
+        if not a.was_cancelled and a.choice is not None and a.choice not in valid
+    ]
+    for answer in foreign:
+        log.warning(
+            "task %d (sample %s): %s answered %r, which is not a class of the project: "
+            "not counted (recorded with the task)",
+            task.task_id,
+            task.sample_id,
+            answer["reviewer"],
+            answer["choice"],
+        )
+    return foreign
 
 
 def _votes(task: ReviewedTask) -> list[Vote]:

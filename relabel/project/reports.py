@@ -133,7 +133,8 @@ def task_history(store: Store, sample_id: str) -> list[dict[str, Any]]:
     -------
     list of dict
         ``task_id`` (for a deleted task: the id it had), ``studio_project_id``, ``cycle``,
-        ``state``, ``outcome``, ``pushed_at``, ``resolved_at``.
+        ``state``, ``outcome``, ``pushed_at``, ``resolved_at``, ``ignored_answers`` (answers
+        naming no class of the project).
     """
     out = []
     for r in store.sample_tasks(sample_id):
@@ -148,6 +149,7 @@ def task_history(store: Store, sample_id: str) -> list[dict[str, Any]]:
                 "outcome": r["outcome"],
                 "pushed_at": r["pushed_at"],
                 "resolved_at": r["resolved_at"],
+                "ignored_answers": evidence.get("ignored_answers", []),
             }
         )
     return out

@@ -290,6 +290,15 @@ class TasksMixin(Database):
                 [(studio_project_id, int(t)) for t in task_ids],
             )
 
+    def note_ignored_answers(self, row_id: int, answers: list[dict[str, Any]]) -> None:
+        """Record a task's answers that named no class of the project (inside a pull):
+        ``ignored_answers`` in its evidence, the latest set of them."""
+        self.conn.execute(
+            "UPDATE tasks SET evidence = json_set(evidence, '$.ignored_answers', json(?)) "
+            "WHERE row_id = ?",
+            (json.dumps(answers, sort_keys=True), int(row_id)),
+        )
+
     # -- tasks deleted in Label Studio ----------------------------------------------------
     def release_deleted_tasks(self, row_ids: list[int]) -> None:
         """Close open tasks that were deleted in Label Studio; their samples are free again.
