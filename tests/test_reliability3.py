@@ -40,6 +40,7 @@ from tests.test_reliability import (
     Fault,
     _after,
     _no_runs,
+    _nothing_at,
     project,
     relabel_child,
     relabel_here,
@@ -85,6 +86,10 @@ def _foreign_holdout(proj: Path) -> None:
         (held / name).write_bytes((proj.parent / "img" / "000.png").read_bytes())
     (held / "holdout.csv").write_text("id,path,label\nh0,h0.png,cat\nh1,h1.png,cow\n")
     set_key(proj, "dataset", "holdout", f'"{held / "holdout.csv"}"')
+
+
+def _no_secret_placeholder(tmp: Path, out: str) -> None:
+    assert "change-me-label-studio-token" not in out, out  # the value is never shown
 
 
 _NOT_WRITABLE = r"proj is not writable \({}\)[\s\S]*nothing was done"
@@ -201,6 +206,33 @@ CASES: list[Case] = [
         env={**studio_env(), "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT": None},
         issue=True,
     ),
+    # -- .env.example's placeholders are secrets nobody chose ------------------------------
+    Case(
+        "placeholder-token-push",
+        "push with LABEL_STUDIO_API_KEY still .env.example's change-me-label-studio-token",
+        _after(trained, "push", "PROJ"),
+        INVALID,
+        r"the token in LABEL_STUDIO_API_KEY is still the placeholder of \.env\.example",
+        env=studio_env(token="change-me-label-studio-token"),
+        then=_no_secret_placeholder,
+        issue=True,
+    ),
+    *[
+        Case(
+            f"placeholder-{what}-studio-start",
+            f"studio start with {what} still .env.example's change-me placeholder",
+            lambda t: ["studio", "start", "--data-dir", str(t / "ls-data")],
+            INVALID,
+            rf"{said} is still the placeholder of \.env\.example",
+            env={"LABEL_STUDIO_API_KEY": token, "LABEL_STUDIO_PASSWORD": password},
+            then=_nothing_at("ls-data"),
+            issue=True,
+        )
+        for what, said, token, password in (
+            ("token", "the Label Studio token", "change-me-label-studio-token", "pw" * 8),
+            ("password", "the admin's password", "t" * 40, "change-me-admin-password"),
+        )
+    ],
     # -- the lock comes before the store is opened -------------------------------------------
     *[
         Case(
@@ -266,6 +298,15 @@ FAULTS: list[Fault] = [
         "0",
         "pull warns (task, sample, reviewer, answer), counts it (ignored_answers), records "
         "it with the task (shown by relabel history) and does not count it as a vote",
+        issue=True,
+    ),
+    Fault(
+        "studio-data-folder-private",
+        "relabel studio start (the test session's own local Label Studio)",
+        "test_the_local_label_studio_data_folder_is_its_owners_alone",
+        "0",
+        "the data folder and its folders are 0700, the SQLite database holding the admin's "
+        "token and every other file 0600",
         issue=True,
     ),
     Fault(
@@ -775,3 +816,17 @@ def test_an_answer_naming_no_class_is_warned_about_and_recorded(
     assert after["outcome"] == "unresolved"  # not counted as a vote
     history = relabel_here(["history", str(proj), row["sample_id"]], env)
     assert "ignored ann@relabel.test's answer 'wolf' (not a class)" in history.stdout
+
+
+def test_the_local_label_studio_data_folder_is_its_owners_alone(studio_server: Any) -> None:
+    """0700 folders, 0600 files: the SQLite database holds the admin's token."""
+    data = Path(studio_server.data_dir)
+    database = data / "label_studio.sqlite3"
+    assert database.is_file()
+    for path in [data, *data.rglob("*")]:
+        if path.is_symlink():
+            continue
+        mode = path.stat().st_mode & 0o777
+        assert mode & 0o077 == 0, f"{path}: {oct(mode)}"
+    assert data.stat().st_mode & 0o777 == 0o700
+    assert database.stat().st_mode & 0o777 == 0o600

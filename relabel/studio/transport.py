@@ -32,7 +32,12 @@ from relabel.errors import (
     StudioProjectMissingError,
     StudioUnreachableError,
 )
-from relabel.studio.urls import redact_text, redact_url, remember_secrets
+from relabel.studio.urls import (
+    redact_text,
+    redact_url,
+    refuse_placeholder,
+    remember_secrets,
+)
 
 #: The logger of every part of the client (one name, as in JSON log lines before the split).
 CLIENT_LOGGER = "relabel.studio.client"
@@ -266,6 +271,7 @@ class StudioTransport:
             raise ConfigError(f"the Label Studio URL {redact_url(given)!r} is not an http(s) URL")
         if not token or not token.strip():
             raise ConfigError(f"{token_name} for Label Studio at {redact_url(given)} is empty")
+        refuse_placeholder(token_name, token)
         remember_secrets(given, token.strip())
         # The base is scheme, authority and path; a query string of the given URL (a
         # gateway's key) is sent with every request as parameters, never glued to a path.

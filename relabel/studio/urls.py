@@ -3,13 +3,16 @@
 ``LABEL_STUDIO_URL`` may carry credentials (``http://user:secret@host``) and a request
 URL may carry a token in its query string (``?token=...``, signed storage URLs). Every
 message, log line and stored URL built from one goes through :func:`redact_url` (one URL)
-or :func:`redact_text` (a text that may contain URLs). Pure string code.
+or :func:`redact_text` (a text that may contain URLs). Pure string code; secrets still
+holding ``.env.example``'s placeholder are refused (:func:`refuse_placeholder`).
 """
 
 from __future__ import annotations
 
 import re
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
+
+from relabel.errors import ConfigError
 
 #: What replaces userinfo, query values and fragments.
 MASK = "***"
@@ -112,3 +115,23 @@ def _normal(url: str) -> str:
     if not m:
         return text
     return m.group(1).lower() + m.group(2).lower() + m.group(3).rstrip("/")
+
+
+#: The prefix of every secret of ``.env.example``, to be replaced before use.
+PLACEHOLDER = "change-me"
+
+
+def refuse_placeholder(what: str, value: str | None) -> None:
+    """Refuse a secret still holding ``.env.example``'s placeholder (``change-me-...``).
+
+    Raises
+    ------
+    ConfigError
+        Naming what holds it (never the value).
+    """
+    if value and value.strip().lower().startswith(PLACEHOLDER):
+        raise ConfigError(
+            f"{what} is still the placeholder of .env.example ({PLACEHOLDER}...): replace it "
+            'with a secret of your own, e.g. python3 -c "import secrets; '
+            'print(secrets.token_urlsafe(32))"'
+        )
