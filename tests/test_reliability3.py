@@ -206,6 +206,49 @@ CASES: list[Case] = [
         env={**studio_env(), "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT": None},
         issue=True,
     ),
+    # -- config checked before anything is written ----------------------------------------
+    Case(
+        "image-size-too-large",
+        "dataset.image_size = [10000, 10000], then train",
+        _after(
+            project,
+            "train",
+            "PROJ",
+            edit=lambda p: set_key(p, "dataset", "image_size", "[10000, 10000]"),
+        ),
+        INVALID,
+        r"dataset\.image_size must be \[height, width\], each an integer from 4 to 1024",
+        then=_no_runs,
+        issue=True,
+    ),
+    Case(
+        "folds-over-smallest-class",
+        "training.folds = 40 with 6 images per class, then train",
+        _after(project, "train", "PROJ", edit=lambda p: set_key(p, "training", "folds", "40")),
+        INVALID,
+        r"training\.folds = 40, but class 'cat' has 6 active sample\(s\), fewer than the "
+        r"folds .*set training\.folds to at most 6",
+        then=_no_runs,
+        issue=True,
+    ),
+    *[
+        Case(
+            f"dataset-path-edited-{command}",
+            f"dataset.path edited after init, then {command}",
+            _after(
+                project,
+                command,
+                "PROJ",
+                edit=lambda p: set_key(p, "dataset", "path", '"/elsewhere/manifest.csv"'),
+            ),
+            INVALID,
+            r"dataset\.path was changed after init \(now '/elsewhere/manifest\.csv', init "
+            r"read '.*manifest\.csv'\)[\s\S]*set dataset\.path back",
+            then=_no_runs,
+            issue=True,
+        )
+        for command in ("status", "train")
+    ],
     # -- .env.example's placeholders are secrets nobody chose ------------------------------
     Case(
         "placeholder-token-push",

@@ -30,7 +30,7 @@ from relabel.cli.output import PROGRESS, echo_json, fmt
 @click.option("--folds", type=click.IntRange(min=2), help="Cross-validation folds (default 5).")
 @click.option(
     "--image-size",
-    type=click.IntRange(min=4),
+    type=click.IntRange(min=4, max=1024),
     help="Resize images to SIZE x SIZE (default: from the first image, within 16-128).",
 )
 @click.option("--channels", type=click.Choice(["1", "3"]), help="1 grayscale or 3 RGB.")

@@ -25,6 +25,8 @@ from relabel.store import DB_FILE, Store, writable_problem
 log = logging.getLogger("relabel.project")  # one logger for the facade
 
 SKIPPED_FILE = "skipped.csv"
+#: The store's ``meta`` key of ``dataset.path`` as init read it.
+DATASET_PATH_META = "dataset_path"
 
 
 @dataclass(frozen=True)
@@ -78,15 +80,34 @@ def open_parts(root: Path, *, readonly: bool = False) -> tuple[Config, Store]:
     if not db.is_file():
         raise ProjectError(f"{root}: not initialised (no {DB_FILE}); run: relabel init {root}")
     store = Store.open(db, readonly=readonly)
+    try:
+        _check_fixed_at_init(root, config, store)
+    except ConfigError:
+        store.close()
+        raise
+    return config, store
+
+
+def _check_fixed_at_init(root: Path, config: Config, store: Store) -> None:
+    """Refuse a ``relabel.toml`` whose classes or dataset path changed after init: the
+    store's samples, labels and image paths were fixed then, and an edit would otherwise
+    be silently ignored (a store older than the check has no dataset path recorded)."""
+    toml = root / config_mod.CONFIG_FILE
     stored = store.classes
     if stored != config.dataset.classes:
-        store.close()
         raise ConfigError(
-            f"{root / config_mod.CONFIG_FILE}: dataset.classes was changed after init "
+            f"{toml}: dataset.classes was changed after init "
             f"(now {config.dataset.classes}, the label store has {stored}); classes are "
             f"fixed at init: set dataset.classes back to {stored}"
         )
-    return config, store
+    path = store.get_meta(DATASET_PATH_META)
+    if path is not None and path != config.dataset.path:
+        raise ConfigError(
+            f"{toml}: dataset.path was changed after init (now {config.dataset.path!r}, "
+            f"init read {path!r}); the samples and their image paths were fixed at init, so "
+            f"the change would be ignored: set dataset.path back to {path!r} (for images "
+            "that moved or a new dataset, create a new project with relabel init)"
+        )
 
 
 def check_writable(root: Path, command: str) -> None:
@@ -266,11 +287,12 @@ def _write_project(
             config_mod.save(config, root)
         # The store is the commit point: written whole under a temporary name, then
         # renamed, so an init killed at any moment can simply be run again.
-        Store.create(
+        with Store.create(
             root / DB_FILE,
             validated.classes,
             ((r.sample_id, r.path, r.label) for r in validated.records),
-        ).close()
+        ) as store:
+            store.set_meta(DATASET_PATH_META, config.dataset.path)
     return skipped_file
 
 

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from relabel.config import Config
+from relabel.config.rules import EXECUTOR_FIELDS
 from relabel.store import Store
 
 RUNS_DIR = "runs"
@@ -52,10 +53,9 @@ def new_run_id(store: Store) -> str:
             return run_id
 
 
-#: Training settings that change how a run is computed, not the model it computes.
-_HOW_KEYS = frozenset(
-    {"executor", "ray_address", "ray_resources", "ray_max_retries", "cache_images"}
-)
+#: Training settings that change how a run is computed, not the model it computes: where
+#: it runs (:data:`relabel.config.rules.EXECUTOR_FIELDS`) and the decoded-image cache.
+_HOW_KEYS = frozenset({*EXECUTOR_FIELDS, "cache_images"})
 
 
 def _model_settings(settings: dict[str, Any]) -> dict[str, Any]:
