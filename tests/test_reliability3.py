@@ -18,7 +18,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -39,8 +39,11 @@ from tests.test_reliability import (
     Case,
     Fault,
     _after,
+    _created,
     _no_runs,
     _nothing_at,
+    data,
+    init_argv,
     project,
     relabel_child,
     relabel_here,
@@ -86,6 +89,27 @@ def _foreign_holdout(proj: Path) -> None:
         (held / name).write_bytes((proj.parent / "img" / "000.png").read_bytes())
     (held / "holdout.csv").write_text("id,path,label\nh0,h0.png,cat\nh1,h1.png,cow\n")
     set_key(proj, "dataset", "holdout", f'"{held / "holdout.csv"}"')
+
+
+def _manifest_edited(edit: Callable[[str], str], *extra: str) -> Callable[[Path], list[str]]:
+    """Setup: the twelve-image manifest (``s000,img/cat_000.png,cat`` ...) with its text
+    edited, then init."""
+
+    def setup(tmp: Path) -> list[str]:
+        manifest = data(tmp)
+        manifest.write_text(edit(manifest.read_text()))
+        return init_argv(tmp, manifest, *extra)
+
+    return setup
+
+
+def _classes_are(*classes: str) -> Callable[[Path, str], None]:
+    def check(tmp: Path, out: str) -> None:
+        with Project.open(tmp / "proj") as p:
+            assert p.store.classes == list(classes)
+            assert p.store.n_samples() == 12
+
+    return check
 
 
 def _no_secret_placeholder(tmp: Path, out: str) -> None:
@@ -204,6 +228,53 @@ CASES: list[Case] = [
         INVALID,
         r"image mode local-files needs the server's document root",
         env={**studio_env(), "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT": None},
+        issue=True,
+    ),
+    # -- ids and labels: warned about, never changed silently ---------------------------------
+    Case(
+        "spaced-id-warned",
+        'a manifest id "  s001  " (spaces around it)',
+        _manifest_edited(lambda t: t.replace("s001,", "  s001  ,")),
+        0,
+        r"W manifest\.csv: 1 id\(s\) with spaces around them, trimmed: line 3 '  s001  ' "
+        r"is read as 's001'; export writes the trimmed ids",
+        unchanged=False,
+        then=_created(12),
+        issue=True,
+    ),
+    Case(
+        "spaced-label-warned",
+        'a manifest label " dog" (a space before it) among "dog"',
+        _manifest_edited(lambda t: t.replace("img/dog_006.png,dog", "img/dog_006.png, dog")),
+        0,
+        r"W manifest\.csv: 1 label\(s\) with spaces around them, trimmed: line 8 ' dog' is "
+        r"read as 'dog'",
+        unchanged=False,
+        then=_classes_are("cat", "dog"),
+        issue=True,
+    ),
+    Case(
+        "labels-differing-by-case",
+        'labels "Cat" and "cat" in one manifest',
+        _manifest_edited(lambda t: t.replace(",dog\n", ",Cat\n")),
+        0,
+        r"W labels 'Cat', 'cat' differ only by case: they are 2 classes",
+        unchanged=False,
+        then=_classes_are("Cat", "cat"),
+        issue=True,
+    ),
+    Case(
+        "classes-with-a-comma",
+        '--classes as a JSON list holding a name with a comma ("cat, big")',
+        _manifest_edited(
+            lambda t: t.replace(",cat\n", ',"cat, big"\n'),
+            "--classes",
+            '["cat, big", "dog"]',
+        ),
+        0,
+        r"12 samples, 2 classes",
+        unchanged=False,
+        then=_classes_are("cat, big", "dog"),
         issue=True,
     ),
     # -- config checked before anything is written ----------------------------------------

@@ -25,7 +25,11 @@ from relabel.cli.output import PROGRESS, echo_json, fmt
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="CSV or Parquet with columns path,label and optional id.",
 )
-@click.option("--classes", help="Comma-separated class list (default: the labels found, sorted).")
+@click.option(
+    "--classes",
+    help="Comma-separated class list, or a JSON list for names with commas "
+    '(\'["a, b", "c"]\') (default: the labels found, sorted).',
+)
 @click.option("--name", help="Project name (default: the folder name).")
 @click.option("--folds", type=click.IntRange(min=2), help="Cross-validation folds (default 5).")
 @click.option(
@@ -59,7 +63,7 @@ def init(
         project,
         images=images,
         manifest=manifest,
-        classes=[c.strip() for c in classes.split(",")] if classes else None,
+        classes=_class_list(classes) if classes else None,
         name=name,
         folds=folds,
         image_size=[image_size, image_size] if image_size else None,
@@ -71,6 +75,19 @@ def init(
     )
     if result.skipped:
         click.echo(f"skipped {result.skipped} invalid row(s): {result.skipped_file}")
+
+
+def _class_list(text: str) -> list[str]:
+    """``--classes``: ``cat,dog`` (names trimmed), or a JSON list (``["a, b", "c"]``)."""
+    if not text.lstrip().startswith("["):
+        return [c.strip() for c in text.split(",")]
+    try:
+        names = json.loads(text)
+    except ValueError as exc:
+        raise click.BadParameter(f"not a JSON list: {exc}", param_hint="--classes") from None
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise click.BadParameter("a JSON list of strings", param_hint="--classes")
+    return names
 
 
 @click.command()

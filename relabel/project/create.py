@@ -19,6 +19,7 @@ from relabel import data as dataset_mod
 from relabel.config import Config, DatasetConfig, TrainingConfig
 from relabel.errors import ConfigError, DatasetError, NotWritableError, Problem, ProjectError
 from relabel.infra.lock import LOCK_FILE, create_lock_file, project_lock
+from relabel.project import names
 from relabel.project.runs import RUNS_DIR
 from relabel.store import DB_FILE, Store, writable_problem
 
@@ -236,6 +237,15 @@ def _validated(
     return validated, problems
 
 
+def _warn_about_names(ds: DatasetConfig, data_path: Path, validated: dataset_mod.Validated) -> None:
+    """Warn about trimmed ids and labels, and labels that differ only by case
+    (:mod:`relabel.project.names`), before anything is written."""
+    found = names.spaced_cells(data_path) if ds.source == "manifest" else []
+    labels = {r.label for r in validated.records} | set(validated.classes)
+    for warning in [*found, *names.case_twins(labels)]:
+        log.warning("%s", warning)
+
+
 def _final_config(
     root: Path,
     config: Config,
@@ -331,6 +341,7 @@ def init_project(root: Path, opts: InitOptions) -> InitResult:
     config = config_mod.load(root) if existing else Config(name=opts.name or root.resolve().name)
     ds, training, data_path = _dataset(root, config, opts)
     validated, problems = _validated(ds, training.folds, data_path, opts)
+    _warn_about_names(ds, data_path, validated)
     config = _final_config(root, config, ds, training, validated, opts, existing)
     skipped_file = _write_project(root, config, existing, validated, problems)
     n = len(validated.records)
