@@ -421,7 +421,8 @@ def make_private(data_dir: Path) -> None:
     for its files (the SQLite database holds the admin's token and password hash).
 
     A folder seeded from the template, or started by an older relabel, is tightened too;
-    what the server writes later is private already (it runs with umask ``077``).
+    what the server writes later is created with umask ``077`` (Django gives uploaded
+    images ``0644``, inside the private folder).
     """
     for path in [data_dir, *data_dir.rglob("*")]:
         if path.is_symlink():
