@@ -591,7 +591,7 @@ def test_quick_mode_smoke(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, test_
     """A scaled-down quick run of the harness: detection (every digits run trained by the
     test engine, through relabel projects as the benchmark trains them), the scoring speed
     and the cycle time, the report and the JSON. The training throughput and the memory
-    section (Keras itself) are ``test_quick_mode_throughput_and_memory``'s."""
+    section (Keras itself) are ``test_quick_mode_throughput``'s and ``make bench-quick``'s."""
     _quick_plan(monkeypatch, throughput=())
     out, js = tmp_path / "BENCHMARKS.md", tmp_path / "results.json"
     argv = ["--quick", "--sections", "detection,speed", "--out", str(out)]
@@ -637,22 +637,19 @@ def test_quick_mode_smoke(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, test_
     assert f"{first['cleanlab']['precision']:.3f}" in text
 
 
-def test_quick_mode_throughput_and_memory(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, trains: dict
-):
-    """The quick run's sections that measure Keras itself: the training throughput (600
-    digits, 2 epochs) and the peak memory of training over streamed images (two child
-    processes, 300 and 1,800 rows, 1 epoch)."""
-    _quick_plan(monkeypatch, throughput=(("digits", 2, 600),), memory_sizes=(300, 1800))
+def test_quick_mode_throughput(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, trains: dict):
+    """The quick run's throughput rows, which measure Keras itself, as plumbing (200 digits,
+    2 epochs). The memory section trains in child processes and is exercised by
+    ``make bench-quick``, where its figures are reported (a target is a benchmark figure,
+    never a test's)."""
+    _quick_plan(monkeypatch, throughput=(("digits", 2, 200),))
     out, js = tmp_path / "BENCHMARKS.md", tmp_path / "results.json"
-    argv = ["--quick", "--sections", "speed,memory", "--out", str(out)]
+    argv = ["--quick", "--sections", "speed", "--out", str(out)]
     results = bench_main.run([*argv, "--json", str(js), "--cache", str(tmp_path / "cache")])
     assert results["errors"] == {}
     assert results["exit_code"] == 0
-    assert results["speed"]["throughput"][0]["train_images_per_s"] > 0
-    mem = results["memory"]
-    assert [r["n"] for r in mem["rows"]] == [300, 1800]
-    assert mem["ratio"] < 1.5
+    (row,) = results["speed"]["throughput"]
+    assert row["train_images_per_s"] > 0
     assert "## 3. Speed and memory" in out.read_text()
 
 

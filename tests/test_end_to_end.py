@@ -148,7 +148,7 @@ def test_two_runs_with_the_same_seed_rank_identically(tmp_path: Path, trains) ->
     rankings = []
     for name in ("a", "b"):
         root = tmp_path / name
-        project, _ = make_digits_project(root, subset=400)
+        project, _ = make_digits_project(root, subset=200)
         cli("train", str(project), "--no-final-model")
         cli("score", str(project), "--out", str(root / "score.csv"))
         rankings.append(pd.read_csv(root / "score.csv"))
