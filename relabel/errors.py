@@ -81,6 +81,12 @@ class ProjectError(RelabelError):
     exit_code = ExitCode.INVALID_INPUT
 
 
+class NotWritableError(ProjectError):
+    """A command that writes met a project folder or label store it cannot write to (a
+    read-only mount, a snapshot, a file without write permission). Nothing was changed;
+    the read-only commands still work."""
+
+
 class StoreError(RelabelError):
     """The SQLite label store refused a write (unknown sample, bad label, ...)."""
 

@@ -16,7 +16,9 @@ too. Tests that are about training keep the real engine.
 
 from __future__ import annotations
 
+import os
 import pickle
+import signal
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -100,6 +102,41 @@ def _fold_runner(
         tag = f"fold {k + 1}/{settings.folds}"
         count(progress, tag, 1, 1, f"{tag}: fitted (test engine), accuracy {acc:.3f}")
         finished(k, crossval.fold_done(k, y[held], probs, [info], info.seconds), probs)
+        _signal_after(k)
+
+
+class _Finalizer:
+    """An object whose finalizer runs when a signal arrives (a Ctrl-C Python ignores)."""
+
+    def __del__(self) -> None:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.2)  # the handler runs here, inside the finalizer: the error is ignored
+
+
+def _signal_after(k: int) -> None:
+    """``RELABEL_TEST_SIGNAL=HOW:N``: after fold N (1-based), the process is signalled as a
+    user or a scheduler would (the interruption tests of ``tests/test_reliability3.py``).
+
+    ``term``: SIGTERM. ``int``: SIGINT (Ctrl-C). ``ignored``: Ctrl-C arrives while a
+    finalizer runs, where Python only prints "Exception ignored" (between two Keras folds).
+    ``converted``: Ctrl-C arrives in native code that turns it into an error of its own
+    (TensorFlow inside an epoch).
+    """
+    how, _, fold = os.environ.get("RELABEL_TEST_SIGNAL", "").partition(":")
+    if not how or int(fold) != k + 1:
+        return
+    if how in ("term", "int"):
+        os.kill(os.getpid(), signal.SIGTERM if how == "term" else signal.SIGINT)
+        time.sleep(0.2)
+    elif how == "ignored":
+        holder = [_Finalizer()]
+        holder.clear()
+    elif how == "converted":
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.2)
+        except KeyboardInterrupt:
+            raise RuntimeError("pybind11::error_already_set: KeyboardInterrupt") from None
 
 
 def cross_validate(

@@ -7,7 +7,8 @@
   table is :class:`relabel.errors.ExitCode`;
 * every relative link of ``README.md`` and ``docs/*.md`` points to a file that exists and,
   with ``#anchor``, to one of its headings;
-* ``docs/reliability.md`` lists every case of ``tests/test_reliability.py``.
+* ``docs/reliability.md`` lists every case of ``tests/test_reliability.py`` and
+  ``tests/test_reliability3.py``.
 
 The Python blocks of ``docs/python-api.md`` run in ``tests/test_api.py``.
 """
@@ -294,8 +295,7 @@ def test_python_blocks_of_the_docs_compile() -> None:
 
 
 def test_reliability_page_lists_every_case() -> None:
-    from tests.reliability_readme import END, PAGE, START
-    from tests.test_reliability import CASES, FAULTS
+    from tests.reliability_readme import CASES, END, FAULTS, PAGE, START
 
     text = _read(ROOT / PAGE)
     section = text[text.index(START) : text.index(END)]

@@ -25,6 +25,7 @@ from relabel.errors import (
 from relabel.loop.pull import pull
 from relabel.loop.push import push
 from relabel.project import Project
+from relabel.project.runs import settings_dict
 from relabel.review.majority import NOT_SURE, NOT_VALID
 from relabel.store import now
 from relabel.studio.client import StudioClient
@@ -66,7 +67,7 @@ def make_project(root: Path, n: int, *, budget: int, probs: np.ndarray | None = 
             probs=probs,
             classes=np.asarray(CLASSES, dtype=str),
         )
-        p.store.start_run(run_id, "train", {}, None)
+        p.store.start_run(run_id, "train", settings_dict(p.config), None)
         p.store.finish_run(run_id, {"oof_accuracy": 0.5, "at": now()})
     return project
 

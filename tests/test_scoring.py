@@ -84,6 +84,50 @@ def test_tiny_suspicion_methods() -> None:
     assert scoring.DEFAULT_METHOD == "noise_posterior"
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_confidence_weighted_entropy_on_one_hot_rows(dtype: type) -> None:
+    """Saturated rows (float32 softmax, unanimous kNN neighbours) keep the order: a one-hot
+    row that agrees with its label is the least suspicious sample, one that contradicts it
+    the most suspicious; the values, not only their bounds."""
+    y = np.array([0, 0, 0, 0, 0, 0, 1, 2])
+    p = np.array(
+        [
+            [1.0, 0.0, 0.0],  # agrees, saturated
+            [0.0, 1.0, 0.0],  # contradicts, saturated
+            [0.4, 0.6, 0.0],
+            [0.01, 0.99, 0.0],
+            [0.99, 0.01, 0.0],
+            [1 / 3, 1 / 3, 1 / 3],
+            [0.0, 1.0, 0.0],  # agrees, saturated
+            [0.0, 0.0, 1.0],  # agrees, saturated
+        ],
+        dtype=dtype,
+    )
+    s = scoring.suspicion(y, p, "confidence_weighted_entropy")
+    # the agreeing one-hot rows: H over the clipped row, 2 * 1e-6 * log(1e6) / log 3,
+    # divided by p[given] = 1, and f(r) = 1 - log(1 + r) / r is about r / 2
+    r = 2 * 1e-6 * math.log(1e6) / math.log(3)
+    for i in (0, 6, 7):
+        assert s[i] == pytest.approx(r / 2, rel=1e-3)
+    # the contradicting one-hot row: the same H over p[given] clipped at 1e-6
+    r = 2 * 1e-6 * math.log(1e6) / math.log(3) / 1e-6
+    assert s[1] == pytest.approx(1 - math.log1p(r) / r, rel=1e-4)
+    assert s[1] > 0.8
+    order = np.argsort(-s, kind="stable")
+    assert order[0] == 1 and set(order[-3:]) == {0, 6, 7}
+    assert s[3] > s[2] > s[4] and s[5] > s[4]
+    # the rows that are not saturated score as before (cleanlab's formula)
+    free = np.array([[0.4, 0.5, 0.1], [1 / 3, 1 / 3, 1 / 3], [0.2, 0.7, 0.1]], dtype=dtype)
+    np.testing.assert_allclose(
+        1 - scoring.suspicion(y[:3], free, "confidence_weighted_entropy"),
+        cl_rank.get_confidence_weighted_entropy_for_each_label(y[:3], free.astype(np.float64)),
+        rtol=1e-5,
+    )
+    # score_samples ranks with the same scores
+    ranked = scoring.score_samples(y, p, method="confidence_weighted_entropy")
+    assert int(ranked.order[0]) == 1
+
+
 def test_tiny_noise_posterior() -> None:
     # raw confident-joint counts [[1,1,0],[0,0,1],[0,0,1]] (test_tiny_confident_joint) plus
     # 0.1 per cell; column sums 1.3, 1.3, 2.3, so

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -173,3 +174,58 @@ def test_a_failed_migration_leaves_the_store_as_it_was(
     monkeypatch.undo()
     with Store.open(tmp_path / "relabel.db") as migrated:
         assert migrated.get_meta("schema_version") == str(schema.SCHEMA_VERSION)
+
+
+def test_history_numbers_each_samples_versions_from_one(store: Store) -> None:
+    store.add_version("a", "dog", source="review", cycle=1)
+    store.add_version("b", "fox", source="review", cycle=1)
+    store.add_version("a", "fox", source="manual", cycle=2)
+    assert [h.version for h in store.history("a")] == [1, 2, 3]
+    assert [h.version for h in store.history("b")] == [1, 2]
+    ids = [h.version_id for h in store.history("a")]
+    assert ids == sorted(ids) and ids[1:] != [2, 3]  # the store's rows, not the numbers
+
+
+def _opened(store: Store, items: list[tuple[str, dict]]) -> list[int]:
+    """Plan and open one task per item (Label Studio project 1, task ids 101, 102, ...)."""
+    store.plan_tasks(1, items, cycle=1, batch="b")
+    rows = store.tasks(1, ("planned",))
+    store.open_tasks([(r["row_id"], 101 + i) for i, r in enumerate(rows)])
+    return [r["row_id"] for r in rows]
+
+
+def test_an_extra_reviewer_is_listed_until_label_studio_took_it(store: Store) -> None:
+    rows = _opened(store, [("a", {}), ("b", {}), ("c", {})])
+    with store.transaction():  # what a pull commits
+        store.request_extra_reviewer(rows[0], 3)
+        store.request_extra_reviewer(rows[1], 3)
+    assert store.overlaps_to_send(1) == {101: 3, 102: 3}  # a pull that died here: retried
+    store.mark_overlaps_sent(1, [101])
+    assert store.overlaps_to_send(1) == {102: 3}
+    assert store.task_overlaps(1) == {101: 3, 102: 3}
+    store.mark_overlaps_sent(1, [102])
+    assert store.overlaps_to_send(1) == {}
+
+
+def test_a_task_deleted_in_label_studio_frees_its_sample(store: Store) -> None:
+    rows = _opened(store, [("a", {}), ("b", {})])
+    assert store.busy_sample_ids() == {"a", "b"}
+    store.release_deleted_tasks([rows[0]])
+    assert store.busy_sample_ids() == {"b"}
+    (row,) = store.sample_tasks("a")
+    assert (row["state"], row["outcome"], row["task_id"]) == ("resolved", "deleted", None)
+    assert json.loads(row["evidence"])["deleted_task_id"] == 101
+    _opened(store, [("a", {})])  # pushed again, as task 101: Label Studio may reuse an id
+    assert [r["state"] for r in store.sample_tasks("a")] == ["resolved", "open"]
+
+
+def test_gold_tasks_are_found_by_their_evidence_key_not_by_text(store: Store) -> None:
+    _opened(
+        store,
+        [
+            ("a", {"gold_label": "cat", "path": "/held/a.png"}),
+            ("b", {"note": "not a gold_label", "path": "/img/b.png"}),  # the text, not the key
+        ],
+    )
+    assert store.gold_task_labels() == {(1, 101): "cat"}
+    assert store.gold_paths(1) == {"a": "/held/a.png"}

@@ -21,6 +21,7 @@ from typing import Any
 import click
 
 from relabel.cli import demo_commands, project_commands, review_commands
+from relabel.cli.interrupt import INTERRUPTS
 from relabel.cli.output import PROGRESS
 from relabel.cli.report_command import report
 from relabel.cli.studio_commands import studio
@@ -42,6 +43,22 @@ class JsonFormatter(logging.Formatter):
         )
 
 
+class RedactingFormatter(logging.Formatter):
+    """Another formatter's lines with every secret masked: credentials and query values of
+    any URL, and the token, password and query values of the Label Studio URL in use
+    (:func:`relabel.studio.urls.redact_text`), whichever logger wrote them (httpx, the
+    SDK, Python warnings, relabel) and at every verbosity."""
+
+    def __init__(self, inner: logging.Formatter) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def format(self, record: logging.LogRecord) -> str:
+        from relabel.studio.urls import redact_text
+
+        return redact_text(self.inner.format(record))
+
+
 #: The Label Studio client logs every HTTP request here, at DEBUG (shown with ``-vv``).
 HTTP_LOGGER = "relabel.studio.http"
 
@@ -56,7 +73,9 @@ def setup_logging(verbose: int, quiet: bool, json_logs: bool) -> None:
     level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
-        JsonFormatter() if json_logs else logging.Formatter("%(levelname).1s %(message)s")
+        RedactingFormatter(
+            JsonFormatter() if json_logs else logging.Formatter("%(levelname).1s %(message)s")
+        )
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -81,12 +100,25 @@ class RelabelGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except RelabelError as exc:
-            click.echo(f"error: {exc}", err=True)
-            ctx.exit(int(exc.exit_code))
         except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            ctx.exit(130)
+            _interrupted(ctx)
+        except RelabelError as exc:
+            if INTERRUPTS.received is not None:
+                _interrupted(ctx)
+            from relabel.studio.urls import redact_text
+
+            click.echo(f"error: {redact_text(str(exc))}", err=True)
+            ctx.exit(int(exc.exit_code))
+        except Exception:
+            if INTERRUPTS.received is None:
+                raise
+            _interrupted(ctx)  # native code turned the interruption into its own error
+
+
+def _interrupted(ctx: click.Context) -> None:
+    """Say what Ctrl-C or SIGTERM stopped and exit with the shell's code (130, 143)."""
+    click.echo(INTERRUPTS.message(ctx.invoked_subcommand), err=True)
+    ctx.exit(INTERRUPTS.exit_code)
 
 
 @click.group(cls=RelabelGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -98,6 +130,8 @@ class RelabelGroup(click.Group):
 def main(ctx: click.Context, verbose: int, quiet: bool, json_logs: bool) -> None:
     """relabel: find wrong labels in image datasets and get them fixed in Label Studio."""
     setup_logging(verbose, quiet, json_logs)
+    INTERRUPTS.install()
+    ctx.call_on_close(INTERRUPTS.restore)
     PROGRESS.bars = bars_wanted(json_logs, quiet)
     if PROGRESS.bars:
         from tqdm.contrib.logging import logging_redirect_tqdm

@@ -13,12 +13,14 @@ from typing import Any
 
 import click
 
+from relabel.cli.interrupt import INTERRUPTS
 from relabel.infra.progress import TerminalProgress
 
 log = logging.getLogger("relabel")
 
 
 def _log_message(message: str) -> None:
+    INTERRUPTS.check()  # a Ctrl-C lost on the way (see relabel.cli.interrupt) stops here
     log.info("%s", message)
 
 

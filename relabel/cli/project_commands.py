@@ -25,12 +25,16 @@ from relabel.cli.output import PROGRESS, echo_json, fmt
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="CSV or Parquet with columns path,label and optional id.",
 )
-@click.option("--classes", help="Comma-separated class list (default: the labels found, sorted).")
+@click.option(
+    "--classes",
+    help="Comma-separated class list, or a JSON list for names with commas "
+    '(\'["a, b", "c"]\') (default: the labels found, sorted).',
+)
 @click.option("--name", help="Project name (default: the folder name).")
 @click.option("--folds", type=click.IntRange(min=2), help="Cross-validation folds (default 5).")
 @click.option(
     "--image-size",
-    type=click.IntRange(min=4),
+    type=click.IntRange(min=4, max=1024),
     help="Resize images to SIZE x SIZE (default: from the first image, within 16-128).",
 )
 @click.option("--channels", type=click.Choice(["1", "3"]), help="1 grayscale or 3 RGB.")
@@ -59,7 +63,7 @@ def init(
         project,
         images=images,
         manifest=manifest,
-        classes=[c.strip() for c in classes.split(",")] if classes else None,
+        classes=_class_list(classes) if classes else None,
         name=name,
         folds=folds,
         image_size=[image_size, image_size] if image_size else None,
@@ -73,16 +77,28 @@ def init(
         click.echo(f"skipped {result.skipped} invalid row(s): {result.skipped_file}")
 
 
+def _class_list(text: str) -> list[str]:
+    """``--classes``: ``cat,dog`` (names trimmed), or a JSON list (``["a, b", "c"]``)."""
+    if not text.lstrip().startswith("["):
+        return [c.strip() for c in text.split(",")]
+    try:
+        names = json.loads(text)
+    except ValueError as exc:
+        raise click.BadParameter(f"not a JSON list: {exc}", param_hint="--classes") from None
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise click.BadParameter("a JSON list of strings", param_hint="--classes")
+    return names
+
+
 @click.command()
 @project_arg
 @click.option("--no-final-model", is_flag=True, help="Skip the final model on all samples.")
 def train(project: Path, no_final_model: bool) -> None:
     """Cross-validate a model: out-of-fold probabilities for every sample."""
-    from relabel.infra.lock import project_lock
     from relabel.project import Project
     from relabel.report.build import build_report
 
-    with Project.open(project) as p, project_lock(p.root, "relabel train"):
+    with Project.locked(project, "relabel train") as p:
         r = p.train(progress=PROGRESS, final_model=not no_final_model)
         report_path = build_report(p)
     click.echo(
@@ -218,6 +234,7 @@ def history(project: Path, sample_id: str, as_json: bool) -> None:
 
     with Project.open(project, readonly=True) as p:
         rows = p.history(sample_id)
+        tasks = p.task_history(sample_id)
     if as_json:
         echo_json(rows)
         return
@@ -225,10 +242,27 @@ def history(project: Path, sample_id: str, as_json: bool) -> None:
         who = ",".join(r["reviewers"]) or "-"
         cycle = "-" if r["cycle"] is None else r["cycle"]
         click.echo(
-            f"v{r['version_id']:<6} {r['created_at']}  {r['label']:>10} "
+            f"v{r['version']:<3} {r['created_at']}  {r['label']:>10} "
             f"[{r['status']}] source={r['source']} cycle={cycle} by={who} "
             f"evidence={json.dumps(r['evidence'], sort_keys=True)}"
         )
+    for t in tasks:
+        ignored = "".join(
+            f"; ignored {a['reviewer']}'s answer {a['choice']!r} (not a class)"
+            for a in t["ignored_answers"]
+        )
+        where = f"task {t['task_id']} (Label Studio project {t['studio_project_id']})"
+        click.echo(f"{where}: {_ended(t)}{ignored}")
+
+
+def _ended(task: dict[str, Any]) -> str:
+    """How a task of ``relabel history`` went: pushed, then open, resolved or deleted."""
+    pushed = f"pushed {task['pushed_at'] or '-'}"
+    if task["outcome"] == "deleted":
+        return f"{pushed}, deleted in Label Studio (noticed {task['resolved_at']}); sample freed"
+    if task["state"] == "resolved":
+        return f"{pushed}, {task['outcome']} {task['resolved_at']}"
+    return f"{pushed}, {task['state']}"
 
 
 COMMANDS = (init, train, score, status, export, history)

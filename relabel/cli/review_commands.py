@@ -25,7 +25,9 @@ log = logging.getLogger("relabel")
 
 @contextlib.contextmanager
 def studio_session(project: Path, command: str) -> Iterator[tuple[Any, Any]]:
-    """Open ``project``, hold its lock for ``command`` and connect to its Label Studio.
+    """Hold ``project``'s lock for ``command``, open it and connect to its Label Studio.
+
+    The lock is taken before the store is opened (:meth:`Project.locked`).
 
     Yields
     ------
@@ -33,11 +35,10 @@ def studio_session(project: Path, command: str) -> Iterator[tuple[Any, Any]]:
         The project and the client of its ``[studio]`` section (environment variable
         names, retries); both closed when the block ends.
     """
-    from relabel.infra.lock import project_lock
     from relabel.project import Project
     from relabel.studio.client import StudioClient
 
-    with Project.open(project) as p, project_lock(p.root, command):
+    with Project.locked(project, command) as p:
         studio = p.config.studio
         with StudioClient.from_env(
             studio.url_env, studio.token_env, retries=studio.retries

@@ -75,17 +75,26 @@ def _one_of(choices: tuple[str, ...]) -> Rule:
     return (lambda v: v in choices), "must be one of " + ", ".join(choices)
 
 
+#: The largest side of ``dataset.image_size``: larger inputs exhaust memory long before a
+#: model could use them (a 10000 x 10000 RGB image is 1.2 GB as float32).
+MAX_IMAGE_SIDE: Final = 1024
+
+
 def _image_size(value: Any) -> bool:
     return (
         len(value) == 2
         and all(isinstance(i, numbers.Integral) and not isinstance(i, bool) for i in value)
         and min(value) >= 4
+        and max(value) <= MAX_IMAGE_SIDE
     )
 
 
 #: One rule per training setting: (check, what it says when broken).
 _TRAIN_RULES: dict[str, Rule] = {
-    "image_size": (_image_size, "must be [height, width], each an integer >= 4"),
+    "image_size": (
+        _image_size,
+        f"must be [height, width], each an integer from 4 to {MAX_IMAGE_SIDE}",
+    ),
     "channels": ((lambda v: v in (1, 3)), "must be 1 or 3"),
     "max_pixels": _at_least(1),
     "optimizer": _one_of(OPTIMIZERS),

@@ -25,7 +25,6 @@ import pandas as pd
 from relabel.demo import digits as demo
 from relabel.demo.reviewers import SimulatedReview
 from relabel.errors import ConfigError
-from relabel.infra.lock import project_lock
 from relabel.infra.progress import Progress
 from relabel.loop.cycle import run_cycle
 from relabel.project import Project
@@ -153,7 +152,7 @@ def run_demo(
     os.environ[url_env] = studio_url
     result = DemoResult(project_dir, studio_url, DEMO_USER, password, 0.0)
     try:
-        with Project.open(project_dir) as project, project_lock(project_dir):
+        with Project.locked(project_dir, "relabel demo") as project:
             result.initial_noise = noise_left(project, truth)[0]
             say(
                 f"digits: {project.store.n_samples()} images, "

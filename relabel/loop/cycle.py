@@ -24,6 +24,7 @@ import pandas as pd
 from relabel.errors import ExitCode
 from relabel.infra.progress import Progress
 from relabel.project import Project
+from relabel.project.runs import trained_as_configured
 from relabel.review.cycles import cycle_history
 from relabel.store import now
 
@@ -136,11 +137,15 @@ def _open_cycle(project: Project, client: StudioClient, progress: Progress) -> _
 
 
 def _fresh_run(project: Project) -> dict[str, Any] | None:
-    """The latest training run if it was trained on the current labels, else None."""
+    """The latest training run if it was trained on the current labels with the model
+    settings ``relabel.toml`` has now, else None."""
     run = project.store.latest_run("train")
-    if run is not None and int(run["labels_version"]) == project.store.max_version():
-        return run
-    return None
+    if run is None or int(run["labels_version"]) != project.store.max_version():
+        return None
+    if not trained_as_configured(run, project.config):
+        log.info("run %s was trained before relabel.toml changed: training anew", run["run_id"])
+        return None
+    return run
 
 
 def _train(cycle: _OpenCycle) -> dict[str, Any]:
@@ -157,13 +162,14 @@ def _select(cycle: _OpenCycle, budget: float | None) -> dict[str, Any]:
     from relabel.loop import push as push_mod
 
     project = cycle.project
+    checked = push_mod.check_push(project, cycle.client)  # before a project is created
     studio_project_id = push_mod.ensure_studio_project(project, cycle.client)
     push_mod.reconcile_pending(project, cycle.client, studio_project_id)
     already = project.store.tasks(studio_project_id, ("planned",))
     if already:
         return {"planned": len(already), "studio_project_id": studio_project_id}
     push_mod.sync_overlap(project, cycle.client, studio_project_id)
-    ranked = project.rank()
+    ranked = checked or project.rank()
     fixed = push_mod.plan(
         project, studio_project_id, budget=budget, cycle=cycle.number, ranked=ranked
     )
@@ -307,6 +313,7 @@ def run_cycle(
     -------
     CycleResult
     """
+    project.holdout()  # a held-out label that is no class: refused before anything is written
     cycle = _open_cycle(project, client, progress or (lambda m: log.info("%s", m)))
     cycle.step("train", lambda: _train(cycle))
     selected = cycle.step("select", lambda: _select(cycle, budget))

@@ -27,7 +27,7 @@ from relabel.loop.binding import ensure_studio_project
 from relabel.project import Project
 from relabel.review.annotators import crowd_model, item_key
 from relabel.review.dawid_skene import Answer, resolve_posterior
-from relabel.review.majority import Resolution, Vote, resolve
+from relabel.review.majority import NOT_SURE, NOT_VALID, Resolution, Vote, resolve
 from relabel.review.outcome import (
     Decision,
     answered,
@@ -63,10 +63,16 @@ class PullSummary:
         Of those, tasks whose answers did not change since the last pull.
     unknown : int
         Tasks relabel did not push (ignored).
+    ignored_answers : int
+        Answers naming a class the project does not have: warned about, recorded with
+        their task (``ignored_answers`` in its evidence) and not counted as votes.
     gold : int
         Gold tasks answered: their answers measure the reviewers and change no label.
     more_reviewers : list of int
         Unresolved tasks given one more reviewer (Label Studio task ids).
+    deleted : list of int
+        Open tasks that were deleted in Label Studio (their former task ids): closed, and
+        their samples free to be pushed again.
     consensus : str
         How the answers were resolved (``majority`` or ``dawid_skene``).
     """
@@ -80,8 +86,10 @@ class PullSummary:
     tasks_seen: int = 0
     unchanged: int = 0
     unknown: int = 0
+    ignored_answers: int = 0
     gold: int = 0
     more_reviewers: list[int] = field(default_factory=list)
+    deleted: list[int] = field(default_factory=list)
     consensus: str = "majority"
     seconds: float = 0.0
 
@@ -139,6 +147,7 @@ class _Tally:
             tasks_seen=tasks_seen,
             unchanged=o["unchanged"],
             unknown=o["unknown"],
+            ignored_answers=o["ignored_answers"],
             gold=o["gold"],
             more_reviewers=self.more,
             consensus=consensus,
@@ -196,6 +205,10 @@ def _apply_one(
         _apply_gold(store, studio_project_id, task, row, task_fingerprint)
         tally.outcomes["gold"] += 1
         return
+    foreign = _foreign_answers(task, project.config.dataset.classes)
+    if foreign:
+        store.note_ignored_answers(int(row["row_id"]), foreign)
+        tally.outcomes["ignored_answers"] += len(foreign)
     review = project.config.review
     resolved = (resolver(task, _votes(task)), review.consensus)
     decision, asked = _apply_task(
@@ -206,6 +219,28 @@ def _apply_one(
         tally.corrections[decision.correction] += 1
     if asked:
         tally.more.append(task.task_id)
+
+
+def _foreign_answers(task: ReviewedTask, classes: list[str]) -> list[dict[str, Any]]:
+    """The task's answers naming a class the project does not have (given through the API
+    or by a changed labeling config): warned about here, recorded by the pull, and not
+    counted as votes."""
+    valid = {*classes, NOT_SURE, NOT_VALID}
+    foreign = [
+        {"annotation_id": a.id, "reviewer": str(a.user), "choice": a.choice}
+        for a in task.annotations
+        if not a.was_cancelled and a.choice is not None and a.choice not in valid
+    ]
+    for answer in foreign:
+        log.warning(
+            "task %d (sample %s): %s answered %r, which is not a class of the project: "
+            "not counted (recorded with the task)",
+            task.task_id,
+            task.sample_id,
+            answer["reviewer"],
+            answer["choice"],
+        )
+    return foreign
 
 
 def _votes(task: ReviewedTask) -> list[Vote]:
@@ -288,21 +323,58 @@ def _apply_task(
     return decision, asked
 
 
-def ask_more_reviewers(
-    project: Project, client: StudioClient, studio_project_id: int, task_ids: list[int]
-) -> None:
-    """Raise the overlap of tasks given one more reviewer (recorded by the pull).
+def ask_more_reviewers(project: Project, client: StudioClient, studio_project_id: int) -> int:
+    """Raise the overlap in Label Studio of every task given one more reviewer and not
+    yet raised: this pull's, and any an earlier pull or push could not send (it died, or
+    lost the server, after its commit). Each raise is recorded once Label Studio took it.
 
-    A task whose update fails stays unresolved and open; the warning names it.
+    A task whose update fails stays unresolved and open; the warning names it, and the
+    next pull or push asks again. Returns how many were raised.
     """
-    overlaps = project.store.task_overlaps(studio_project_id)
-    for task_id in task_ids:
+    store = project.store
+    sent = []
+    for task_id, overlap in store.overlaps_to_send(studio_project_id).items():
         try:
-            client.set_task_overlap(task_id, overlaps[task_id])
+            client.set_task_overlap(task_id, overlap)
         except StudioError as exc:
-            log.warning("task %d: could not ask for one more reviewer (%s)", task_id, exc)
-    if task_ids:
-        log.info("%d unresolved task(s) get one more reviewer", len(task_ids))
+            log.warning(
+                "task %d: could not ask for one more reviewer (%s); the next pull or push "
+                "asks again",
+                task_id,
+                exc,
+            )
+        else:
+            sent.append(task_id)
+    store.mark_overlaps_sent(studio_project_id, sent)
+    if sent:
+        log.info("%d unresolved task(s) get one more reviewer", len(sent))
+    return len(sent)
+
+
+def release_deleted_tasks(
+    project: Project, client: StudioClient, studio_project_id: int
+) -> list[int]:
+    """Close the open tasks that were deleted in Label Studio; their samples are free.
+
+    Each is warned about and recorded (the task row is resolved with outcome ``deleted``,
+    see :meth:`relabel.store.Store.release_deleted_tasks`), so that a later push may send
+    its sample again. Returns the deleted task ids.
+    """
+    store = project.store
+    rows = store.tasks(studio_project_id, ("open",))
+    if not rows:
+        return []
+    present = client.task_ids(studio_project_id)
+    gone = [r for r in rows if int(r["task_id"]) not in present]
+    for r in gone:
+        log.warning(
+            "task %d (sample %s) was deleted in Label Studio: closed; the sample may be "
+            "pushed again",
+            r["task_id"],
+            r["sample_id"],
+        )
+    store.release_deleted_tasks([int(r["row_id"]) for r in gone])
+    return [int(r["task_id"]) for r in gone]
 
 
 def pull(
@@ -322,6 +394,7 @@ def pull(
     """
     started = time.perf_counter()
     studio_project_id = ensure_studio_project(project, client, create=False)
+    deleted = release_deleted_tasks(project, client, studio_project_id)
     cursor = project.store.last_pull_cursor(studio_project_id)
     tasks = client.list_reviewed_tasks(studio_project_id, updated_after=cursor)
     if progress:
@@ -332,5 +405,7 @@ def pull(
     summary = apply_reviews(
         project, studio_project_id, tasks, cursor=new_cursor, cycle=cycle, progress=progress
     )
-    ask_more_reviewers(project, client, studio_project_id, summary.more_reviewers)
-    return PullSummary(**{**summary.__dict__, "seconds": time.perf_counter() - started})
+    failpoints.hit("pull:before_overlap")
+    ask_more_reviewers(project, client, studio_project_id)
+    seconds = time.perf_counter() - started
+    return PullSummary(**{**summary.__dict__, "deleted": deleted, "seconds": seconds})

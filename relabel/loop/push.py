@@ -29,6 +29,7 @@ from relabel.infra import failpoints
 from relabel.infra.progress import Progress, count
 from relabel.loop.binding import ensure_studio_project
 from relabel.loop.gold import gold_items
+from relabel.loop.pull import ask_more_reviewers
 from relabel.project import Project, RankedSamples
 from relabel.review.plan import PlanSummary, plan_review
 from relabel.studio.client import StudioClient, TaskSpec
@@ -185,6 +186,30 @@ def push_planned(
     return done
 
 
+def check_push(project: Project, client: StudioClient) -> RankedSamples | None:
+    """Check what a push needs before Label Studio hears of it (no project is created,
+    nothing recorded, when this raises): the image mode, the held-out manifest and, unless
+    an interrupted push is to be finished, the ranking (a finished run and its ``runs/``
+    folder). Returns the ranking when it was computed.
+
+    Raises
+    ------
+    ConfigError
+        ``local-files`` without the server's document root, or an unknown image mode.
+    DatasetError
+        A held-out label that is not a class.
+    NotTrainedError
+        No finished run, or its files are gone.
+    """
+    client.check_image_mode(
+        project.config.review.image_mode, project.config.studio.document_root or None
+    )
+    project.holdout()
+    if project.store.has_unfinished_push():
+        return None
+    return project.rank()
+
+
 def push(
     project: Project,
     client: StudioClient,
@@ -218,13 +243,17 @@ def push(
         Receives progress lines.
     """
     started = time.perf_counter()
+    ranked = check_push(project, client)
     studio_project_id = ensure_studio_project(project, client)
+    ask_more_reviewers(project, client, studio_project_id)  # any a pull could not send
     reconciled = reconcile_pending(project, client, studio_project_id)
     resumed = bool(project.store.tasks(studio_project_id, ("planned",))) or reconciled > 0
     planned = busy = reviewed = 0
     if not project.store.tasks(studio_project_id, ("planned",)) and not reconciled:
         sync_overlap(project, client, studio_project_id)
-        fixed = plan(project, studio_project_id, budget=budget, lane=lane, cycle=cycle)
+        fixed = plan(
+            project, studio_project_id, budget=budget, lane=lane, cycle=cycle, ranked=ranked
+        )
         planned, busy, reviewed = fixed.planned, fixed.excluded_busy, fixed.excluded_reviewed
     pushed = push_planned(
         project, client, studio_project_id, batch_size=batch_size, progress=progress

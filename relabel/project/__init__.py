@@ -19,7 +19,8 @@ Folder layout::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +85,32 @@ class Project:
         """
         config, store = create.open_parts(Path(root), readonly=readonly)
         return cls(Path(root), config, store)
+
+    @classmethod
+    @contextmanager
+    def locked(cls, root: Path, command: str) -> Iterator[Project]:
+        """Hold the project's lock and open the project for writing, in that order.
+
+        The lock is taken before the store is opened (and migrated); a project this
+        process cannot write is refused before either. See
+        :func:`relabel.project.create.open_locked`.
+
+        Parameters
+        ----------
+        root : Path
+            The project folder.
+        command : str
+            What holds the lock (shown to a second process).
+
+        Raises
+        ------
+        NotWritableError
+            The folder, label store, lock file or ``runs/`` is read-only.
+        ProjectLockedError
+            Another relabel process holds the lock.
+        """
+        with create.open_locked(Path(root), command) as (config, store):
+            yield cls(Path(root), config, store)
 
     def close(self) -> None:
         """Close the label store."""
@@ -268,6 +295,11 @@ class Project:
     def history(self, sample_id: str) -> list[dict[str, Any]]:
         """One sample's label history, oldest first, as dicts."""
         return reports.history(self.store, sample_id)
+
+    def task_history(self, sample_id: str) -> list[dict[str, Any]]:
+        """One sample's Label Studio tasks, oldest first, and how each ended
+        (see :func:`relabel.project.reports.task_history`)."""
+        return reports.task_history(self.store, sample_id)
 
     def annotators(self) -> pd.DataFrame:
         """Each reviewer's quality, from every answer pulled

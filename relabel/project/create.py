@@ -8,19 +8,26 @@ creation is the commit point: an init killed at any moment can simply be run aga
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from relabel import config as config_mod
 from relabel import data as dataset_mod
 from relabel.config import Config, DatasetConfig, TrainingConfig
-from relabel.errors import ConfigError, DatasetError, Problem, ProjectError
-from relabel.infra.lock import create_lock_file, project_lock
-from relabel.store import DB_FILE, Store
+from relabel.errors import ConfigError, DatasetError, NotWritableError, Problem, ProjectError
+from relabel.infra.lock import LOCK_FILE, create_lock_file, project_lock
+from relabel.project import names
+from relabel.project.runs import RUNS_DIR
+from relabel.store import DB_FILE, Store, writable_problem
 
 log = logging.getLogger("relabel.project")  # one logger for the facade
 
 SKIPPED_FILE = "skipped.csv"
+#: The store's ``meta`` key of ``dataset.path`` as init read it.
+DATASET_PATH_META = "dataset_path"
 
 
 @dataclass(frozen=True)
@@ -74,15 +81,99 @@ def open_parts(root: Path, *, readonly: bool = False) -> tuple[Config, Store]:
     if not db.is_file():
         raise ProjectError(f"{root}: not initialised (no {DB_FILE}); run: relabel init {root}")
     store = Store.open(db, readonly=readonly)
+    try:
+        _check_fixed_at_init(root, config, store)
+    except ConfigError:
+        store.close()
+        raise
+    return config, store
+
+
+def _check_fixed_at_init(root: Path, config: Config, store: Store) -> None:
+    """Refuse a ``relabel.toml`` whose classes or dataset path changed after init: the
+    store's samples, labels and image paths were fixed then, and an edit would otherwise
+    be silently ignored (a store older than the check has no dataset path recorded)."""
+    toml = root / config_mod.CONFIG_FILE
     stored = store.classes
     if stored != config.dataset.classes:
-        store.close()
         raise ConfigError(
-            f"{root / config_mod.CONFIG_FILE}: dataset.classes was changed after init "
+            f"{toml}: dataset.classes was changed after init "
             f"(now {config.dataset.classes}, the label store has {stored}); classes are "
             f"fixed at init: set dataset.classes back to {stored}"
         )
-    return config, store
+    path = store.get_meta(DATASET_PATH_META)
+    if path is not None and path != config.dataset.path:
+        raise ConfigError(
+            f"{toml}: dataset.path was changed after init (now {config.dataset.path!r}, "
+            f"init read {path!r}); the samples and their image paths were fixed at init, so "
+            f"the change would be ignored: set dataset.path back to {path!r} (for images "
+            "that moved or a new dataset, create a new project with relabel init)"
+        )
+
+
+def check_writable(root: Path, command: str) -> None:
+    """Refuse a command that writes when this process cannot write the project.
+
+    Checked before the lock is taken and the store opened, so that a read-only project (a
+    mounted snapshot, files without write permission) is left exactly as it was: the
+    folder, the label store, the lock file and ``runs/``.
+
+    Raises
+    ------
+    NotWritableError
+        Naming the folder and what is read-only.
+    """
+    problem = writable_problem(root / DB_FILE)
+    if problem is None:
+        parts = (root / LOCK_FILE, root / RUNS_DIR)
+        blocked = [p.name for p in parts if p.exists() and not os.access(p, os.W_OK)]
+        problem = f"{', '.join(blocked)} read-only" if blocked else None
+    if problem is not None:
+        raise NotWritableError(
+            f"{root} is not writable ({problem}); {command} writes to the project, so "
+            "nothing was done. The commands that only read still work: status, export, "
+            "history, score, annotators, report --out elsewhere"
+        )
+
+
+@contextmanager
+def open_locked(root: Path, command: str) -> Iterator[tuple[Config, Store]]:
+    """Take the project's lock, then open it for writing; close and release after.
+
+    The lock comes first: only its holder opens the store read-write, and so only its
+    holder migrates an older schema. Before the lock: the folder must be a project (else
+    the lock would add a file to a folder that is not one) that this process can write.
+
+    Parameters
+    ----------
+    root : Path
+        The project folder.
+    command : str
+        What takes the lock (``"relabel train"``), for a process that finds it held.
+
+    Yields
+    ------
+    config, store
+
+    Raises
+    ------
+    ConfigError, ProjectError
+        Not a project (see :func:`open_parts`).
+    NotWritableError
+        The project cannot be written (:func:`check_writable`).
+    ProjectLockedError
+        Another relabel process holds the lock.
+    """
+    config_mod.load(root)
+    if not (root / DB_FILE).is_file():
+        raise ProjectError(f"{root}: not initialised (no {DB_FILE}); run: relabel init {root}")
+    check_writable(root, command)
+    with project_lock(root, command):
+        config, store = open_parts(root)
+        try:
+            yield config, store
+        finally:
+            store.close()
 
 
 def _infer_image_shape(path: str) -> tuple[list[int], int]:
@@ -146,6 +237,15 @@ def _validated(
     return validated, problems
 
 
+def _warn_about_names(ds: DatasetConfig, data_path: Path, validated: dataset_mod.Validated) -> None:
+    """Warn about trimmed ids and labels, and labels that differ only by case
+    (:mod:`relabel.project.names`), before anything is written."""
+    found = names.spaced_cells(data_path) if ds.source == "manifest" else []
+    labels = {r.label for r in validated.records} | set(validated.classes)
+    for warning in [*found, *names.case_twins(labels)]:
+        log.warning("%s", warning)
+
+
 def _final_config(
     root: Path,
     config: Config,
@@ -197,11 +297,12 @@ def _write_project(
             config_mod.save(config, root)
         # The store is the commit point: written whole under a temporary name, then
         # renamed, so an init killed at any moment can simply be run again.
-        Store.create(
+        with Store.create(
             root / DB_FILE,
             validated.classes,
             ((r.sample_id, r.path, r.label) for r in validated.records),
-        ).close()
+        ) as store:
+            store.set_meta(DATASET_PATH_META, config.dataset.path)
     return skipped_file
 
 
@@ -240,6 +341,7 @@ def init_project(root: Path, opts: InitOptions) -> InitResult:
     config = config_mod.load(root) if existing else Config(name=opts.name or root.resolve().name)
     ds, training, data_path = _dataset(root, config, opts)
     validated, problems = _validated(ds, training.folds, data_path, opts)
+    _warn_about_names(ds, data_path, validated)
     config = _final_config(root, config, ds, training, validated, opts, existing)
     skipped_file = _write_project(root, config, existing, validated, problems)
     n = len(validated.records)

@@ -17,7 +17,7 @@ import numpy as np
 
 from relabel import data as dataset_mod
 from relabel.config import Config
-from relabel.errors import NotTrainedError
+from relabel.errors import DatasetError, NotTrainedError, Problem
 from relabel.project.engine import engine_for
 from relabel.project.runs import MODEL_FILE, run_dir
 from relabel.project.train import train_settings
@@ -29,7 +29,14 @@ log = logging.getLogger("relabel.project")
 def holdout_records(root: Path, config: Config) -> list[Any]:
     """Every valid row of the held-out manifest (none when there is no ``dataset.holdout``).
 
-    Invalid rows are left out with a warning.
+    Invalid rows (an empty path or label, a duplicate id) are left out with a warning.
+
+    Raises
+    ------
+    DatasetError
+        A row's label is not one of the project's classes: the held-out images measure
+        the model and serve as gold tasks, so each must name a class (every such row is
+        listed; nothing was written).
     """
     holdout = config.dataset.holdout
     if not holdout:
@@ -38,6 +45,18 @@ def holdout_records(root: Path, config: Config) -> list[Any]:
     records, problems = dataset_mod.read_manifest(path)
     if problems:
         log.warning("held-out manifest %s: %d invalid row(s) ignored", path, len(problems))
+    classes = config.dataset.classes
+    foreign = [
+        Problem(r.where, f"label {r.label!r} is not a class", r.path, r.row)
+        for r in records
+        if r.label not in classes
+    ]
+    if foreign:
+        raise DatasetError(
+            f"dataset.holdout = {holdout!r}: {len(foreign)} row(s) with a label that is not "
+            f"one of the project's classes {classes}; fix or remove them",
+            foreign,
+        )
     return records
 
 

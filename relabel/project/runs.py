@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from relabel.config import Config
+from relabel.config.rules import EXECUTOR_FIELDS
 from relabel.store import Store
 
 RUNS_DIR = "runs"
@@ -33,7 +34,8 @@ MODEL_FILE = "model.keras"
 
 
 def new_run_id(store: Store) -> str:
-    """A new run's id: the UTC time and the labels' version (``20250101T120000-v42``).
+    """A new run's id: the UTC time to the microsecond and the labels' version
+    (``20250101T120000123456-v42``), never one the store has already.
 
     Parameters
     ----------
@@ -44,8 +46,40 @@ def new_run_id(store: Store) -> str:
     -------
     str
     """
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-    return f"{stamp}-v{store.max_version()}"
+    while True:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+        run_id = f"{stamp}-v{store.max_version()}"
+        if not store.has_run(run_id):
+            return run_id
+
+
+#: Training settings that change how a run is computed, not the model it computes: where
+#: it runs (:data:`relabel.config.rules.EXECUTOR_FIELDS`) and the decoded-image cache.
+_HOW_KEYS = frozenset({*EXECUTOR_FIELDS, "cache_images"})
+
+
+def _model_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """The settings that make a model, as the store keeps them (JSON)."""
+    out = json.loads(json.dumps(settings, default=str))
+    training = out.get("training") or {}
+    out["training"] = {k: v for k, v in training.items() if k not in _HOW_KEYS}
+    return out
+
+
+def trained_as_configured(run: dict[str, Any], config: Config) -> bool:
+    """Whether a finished run was trained with the model settings ``relabel.toml`` has now.
+
+    The model, training, image size and channels count (:func:`settings_dict`), but not
+    where or how the folds ran (executor, Ray, the image cache).
+
+    Parameters
+    ----------
+    run : dict
+        A run as :meth:`relabel.store.Store.latest_run` returns it.
+    config : Config
+        The project's config now.
+    """
+    return _model_settings(run.get("settings") or {}) == _model_settings(settings_dict(config))
 
 
 def run_dir(root: Path, run_id: str) -> Path:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from relabel.errors import DatasetError
 from relabel.store import Store
 
 
@@ -39,6 +40,14 @@ def label_indices(classes: list[str], labels: pd.Series) -> np.ndarray:
     -------
     numpy.ndarray
         ``int64`` indices into ``classes``.
+
+    Raises
+    ------
+    DatasetError
+        A label that is not one of ``classes`` (instead of a raw ``ValueError``).
     """
     index = {c: i for i, c in enumerate(classes)}
+    unknown = sorted(set(labels) - set(index))
+    if unknown:
+        raise DatasetError(f"label(s) {unknown} are not classes of the project {classes}")
     return labels.map(index).to_numpy(dtype=np.int64)

@@ -20,6 +20,7 @@ import pandas as pd
 
 from relabel import data as dataset_mod
 from relabel.config import Config
+from relabel.errors import ConfigError
 from relabel.infra.allocator import keep_freed_memory
 from relabel.infra.atomic import atomic_path, partial_path
 from relabel.infra.progress import Progress
@@ -218,6 +219,49 @@ def _write_run(
     return run_id, folder, metrics
 
 
+def check_folds(config: Config, samples: pd.DataFrame) -> None:
+    """Refuse more cross-validation folds than the smallest class has samples to train on
+    (stratified folds need one of each class per fold), before anything is written.
+
+    Raises
+    ------
+    ConfigError
+        Naming ``training.folds``, the smallest class and its count.
+    """
+    counts = samples["label"].value_counts()
+    folds = config.training.folds
+    smallest = min(config.dataset.classes, key=lambda c: (int(counts.get(c, 0)), c))
+    n = int(counts.get(smallest, 0))
+    if n < folds:
+        fix = (
+            f"set training.folds to at most {n}"
+            if n >= 2
+            else "a class needs at least 2 samples to be cross-validated"
+        )
+        raise ConfigError(
+            f"training.folds = {folds}, but class {smallest!r} has {n} active sample(s), "
+            f"fewer than the folds (each fold holds out some of every class): {fix}"
+        )
+
+
+def clean_stale_runs(root: Path, store: Store, progress: Progress) -> list[str]:
+    """Close the runs a killed process left ``running``: marked failed, partial folder
+    removed, said through ``progress``. Their finished folds stay for the next run.
+
+    Called by :func:`train_run`, whose caller holds the project lock: no other process can
+    be training this project, so a run still ``running`` is one whose process is gone.
+    """
+    stale = store.running_runs()
+    for run_id in stale:
+        shutil.rmtree(partial_path(run_dir(root, run_id)), ignore_errors=True)
+        store.finish_run(run_id, {"error": "the process was killed"}, status="failed")
+        progress(
+            f"run {run_id} was left unfinished by a process that was killed: marked failed, "
+            "its partial files removed (its finished folds are reused)"
+        )
+    return stale
+
+
 def train_run(
     root: Path,
     config: Config,
@@ -256,6 +300,7 @@ def train_run(
     y = label_indices(config.dataset.classes, samples["label"])
     settings = train_settings(config, root)
     training.check_settings(settings)  # before anything is written
+    check_folds(config, samples)
     check_images(config, samples, progress)
     paths = samples["path"].tolist()
     executor = training.Executor.from_config(config)
@@ -263,6 +308,7 @@ def train_run(
         from relabel.training import on_ray
 
         on_ray.check_ready(executor, paths, settings)
+    clean_stale_runs(Path(root), store, progress)  # after the checks: they write nothing
     job = _Job(Path(root), config, paths, y, settings, progress, final_model)
     run_id, folder, metrics = _write_run(job, store, samples, cycle)
     return TrainResult(

@@ -49,6 +49,46 @@ def check_method(method: str) -> None:
         )
 
 
+def weighted_entropy_scores(
+    p: np.ndarray, p_given: np.ndarray, ent: np.ndarray | None
+) -> np.ndarray:
+    """1 minus cleanlab's confidence-weighted entropy, with saturated rows handled.
+
+    The score is ``f(r) = 1 - log(1 + r) / r`` of ``r = H / p[given]`` (``H`` the entropy
+    over ``log K``), which grows from 0 (``r -> 0``) to 1. A saturated row (a one-hot row,
+    as float32 softmax and unanimous kNN neighbours give) has ``H = 0``: cleanlab's clip
+    of ``r`` then turns a confident, agreeing row into the most suspicious sample. Here
+    the probabilities of such a row are clipped at ``1e-6`` before its entropy (cleanlab's
+    former ``min_allowed_prob``), so that a one-hot row agreeing with its label scores
+    about ``1e-5`` and one contradicting it about 0.85, the score of the most confident
+    contradiction; ``f`` is evaluated by its series ``r / 2 - r**2 / 3`` near 0. Rows with
+    no probability under the clip score exactly as in cleanlab.
+
+    Parameters
+    ----------
+    p : numpy.ndarray of float, shape (n, K)
+        Checked class probabilities.
+    p_given : numpy.ndarray of float64, shape (n,)
+        ``p[i, y[i]]``.
+    ent : numpy.ndarray, shape (n,), optional
+        Row entropies in nats when already computed.
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (n,)
+        Scores in ``[0, 1]``.
+    """
+    h = (row_entropy(p) if ent is None else ent).astype(np.float64)
+    saturated = (p < _CLIP).any(axis=1)
+    if saturated.any():
+        h[saturated] = row_entropy(np.maximum(p[saturated], _CLIP))
+    ratio = h / np.log(p.shape[1]) / np.maximum(p_given, _CLIP)
+    small = ratio < 1e-4
+    with np.errstate(divide="ignore", invalid="ignore"):
+        exact = 1.0 - np.log1p(ratio) / ratio
+    return np.where(small, ratio / 2.0 - ratio * ratio / 3.0, exact)
+
+
 def method_scores(
     method: str,
     y: np.ndarray,
@@ -96,9 +136,7 @@ def method_scores(
     elif method == "normalized_margin":
         s = (1.0 - (p_given - max_other(y, p, pred, p_pred))) / 2.0
     elif method == "confidence_weighted_entropy":
-        h = (row_entropy(p) if ent is None else ent).astype(np.float64) / np.log(p.shape[1])
-        ratio = h / np.maximum(p_given, _CLIP)
-        s = 1.0 - np.log1p(ratio) / np.maximum(ratio, _CLIP)
+        s = weighted_entropy_scores(p, p_given, ent)
     elif method == "disagreement":
         s = np.where(pred != y, 0.5 + 0.5 * (p_pred - p_given), 0.5 * (1.0 - p_given))
     else:  # pragma: no cover - callers check the method first
@@ -132,7 +170,8 @@ def suspicion(
         ``"max_softmax"``
             ``1 - max_k p[k]``: the baseline that ignores the label.
         ``"confidence_weighted_entropy"``
-            1 minus cleanlab's confidence-weighted entropy score.
+            1 minus cleanlab's confidence-weighted entropy score, with one-hot rows
+            kept in order (see :func:`weighted_entropy_scores`).
         ``"disagreement"``
             Samples whose predicted class differs from the given label first, in
             ``[0.5, 1]`` by margin; then the others, in ``[0, 0.5)`` by ``1 - p[given]``.

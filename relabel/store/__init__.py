@@ -23,14 +23,14 @@ migrations), :mod:`~relabel.store.db` (the file: open, create, transactions, met
 
 from __future__ import annotations
 
-from relabel.store.db import DB_FILE, now
+from relabel.store.db import DB_FILE, now, writable_problem
 from relabel.store.labels import LabelsMixin, LabelVersion
 from relabel.store.reviews import ReviewsMixin
 from relabel.store.runs import RunsMixin
 from relabel.store.schema import SCHEMA_VERSION
 from relabel.store.tasks import TasksMixin
 
-__all__ = ["DB_FILE", "SCHEMA_VERSION", "LabelVersion", "Store", "now"]
+__all__ = ["DB_FILE", "SCHEMA_VERSION", "LabelVersion", "Store", "now", "writable_problem"]
 
 
 class Store(LabelsMixin, RunsMixin, TasksMixin, ReviewsMixin):

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Self
 
-from relabel.errors import StoreError
+from relabel.errors import NotWritableError, StoreError
 from relabel.infra import atomic, failpoints
 from relabel.store.schema import SCHEMA, SCHEMA_VERSION, migrate
 
@@ -33,16 +33,44 @@ def _remove_db(path: Path) -> None:
         Path(str(path) + suffix).unlink(missing_ok=True)
 
 
+def writable_problem(path: Path) -> str | None:
+    """Why this process cannot write the store at ``path`` (None: it can).
+
+    A store is written through its folder too: SQLite puts the ``-wal`` and ``-shm``
+    files beside it.
+    """
+    path = Path(path)
+    if not os.access(path.parent, os.W_OK):
+        return "its folder is read-only"
+    if path.exists() and not os.access(path, os.W_OK):
+        return f"{path.name} is read-only"
+    return None
+
+
+def _read_only_uri(path: Path) -> str:
+    """The URI that reads a store this process cannot write, leaving no file beside it.
+
+    A store at rest has no ``-wal`` (the last connection checkpoints and removes it): it is
+    opened ``immutable=1``, which needs neither a ``-shm`` nor a lock (a read-only mount or
+    snapshot cannot hold them). With a ``-wal`` left (another process has it open, or one
+    was killed) the WAL must be read: ``mode=ro``.
+    """
+    wal = Path(str(path) + "-wal")
+    flags = "mode=ro" if wal.exists() and wal.stat().st_size else "immutable=1"
+    return f"{path.resolve().as_uri()}?{flags}"
+
+
 def _connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     """Connect; ``readonly`` connections refuse every write (``PRAGMA query_only``).
 
     A read-only connection still opens the file read-write where it may, so that SQLite
     removes the WAL's companion files when it closes and a read leaves the project folder
-    exactly as it was; where the folder is not writable it opens ``mode=ro``.
+    exactly as it was; where the file or its folder is not writable it opens the file
+    read-only (:func:`_read_only_uri`).
     """
     path = Path(path)
-    if readonly and not os.access(path.parent, os.W_OK):
-        uri = f"{path.resolve().as_uri()}?mode=ro"
+    if readonly and writable_problem(path) is not None:
+        uri = _read_only_uri(path)
         conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=30.0)
     else:
         conn = sqlite3.connect(path, isolation_level=None, timeout=30.0)
@@ -130,9 +158,16 @@ class Database:
         StoreError
             The file does not exist, is not an SQLite database, is damaged, or is not a
             relabel label store.
+        NotWritableError
+            A writable open of a store whose file or folder this process cannot write.
         """
         path = Path(path)
         _check_header(path)
+        problem = None if readonly else writable_problem(path)
+        if problem is not None:
+            raise NotWritableError(
+                f"{path.parent} is not writable ({problem}); nothing was changed"
+            )
         conn = None
         try:
             conn = _connect(path, readonly=readonly)

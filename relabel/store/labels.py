@@ -41,9 +41,14 @@ _CURRENT_LABELS = """
 
 @dataclass(frozen=True)
 class LabelVersion:
-    """One entry of a sample's label history."""
+    """One entry of a sample's label history.
+
+    ``version`` numbers the sample's own versions 1, 2, 3 (1: its original label);
+    ``version_id`` is the store's row, unique across samples.
+    """
 
     version_id: int
+    version: int
     sample_id: str
     label: str
     status: str
@@ -115,6 +120,7 @@ class LabelsMixin(Database):
         return [
             LabelVersion(
                 version_id=r["version_id"],
+                version=number,
                 sample_id=r["sample_id"],
                 label=r["label"],
                 status=r["status"],
@@ -124,7 +130,7 @@ class LabelsMixin(Database):
                 evidence=json.loads(r["evidence"]),
                 created_at=r["created_at"],
             )
-            for r in rows
+            for number, r in enumerate(rows, start=1)
         ]
 
     def _check_version(self, sample_id: str, label: str, source: str, status: str) -> None:

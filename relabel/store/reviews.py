@@ -180,25 +180,24 @@ class ReviewsMixin(Database):
 
     def gold_task_labels(self) -> dict[tuple[int, int], str]:
         """``(studio_project_id, task_id) -> gold label`` of every pushed gold task."""
-        out = {}
-        for pid, task_id, evidence in self.conn.execute(
-            "SELECT studio_project_id, task_id, evidence FROM tasks "
-            "WHERE task_id IS NOT NULL AND evidence LIKE '%gold_label%'"
-        ):
-            label = json.loads(evidence).get("gold_label")
-            if label is not None:
-                out[(int(pid), int(task_id))] = str(label)
-        return out
+        return {
+            (int(pid), int(task_id)): str(label)
+            for pid, task_id, label in self.conn.execute(
+                "SELECT studio_project_id, task_id, json_extract(evidence, '$.gold_label') "
+                "FROM tasks WHERE task_id IS NOT NULL "
+                "AND json_extract(evidence, '$.gold_label') IS NOT NULL"
+            )
+        }
 
     def gold_paths(self, studio_project_id: int) -> dict[str, str]:
         """Image paths of the held-out gold tasks of a project (not samples of the store)."""
-        out = {}
-        for sample_id, evidence in self.conn.execute(
-            "SELECT sample_id, evidence FROM tasks WHERE studio_project_id = ? "
-            "AND evidence LIKE '%gold_label%'",
-            (studio_project_id,),
-        ):
-            path = json.loads(evidence).get("path")
-            if path:
-                out[str(sample_id)] = str(path)
-        return out
+        return {
+            str(sample_id): str(path)
+            for sample_id, path in self.conn.execute(
+                "SELECT sample_id, json_extract(evidence, '$.path') FROM tasks "
+                "WHERE studio_project_id = ? "
+                "AND json_extract(evidence, '$.gold_label') IS NOT NULL",
+                (studio_project_id,),
+            )
+            if path
+        }

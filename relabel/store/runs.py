@@ -32,6 +32,17 @@ class RunsMixin(Database):
                 (status, now(), json.dumps(metrics, default=float), run_id),
             )
 
+    def running_runs(self) -> list[str]:
+        """The runs recorded as ``running`` (under the project lock: left by a process that
+        was killed)."""
+        rows = self.conn.execute("SELECT run_id FROM runs WHERE status = 'running' ORDER BY run_id")
+        return [str(r[0]) for r in rows]
+
+    def has_run(self, run_id: str) -> bool:
+        """Whether a run of this id was ever started."""
+        row = self.conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        return row is not None
+
     def latest_run(self, kind: str = "train") -> dict[str, Any] | None:
         """The newest finished run of a kind, as a dict (settings and metrics decoded)."""
         row = self.conn.execute(

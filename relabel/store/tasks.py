@@ -210,6 +210,13 @@ class TasksMixin(Database):
                 [(r,) for r in row_ids],
             )
 
+    def has_unfinished_push(self) -> bool:
+        """Whether a push was interrupted: task rows still ``planned`` or ``pending``."""
+        row = self.conn.execute(
+            "SELECT 1 FROM tasks WHERE state IN ('planned', 'pending') LIMIT 1"
+        ).fetchone()
+        return row is not None
+
     def busy_sample_ids(self) -> set[str]:
         """Samples with a planned, pending or open task: never pushed again."""
         return {
@@ -231,10 +238,18 @@ class TasksMixin(Database):
 
     # -- extra reviewers ------------------------------------------------------------------
     def request_extra_reviewer(self, row_id: int, overlap: int) -> None:
-        """Record that a task asked Label Studio for ``overlap`` answers (inside a pull)."""
+        """Record that a task needs ``overlap`` answers in Label Studio (inside a pull).
+
+        The request is recorded as not sent yet (``extra_reviewer_sent`` false) in the
+        pull's transaction; :meth:`overlaps_to_send` lists it until
+        :meth:`mark_overlaps_sent` records that Label Studio took it, so a pull that dies
+        (or loses the server) between its commit and the call leaves it to the next pull
+        or push instead of stranding the task.
+        """
         row = self.conn.execute("SELECT evidence FROM tasks WHERE row_id = ?", (row_id,))
         evidence = json.loads(row.fetchone()[0])
         evidence["extra_reviewer"] = int(overlap)
+        evidence["extra_reviewer_sent"] = False
         self.conn.execute(
             "UPDATE tasks SET evidence = ? WHERE row_id = ?",
             (json.dumps(evidence, sort_keys=True, default=float), row_id),
@@ -242,16 +257,70 @@ class TasksMixin(Database):
 
     def task_overlaps(self, studio_project_id: int) -> dict[int, int]:
         """Task id -> answers asked for, for the tasks given one more reviewer."""
-        out = {}
-        for task_id, evidence in self.conn.execute(
-            "SELECT task_id, evidence FROM tasks WHERE studio_project_id = ? "
-            "AND task_id IS NOT NULL AND evidence LIKE '%extra_reviewer%'",
-            (studio_project_id,),
-        ):
-            extra = json.loads(evidence).get("extra_reviewer")
-            if extra is not None:
-                out[int(task_id)] = int(extra)
-        return out
+        return {
+            int(task_id): int(extra)
+            for task_id, extra in self.conn.execute(
+                "SELECT task_id, json_extract(evidence, '$.extra_reviewer') FROM tasks "
+                "WHERE studio_project_id = ? AND task_id IS NOT NULL "
+                "AND json_extract(evidence, '$.extra_reviewer') IS NOT NULL",
+                (studio_project_id,),
+            )
+        }
+
+    def overlaps_to_send(self, studio_project_id: int) -> dict[int, int]:
+        """Task id -> answers asked for, of the open tasks whose request Label Studio has
+        not taken yet (see :meth:`request_extra_reviewer`)."""
+        return {
+            int(task_id): int(extra)
+            for task_id, extra in self.conn.execute(
+                "SELECT task_id, json_extract(evidence, '$.extra_reviewer') FROM tasks "
+                "WHERE studio_project_id = ? AND task_id IS NOT NULL AND state = 'open' "
+                "AND json_extract(evidence, '$.extra_reviewer') IS NOT NULL "
+                "AND json_extract(evidence, '$.extra_reviewer_sent') = 0 ORDER BY task_id",
+                (studio_project_id,),
+            )
+        }
+
+    def mark_overlaps_sent(self, studio_project_id: int, task_ids: list[int]) -> None:
+        """Record that Label Studio took the extra-reviewer requests of these tasks."""
+        with self.transaction() as conn:
+            conn.executemany(
+                "UPDATE tasks SET evidence = json_set(evidence, '$.extra_reviewer_sent', "
+                "json('true')) WHERE studio_project_id = ? AND task_id = ?",
+                [(studio_project_id, int(t)) for t in task_ids],
+            )
+
+    def note_ignored_answers(self, row_id: int, answers: list[dict[str, Any]]) -> None:
+        """Record a task's answers that named no class of the project (inside a pull):
+        ``ignored_answers`` in its evidence, the latest set of them."""
+        self.conn.execute(
+            "UPDATE tasks SET evidence = json_set(evidence, '$.ignored_answers', json(?)) "
+            "WHERE row_id = ?",
+            (json.dumps(answers, sort_keys=True), int(row_id)),
+        )
+
+    # -- tasks deleted in Label Studio ----------------------------------------------------
+    def release_deleted_tasks(self, row_ids: list[int]) -> None:
+        """Close open tasks that were deleted in Label Studio; their samples are free again.
+
+        Each row becomes ``resolved`` with outcome ``deleted``; its Label Studio task id
+        moves into its evidence (``deleted_task_id``, with the time), because Label Studio
+        may give the id to a new task. The sample's task history keeps the row.
+        """
+        t = now()
+        with self.transaction() as conn:
+            conn.executemany(
+                "UPDATE tasks SET evidence = json_set(evidence, '$.deleted_task_id', task_id, "
+                "'$.deleted_noticed_at', ?), task_id = NULL, state = 'resolved', "
+                "outcome = 'deleted', resolved_at = ? WHERE row_id = ? AND state = 'open'",
+                [(t, t, int(r)) for r in row_ids],
+            )
+
+    def sample_tasks(self, sample_id: str) -> list[sqlite3.Row]:
+        """Every task row of one sample, in plan order (its review history)."""
+        return self.conn.execute(
+            "SELECT * FROM tasks WHERE sample_id = ? ORDER BY row_id", (sample_id,)
+        ).fetchall()
 
     # -- pulls ----------------------------------------------------------------------------
     def last_pull_cursor(self, studio_project_id: int) -> str | None:

@@ -92,7 +92,7 @@ class UserCalls(StudioTransport):
 
         def attempt() -> int:
             try:
-                return int(self._raw("POST", path, json_body=body).json()["id"])
+                return int(self._raw_json("POST", path, json_body=body)["id"])
             except _HTTPError as exc:
                 if exc.status == 409:  # our unique_id exists: an earlier attempt landed
                     found = self._find_annotation(task_id, user_id, was_cancelled)
@@ -180,7 +180,7 @@ class UserCalls(StudioTransport):
             )
             resp = self._call(
                 f"turning predictions into annotations in project {project_id}",
-                lambda part=part: self._raw(
+                lambda part=part: self._raw_json(
                     "POST",
                     "/api/dm/actions",
                     params={"id": "predictions_to_annotations", "project": str(project_id)},
@@ -188,7 +188,7 @@ class UserCalls(StudioTransport):
                         "model_version": version,
                         "selectedItems": {"all": False, "included": part},
                     },
-                ).json(),
+                ),
                 idempotent=False,
                 project_id=project_id,
             )

@@ -278,12 +278,12 @@ class TaskImports(TaskQueries):
 
         def attempt() -> Any:
             try:
-                return self._raw(
+                return self._raw_json(
                     "POST",
                     f"/api/projects/{int(project_id)}/import",
                     params={"commit_to_project": "false"},
                     files=files,
-                ).json()
+                )
             except _HTTPError as exc:
                 if "DATA_UPLOAD_MAX_NUMBER_FILES" in exc.detail and len(files) > 1:
                     raise _TooManyFilesError(exc.detail) from None
@@ -347,6 +347,21 @@ class TaskImports(TaskQueries):
         return out
 
     # local files ------------------------------------------------------------
+
+    def check_image_mode(
+        self, image_mode: str, document_root: str | os.PathLike[str] | None = None
+    ) -> None:
+        """Refuse an image mode this client cannot import with, before anything is sent.
+
+        Raises
+        ------
+        ConfigError
+            An unknown mode, or ``local-files`` without the server's document root.
+        """
+        if image_mode not in IMAGE_MODES:
+            raise ConfigError(f"unknown image mode {image_mode!r}; expected one of {IMAGE_MODES}")
+        if image_mode == "local-files" and not (document_root or self.document_root):
+            self._local_file_url(Path("."), None, 0, "")
 
     def _local_file_url(
         self, path: Path, root: Path | None, project_id: int, sample_id: str
@@ -424,12 +439,12 @@ class TaskImports(TaskQueries):
         what = f"importing {len(task_dicts)} task(s) into project {project_id}"
 
         def attempt() -> list[int]:
-            resp = self._raw(
+            resp = self._raw_json(
                 "POST",
                 f"/api/projects/{int(project_id)}/import",
                 params={"return_task_ids": "true"},
                 json_body=task_dicts,
-            ).json()
+            )
             ids = [int(i) for i in resp.get("task_ids") or []]
             if len(ids) != len(task_dicts):
                 raise StudioError(

@@ -134,6 +134,11 @@ class PortTakenError(StudioError):
     """The port chosen for Label Studio was taken by another program."""
 
 
+def _private(path: str, flags: int) -> int:
+    """Open a file created for its owner only (``0600``)."""
+    return os.open(path, flags, 0o600)
+
+
 def launch_on_a_port(
     exe: Path, env: dict[str, str], data_dir: Path, port: int | None, timeout: float
 ) -> tuple[subprocess.Popen[bytes], int]:
@@ -162,7 +167,7 @@ def launch(
         raise PortTakenError(f"port {port} on 127.0.0.1 already answers: something else runs there")
     cmd = [str(exe), "start", "--no-browser", "--internal-host", "127.0.0.1", "--port", str(port)]
     log.info("starting Label Studio on %s (data %s, log %s)", url, data_dir, log_path)
-    with open(log_path, "ab") as logf:
+    with open(log_path, "ab", opener=_private) as logf:
         logf.write(f"\n=== relabel: starting Label Studio on {url} ===\n".encode())
         logf.flush()
         start_offset = logf.tell()
@@ -174,8 +179,10 @@ def launch(
             stdout=logf,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            umask=0o077,  # its database holds the admin's token: for its owner only
         )
-    (data_dir / PID_FILE).write_text(json.dumps({"pid": proc.pid, "port": port, "url": url}))
+    with open(data_dir / PID_FILE, "w", opener=_private) as pid_file:
+        pid_file.write(json.dumps({"pid": proc.pid, "port": port, "url": url}))
     started = time.monotonic()
     try:
         wait_until_healthy(proc, port, log_path, start_offset, timeout)

@@ -43,6 +43,7 @@ from relabel.studio.process import (
     read_pid_file,
     terminate_group,
 )
+from relabel.studio.urls import refuse_placeholder
 
 if TYPE_CHECKING:
     from relabel.studio.client import StudioClient
@@ -369,10 +370,14 @@ def start_server(
 
     Raises
     ------
+    ConfigError
+        The token or password still holds ``.env.example``'s ``change-me`` placeholder.
     StudioError
         No venv, a server already running for ``data_dir``, the process died, the port
         was taken or the server did not become healthy (the message ends with the log).
     """
+    refuse_placeholder("the Label Studio token", token)  # before anything is written
+    refuse_placeholder("the admin's password", password)
     venv_dir = Path(venv_dir).expanduser().resolve()
     data_dir = Path(data_dir).expanduser().resolve()
     exe = _startable(venv_dir, data_dir, token)
@@ -383,6 +388,7 @@ def start_server(
     if seed:
         seed_data_dir(venv_dir, data_dir, timeout=timeout)
     data_dir.mkdir(parents=True, exist_ok=True)
+    make_private(data_dir)
     env = _server_env(
         venv_dir, data_dir, admin=(username, password, token), document_root=document_root
     )
@@ -408,6 +414,22 @@ def start_server(
             "data folder."
         )
     return server
+
+
+def make_private(data_dir: Path) -> None:
+    """Give the data folder to its owner alone: ``0700`` for it and its folders, ``0600``
+    for its files (the SQLite database holds the admin's token and password hash).
+
+    A folder seeded from the template, or started by an older relabel, is tightened too;
+    what the server writes later is created with umask ``077`` (Django gives uploaded
+    images ``0644``, inside the private folder).
+    """
+    for path in [data_dir, *data_dir.rglob("*")]:
+        if path.is_symlink():
+            continue
+        mode = path.stat().st_mode & 0o7777
+        if mode & 0o077:
+            path.chmod(mode & ~0o077)
 
 
 def _startable(venv_dir: Path, data_dir: Path, token: str) -> Path:

@@ -155,6 +155,22 @@ class TaskQueries(UserCalls):
                     out.setdefault(str(sid), []).append(int(t["id"]))
         return out
 
+    def task_ids(self, project_id: int) -> set[int]:
+        """The ids of every task of a project (to notice tasks deleted in Label Studio)."""
+        return {
+            int(t["id"])
+            for rows in self._iter_task_pages(project_id, include="id", page_size=5000)
+            for t in rows
+        }
+
+    def delete_task(self, task_id: int) -> None:
+        """Delete one task with its answers (what a Label Studio user can do in the UI)."""
+        self._call(
+            f"deleting task {task_id}",
+            lambda: self._sdk.tasks.delete(id=str(int(task_id))),
+            idempotent=True,
+        )
+
     def list_reviewed_tasks(
         self, project_id: int, updated_after: str | datetime | None = None
     ) -> ReviewedTaskList:

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar
-from urllib.parse import urlparse
+from urllib.parse import parse_qsl, urlparse
 
 import httpx
 from label_studio_sdk import LabelStudio
@@ -32,7 +32,12 @@ from relabel.errors import (
     StudioProjectMissingError,
     StudioUnreachableError,
 )
-from relabel.studio.urls import redact_text, redact_url
+from relabel.studio.urls import (
+    redact_text,
+    redact_url,
+    refuse_placeholder,
+    remember_secrets,
+)
 
 #: The logger of every part of the client (one name, as in JSON log lines before the split).
 CLIENT_LOGGER = "relabel.studio.client"
@@ -51,10 +56,31 @@ T = TypeVar("T")
 
 
 class _HTTPError(Exception):
-    def __init__(self, status: int, detail: str) -> None:
+    def __init__(self, status: int, detail: str, *, not_json: str | None = None) -> None:
         super().__init__(f"HTTP {status}: {detail}")
         self.status = status
         self.detail = detail
+        #: For an answer that should have been JSON and was not: its content type.
+        self.not_json = not_json
+
+
+def _content_type(headers: Mapping[str, str] | None) -> str:
+    """The media type of an answer (``text/html``), or ``no content type``."""
+    for key, value in (headers or {}).items():
+        if key.lower() == "content-type":
+            return str(value).split(";")[0].strip() or "no content type"
+    return "no content type"
+
+
+def json_of(resp: httpx.Response) -> Any:
+    """The JSON of an answer; an answer that is not JSON (a login or proxy page answering
+    HTTP 200) raises :class:`_HTTPError` with its status and content type."""
+    try:
+        return resp.json()
+    except ValueError:
+        raise _HTTPError(
+            resp.status_code, "not JSON", not_json=_content_type(resp.headers)
+        ) from None
 
 
 class _NotFoundError(StudioError):
@@ -141,6 +167,15 @@ def _http_failed(exc: httpx.HTTPError) -> None:
         type(exc).__name__,
         _elapsed_ms(request),
     )
+
+
+def _api_failure(exc: ApiError) -> _HTTPError:
+    """The SDK's error as relabel's: an answer the SDK could not read as JSON (it reports
+    a success status with the page's text) keeps its status and content type."""
+    status = exc.status_code or 0
+    if 200 <= status < 300:
+        return _HTTPError(status, "not JSON", not_json=_content_type(exc.headers))
+    return _HTTPError(status, _detail(exc.body))
 
 
 def _error_text(exc: Exception) -> str:
@@ -230,16 +265,21 @@ class StudioTransport:
         max_backoff: float,
         token_name: str,
     ) -> None:
-        url = (url or "").strip().rstrip("/")
-        parsed = urlparse(url)
+        given = (url or "").strip()
+        parsed = urlparse(given)
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            raise ConfigError(f"the Label Studio URL {redact_url(url)!r} is not an http(s) URL")
+            raise ConfigError(f"the Label Studio URL {redact_url(given)!r} is not an http(s) URL")
         if not token or not token.strip():
-            raise ConfigError(f"{token_name} for Label Studio at {redact_url(url)} is empty")
-        #: The server's URL as given (used for requests only, never in a message).
+            raise ConfigError(f"{token_name} for Label Studio at {redact_url(given)} is empty")
+        refuse_placeholder(token_name, token)
+        remember_secrets(given, token.strip())
+        # The base is scheme, authority and path; a query string of the given URL (a
+        # gateway's key) is sent with every request as parameters, never glued to a path.
+        url = parsed._replace(query="", fragment="").geturl().rstrip("/")
+        #: The server's base URL (used for requests only, never in a message).
         self.url = url
         #: The URL for messages, logs and the label store: no credentials, no query values.
-        self.display_url = redact_url(url)
+        self.display_url = redact_url(given.rstrip("/"))
         self.timeout = float(timeout)
         self.retries = max(1, int(retries))
         self.backoff = float(backoff)
@@ -247,6 +287,7 @@ class StudioTransport:
         self._token_name = token_name
         self._base_path = parsed.path.rstrip("/")
         self._httpx = httpx.Client(
+            params=parse_qsl(parsed.query, keep_blank_values=True),
             timeout=self.timeout,
             follow_redirects=True,
             limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
@@ -296,6 +337,10 @@ class StudioTransport:
             raise _HTTPError(resp.status_code, _response_detail(resp))
         return resp
 
+    def _raw_json(self, method: str, path: str, **kwargs: Any) -> Any:
+        """:meth:`_raw`, and the JSON of its answer (see :func:`json_of`)."""
+        return json_of(self._raw(method, path, **kwargs))
+
     def _call(
         self,
         what: str,
@@ -332,7 +377,7 @@ class StudioTransport:
                 _http_failed(exc)
                 last, network = _error_text(exc), True
             except ApiError as exc:
-                failure = _HTTPError(exc.status_code or 0, _detail(exc.body))
+                failure = _api_failure(exc)
                 final, retry_any, last = self._classify_http_error(failure, what, project_id)
                 network = False
             except _HTTPError as failure:
@@ -376,6 +421,16 @@ class StudioTransport:
         status = failure.status
         failure.detail = redact_text(failure.detail)
         text = f"HTTP {status}: {failure.detail}"
+        if failure.not_json is not None:
+            return (
+                StudioError(
+                    f"Label Studio at {self.display_url}: {what}: the answer was not JSON "
+                    f"(HTTP {status}, {failure.not_json}); is this URL the Label Studio "
+                    "server itself, not a login page or a proxy in front of it?"
+                ),
+                False,
+                f"HTTP {status}, {failure.not_json}, not JSON",
+            )
         if status in (401, 403):
             return (
                 StudioAuthError(
@@ -417,7 +472,7 @@ class StudioTransport:
     ) -> Any:
         return self._call(
             what,
-            lambda: self._raw("GET", path, params=params).json(),
+            lambda: self._raw_json("GET", path, params=params),
             idempotent=True,
             project_id=project_id,
         )

@@ -3,12 +3,16 @@
 ``LABEL_STUDIO_URL`` may carry credentials (``http://user:secret@host``) and a request
 URL may carry a token in its query string (``?token=...``, signed storage URLs). Every
 message, log line and stored URL built from one goes through :func:`redact_url` (one URL)
-or :func:`redact_text` (a text that may contain URLs). Pure string code.
+or :func:`redact_text` (a text that may contain URLs). Pure string code; secrets still
+holding ``.env.example``'s placeholder are refused (:func:`refuse_placeholder`).
 """
 
 from __future__ import annotations
 
 import re
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
+
+from relabel.errors import ConfigError
 
 #: What replaces userinfo, query values and fragments.
 MASK = "***"
@@ -56,8 +60,43 @@ def redact_url(url: str) -> str:
 
 
 def redact_text(text: str) -> str:
-    """Apply :func:`redact_url` to every ``scheme://`` URL inside a message."""
-    return _URL_IN_TEXT.sub(lambda m: redact_url(m.group(0)), str(text))
+    """Apply :func:`redact_url` to every ``scheme://`` URL inside a message, and mask every
+    secret :func:`remember_secrets` was given, wherever it appears."""
+    out = _URL_IN_TEXT.sub(lambda m: redact_url(m.group(0)), str(text))
+    for secret in _SECRETS:
+        if secret in out:
+            out = out.replace(secret, MASK)
+    return out
+
+
+#: Secrets seen in this process (tokens, passwords, query values of a server's URL),
+#: longest first, so that :func:`redact_text` masks them in any text, URL or not.
+_SECRETS: list[str] = []
+#: Values shorter than this are not taken for secrets (``page=2``, ``debug=true``): they
+#: are masked inside URLs only.
+_MIN_SECRET = 6
+
+
+def remember_secrets(url: str, token: str | None = None) -> None:
+    """Remember the secrets of a server's URL (its userinfo and query values) and its API
+    token, so that every later :func:`redact_text` masks them (the CLI's log lines and
+    error messages go through it, at every verbosity).
+
+    Parameters
+    ----------
+    url : str
+        The server's URL as given (``http://user:secret@host/?key=value``).
+    token : str, optional
+        The API token.
+    """
+    parts = urlsplit(str(url).strip())
+    found = [token or "", parts.password or ""]
+    found += [value for _, value in parse_qsl(parts.query, keep_blank_values=True)]
+    for value in found:
+        for form in {value, unquote(value), quote(value, safe="")}:
+            if len(form) >= _MIN_SECRET and form not in _SECRETS:
+                _SECRETS.append(form)
+    _SECRETS.sort(key=len, reverse=True)
 
 
 def same_server(a: str, b: str) -> bool:
@@ -76,3 +115,23 @@ def _normal(url: str) -> str:
     if not m:
         return text
     return m.group(1).lower() + m.group(2).lower() + m.group(3).rstrip("/")
+
+
+#: The prefix of every secret of ``.env.example``, to be replaced before use.
+PLACEHOLDER = "change-me"
+
+
+def refuse_placeholder(what: str, value: str | None) -> None:
+    """Refuse a secret still holding ``.env.example``'s placeholder (``change-me-...``).
+
+    Raises
+    ------
+    ConfigError
+        Naming what holds it (never the value).
+    """
+    if value and value.strip().lower().startswith(PLACEHOLDER):
+        raise ConfigError(
+            f"{what} is still the placeholder of .env.example ({PLACEHOLDER}...): replace it "
+            'with a secret of your own, e.g. python3 -c "import secrets; '
+            'print(secrets.token_urlsafe(32))"'
+        )
