@@ -37,12 +37,13 @@ demo: install studio
 # README command two: every test tier (see docs/testing.md): the fast tier, Label Studio
 # round trips against ONE real local server, the kill -9 fault tests, real cycles (trained
 # by the test engine, tests/engine.py), Keras training in the tests about training (tiny
-# models), Ray, the report in headless Chromium and the compose validation. About 10
-# minutes on 2 cores after the installs. Quality and speed are measured by the benchmarks
-# (`make bench`, `make bench-quick`), not here.
+# models), Ray, the report in headless Chromium and the compose validation, in two pytest
+# workers (the Label Studio tests in one, the Ray tests in one: one server, one cluster).
+# At most 10 minutes on 2 cores after the installs. Quality and speed are measured by the
+# benchmarks (`make bench`, `make bench-quick`), not here.
 test: install studio browser
 	$(BIN)/ruff check relabel tests benchmarks
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadgroup
 
 # The edit loop: no server, no browser, no compose, no Ray, no Keras training (under 2
 # minutes; plumbing tests train with the test engine).

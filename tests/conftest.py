@@ -47,13 +47,21 @@ FIXTURE_TIERS = {
 }
 
 
+#: Tiers whose tests share one expensive resource: under ``pytest -n 2 --dist loadgroup``
+#: (``make test``) each runs in one worker, so there is still one Label Studio server and
+#: one Ray cluster per run.
+SHARED_TIERS = ("studio", "ray")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark each test with the tiers of the fixtures it uses."""
+    """Mark each test with the tiers of the fixtures it uses (and its xdist group)."""
     for item in items:
         used = set(getattr(item, "fixturenames", ()))
         for fixture, marker in FIXTURE_TIERS.items():
             if fixture in used:
                 item.add_marker(marker)
+                if marker in SHARED_TIERS:
+                    item.add_marker(pytest.mark.xdist_group(marker))
 
 
 @pytest.fixture(autouse=True)
