@@ -211,3 +211,7 @@ def test_check_passes_on_fresh_digests_and_fails_on_an_altered_one(tmp_path: Pat
 def test_the_published_benchmarks_are_the_json_rendered():
     """make test's half of --check: BENCHMARKS.md and README's blocks are BENCHMARKS.json's."""
     assert checking.check("figures") == []
+
+
+def test_every_section_has_its_dependencies_declared():
+    assert set(bench_main.SECTIONS) == set(provenance.DEPENDS)
