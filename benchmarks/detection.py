@@ -30,6 +30,7 @@ import json
 import logging
 import math
 import shutil
+import tempfile
 import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -613,7 +614,10 @@ def train_oof(
     from relabel.project import Project
 
     started = time.perf_counter()
-    root = fresh_project(ds, given, plan, workdir)
+    # Only looking up a saved result: the project that gives the key is made elsewhere, so
+    # that a training of the same workdir running in another process is left alone.
+    probe = Path(tempfile.mkdtemp(prefix="relabel-key-")) if cached_only else workdir
+    root = fresh_project(ds, given, plan, probe)
     with Project.open(root) as project:
         if plan.epochs is not None:
             training = replace(project.config.training, epochs=plan.epochs)
@@ -628,8 +632,11 @@ def train_oof(
         key = oof_key(ds.name, given, fingerprint)
         saved = workdir / f"oof-{key}.npz"
         if reuse and saved.is_file():
+            if cached_only:
+                shutil.rmtree(probe, ignore_errors=True)
             return _load_saved(saved)
         if cached_only:
+            shutil.rmtree(probe, ignore_errors=True)
             return None
         clock = DecodeClock(progress or relabel_log)
         call_started = time.perf_counter()
