@@ -830,7 +830,13 @@ def _studio_row(label: str, f: dict[str, Any], phase: str, n: int) -> list[str]:
 def _section_line(name: str, prov: dict[str, Any] | None, stale: str | None) -> list[str]:
     """Which commit, command and host computed a section, and whether it still holds."""
     if not prov or "digest" not in prov:
-        return [f"> **Stale** ({name}): no provenance recorded.", ""]
+        made = (
+            f" (computed by `{prov['command']}` on {prov['date']}, before sections recorded "
+            "their commit and code digest)"
+            if prov and prov.get("command")
+            else ""
+        )
+        return [f"> **Stale** ({name}): no provenance recorded{made}.", ""]
     calib = prov.get("calibration") or {}
     line = (
         f"*Computed at commit `{prov['commit']}`{' (dirty tree)' * bool(prov['dirty'])}, "
@@ -866,6 +872,27 @@ RENDERERS: dict[str, Any] = {
 }
 
 
+#: The sections with acceptance checks, in table order.
+CHECKED_SECTIONS = ("protocol", "speed", "studio", "review", "memory", "photos")
+
+
+def acceptance_rows(results: dict[str, Any], stale: dict[str, str | None]) -> list[list[str]]:
+    """The acceptance table: each section's checks; a stale section's are not a pass."""
+    rows = []
+    for name in CHECKED_SECTIONS:
+        part = results.get(name)
+        if not part:
+            continue
+        if name == "speed":
+            part = {k: v for k, v in part.items() if k != "studio"}
+        for what, value, ok in checks({name: part}):
+            verdict = {True: "pass", False: "**FAIL**", None: "(reported)"}[ok]
+            if stale.get(name):
+                verdict = f"stale ({verdict} when computed)"
+            rows.append([what, value, verdict])
+    return rows
+
+
 def _header(meta: dict[str, Any], sections: dict[str, Any]) -> list[str]:
     commands = sorted({v.get("command", "?") for v in sections.values()}) or [meta["command"]]
     one = len(commands) == 1
@@ -897,13 +924,7 @@ def render(results: dict[str, Any], stale: dict[str, str | None] | None = None) 
     sections = meta.get("sections") or {}
     stale = stale or {}
     lines = [*_header(meta, sections), "## Acceptance checks", ""]
-    lines += _table(
-        ["check", "measured", "result"],
-        [
-            [what, value, {True: "pass", False: "**FAIL**", None: "(reported)"}[ok]]
-            for what, value, ok in checks(results)
-        ],
-    )
+    lines += _table(["check", "measured", "result"], acceptance_rows(results, stale))
     if results.get("errors"):
         lines += ["Sections that failed in this run:", ""]
         lines += [f"- {k}: `{v}`" for k, v in results["errors"].items()]
