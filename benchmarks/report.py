@@ -831,8 +831,8 @@ def _section_line(name: str, prov: dict[str, Any] | None, stale: str | None) -> 
     """Which commit, command and host computed a section, and whether it still holds."""
     if not prov or "digest" not in prov:
         made = (
-            f" (computed by `{prov['command']}` on {prov['date']}, before sections recorded "
-            "their commit and code digest)"
+            f" (computed by `{prov['command']}` on {prov.get('date', '?')}, before sections "
+            "recorded their commit and code digest)"
             if prov and prov.get("command")
             else ""
         )

@@ -687,7 +687,7 @@ def test_photos_section_wiring_update_and_reuse_without_training(
     text = out.read_text()
     assert "## 4. Photos (CIFAR-10)" in text
     assert "The sections below come from 2 runs" in text
-    assert "> **Stale** (review): no provenance recorded" in text
+    assert "> **Stale** (review): no provenance recorded (computed by" in text
     assert "reused with its out-of-fold probabilities (--reuse-oof)" in " ".join(text.split())
     # a later --update of another section keeps the photos
     later = _results()
