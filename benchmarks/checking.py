@@ -26,6 +26,7 @@ DEFAULT_JSON = ROOT / "BENCHMARKS.json"
 DEFAULT_MD = ROOT / "BENCHMARKS.md"
 README = ROOT / "README.md"
 _STALE = re.compile(r"^> \*\*Stale\*\* .*\n\n", re.MULTILINE)
+_VERDICT = re.compile(r"stale \((.*?) when computed\)")
 _BLOCK = re.compile(
     r"<!-- benchmarks:(?P<name>[\w-]+) -->\n(?P<body>.*?)<!-- /benchmarks:(?P=name) -->", re.DOTALL
 )
@@ -46,8 +47,10 @@ def stale_sections(results: dict[str, Any], root: Path = ROOT) -> dict[str, str 
 
 
 def without_stale_banners(text: str) -> str:
-    """``text`` without the stale banners :func:`benchmarks.report.render` writes."""
-    return _STALE.sub("", text)
+    """``text`` without what :func:`benchmarks.report.render` writes for stale sections
+    (their banners, and "stale (...)" around their acceptance verdicts): those follow the
+    code at hand, the figures do not."""
+    return _VERDICT.sub(r"\1", _STALE.sub("", text))
 
 
 def readme_problems(results: dict[str, Any], readme: Path) -> list[str]:
