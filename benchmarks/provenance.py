@@ -182,7 +182,7 @@ def record(
 
 def staleness(section: str, prov: Mapping[str, Any] | None, root: Path = ROOT) -> str | None:
     """Why ``section``'s figures no longer hold for the code at hand, or None if they do."""
-    if not prov:
+    if not prov or "digest" not in prov:
         return "no provenance recorded"
     if prov.get("dirty"):
         return f"computed on a dirty tree at {prov.get('commit')}"
