@@ -67,7 +67,7 @@ reliability: install studio
 	$(BIN)/python -m tests.reliability_readme build/reliability.xml docs/reliability.md
 
 bench: install studio
-	$(BIN)/python -m benchmarks --full
+	$(BIN)/python -m benchmarks --full --no-photos-long
 
 # The quick benchmark (a few minutes; figures printed and written to build/, not asserted).
 bench-quick: install studio

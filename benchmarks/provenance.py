@@ -24,7 +24,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 #: Per section, the files and folders (relative to the repository root) whose content the
 #: section's figures depend on. A change in any of them makes the section stale.
-COMMON = ("benchmarks/__main__.py", "benchmarks/provenance.py", "benchmarks/datasets.py")
+COMMON = (
+    "benchmarks/__main__.py",
+    "benchmarks/provenance.py",
+    "benchmarks/datasets.py",
+    "relabel/demo",  # datasets.py writes the digits with relabel.demo
+    "relabel/errors.py",
+)
 TRAINING = ("relabel/training", "relabel/data", "relabel/config", "relabel/project")
 DEPENDS: dict[str, tuple[str, ...]] = {
     "protocol": (
@@ -48,6 +54,7 @@ DEPENDS: dict[str, tuple[str, ...]] = {
         "relabel/demo",
         "relabel/studio",
         "benchmarks/detection.py",
+        "benchmarks/human_noise.py",
         "benchmarks/review.py",
     ),
     "reviewers": (
@@ -56,14 +63,30 @@ DEPENDS: dict[str, tuple[str, ...]] = {
         "relabel/loop",
         "relabel/studio",
         "relabel/demo",
+        "relabel/ranking",
+        "benchmarks/human_noise.py",
         "benchmarks/review.py",
         "benchmarks/reviewers.py",
+        "benchmarks/floor_probe.py",
     ),
     "speed": ("relabel/ranking", *TRAINING, "benchmarks/speed.py", "benchmarks/bench_scoring.py"),
-    "memory": (*TRAINING, "benchmarks/memory.py"),
-    "photos": (*TRAINING, "benchmarks/detection.py", "benchmarks/photos.py"),
-    "studio": ("relabel/studio", "benchmarks/speed.py", "benchmarks/bench_studio.py"),
-    "ray": (*TRAINING, "benchmarks/ray_executor.py"),
+    "memory": (*TRAINING, "relabel/ranking", "benchmarks/memory.py"),
+    "photos": (
+        *TRAINING,
+        "relabel/ranking",
+        "benchmarks/detection.py",
+        "benchmarks/human_noise.py",
+        "benchmarks/photos.py",
+    ),
+    "studio": (
+        *TRAINING,
+        "relabel/studio",
+        "relabel/ranking",
+        "benchmarks/speed.py",
+        "benchmarks/bench_scoring.py",
+        "benchmarks/bench_studio.py",
+    ),
+    "ray": (*TRAINING, "relabel/ranking", "benchmarks/ray_executor.py"),
 }
 
 

@@ -58,12 +58,17 @@ def how_well(results: dict[str, Any]) -> str:
         f"settings, ties on {c['tie']} and loses on {c['lower']} (a win only where the paired "
         f"interval excludes 0). Computed at commit `{prov.get('commit', '?')}`",
     ]
-    lines[-1] += "; " + run_time(meta) + "."
+    lines[-1] += "; " + run_time(meta, results) + "."
     return "\n".join(lines) + "\n"
 
 
-def run_time(meta: dict[str, Any]) -> str:
-    """How long ``make bench`` took, when one complete run made every section."""
+def run_time(meta: dict[str, Any], results: dict[str, Any] | None = None) -> str:
+    """How long ``make bench`` took: one complete run's time, or the sum of its parts.
+
+    A file stitched from several runs has no end-to-end time; its parts were each measured
+    (every section's wall time, and the training time of each reused protocol training),
+    and their sum is what one run of the same work costs on the same machine.
+    """
     sections = meta.get("sections") or {}
     commands = {v.get("command") for v in sections.values()}
     whole = (
@@ -71,15 +76,37 @@ def run_time(meta: dict[str, Any]) -> str:
         and set(sections) >= set(DEPENDS)
         and not any(flag in str(meta.get("command")) for flag in ("--update", "--cached-only"))
     )
+    cores = (meta.get("machine") or {}).get("cores", "?")
     if whole and meta.get("wall_seconds"):
         return (
             f"the whole `python -m benchmarks --{meta['mode']}` run took "
-            f"{_duration(meta['wall_seconds'])} on {meta['machine']['cores']} cores"
+            f"{_duration(meta['wall_seconds'])} on {cores} cores"
         )
+    parts = _measured_parts(sections, results or {})
+    if not parts:
+        return (
+            f"the sections come from {len(commands)} run(s), so no end-to-end `make bench` "
+            "time is measured at this commit (each section's own time is in BENCHMARKS.md)"
+        )
+    trained, other = parts
     return (
-        f"the sections come from {len(commands)} run(s), so no end-to-end `make bench` time "
-        "is measured at this commit (each section's own time is in BENCHMARKS.md)"
+        f"the sections come from {len(commands)} run(s), so `make bench` was not timed as one "
+        f"command; its measured parts add up to {_duration(trained + other)} on {cores} cores "
+        f"({_duration(trained)} of protocol trainings, {_duration(other)} for the rest)"
     )
+
+
+def _measured_parts(
+    sections: dict[str, Any], results: dict[str, Any]
+) -> tuple[float, float] | None:
+    """(seconds of reused protocol trainings, seconds of the sections' own runs), or None."""
+    if not set(sections) >= set(DEPENDS) or any(
+        not v.get("wall_seconds") for v in sections.values()
+    ):
+        return None
+    runs = (results.get("protocol") or {}).get("runs") or []
+    trained = sum(r.get("train_seconds") or 0.0 for r in runs if r.get("reused"))
+    return trained, sum(v["wall_seconds"] for v in sections.values())
 
 
 def blocks(results: dict[str, Any]) -> dict[str, str]:

@@ -215,3 +215,88 @@ def test_the_published_benchmarks_are_the_json_rendered():
 
 def test_every_section_has_its_dependencies_declared():
     assert set(bench_main.SECTIONS) == set(provenance.DEPENDS)
+
+
+def test_a_stitched_file_gives_make_bench_time_as_the_sum_of_its_measured_parts():
+    from benchmarks import readme_blocks
+
+    sections = {
+        name: {"command": f"run {name}", "wall_seconds": 600.0} for name in provenance.DEPENDS
+    }
+    sections["protocol"]["wall_seconds"] = 60.0
+    meta = {"mode": "full", "command": "x --update", "machine": {"cores": 2}, "sections": sections}
+    runs = [{"reused": True, "train_seconds": 1800.0}, {"reused": False, "train_seconds": 900.0}]
+    said = readme_blocks.run_time(meta, {"protocol": {"runs": runs}})
+    others = 600 * (len(provenance.DEPENDS) - 1) + 60
+    assert f"come from {len(provenance.DEPENDS)} run(s)" in said
+    assert f"add up to {readme_blocks._duration(1800 + others)} on 2 cores" in said
+    assert f"({readme_blocks._duration(1800)} of protocol trainings" in said
+    # a section without its wall time: no sum is claimed
+    del sections["ray"]["wall_seconds"]
+    assert "no end-to-end `make bench` time" in readme_blocks.run_time(meta, {})
+
+
+#: The modules each section's code starts from (``benchmarks/__main__.py`` calls them).
+SECTION_ENTRY = {
+    "protocol": ("protocol", "settings"),
+    "review": ("review",),
+    "reviewers": ("reviewers", "floor_probe"),
+    "speed": ("speed", "bench_scoring"),
+    "memory": ("memory",),
+    "photos": ("photos",),
+    "studio": ("speed", "bench_studio"),
+    "ray": ("ray_executor",),
+}
+
+
+def _imports(module: str) -> tuple[set[str], set[str]]:
+    """(benchmarks modules, relabel paths) that benchmarks/``module``.py imports, anywhere."""
+    import ast
+
+    tree = ast.parse((provenance.ROOT / "benchmarks" / f"{module}.py").read_text())
+    bench: set[str] = set()
+    ours: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names = [a.name for a in node.names]
+            if node.module == "benchmarks":
+                bench.update(names)
+            elif node.module.startswith("benchmarks."):
+                bench.add(node.module.split(".")[1])
+            elif node.module == "relabel":
+                ours.update(f"relabel/{n}" for n in names)
+            elif node.module.startswith("relabel."):
+                ours.add("relabel/" + "/".join(node.module.split(".")[1:]))
+        elif isinstance(node, ast.Import):
+            for a in node.names:
+                if a.name.startswith("relabel."):
+                    ours.add("relabel/" + "/".join(a.name.split(".")[1:]))
+    return bench, ours
+
+
+def _covered(path: str, declared: tuple[str, ...]) -> bool:
+    root = provenance.ROOT
+    if not (root / path).is_dir() and not (root / path).exists():
+        path += ".py"  # a module, not a package
+    return any(path == d or path.startswith(d.rstrip("/") + "/") for d in declared)
+
+
+@pytest.mark.parametrize("section", sorted(SECTION_ENTRY))
+def test_a_section_declares_every_file_its_code_imports(section: str):
+    """What a section imports, from its entry modules on, is in its DEPENDS (or COMMON)."""
+    declared = (*provenance.COMMON, *provenance.DEPENDS[section])
+    todo = [*SECTION_ENTRY[section], "datasets"]
+    seen: set[str] = set()
+    missing: set[str] = set()
+    while todo:
+        module = todo.pop()
+        if module in seen:
+            continue
+        seen.add(module)
+        bench, ours = _imports(module)
+        missing |= {
+            f"benchmarks/{m}.py" for m in bench if not _covered(f"benchmarks/{m}", declared)
+        }
+        missing |= {p for p in ours if not _covered(p, declared)}
+        todo += sorted(bench)
+    assert not missing, f"{section} depends on {sorted(missing)} without declaring them"
