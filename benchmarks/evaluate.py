@@ -65,16 +65,35 @@ def evaluate_half(
     return {"rankings": rankings, "vs_default": versus}
 
 
-def flagged_figures(is_error: Sequence[np.ndarray], flagged: Sequence[np.ndarray]) -> dict:
-    """cleanlab's flagged set: mean size, precision and recall over the seeds."""
-    size, precision, recall = [], [], []
-    for err, flag in zip(is_error, flagged, strict=True):
+def flagged_figures(
+    is_error: Sequence[np.ndarray],
+    flagged: Sequence[np.ndarray],
+    default: Sequence[np.ndarray] | None = None,
+) -> dict:
+    """cleanlab's flagged set: mean size, precision and recall over the seeds.
+
+    With ``default`` (the default ranking's scores per seed, higher: worse), also the
+    default ranking cut at the same count as cleanlab's set in each seed (like with like:
+    the same probabilities, the same cutoff): ``default_precision``, ``default_recall``.
+    """
+    size, precision, recall, d_precision, d_recall = [], [], [], [], []
+    for i, (err, flag) in enumerate(zip(is_error, flagged, strict=True)):
+        n_flag, n_err = int(flag.sum()), max(1, int(err.sum()))
         hits = int((flag & err).sum())
-        size.append(int(flag.sum()))
-        precision.append(hits / max(1, int(flag.sum())))
-        recall.append(hits / max(1, int(err.sum())))
-    return {
+        size.append(n_flag)
+        precision.append(hits / max(1, n_flag))
+        recall.append(hits / n_err)
+        if default is not None:
+            top = np.argsort(-np.asarray(default[i]), kind="stable")[:n_flag]
+            d_hits = int(err[top].sum())
+            d_precision.append(d_hits / max(1, n_flag))
+            d_recall.append(d_hits / n_err)
+    out = {
         "flagged": float(np.mean(size)),
         "precision": float(np.mean(precision)),
         "recall": float(np.mean(recall)),
     }
+    if default is not None:
+        out["default_precision"] = float(np.mean(d_precision))
+        out["default_recall"] = float(np.mean(d_recall))
+    return out

@@ -128,7 +128,9 @@ def aggregate(
         result["errors"] = [int(d.setting.is_error[idx].sum()) for d in runs]
         result["checked"] = checked
         result["cleanlab_flagged"] = evaluate.flagged_figures(
-            [d.setting.is_error[idx] for d in runs], [f[idx] for f in flagged]
+            [d.setting.is_error[idx] for d in runs],
+            [f[idx] for f in flagged],
+            [s[scoring.DEFAULT_METHOD][idx] for s in scores],
         )
         halves[half] = result
     return {

@@ -92,7 +92,7 @@ def summary(p: dict[str, Any], half: str) -> list[str]:
         rows.append(
             [
                 s["setting"],
-                ", ".join(map(str, s["seeds"])),
+                f"{len(s['seeds'])} ({', '.join(map(str, s['seeds']))})",
                 f"{s['noise_rate']:.3f}",
                 f"{s['oof_accuracy']:.3f}",
                 _est(r[p["default"]][HEADLINE]),
@@ -103,7 +103,7 @@ def summary(p: dict[str, Any], half: str) -> list[str]:
         )
     header = [
         "setting",
-        "seeds",
+        "seeds (which)",
         "noise rate",
         "OOF accuracy",
         f"default, top {top}",
@@ -184,12 +184,7 @@ def render(p: dict[str, Any]) -> list[str]:
                 "",
             ]
             lines += half_table(h, p["default"], top)
-            f = h["cleanlab_flagged"]
-            lines += [
-                f"cleanlab `find_label_issues` flags {f['flagged']:.0f} on average "
-                f"(precision {f['precision']:.3f}, recall {f['recall']:.3f}).",
-                "",
-            ]
+            lines += [_flagged_line(h["cleanlab_flagged"], p["default"]), ""]
     lines += ["The protocol file:", "", "```toml", p["protocol"].rstrip(), "```", ""]
     return lines
 
@@ -210,3 +205,17 @@ def checks(p: dict[str, Any] | None) -> list[tuple[str, str, bool | None]]:
             None,
         )
     ]
+
+
+def _flagged_line(f: dict[str, Any], default: str) -> str:
+    """cleanlab's flagged set, and the default ranking cut at the same count."""
+    line = (
+        f"cleanlab `find_label_issues` flags {f['flagged']:.0f} on average "
+        f"(precision {f['precision']:.3f}, recall {f['recall']:.3f})"
+    )
+    if "default_precision" not in f:
+        return line + "."
+    return line + (
+        f"; the default ({default}) cut at the same count in each seed: precision "
+        f"{f['default_precision']:.3f}, recall {f['default_recall']:.3f}."
+    )

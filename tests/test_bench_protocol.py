@@ -300,3 +300,13 @@ def test_a_section_declares_every_file_its_code_imports(section: str):
         missing |= {p for p in ours if not _covered(p, declared)}
         todo += sorted(bench)
     assert not missing, f"{section} depends on {sorted(missing)} without declaring them"
+
+
+def test_cleanlab_flagged_set_is_compared_with_the_default_cut_at_the_same_count():
+    err = np.array([1, 1, 0, 0, 0, 1, 0, 0], bool)
+    flag = np.array([1, 0, 1, 0, 0, 0, 0, 0], bool)  # 2 flagged, 1 right
+    score = np.array([0.9, 0.8, 0.1, 0.2, 0.3, 0.7, 0.0, 0.4])  # top 2: both errors
+    f = evaluate.flagged_figures([err], [flag], [score])
+    assert (f["flagged"], f["precision"], f["recall"]) == (2.0, 0.5, 1 / 3)
+    assert (f["default_precision"], f["default_recall"]) == (1.0, 2 / 3)
+    assert "default_precision" not in evaluate.flagged_figures([err], [flag])
