@@ -49,6 +49,51 @@ def make_probs(
     return given, probs.astype(dtype, copy=False), flip
 
 
+def stage_times(
+    labels: np.ndarray, probs: np.ndarray, repeat: int
+) -> tuple[dict[str, float], tuple[np.ndarray, np.ndarray]]:
+    """Where ``score_samples`` spends its time: best-of-``repeat`` seconds per stage.
+
+    The stages are ``score_samples``'s own steps, called in its order (a test checks that
+    they give its scores and order). Returns the times and the last (suspicion, order).
+    """
+    from relabel.ranking.confidence import row_entropy
+    from relabel.ranking.confident_joint import estimate_joint
+    from relabel.ranking.lanes import assign_lanes
+    from relabel.ranking.ordering import order_by_score
+    from relabel.ranking.suspicion import DEFAULT_METHOD, method_scores
+    from relabel.ranking.validation import check_inputs
+
+    best: dict[str, float] = {}
+    for _ in range(repeat):
+        laps = [time.perf_counter()]
+        y, p = check_inputs(labels, probs)
+        laps.append(time.perf_counter())
+        rows = np.arange(p.shape[0])
+        pred = p.argmax(axis=1)
+        p_given = p[rows, y].astype(np.float64, copy=False)
+        p_pred = p[rows, pred].astype(np.float64, copy=False)
+        ent = row_entropy(p)
+        laps.append(time.perf_counter())
+        joint = estimate_joint(y, p, p_given, pred, p_pred, None)
+        laps.append(time.perf_counter())
+        susp = method_scores(DEFAULT_METHOD, y, p, p_given, pred, p_pred, ent, joint)
+        laps.append(time.perf_counter())
+        order = order_by_score(susp)
+        rank = np.empty(p.shape[0], dtype=np.int64)
+        rank[order] = np.arange(1, p.shape[0] + 1)
+        laps.append(time.perf_counter())
+        assign_lanes(order, p_pred - p_given, p_pred, joint.n_label_errors, 0.5)
+        laps.append(time.perf_counter())
+        for name, t0, t1 in zip(STAGES, laps[:-1], laps[1:], strict=True):
+            best[name] = min(best.get(name, float("inf")), t1 - t0)
+    return best, (susp, order)
+
+
+#: The stages of :func:`stage_times`, in order.
+STAGES = ("input checks", "per-sample values", "confident joint", "score", "ordering", "lanes")
+
+
 def best_of(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
     """Smallest wall time of ``repeat`` calls, and the last result."""
     best, result = float("inf"), None
@@ -99,6 +144,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             t_relabel, scores = best_of(lambda y=given, p=probs: score_samples(y, p), repeat)
             with threadpool_limits(1):
                 t_relabel_1, _ = best_of(lambda y=given, p=probs: score_samples(y, p), repeat)
+            stages = stage_times(given, probs, repeat)[0] if k == 10 else None
             t_clean = t_clean_1 = t_quality = n_clean = None
             if find_label_issues is not None:
                 t_clean, mask = best_of(lambda y=given, p=probs: find_label_issues(y, p), repeat)
@@ -117,6 +163,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                     "cores": os.cpu_count(),
                     "relabel_s": t_relabel,
                     "relabel_1thread_s": t_relabel_1,
+                    "relabel_stages_s": stages,
                     "cleanlab_s": t_clean,
                     "cleanlab_1thread_s": t_clean_1,
                     "cleanlab_quality_s": t_quality,

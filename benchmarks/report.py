@@ -80,6 +80,8 @@ def checks(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
                     c["relabel_s"] <= 0.3,
                 )
             )
+            if c["relabel_s"] > 0.3 and c.get("relabel_stages_s"):
+                out[-1] = (out[-1][0], out[-1][1] + "; " + _limits(c), out[-1][2])
         else:
             n = sp["cases"][0]["n"] if sp["cases"] else 0
             out.append(("scoring 1M x 10 vs cleanlab", f"not run at 1M (n = {n:,})", None))
@@ -962,3 +964,9 @@ def render(results: dict[str, Any], stale: dict[str, str | None] | None = None) 
         ],
     )
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _limits(case: dict[str, Any]) -> str:
+    """What limits the scoring time: its stages, slowest first."""
+    stages = sorted(case["relabel_stages_s"].items(), key=lambda kv: -kv[1])
+    return "what limits it, by stage: " + ", ".join(f"{k} {v:.3f} s" for k, v in stages)

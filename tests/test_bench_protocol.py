@@ -310,3 +310,15 @@ def test_cleanlab_flagged_set_is_compared_with_the_default_cut_at_the_same_count
     assert (f["flagged"], f["precision"], f["recall"]) == (2.0, 0.5, 1 / 3)
     assert (f["default_precision"], f["default_recall"]) == (1.0, 2 / 3)
     assert "default_precision" not in evaluate.flagged_figures([err], [flag])
+
+
+def test_the_scoring_stages_timed_are_score_samples_own_steps():
+    from benchmarks import bench_scoring
+    from relabel.ranking import score_samples
+
+    given, probs, _ = bench_scoring.make_probs(2000, 10, seed=3)
+    times, (susp, order) = bench_scoring.stage_times(given, probs, repeat=1)
+    assert list(times) == list(bench_scoring.STAGES) and all(t >= 0 for t in times.values())
+    scores = score_samples(given, probs)
+    np.testing.assert_array_equal(susp, scores.suspicion)
+    np.testing.assert_array_equal(order, scores.order)
