@@ -89,6 +89,7 @@ class Plan:
     photos_epochs: int | None = None  # photos: None = the project's own default
     photos_folds: int = 5
     photos_throughput: tuple[int, int] | None = (4000, 3)  # (images, epochs)
+    review_cycles: int = 3  # review and reviewers: simulated review cycles
 
 
 QUICK = Plan(
@@ -106,6 +107,7 @@ QUICK = Plan(
     photos_train=False,
     photos_long=False,
     photos_throughput=(1000, 2),
+    review_cycles=2,
 )
 FULL = Plan(
     mode="full",
@@ -321,7 +323,7 @@ def run_review(plan: Plan, data: Path, cache: Path, results: dict[str, Any]) -> 
     results["review"] = review.run(
         ds,
         cache / "review",
-        cycles=3,
+        cycles=plan.review_cycles,
         noise=datasets.PAIR_NOISE["digits"],
         seed=0,
         epochs=plan.review_epochs,
@@ -334,7 +336,11 @@ def run_reviewers(plan: Plan, data: Path, cache: Path, results: dict[str, Any]) 
     from benchmarks import floor_probe, reviewers
 
     results["reviewers"] = reviewers.run(
-        cache / "reviewers", cycles=3, seed=0, epochs=plan.review_epochs, progress=log.info
+        cache / "reviewers",
+        cycles=plan.review_cycles,
+        seed=0,
+        epochs=plan.review_epochs,
+        progress=log.info,
     )
     results["reviewers"]["floor_probe"] = floor_probe.run(data, cache)
 

@@ -95,7 +95,7 @@ def checks(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
             (
                 f"review yield: {len(arm['cycles'])} simulated cycles at a "
                 f"{_pct(rev['budget_fraction'])} budget leave <= 2% of samples mislabelled"
-                + ("" if full else " (quick mode: fewer epochs)"),
+                + ("" if full else " (quick mode: fewer epochs and cycles)"),
                 f"{_pct(arm['initial_noise'])} -> "
                 + " -> ".join(_pct(c["noise_left"]) for c in arm["cycles"]),
                 last["noise_left"] <= 0.02 if full else None,
