@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks import detection
+from benchmarks import user_run as user_run_mod
 from benchmarks.datasets import BenchDataset
 from relabel import ranking as scoring
 
@@ -45,9 +46,9 @@ Progress = Callable[[str], None]
 
 #: What the default config must reach (stored with the results, read by the report).
 TARGETS: dict[str, Any] = {
-    "whole_seconds": 18 * 60,  # the whole Project.train(final_model=True)
+    "whole_seconds": 15 * 60,  # `relabel train` with the final model (issue 24's target)
     "folds_seconds": 15 * 60,  # the folds, decoding the images once included
-    "oof_accuracy": 0.72,  # out-of-fold accuracy against the original labels
+    "oof_accuracy": 0.75,  # out-of-fold accuracy against the original labels (issue 24)
     "top_cut": 275,  # the confirmed errors in the default score's top 275 ...
     "confirmed_in_top": 20,  # ... at least this many
     "n": 10_000,  # the scale the targets are set for: images,
@@ -215,10 +216,19 @@ def _said(summary: dict[str, Any]) -> str:
 def user_run(
     ds: BenchDataset, plan: PhotoPlan, out: dict[str, Any], workdir: Path, reuse: bool
 ) -> None:
-    """The default config on the original labels: ``plan.folds`` folds and the final model."""
-    train = detection.TrainPlan(plan.epochs, plan.folds, final_model=True)
-    log.info("photos: user run, %d folds + the final model, the default config", plan.folds)
-    _, out["user"] = _train(ds, ds.labels, train, workdir / f"{ds.name}-user", reuse)
+    """The default config on the original labels, as a user runs it: ``relabel init`` and
+    ``relabel train`` (``plan.folds`` folds and the final model) in their own processes.
+
+    Never reused (``reuse`` is ignored): the point is the time a user waits.
+    """
+    log.info(
+        "photos: user run (relabel init + relabel train), %d folds + the final model", plan.folds
+    )
+    _, info = user_run_mod.user_train(
+        ds, workdir / f"{ds.name}-user", folds=plan.folds, epochs=plan.epochs
+    )
+    out["user"] = run_summary(info)
+    out["user"]["cli"] = {"init": info["init"], "train": info["train"]}
     log.info("photos: user run: %s", _said(out["user"]))
 
 

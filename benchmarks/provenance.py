@@ -77,6 +77,8 @@ DEPENDS: dict[str, tuple[str, ...]] = {
         "benchmarks/detection.py",
         "benchmarks/human_noise.py",
         "benchmarks/photos.py",
+        "benchmarks/user_run.py",
+        "relabel/cli",  # the user run is `relabel init` + `relabel train`
     ),
     "studio": (
         *TRAINING,

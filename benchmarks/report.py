@@ -442,7 +442,7 @@ def _user_checks(ph: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
     when = _measured_when(u)
     return [
         (
-            f"{where}: the whole `Project.train` within {_minutes(t.get('whole_seconds'))}",
+            f"{where}: {_whole_name(u)} within {_minutes(t.get('whole_seconds'))}",
             _minutes(u.get("whole_seconds")) + when,
             _within(u.get("whole_seconds"), t.get("whole_seconds"), scale),
         ),
@@ -550,7 +550,7 @@ def _photo_user(ph: dict[str, Any]) -> list[str]:
         ["figure", "measured", "target", "met?"],
         [
             [
-                "the whole `Project.train(final_model=True)` call",
+                _whole_label(u),
                 _minutes(u.get("whole_seconds")),
                 f"<= {_minutes(t.get('whole_seconds'))}",
                 _met(_within(u.get("whole_seconds"), t.get("whole_seconds"), scale)),
@@ -576,10 +576,45 @@ def _photo_user(ph: dict[str, Any]) -> list[str]:
                 "",
             ],
             ["epochs run per fold", ", ".join(str(e) for e in u.get("epochs_run") or []), "", ""],
+            *_cpu_rows(u),
         ],
     )
     verdict = user_verdict(ph)
     return lines + ([verdict, ""] if verdict else [])
+
+
+def _whole_name(u: dict[str, Any]) -> str:
+    return "`relabel train`" if u.get("cli") else "the whole `Project.train`"
+
+
+def _trained_by(u: dict[str, Any]) -> str:
+    return "`relabel train`" if u.get("cli") else "`Project.train`"
+
+
+def _whole_label(u: dict[str, Any]) -> str:
+    if u.get("cli"):
+        return "`relabel train` as a user runs it (its own process, the final model included)"
+    return "the whole `Project.train(final_model=True)` call"
+
+
+def _cpu_rows(u: dict[str, Any]) -> list[list[str]]:
+    """How `relabel train` spent its CPU (user runs through the CLI only)."""
+    train = (u.get("cli") or {}).get("train")
+    if not train:
+        return []
+    cpu = train["user_cpu_s"] + train["kernel_cpu_s"]
+    return [
+        [
+            "CPU time: user + kernel (kernel share)",
+            f"{_minutes(train['user_cpu_s'])} + {_minutes(train['kernel_cpu_s'])} "
+            f"({_pct(train['kernel_share'])} kernel)",
+            "",
+            "",
+        ],
+        ["cores busy on average (CPU time / wall time)", _f(cpu / train["seconds"], 2), "", ""],
+        ["minor page faults per second", f"{train['minor_faults_per_s']:,.0f}", "", ""],
+        ["peak memory of `relabel train`", f"{train['peak_gib']:.2f} GiB", "", ""],
+    ]
 
 
 def _met(ok: bool | None) -> str:
@@ -635,7 +670,8 @@ def _photos(ph: dict[str, Any]) -> list[str]:
     t = ph.get("targets") or {}
     config = (ph.get("user") or ph.get("long") or {}).get("config") or {}
     trained = (
-        f"trained through `Project.train` with its defaults: {_config_text(config)}"
+        f"trained through {_trained_by(ph.get('user') or {})} with its defaults: "
+        f"{_config_text(config)}"
         if config.get("architecture")
         else "relabel's model not trained in this run"
     )
