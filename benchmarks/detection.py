@@ -579,7 +579,42 @@ def _load_saved(saved: Path) -> tuple[np.ndarray, dict[str, Any]]:
         info = json.loads(str(z["info"]))
         probs = z["probs"].astype(np.float64)
     info["reused"] = True
+    info["saved"] = str(saved)
     return probs, info
+
+
+def run_extras(info: dict[str, Any]) -> dict[str, np.ndarray]:
+    """The out-of-fold embeddings and folds saved with a run (dataset order), if any.
+
+    Returns
+    -------
+    dict
+        ``embeddings`` (float16 ``(n, d)``) and ``folds`` (``(n,)``, the fold that held
+        each sample out), each only when the run stored it.
+    """
+    saved = info.get("saved")
+    if not saved or not Path(saved).is_file():
+        return {}
+    with np.load(saved) as z:
+        return {k: z[k] for k in ("embeddings", "folds") if k in z.files}
+
+
+def _dataset_order(ds: BenchDataset, run_dir: Path) -> dict[str, np.ndarray]:
+    """A run folder's out-of-fold embeddings and folds, in the dataset's order."""
+    with np.load(run_dir / "oof.npz") as oof:
+        ids = oof["sample_ids"].astype(str)
+        folds = oof["folds"] if "folds" in oof.files else None
+    position = {sample_id: i for i, sample_id in enumerate(ds.ids)}
+    where = np.array([position[s] for s in ids], dtype=np.int64)
+    out: dict[str, np.ndarray] = {}
+    if (run_dir / "embeddings.npy").is_file():
+        emb = np.load(run_dir / "embeddings.npy", mmap_mode="r")
+        out["embeddings"] = np.empty(emb.shape, np.float16)
+        out["embeddings"][where] = emb
+    if folds is not None:
+        out["folds"] = np.empty(len(where), np.int16)
+        out["folds"][where] = folds
+    return out
 
 
 def train_oof(
@@ -663,7 +698,9 @@ def train_oof(
         "reused": False,
         **timings,
     }
-    np.savez_compressed(saved, probs=probs.astype(np.float32), info=json.dumps(info))
+    extras = _dataset_order(ds, Path(trained.run_dir))
+    np.savez_compressed(saved, probs=probs.astype(np.float32), info=json.dumps(info), **extras)
+    info["saved"] = str(saved)
     return probs, info
 
 

@@ -112,7 +112,9 @@ def aggregate(
     spec: SettingSpec, runs: Sequence[Done], masks: dict[str, np.ndarray], top_fraction: float
 ) -> dict[str, Any]:
     """Every ranking's figures on each half of one setting, over the seeds trained."""
-    outputs = [signals.RunOutputs(d.setting.given, d.probs) for d in runs]
+    outputs = [
+        signals.RunOutputs(d.setting.given, d.probs, **detection.run_extras(d.info)) for d in runs
+    ]
     scores = [signals.candidate_rankings(o) for o in outputs]
     flagged = [signals.cleanlab_flagged(o) for o in outputs]
     halves: dict[str, Any] = {}

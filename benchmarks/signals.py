@@ -33,6 +33,7 @@ class RunOutputs:
     labels: np.ndarray
     probs: np.ndarray
     embeddings: np.ndarray | None = None
+    folds: np.ndarray | None = None  # the fold that held each sample out
 
 
 def relabel_scores(run: RunOutputs) -> dict[str, np.ndarray]:
@@ -72,13 +73,22 @@ def cleanlab_flagged(run: RunOutputs) -> np.ndarray:
 def knn_disagreement(run: RunOutputs, k: int = KNN_K) -> np.ndarray | None:
     """The share of a sample's ``k`` nearest neighbours whose label is not its label.
 
-    Neighbours by cosine similarity of the out-of-fold embeddings (None without them).
+    Neighbours by cosine similarity of the out-of-fold embeddings (None without them),
+    among the samples of the same fold when the folds are known: each fold's model embeds
+    its held-out samples in its own feature space, so rows of different folds are not
+    comparable.
     """
     if run.embeddings is None:
         return None
     n_classes = run.probs.shape[1]
-    shares = neighbour_label_distribution(run.embeddings, run.labels, n_classes, k)
-    return 1.0 - shares[np.arange(len(run.labels)), run.labels]
+    groups = np.zeros(len(run.labels), np.int64) if run.folds is None else run.folds
+    out = np.empty(len(run.labels))
+    for fold in np.unique(groups):
+        rows = np.flatnonzero(groups == fold)
+        emb = np.asarray(run.embeddings[rows], dtype=np.float32)
+        shares = neighbour_label_distribution(emb, run.labels[rows], n_classes, k)
+        out[rows] = 1.0 - shares[np.arange(len(rows)), run.labels[rows]]
+    return out
 
 
 def rank_fraction(score: np.ndarray) -> np.ndarray:

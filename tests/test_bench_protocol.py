@@ -322,3 +322,22 @@ def test_the_scoring_stages_timed_are_score_samples_own_steps():
     scores = score_samples(given, probs)
     np.testing.assert_array_equal(susp, scores.suspicion)
     np.testing.assert_array_equal(order, scores.order)
+
+
+def test_knn_disagreement_looks_for_neighbours_within_the_fold_only():
+    """Each fold's model embeds in its own space: neighbours never come from another fold."""
+    from benchmarks import signals
+
+    rng = np.random.default_rng(0)
+    emb = rng.normal(size=(40, 8)).astype(np.float16)
+    emb = np.concatenate([emb, emb])  # the same points in both folds...
+    labels = np.repeat([0, 1], 40)  # ...labelled 0 in fold 1 and 1 in fold 2
+    probs = np.full((80, 2), 0.5)
+    folds = np.repeat([1, 2], 40)
+    within = signals.knn_disagreement(signals.RunOutputs(labels, probs, emb, folds), k=5)
+    assert within is not None and np.all(within == 0.0)
+    across = signals.knn_disagreement(signals.RunOutputs(labels, probs, emb), k=5)
+    assert across is not None and across.mean() > 0.3  # the twin in the other fold disagrees
+    labels[3] = 1  # one wrong label in fold 1: its fold-1 neighbours all say 0
+    flagged = signals.knn_disagreement(signals.RunOutputs(labels, probs, emb, folds), k=5)
+    assert flagged is not None and flagged[3] == 1.0 and flagged.argmax() == 3

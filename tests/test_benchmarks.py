@@ -735,8 +735,8 @@ def test_photos_section_smoke_trains_the_default_config(
     """The photos runner end to end on 60 tiny JPEGs: 2 folds, 1 epoch, never reused.
 
     The user run is `relabel init` and `relabel train` in their own processes, trained by
-    the test engine (the child inherits ``RELABEL_ENGINE``): the section's wiring, the project's photo config and
-    its timings are what is checked here (Keras on the photo defaults is
+    the test engine (the child inherits ``RELABEL_ENGINE``): the section's wiring, the
+    project's photo config and its timings are what is checked here (Keras on the photo defaults is
     ``tests/test_photos.py``'s). The throughput rows measure Keras' ``fit_model`` itself,
     with and without the decode cache: those train Keras (2 fits of 40 images).
     """
