@@ -13,7 +13,8 @@ Folder layout::
 
     PROJECT/relabel.toml      the config (no secrets)
     PROJECT/relabel.db        the SQLite label store
-    PROJECT/runs/<run_id>/    oof.npz (out-of-fold probabilities), model.keras, metrics.json
+    PROJECT/runs/<run_id>/    oof.npz (out-of-fold probabilities), model.keras, metrics.json,
+                              image_stats.npz (pixel statistics, for Project.issues)
     PROJECT/skipped.csv       rows skipped by ``init --skip-invalid``
 """
 
