@@ -9,8 +9,11 @@ For notebooks, the package exports a small API (:mod:`relabel.api`):
 
 * :func:`find_label_issues` scores labels against out-of-fold probabilities (arrays in,
   a pandas DataFrame out; no project, no files);
+* :func:`find_issues` finds duplicates, holdout leaks, outliers and unhealthy images from
+  embeddings, probabilities, labels and image statistics (arrays in, a DataFrame out), and
+  :func:`issue_summary` counts them;
 * :class:`Project` opens (``Project.open(path)``) or creates (``Project.init``) a project,
-  with ``train()``, ``rank()`` (``.table`` is the ranking as a DataFrame), ``push()``,
+  with ``train()``, ``issues()``, ``rank()`` (``.table`` is the ranking as a DataFrame), ``push()``,
   ``pull()`` and ``history()``.
 
 The heavy dependencies (TensorFlow, the Label Studio SDK) are imported only when a step
@@ -20,7 +23,7 @@ needs them.
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["Project", "__version__", "find_label_issues"]
+__all__ = ["Project", "__version__", "find_issues", "find_label_issues", "issue_summary"]
 
 
 def __getattr__(name: str) -> Any:
@@ -29,4 +32,8 @@ def __getattr__(name: str) -> Any:
         from relabel import api
 
         return getattr(api, name)
+    if name in ("find_issues", "issue_summary"):
+        from relabel import findings
+
+        return getattr(findings, name)
     raise AttributeError(f"module 'relabel' has no attribute {name!r}")

@@ -155,3 +155,14 @@ class ScoringInputError(RelabelError, ValueError):
     """Labels and probabilities given to :mod:`relabel.ranking` do not fit together."""
 
     exit_code = ExitCode.INVALID_INPUT
+
+
+class IssueInputError(ScoringInputError):
+    """Arrays given to :mod:`relabel.findings` (embeddings, labels, hashes, holdout flags,
+    image statistics) do not fit together or hold NaN; the message names the argument and
+    the first offending row."""
+
+
+class EmbeddingsMissingError(NotTrainedError):
+    """A run has no ``embeddings.npy`` (trained before runs stored them, or imported
+    without them): the embedding-based issue types need one; retrain with ``relabel train``."""

@@ -1,5 +1,5 @@
 """The commands on a project folder: ``init``, ``train``, ``score``, ``status``,
-``export`` and ``history``."""
+``export``, ``history`` and ``issues``."""
 
 from __future__ import annotations
 
@@ -265,4 +265,31 @@ def _ended(task: dict[str, Any]) -> str:
     return f"{pushed}, {task['state']}"
 
 
-COMMANDS = (init, train, score, status, export, history)
+@click.command()
+@project_arg
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Output file: .csv or .parquet, one row per sample.",
+)
+@click.option("--run", "run_id", help="The run (default: the newest training run).")
+@click.option(
+    "--without-embeddings",
+    is_flag=True,
+    help="Only the types that need no embeddings: image health, exact duplicates, labels.",
+)
+def issues(project: Path, out: Path, run_id: str | None, without_embeddings: bool) -> None:
+    """Duplicates, holdout leaks, outliers and unhealthy images: counts, and a row per sample."""
+    from relabel.findings import issue_summary
+    from relabel.project import Project, write_table
+
+    with Project.open(project, readonly=True) as p:
+        table = p.issues(run_id, embeddings=not without_embeddings)
+    write_table(table, out)
+    for name, n in issue_summary(table).items():
+        click.echo(f"{name:>22}: {n}")
+    click.echo(f"wrote {len(table)} rows to {out}")
+
+
+COMMANDS = (init, train, score, status, export, history, issues)

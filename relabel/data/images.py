@@ -21,7 +21,7 @@ import os
 import re
 import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -36,6 +36,7 @@ __all__ = [
     "IMAGE_EXTENSIONS",
     "IMAGE_FORMATS",
     "LARGE_IMAGE_PIXELS",
+    "OnChunk",
     "UnreadableImageError",
     "check_image",
     "check_image_files",
@@ -62,6 +63,8 @@ _LARGE = threading.Lock()
 DECODE_THREADS = min(8, os.cpu_count() or 1)
 #: Files :func:`decode_many` reads at a time (the decoded images in flight).
 DECODE_CHUNK = 256
+#: The ``on_chunk`` hook of :func:`decode_many`: ``(start, pixels, original_sizes)``.
+OnChunk = Callable[[int, np.ndarray, np.ndarray], None]
 #: Images of at most this many pixels are resized together by :func:`decode_many`.
 BATCH_RESIZE_PIXELS = 256 * 256
 
@@ -216,6 +219,13 @@ def read_image(
 def _read(path: str, size: tuple[int, int], max_pixels: int, *, keep_grey: bool) -> np.ndarray:
     """:func:`read_image`; with ``keep_grey`` an 8-bit grey image that is not large comes
     back as its one channel (``(h, w, 1)``), which is its luma."""
+    return _read_sized(path, size, max_pixels, keep_grey=keep_grey)[0]
+
+
+def _read_sized(
+    path: str, size: tuple[int, int], max_pixels: int, *, keep_grey: bool
+) -> tuple[np.ndarray, tuple[int, int]]:
+    """:func:`_read` and the file's own ``(height, width)``."""
     from PIL import Image
 
     _raise_pil_limit(max_pixels)
@@ -225,11 +235,11 @@ def _read(path: str, size: tuple[int, int], max_pixels: int, *, keep_grey: bool)
             raise ValueError(_too_large(width, height, max_pixels))
         if width * height > LARGE_IMAGE_PIXELS:
             with _LARGE:
-                return np.asarray(_reduced_rgb(img, size), dtype=np.uint8)
+                return np.asarray(_reduced_rgb(img, size), dtype=np.uint8), (height, width)
         img.seek(0)
         if keep_grey and img.mode == "L":
-            return np.asarray(img, dtype=np.uint8)[..., None]
-        return np.asarray(_as_rgb(img), dtype=np.uint8)
+            return np.asarray(img, dtype=np.uint8)[..., None], (height, width)
+        return np.asarray(_as_rgb(img), dtype=np.uint8), (height, width)
 
 
 def _reduced_rgb(img: Any, size: tuple[int, int]) -> Any:
@@ -278,17 +288,24 @@ def read_pixels(
         The file is missing, not an image, corrupt or over ``max_pixels``; the message
         names it.
     """
+    return _pixels_sized(path, size, channels, max_pixels)[0]
+
+
+def _pixels_sized(
+    path: str | os.PathLike[str], size: tuple[int, int], channels: int, max_pixels: int
+) -> tuple[np.ndarray, tuple[int, int]]:
+    """:func:`read_pixels` and the file's own ``(height, width)``."""
     from PIL import Image
 
     file = os.fspath(path)
     try:
-        pixels = _read(file, size, max_pixels, keep_grey=channels == 1)
+        pixels, original = _read_sized(file, size, max_pixels, keep_grey=channels == 1)
     except FileNotFoundError as exc:
         raise UnreadableImageError(file, "file not found") from exc
     except (Image.DecompressionBombError, OSError, SyntaxError, ValueError) as exc:
         reason = str(exc) if str(exc).startswith("image too large") else None
         raise UnreadableImageError(file, reason or _failure(exc, max_pixels)) from exc
-    return grey(pixels) if channels == 1 and pixels.shape[-1] == 3 else pixels
+    return (grey(pixels) if channels == 1 and pixels.shape[-1] == 3 else pixels), original
 
 
 def decode_image(
@@ -338,6 +355,7 @@ def decode_many(
     *,
     into: np.ndarray | None = None,
     threads: int = DECODE_THREADS,
+    on_chunk: OnChunk | None = None,
 ) -> np.ndarray:
     """:func:`decode_image` of every path, in threads: the same pixels, stacked in order.
 
@@ -355,6 +373,12 @@ def decode_many(
         a new one when None.
     threads : int
         Threads that read files at once (Pillow releases the GIL while it decodes).
+    on_chunk : callable, optional
+        Called after each chunk as ``on_chunk(start, pixels, sizes)``: the chunk's first
+        row, its decoded images ``(m, height, width, channels)`` and each file's own
+        ``(height, width)`` ``(m, 2)``; e.g. an
+        :class:`relabel.data.image_stats.ImageStatistics` collecting
+        :func:`relabel.findings.image_statistics` in the same pass over the files.
 
     Returns
     -------
@@ -369,8 +393,10 @@ def decode_many(
     files = [os.fspath(p) for p in paths]
     out = np.empty((len(files), *size, channels), np.uint8) if into is None else into
 
+    originals: dict[str, tuple[int, int]] = {}
+
     def read(file: str) -> np.ndarray:
-        pixels = read_pixels(file, size, channels, max_pixels)
+        pixels, originals[file] = _pixels_sized(file, size, channels, max_pixels)
         small = pixels.shape[0] * pixels.shape[1] <= BATCH_RESIZE_PIXELS
         return pixels if small else resize(pixels, size)
 
@@ -386,4 +412,9 @@ def decode_many(
             for rows in by_shape.values():
                 at = [start + i for i in rows]
                 out[at] = resize(np.stack([chunk[i] for i in rows]), size)
+            if on_chunk is not None:
+                files_in = files[start : start + len(chunk)]
+                sizes = np.array([originals[f] for f in files_in], np.int64).reshape(-1, 2)
+                on_chunk(start, out[start : start + len(chunk)], sizes)
+            originals.clear()
     return out

@@ -13,7 +13,8 @@ Folder layout::
 
     PROJECT/relabel.toml      the config (no secrets)
     PROJECT/relabel.db        the SQLite label store
-    PROJECT/runs/<run_id>/    oof.npz (out-of-fold probabilities), model.keras, metrics.json
+    PROJECT/runs/<run_id>/    oof.npz (out-of-fold probabilities), model.keras, metrics.json,
+                              image_stats.npz (pixel statistics, for Project.issues)
     PROJECT/skipped.csv       rows skipped by ``init --skip-invalid``
 """
 
@@ -31,6 +32,7 @@ from relabel.config import Config
 from relabel.errors import StoreError
 from relabel.infra.progress import Progress
 from relabel.project import create, ranking, reports, train
+from relabel.project import issues as project_issues
 from relabel.project import predict as predictions
 from relabel.project import samples as project_samples
 from relabel.project.create import SKIPPED_FILE, InitOptions, InitResult
@@ -269,6 +271,34 @@ class Project:
         if out is not None:
             ranking.write_ranking(ranked, self.config.dataset.classes, Path(out), with_probs)
         return ranked
+
+    def issues(self, run_id: str | None = None, *, embeddings: bool = True) -> pd.DataFrame:
+        """Dataset issues beyond wrong labels, one row per sample of a run (docs/issues.md).
+
+        Parameters
+        ----------
+        run_id : str, optional
+            The run; default the newest training run.
+        embeddings : bool
+            Use the run's embeddings (near duplicates, outliers); False gives only the
+            types that need none (image health, exact duplicates, label issues).
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``sample_id``, ``path``, ``given_label`` and the columns of
+            :func:`relabel.findings.find_issues`.
+
+        Raises
+        ------
+        EmbeddingsMissingError
+            The run has no ``embeddings.npy`` (retrain with ``relabel train``).
+        NotTrainedError
+            No such run.
+        """
+        return project_issues.project_issues(
+            self.root, self.config, self.store, run_id, embeddings=embeddings
+        )
 
     # -- reports ----------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:

@@ -20,6 +20,7 @@ import pandas as pd
 
 from relabel import data as dataset_mod
 from relabel.config import Config
+from relabel.data.image_stats import IMAGE_STATS_FILE, ImageStatistics, save_image_stats
 from relabel.errors import ConfigError
 from relabel.infra.allocator import keep_freed_memory
 from relabel.infra.atomic import atomic_path, partial_path
@@ -128,6 +129,7 @@ class _Job:
     settings: Any
     progress: Progress
     final_model: bool
+    sample_ids: list[str] = field(default_factory=list)
 
     @property
     def n_classes(self) -> int:
@@ -162,7 +164,8 @@ def _fit(job: _Job, folder: Path) -> tuple[Any, Any]:
     """Cross-validate (and fit the final model) by the config's ``model.mode``.
 
     The images are decoded once into ``folder/images.npy`` (deleted at the end) and every
-    fold reads them from there; in ``embed`` mode the backbone's features are kept as
+    fold reads them from there, their statistics kept as ``folder/image_stats.npz``
+    (:mod:`relabel.data.image_stats`); in ``embed`` mode the backbone's features are kept as
     ``folder/embeddings.npy``.
     """
     from relabel import training
@@ -170,8 +173,12 @@ def _fit(job: _Job, folder: Path) -> tuple[Any, Any]:
     engine = engine_for(job.config)
     cache = folder / IMAGE_CACHE
     s, progress = job.settings, job.progress
+    stats = ImageStatistics(len(job.paths))  # image health, in the same decoding pass
     try:
-        images = training.decode_images(job.paths, s, cache, progress) if s.cache_images else None
+        images = None
+        if s.cache_images:
+            images = training.decode_images(job.paths, s, cache, progress, on_chunk=stats)
+            save_image_stats(folder / IMAGE_STATS_FILE, np.asarray(job.sample_ids), stats.result())
         if job.config.model.mode == "embed":
             return _fit_embed(job, folder, images, engine)
         checkpoints = job.root / RUNS_DIR / FOLD_CHECKPOINTS
@@ -309,7 +316,8 @@ def train_run(
 
         on_ray.check_ready(executor, paths, settings)
     clean_stale_runs(Path(root), store, progress)  # after the checks: they write nothing
-    job = _Job(Path(root), config, paths, y, settings, progress, final_model)
+    ids = samples["sample_id"].tolist()
+    job = _Job(Path(root), config, paths, y, settings, progress, final_model, ids)
     run_id, folder, metrics = _write_run(job, store, samples, cycle)
     return TrainResult(
         run_id,

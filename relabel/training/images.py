@@ -25,7 +25,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from relabel.data.images import DECODE_THREADS, UnreadableImageError, decode_image, decode_many
+from relabel.data.images import (
+    DECODE_THREADS,
+    OnChunk,
+    UnreadableImageError,
+    decode_image,
+    decode_many,
+)
 from relabel.errors import TrainingError
 from relabel.infra.atomic import atomic_path
 from relabel.infra.progress import Progress
@@ -72,6 +78,7 @@ def decode_files(
     into: np.ndarray | None = None,
     *,
     threads: int = DECODE_THREADS,
+    on_chunk: OnChunk | None = None,
 ) -> np.ndarray:
     """Decode ``files`` by THE decoder into ``(n, height, width, channels)`` uint8.
 
@@ -88,6 +95,8 @@ def decode_files(
         The array to fill (a memory-mapped file); a new one when None.
     threads : int
         Threads that read files at once.
+    on_chunk : callable, optional
+        The hook of :func:`relabel.data.images.decode_many` (e.g. image statistics).
 
     Raises
     ------
@@ -96,7 +105,15 @@ def decode_files(
     """
     size, channels = settings.image_size, settings.channels
     try:
-        return decode_many(files, size, channels, settings.max_pixels, into=into, threads=threads)
+        return decode_many(
+            files,
+            size,
+            channels,
+            settings.max_pixels,
+            into=into,
+            threads=threads,
+            on_chunk=on_chunk,
+        )
     except UnreadableImageError as exc:
         raise TrainingError(str(exc)) from exc
 
@@ -106,6 +123,7 @@ def decode_images(
     settings: TrainSettings,
     out: Path | None = None,
     progress: Progress | None = None,
+    on_chunk: OnChunk | None = None,
 ) -> np.ndarray:
     """Decode and resize every image once into a uint8 array: the decode cache.
 
@@ -125,6 +143,8 @@ def decode_images(
         The ``.npy`` file to write (atomically: aside, then renamed).
     progress : relabel.infra.progress.Progress | None
         Called with one line when decoding starts and one when it ends.
+    on_chunk : callable, optional
+        The hook of :func:`relabel.data.images.decode_many` (e.g. image statistics).
 
     Returns
     -------
@@ -143,13 +163,13 @@ def decode_images(
     if progress is not None:
         progress(f"decoding {len(files)} images once to {shape[1]}x{shape[2]}x{shape[3]}")
     if out is None:
-        array = decode_files(files, settings)
+        array = decode_files(files, settings, on_chunk=on_chunk)
     else:
         out = Path(out)
         out.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(out) as partial:
             filling = np.lib.format.open_memmap(partial, mode="w+", dtype=np.uint8, shape=shape)
-            decode_files(files, settings, into=filling)
+            decode_files(files, settings, into=filling, on_chunk=on_chunk)
             filling.flush()
             del filling
         array = np.load(out, mmap_mode="r")

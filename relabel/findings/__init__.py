@@ -1,0 +1,45 @@
+"""Dataset issues beyond wrong labels: duplicates, leaks, outliers and unhealthy images.
+
+Pure functions over arrays (numpy, scikit-learn and pandas; no I/O), each issue type with
+a score (higher is worse), a flag and a short reason per sample:
+
+* :mod:`~relabel.findings.duplicates`: exact copies by content hash and near copies by
+  embedding distance (a threshold calibrated on augmented copies, or a documented
+  fallback), joined into sets with conflicting labels and holdout leaks marked;
+* :mod:`~relabel.findings.outliers`: far from the nearest neighbours, judged per class;
+* :mod:`~relabel.findings.health`: per-image statistics computed while decoding
+  (:func:`image_statistics`) and the health types scored from them;
+* :mod:`~relabel.findings.combine`: :func:`find_issues` (every type the inputs allow, one
+  row per sample) and :func:`issue_summary`.
+
+Bad input raises :class:`relabel.errors.IssueInputError`, naming the argument and row.
+"""
+
+from relabel.findings.combine import ISSUE_TYPES, find_issues, issue_summary
+from relabel.findings.duplicates import (
+    DuplicateSets,
+    calibrate_duplicate_threshold,
+    duplicate_sets,
+    fallback_threshold,
+    nearest_neighbours,
+)
+from relabel.findings.health import HEALTH_TYPES, STAT_NAMES, health_issues, image_statistics
+from relabel.findings.outliers import Outliers, outlier_scores, robust_z
+
+__all__ = [
+    "HEALTH_TYPES",
+    "ISSUE_TYPES",
+    "STAT_NAMES",
+    "DuplicateSets",
+    "Outliers",
+    "calibrate_duplicate_threshold",
+    "duplicate_sets",
+    "fallback_threshold",
+    "find_issues",
+    "health_issues",
+    "image_statistics",
+    "issue_summary",
+    "nearest_neighbours",
+    "outlier_scores",
+    "robust_z",
+]
