@@ -25,6 +25,7 @@ Example::
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -99,14 +100,29 @@ class Project(_Project):
     """A relabel project opened from Python (:meth:`open`, :meth:`init` as in the CLI).
 
     Adds to :class:`relabel.project.Project` the Label Studio steps and DataFrame views;
-    ``train``, ``push``, ``pull`` hold the project lock while they run, as the commands
-    do (:class:`relabel.errors.ProjectLockedError` when another process holds it).
+    ``train``, ``add_run``, ``push``, ``pull`` hold the project lock while they run, as
+    the commands do (:class:`relabel.errors.ProjectLockedError` when another process holds it).
     """
 
     def train(self, **kwargs: Any) -> TrainResult:
         """Cross-validate on the current labels (see :meth:`relabel.project.Project.train`)."""
         with project_lock(self.root, "relabel train (Python API)"):
             return super().train(**kwargs)
+
+    def add_run(
+        self,
+        probs: np.ndarray | pd.DataFrame | str | os.PathLike[str],
+        embeddings: np.ndarray | str | os.PathLike[str] | None = None,
+        ids: Sequence[str] | str | os.PathLike[str] | None = None,
+        *,
+        model_name: str | None = None,
+        logits: bool = False,
+    ) -> str:
+        """Record a run from any model's out-of-fold outputs, under the project lock
+        (see :meth:`relabel.project.Project.add_run` and ``relabel import-run``); return
+        its id."""
+        with project_lock(self.root, "relabel import-run (Python API)"):
+            return super().add_run(probs, embeddings, ids, model_name=model_name, logits=logits)
 
     def push(
         self,

@@ -117,6 +117,41 @@ class ExecutorUnavailableError(TrainingError):
     exit_code = ExitCode.INVALID_INPUT
 
 
+class ImagesNotLocalError(TrainingError):
+    """Training was asked of a project whose images are not local files (URLs of object
+    storage, accepted by ``relabel init --trust-paths``): relabel cannot decode them, so
+    such a project is scored on a run imported with ``relabel import-run``. Nothing was
+    trained or written."""
+
+    exit_code = ExitCode.INVALID_INPUT
+
+
+class RunImportError(RelabelError):
+    """Out-of-fold outputs given to ``relabel import-run`` (:meth:`Project.add_run`) do not
+    fit the project: a shape, a class, an id or a value is wrong. The message names the
+    file and its row or column; nothing was written (no run folder, no run in the store).
+
+    Attributes
+    ----------
+    source : str
+        The file (or ``probs``, ``embeddings``, ``ids`` for an array given in Python).
+    row : int | None
+        The offending row (counted from 0 in an array, by line in a CSV), when there is one.
+    column : str | None
+        The offending column (a class name, an id column), when there is one.
+    """
+
+    exit_code = ExitCode.INVALID_INPUT
+
+    def __init__(
+        self, message: str, *, source: str, row: int | None = None, column: str | None = None
+    ) -> None:
+        self.source = source
+        self.row = row
+        self.column = column
+        super().__init__(message)
+
+
 class StudioError(RelabelError):
     """Base class of Label Studio errors."""
 

@@ -76,10 +76,24 @@ def test_the_api_page_scoring_block_runs(capsys: pytest.CaptureFixture[str]) -> 
 
 def test_the_api_page_scoring_functions_block_runs(capsys: pytest.CaptureFixture[str]) -> None:
     blocks = doc_blocks()
-    assert len(blocks) == 3, f"{API_PAGE}: a new python block needs a test that runs it"
+    assert len(blocks) == 4, f"{API_PAGE}: a new python block needs a test that runs it"
     exec(compile(blocks[2], API_PAGE, "exec"), {})
     out = capsys.readouterr().out
     assert "'label_issue'" in out and "0.15" in out  # a lane, and 1 - p_given of sample 3
+
+
+def test_the_api_page_bring_your_own_outputs_block_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    scope: dict[str, object] = {}
+    exec(compile(doc_blocks()[3], API_PAGE, "exec"), scope)
+    assert "img4" in capsys.readouterr().out
+    with relabel.Project.open(tmp_path / "byo-project", readonly=True) as project:
+        ranking = project.rank()
+        assert ranking.run_id == scope["run_id"]
+        assert ranking.table.sort_values("rank")["sample_id"].iloc[0] == "img4"
+        assert project.store.latest_run()["settings"]["model_name"] == "my-vit"
 
 
 def test_importing_relabel_does_not_import_tensorflow_or_the_sdk() -> None:

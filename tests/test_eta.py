@@ -48,7 +48,7 @@ def test_the_estimate_comes_from_the_second_epoch_and_covers_every_model():
 def test_other_tasks_and_a_first_epoch_alone_give_no_estimate():
     shape = RunShape(folds=2, epochs=3, n_samples=100, final_model=False, members=2)
     assert shape.image_epochs == 3 * 2 * 2 * 50
-    assert "2 folds of 50 images (2 models each), 3 epochs each" == shape.describe()
+    assert shape.describe() == "2 folds of 50 images (2 models each), 3 epochs each"
     inner = Receiver()
     clock = TrainingClock(inner, shape, clock=lambda: 1.0)
     clock.count("folds", 1, 2, "fold 1 done")

@@ -5,10 +5,11 @@ stdout (or files); logs and progress go to stderr. Library errors
 (:class:`relabel.errors.RelabelError`) become a one-paragraph message and the documented
 exit code (:class:`relabel.errors.ExitCode`).
 
-The commands live by group: :mod:`relabel.cli.project_commands` (init, train, score,
-status, export, history, issues), :mod:`relabel.cli.review_commands` (push, pull, cycle,
-review-simulate, annotators), :mod:`relabel.cli.studio_commands` (studio ...),
-:mod:`relabel.cli.demo_commands` (demo, demo-data) and :mod:`relabel.cli.report_command`.
+The commands live by group: :mod:`relabel.cli.project_commands` (init, train,
+import-run, score, status, export, history, issues), :mod:`relabel.cli.review_commands`
+(push, pull, cycle, review-simulate, annotators), :mod:`relabel.cli.studio_commands`
+(studio ...), :mod:`relabel.cli.demo_commands` (demo, demo-data) and
+:mod:`relabel.cli.report_command`.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""The commands on a project folder: ``init``, ``train``, ``score``, ``status``,
-``export``, ``history`` and ``issues``."""
+"""The commands on a project folder: ``init``, ``train``, ``import-run``, ``score``,
+``status``, ``export``, ``history`` and ``issues``."""
 
 from __future__ import annotations
 
@@ -43,6 +43,12 @@ from relabel.cli.output import PROGRESS, echo_json, fmt
     is_flag=True,
     help="Leave invalid rows out (listed in PROJECT/skipped.csv) instead of failing.",
 )
+@click.option(
+    "--trust-paths",
+    is_flag=True,
+    help="Open no image: paths may be URLs Label Studio reads (s3://, gs://, https://); "
+    "score runs from relabel import-run.",
+)
 def init(
     project: Path,
     images: Path | None,
@@ -53,6 +59,7 @@ def init(
     image_size: int | None,
     channels: str | None,
     skip_invalid: bool,
+    trust_paths: bool,
 ) -> None:
     """Create PROJECT from an images folder or a manifest, validating every row."""
     from relabel.project import Project
@@ -69,6 +76,7 @@ def init(
         image_size=[image_size, image_size] if image_size else None,
         channels=int(channels) if channels else None,
         skip_invalid=skip_invalid,
+        trust_paths=trust_paths,
     )
     click.echo(
         f"created {result.project_dir}: {result.n_samples} samples, {len(result.classes)} classes"
@@ -106,6 +114,50 @@ def train(project: Path, no_final_model: bool) -> None:
         f"{r.oof_accuracy:.4f}, macro-F1 {r.oof_macro_f1:.4f}, {r.seconds:.1f} s"
     )
     click.echo(f"report: {report_path}")
+
+
+_IN_FILE = click.Path(dir_okay=False, path_type=Path)
+
+
+@click.command("import-run")
+@project_arg
+@click.option(
+    "--probs",
+    required=True,
+    type=_IN_FILE,
+    help="Out-of-fold probabilities: .npy (columns in the project's class order) or "
+    ".parquet (a column per class name, optional sample_id).",
+)
+@click.option("--embeddings", type=_IN_FILE, help="Embeddings .npy, rows as in --probs.")
+@click.option(
+    "--ids",
+    type=_IN_FILE,
+    help="CSV with a sample_id column (or one column): the sample of each row "
+    "(default: the active samples in their order).",
+)
+@click.option("--model-name", help="The model's name, recorded with the run.")
+@click.option("--logits", is_flag=True, help="The values are logits: apply a softmax.")
+def import_run(
+    project: Path,
+    probs: Path,
+    embeddings: Path | None,
+    ids: Path | None,
+    model_name: str | None,
+    logits: bool,
+) -> None:
+    """Record a run from any model's out-of-fold probabilities."""
+    from relabel.project import Project
+
+    with Project.locked(project, "relabel import-run") as p:
+        run_id = p.add_run(probs, embeddings, ids, model_name=model_name, logits=logits)
+        run = p.store.latest_run("train") or {}
+    metrics = run.get("metrics", {})
+    click.echo(
+        f"run {run_id} (imported{', ' + model_name if model_name else ''}): "
+        f"{metrics.get('n_samples')} samples, out-of-fold accuracy "
+        f"{metrics.get('oof_accuracy', float('nan')):.4f}, macro-F1 "
+        f"{metrics.get('oof_macro_f1', float('nan')):.4f}"
+    )
 
 
 @click.command()
@@ -169,6 +221,9 @@ def _print_balance(info: dict[str, Any]) -> None:
 def _print_run(info: dict[str, Any]) -> None:
     run = info["run"]
     stale = " (labels changed since: retrain)" if run["stale"] else ""
+    if run.get("source") == "imported":
+        name = f" {run['model_name']}" if run.get("model_name") else ""
+        stale = f" (imported{name})" + (" (labels changed since: import anew)" if stale else "")
     click.echo(f"run {run['run_id']}{stale}: out-of-fold accuracy {run['oof_accuracy']:.4f}")
     click.echo(
         f"estimated label errors: {info['estimated_errors']}; lanes: "
@@ -292,4 +347,4 @@ def issues(project: Path, out: Path, run_id: str | None, without_embeddings: boo
     click.echo(f"wrote {len(table)} rows to {out}")
 
 
-COMMANDS = (init, train, score, status, export, history, issues)
+COMMANDS = (init, train, import_run, score, status, export, history, issues)

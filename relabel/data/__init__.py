@@ -12,7 +12,13 @@ from relabel.data.images import (
     check_image_files,
     decode_image,
 )
-from relabel.data.manifest import load_records, read_folder, read_manifest
+from relabel.data.manifest import (
+    is_url,
+    load_records,
+    read_folder,
+    read_manifest,
+    read_manifest_frame,
+)
 from relabel.data.records import Record, Validated
 from relabel.data.validate import validate_records, write_problems
 
@@ -26,9 +32,11 @@ __all__ = [
     "check_image",
     "check_image_files",
     "decode_image",
+    "is_url",
     "load_records",
     "read_folder",
     "read_manifest",
+    "read_manifest_frame",
     "validate_records",
     "write_problems",
 ]

@@ -3,8 +3,10 @@
 Two sources are supported:
 
 * an images folder with one sub-folder per class (the Keras convention), and
-* a manifest, CSV or Parquet, with columns ``path,label`` and an optional ``id``
-  (relative paths are resolved against the manifest's folder).
+* a manifest, CSV or Parquet (or a pandas DataFrame, :func:`read_manifest_frame`), with
+  columns ``path,label`` and an optional ``id`` (relative paths are resolved against the
+  manifest's folder, or the current folder for a DataFrame; a URL such as
+  ``s3://bucket/a.jpg`` is kept as it is, :func:`is_url`).
 
 :func:`load_records` reads either. Rows that cannot be records (an empty path, label or
 id, a duplicate id) are collected as problems, never raised one at a time, so a user sees
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -23,9 +26,26 @@ from relabel.data.images import IMAGE_EXTENSIONS
 from relabel.data.records import Record
 from relabel.errors import DatasetError, Problem
 
-__all__ = ["load_records", "read_folder", "read_manifest"]
+__all__ = ["is_url", "load_records", "read_folder", "read_manifest", "read_manifest_frame"]
 
 log = logging.getLogger(__name__)
+
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def is_url(path: str) -> bool:
+    """Whether an image path is a URL (``s3://``, ``gs://``, ``https://`` ...), not a file.
+
+    Parameters
+    ----------
+    path : str
+        A manifest's ``path`` cell.
+
+    Returns
+    -------
+    bool
+    """
+    return bool(_URL.match(path))
 
 
 def read_folder(images_dir: Path) -> tuple[list[Record], list[Problem]]:
@@ -90,8 +110,33 @@ def read_manifest(manifest: Path) -> tuple[list[Record], list[Problem]]:
     if not manifest.is_file():
         raise DatasetError(f"{manifest}: manifest not found")
     frame, first_line = _read_frame(manifest)
-    _check_columns(manifest, frame)
-    return _records_of(manifest, frame, first_line)
+    _check_columns(str(manifest), frame)
+    row_word = "line" if manifest.suffix.lower() == ".csv" else "row"
+    return _records_of(manifest.name, manifest.resolve().parent, frame, first_line, row_word)
+
+
+def read_manifest_frame(
+    frame: pd.DataFrame, *, base: Path | None = None, name: str = "DataFrame"
+) -> tuple[list[Record], list[Problem]]:
+    """Read a manifest given as a pandas DataFrame (the columns of a manifest file).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Columns ``path,label`` and an optional ``id``; any cell type (read as text).
+    base : Path, optional
+        The folder relative paths resolve against (default: the current folder).
+    name : str
+        How messages name the frame (``DataFrame row 3``; rows counted from 0).
+
+    Returns
+    -------
+    records, problems
+    """
+    frame = frame.reset_index(drop=True).fillna("").astype(str)
+    frame.columns = [str(c) for c in frame.columns]
+    _check_columns(name, frame)
+    return _records_of(name, Path(base or Path.cwd()).resolve(), frame, 0, "row")
 
 
 def _read_frame(manifest: Path) -> tuple[pd.DataFrame, int]:
@@ -111,7 +156,7 @@ def _read_frame(manifest: Path) -> tuple[pd.DataFrame, int]:
         raise DatasetError(f"{manifest}: cannot read manifest: {exc}") from exc
 
 
-def _check_columns(manifest: Path, frame: pd.DataFrame) -> None:
+def _check_columns(manifest: str, frame: pd.DataFrame) -> None:
     """Refuse a manifest without ``path`` and ``label`` columns, or without rows."""
     missing = [c for c in ("path", "label") if c not in frame.columns]
     if not missing and frame.empty:
@@ -124,25 +169,22 @@ def _check_columns(manifest: Path, frame: pd.DataFrame) -> None:
 
 
 def _records_of(
-    manifest: Path, frame: pd.DataFrame, first_line: int
+    manifest: str, base: Path, frame: pd.DataFrame, first_line: int, row_word: str
 ) -> tuple[list[Record], list[Problem]]:
     """The manifest's rows as records, and the rows that cannot be records as problems."""
-    base = manifest.resolve().parent
     has_id = "id" in frame.columns
     records: list[Record] = []
     problems: list[Problem] = []
     seen: dict[str, str] = {}
-    row_word = "line" if manifest.suffix.lower() == ".csv" else "row"
     paths = frame["path"].str.strip()
     ids = frame["id"].str.strip() if has_id else paths
     for offset, (path, label, sid) in enumerate(
         zip(paths, frame["label"].str.strip(), ids, strict=True)
     ):
-        where = f"{manifest.name} {row_word} {offset + first_line}"
+        where = f"{manifest} {row_word} {offset + first_line}"
         if not path:
             problems.append(Problem(where, "empty path", row=offset))
             continue
-        resolved = Path(path) if os.path.isabs(path) else base / path
         if not label:
             problems.append(Problem(where, "empty label", path, offset))
             continue
@@ -157,8 +199,15 @@ def _records_of(
             )
             continue
         seen[sid] = where
-        records.append(Record(sid, str(resolved.resolve()), label, where, offset))
+        records.append(Record(sid, _located(path, base), label, where, offset))
     return records, problems
+
+
+def _located(path: str, base: Path) -> str:
+    """A manifest's path as a record keeps it: a URL as it is, a file path absolute."""
+    if is_url(path):
+        return path
+    return str((Path(path) if os.path.isabs(path) else base / path).resolve())
 
 
 def load_records(

@@ -19,7 +19,7 @@ class Record:
     sample_id : str
         Stable id: the manifest's ``id``, else the path relative to the folder or manifest.
     path : str
-        Absolute path of the image file.
+        Absolute path of the image file, or its URL (``s3://``, ``https://`` ...).
     label : str
         The given label (a class name).
     where : str

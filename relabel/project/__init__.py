@@ -3,9 +3,11 @@
 :class:`Project` is the library facade the CLI calls: :meth:`Project.init` validates a
 dataset and creates the project, :meth:`Project.train` computes out-of-fold probabilities
 and a final model, :meth:`Project.score` ranks samples, :meth:`Project.status`,
-:meth:`Project.export` and :meth:`Project.history` report. Each method delegates to one
+:meth:`Project.export` and :meth:`Project.history` report; :meth:`Project.add_run`
+records a run from any model's out-of-fold outputs. Each method delegates to one
 function of a module named for its topic: :mod:`~relabel.project.create` (init, open),
-:mod:`~relabel.project.train`, :mod:`~relabel.project.ranking`,
+:mod:`~relabel.project.train`, :mod:`~relabel.project.imported` (with
+:mod:`~relabel.project.outputs`, the checks of imported outputs), :mod:`~relabel.project.ranking`,
 :mod:`~relabel.project.reports`, :mod:`~relabel.project.runs` (a run folder's files),
 :mod:`~relabel.project.samples` and :mod:`~relabel.project.tables` (``write_table``).
 
@@ -14,12 +16,14 @@ Folder layout::
     PROJECT/relabel.toml      the config (no secrets)
     PROJECT/relabel.db        the SQLite label store
     PROJECT/runs/<run_id>/    oof.npz (out-of-fold probabilities), model.keras, metrics.json,
-                              image_stats.npz (pixel statistics, for Project.issues)
+                              embeddings.npy, image_stats.npz (pixel statistics, for
+                              Project.issues); an imported run has no model.keras
     PROJECT/skipped.csv       rows skipped by ``init --skip-invalid``
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,7 +35,7 @@ import pandas as pd
 from relabel.config import Config
 from relabel.errors import StoreError
 from relabel.infra.progress import Progress
-from relabel.project import create, ranking, reports, train
+from relabel.project import create, imported, ranking, reports, train
 from relabel.project import issues as project_issues
 from relabel.project import predict as predictions
 from relabel.project import samples as project_samples
@@ -130,7 +134,7 @@ class Project:
         root: Path,
         *,
         images: Path | None = None,
-        manifest: Path | None = None,
+        manifest: Path | pd.DataFrame | None = None,
         classes: list[str] | None = None,
         name: str | None = None,
         folds: int | None = None,
@@ -138,6 +142,7 @@ class Project:
         channels: int | None = None,
         skip_invalid: bool = False,
         check_images: bool = True,
+        trust_paths: bool = False,
     ) -> InitResult:
         """Validate a dataset and create a project from it.
 
@@ -146,6 +151,12 @@ class Project:
         is, and options given here override it. Nothing is written unless every row is
         valid, or ``skip_invalid`` is set (then the skipped rows go to ``skipped.csv``).
         See :func:`relabel.project.create.init_project`.
+
+        ``manifest`` may be a pandas DataFrame with the columns of a manifest file
+        (``path,label`` and an optional ``id``; relative paths resolve against the current
+        folder). ``trust_paths`` opens no image: the paths may be URLs that Label Studio
+        reads (``s3://``, ``gs://``, ``https://``); such a project is scored on runs
+        imported with :meth:`add_run`, and :meth:`train` refuses URLs.
 
         Raises
         ------
@@ -164,6 +175,7 @@ class Project:
             channels=channels,
             skip_invalid=skip_invalid,
             check_images=check_images,
+            trust_paths=trust_paths,
         )
         return create.init_project(Path(root), opts)
 
@@ -224,6 +236,62 @@ class Project:
             cycle=cycle,
             final_model=final_model,
         )
+
+    def add_run(
+        self,
+        probs: np.ndarray | pd.DataFrame | str | os.PathLike[str],
+        embeddings: np.ndarray | str | os.PathLike[str] | None = None,
+        ids: Sequence[str] | str | os.PathLike[str] | None = None,
+        *,
+        model_name: str | None = None,
+        logits: bool = False,
+    ) -> str:
+        """Record a run from any model's out-of-fold outputs (``relabel import-run``).
+
+        The run is written like a trained one (``oof.npz``, ``metrics.json`` and, with
+        embeddings, a float16 ``embeddings.npy``) and then scored, pushed and reported
+        like one. Nothing is written unless every check passes. See
+        :func:`relabel.project.imported.import_run`.
+
+        Parameters
+        ----------
+        probs : numpy.ndarray, pandas.DataFrame or path
+            ``(n, k)`` probabilities (or logits) as an array or ``.npy`` file, columns in
+            the project's class order (``config.dataset.classes``); or a ``.parquet``
+            file or DataFrame with one column per class name (and optionally
+            ``sample_id``).
+        embeddings : numpy.ndarray or path, optional
+            ``(n, d)`` features, rows in the order of ``probs``.
+        ids : sequence of str or path, optional
+            The sample of each row (a CSV with a ``sample_id`` column, or one column).
+            Without ids the rows are the samples of :meth:`active_samples`, in its order.
+        model_name : str, optional
+            Recorded with the run.
+        logits : bool
+            The values are logits: a stable softmax turns them into probabilities.
+
+        Returns
+        -------
+        str
+            The new run's id.
+
+        Raises
+        ------
+        RunImportError
+            A shape, class, id or value that does not fit, naming the file and its row or
+            column.
+        """
+        result = imported.import_run(
+            self.root,
+            self.config,
+            self.store,
+            probs,
+            embeddings,
+            ids,
+            model_name=model_name,
+            logits=logits,
+        )
+        return result.run_id
 
     def check_images(self, samples: pd.DataFrame, progress: Progress | None = None) -> None:
         """Check that every image to train on is still there and readable, before a run.

@@ -3,6 +3,11 @@
 :func:`init_project` validates every row before anything is written, then writes the
 config, the list of skipped rows (with ``skip_invalid``) and the label store, whose
 creation is the commit point: an init killed at any moment can simply be run again.
+
+With ``trust_paths`` (``relabel init --trust-paths``) no image is opened: the paths may be
+URLs that Label Studio reads (``s3://``, ``gs://``, ``https://``). The store records it
+(:data:`TRUSTED_PATHS_META`); such a project is scored on imported runs
+(:mod:`relabel.project.imported`), and training refuses URLs.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
+
+import pandas as pd
 
 from relabel import config as config_mod
 from relabel import data as dataset_mod
@@ -28,6 +35,8 @@ log = logging.getLogger("relabel.project")  # one logger for the facade
 SKIPPED_FILE = "skipped.csv"
 #: The store's ``meta`` key of ``dataset.path`` as init read it.
 DATASET_PATH_META = "dataset_path"
+#: The store's ``meta`` key set to ``"1"`` by ``init --trust-paths`` (no image was opened).
+TRUSTED_PATHS_META = "trusted_paths"
 
 
 @dataclass(frozen=True)
@@ -46,7 +55,7 @@ class InitOptions:
     """The options of ``relabel init`` that override the config (None: keep it)."""
 
     images: Path | None = None
-    manifest: Path | None = None
+    manifest: Path | pd.DataFrame | None = None
     classes: list[str] | None = None
     name: str | None = None
     folds: int | None = None
@@ -54,6 +63,17 @@ class InitOptions:
     channels: int | None = None
     skip_invalid: bool = False
     check_images: bool = True
+    trust_paths: bool = False
+
+    @property
+    def frame(self) -> pd.DataFrame | None:
+        """The manifest when it was given as a DataFrame."""
+        return self.manifest if isinstance(self.manifest, pd.DataFrame) else None
+
+
+def trusted_paths(store: Store) -> bool:
+    """Whether the project was created with ``init --trust-paths`` (no image opened)."""
+    return store.get_meta(TRUSTED_PATHS_META) == "1"
 
 
 def open_parts(root: Path, *, readonly: bool = False) -> tuple[Config, Store]:
@@ -192,10 +212,12 @@ def _dataset(
 ) -> tuple[DatasetConfig, TrainingConfig, Path]:
     """The dataset and training sections with the options applied, and the data's path."""
     ds = config.dataset
-    if opts.images is not None or opts.manifest is not None:
+    if opts.frame is not None:  # no file: dataset.path stays empty
+        ds = replace(ds, source="manifest", path="")
+    elif opts.images is not None or opts.manifest is not None:
         source = "folder" if opts.images is not None else "manifest"
         ds = replace(ds, source=source, path=str(Path(opts.images or opts.manifest).resolve()))  # type: ignore[arg-type]
-    if not ds.path:
+    if not ds.path and opts.frame is None:
         raise ConfigError("give --images DIR or --manifest FILE (or dataset.path in relabel.toml)")
     data_path = Path(ds.path) if Path(ds.path).is_absolute() else root / ds.path
     if opts.classes:
@@ -216,15 +238,18 @@ def _validated(
     DatasetError
         Invalid rows without ``skip_invalid`` (nothing was written).
     """
-    records, problems = dataset_mod.load_records(
-        images=data_path if ds.source == "folder" else None,
-        manifest=data_path if ds.source == "manifest" else None,
-    )
+    if opts.frame is not None:
+        records, problems = dataset_mod.read_manifest_frame(opts.frame)
+    else:
+        records, problems = dataset_mod.load_records(
+            images=data_path if ds.source == "folder" else None,
+            manifest=data_path if ds.source == "manifest" else None,
+        )
     validated = dataset_mod.validate_records(
         records,
         folds=folds,
         classes=ds.classes or None,
-        check_images=opts.check_images,
+        check_images=opts.check_images and not opts.trust_paths,
         max_pixels=ds.max_pixels,
     )
     problems = sorted(problems + validated.problems, key=lambda p: (p.row is None, p.row or 0))
@@ -237,10 +262,16 @@ def _validated(
     return validated, problems
 
 
-def _warn_about_names(ds: DatasetConfig, data_path: Path, validated: dataset_mod.Validated) -> None:
+def _warn_about_names(
+    ds: DatasetConfig, data_path: Path, validated: dataset_mod.Validated, opts: InitOptions
+) -> None:
     """Warn about trimmed ids and labels, and labels that differ only by case
     (:mod:`relabel.project.names`), before anything is written."""
-    found = names.spaced_cells(data_path) if ds.source == "manifest" else []
+    found = []
+    if opts.frame is not None:
+        found = names.spaced_cells(opts.frame)
+    elif ds.source == "manifest":
+        found = names.spaced_cells(data_path)
     labels = {r.label for r in validated.records} | set(validated.classes)
     for warning in [*found, *names.case_twins(labels)]:
         log.warning("%s", warning)
@@ -257,10 +288,15 @@ def _final_config(
 ) -> Config:
     """The project's config: image size and channels (from the first image for a new
     project, with photo defaults for RGB), the validated classes; checked."""
-    if existing:
-        size, chans = ds.image_size, ds.channels
-    else:
-        size, chans = _infer_image_shape(validated.records[0].path)
+    first = validated.records[0].path
+    size, chans = ds.image_size, ds.channels
+    if not existing and not opts.trust_paths:
+        size, chans = _infer_image_shape(first)
+    elif not existing and Path(first).is_file():  # trusted: a URL is never opened
+        try:
+            size, chans = _infer_image_shape(first)
+        except Exception as exc:  # trusted paths are not checked: keep the defaults
+            log.debug("trusted path %s not read (%s): default image size", first, exc)
     ds = replace(ds, image_size=list(opts.image_size or size), channels=opts.channels or chans)
     if not existing and ds.channels == 3:
         model, training = config_mod.photo_defaults(config.model, training)
@@ -276,6 +312,7 @@ def _write_project(
     existing: bool,
     validated: dataset_mod.Validated,
     problems: list[Problem],
+    trust_paths: bool = False,
 ) -> Path | None:
     """Write the skipped rows, the config and the label store, under the project lock.
 
@@ -303,6 +340,8 @@ def _write_project(
             ((r.sample_id, r.path, r.label) for r in validated.records),
         ) as store:
             store.set_meta(DATASET_PATH_META, config.dataset.path)
+            if trust_paths:
+                store.set_meta(TRUSTED_PATHS_META, "1")
     return skipped_file
 
 
@@ -312,7 +351,9 @@ def init_project(root: Path, opts: InitOptions) -> InitResult:
     The project folder may already hold a ``relabel.toml`` (a checked-in project such as
     the bundled ``projects/digits``): its ``dataset`` section then says where the data
     is, and the options override it. Nothing is written unless every row is valid, or
-    ``opts.skip_invalid`` is set (then the skipped rows go to ``skipped.csv``).
+    ``opts.skip_invalid`` is set (then the skipped rows go to ``skipped.csv``). A manifest
+    given as a DataFrame leaves ``dataset.path`` empty; with ``opts.trust_paths`` no
+    image is opened (paths may be URLs) and the store records it.
 
     Parameters
     ----------
@@ -341,8 +382,8 @@ def init_project(root: Path, opts: InitOptions) -> InitResult:
     config = config_mod.load(root) if existing else Config(name=opts.name or root.resolve().name)
     ds, training, data_path = _dataset(root, config, opts)
     validated, problems = _validated(ds, training.folds, data_path, opts)
-    _warn_about_names(ds, data_path, validated)
+    _warn_about_names(ds, data_path, validated, opts)
     config = _final_config(root, config, ds, training, validated, opts, existing)
-    skipped_file = _write_project(root, config, existing, validated, problems)
+    skipped_file = _write_project(root, config, existing, validated, problems, opts.trust_paths)
     n = len(validated.records)
     return InitResult(root, n, validated.classes, len(problems), skipped_file)

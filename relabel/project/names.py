@@ -31,20 +31,25 @@ def _listed(items: list[str]) -> str:
     return ", ".join(items[:SHOWN]) + (f" and {more} more" if more > 0 else "")
 
 
-def spaced_cells(manifest: Path) -> list[str]:
+def spaced_cells(manifest: Path | pd.DataFrame) -> list[str]:
     """One warning per column (``id``, ``label``) with cells that have surrounding spaces.
 
     Parameters
     ----------
-    manifest : Path
-        A CSV or Parquet manifest that has been read without error.
+    manifest : Path or pandas.DataFrame
+        A CSV or Parquet manifest that has been read without error, or a DataFrame
+        manifest (named ``DataFrame``, rows counted from 0).
 
     Returns
     -------
     list of str
     """
-    frame, first = _raw_columns(manifest)
-    row = "line" if manifest.suffix.lower() == ".csv" else "row"
+    if isinstance(manifest, pd.DataFrame):
+        frame, first, row, name = manifest.fillna("").astype(str), 0, "row", "DataFrame"
+    else:
+        frame, first = _raw_columns(manifest)
+        row = "line" if manifest.suffix.lower() == ".csv" else "row"
+        name = manifest.name
     out = []
     for column, what in (("id", "id"), ("label", "label")):
         if column not in frame.columns:
@@ -56,7 +61,7 @@ def spaced_cells(manifest: Path) -> list[str]:
         ]
         if cells:
             out.append(
-                f"{manifest.name}: {len(cells)} {what}(s) with spaces around them, trimmed: "
+                f"{name}: {len(cells)} {what}(s) with spaces around them, trimmed: "
                 f"{_listed(cells)}" + ("; export writes the trimmed ids" if what == "id" else "")
             )
     return out

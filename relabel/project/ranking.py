@@ -95,7 +95,7 @@ def latest_probabilities(
         raise NotTrainedError(f"{oof_file}: missing; retrain with: relabel train {root}")
     ids, probs = read_oof(oof_file)
     labels = active_samples(store).set_index("sample_id", drop=False)
-    keep = np.isin(ids, labels.index.to_numpy())
+    keep = pd.Index(ids).isin(labels.index)  # hashed: np.isin of str against object is O(n^2)
     samples = labels.loc[ids[keep]].reset_index(drop=True)
     return run, samples, probs[keep]
 

@@ -48,6 +48,8 @@ def _estimates(run: dict[str, Any], ranked: RankedSamples, classes: list[str]) -
             "run_id": run["run_id"],
             "oof_accuracy": run["metrics"].get("oof_accuracy"),
             "stale": ranked.stale,
+            "source": (run.get("settings") or {}).get("source", "trained"),
+            "model_name": (run.get("settings") or {}).get("model_name", ""),
         },
         "estimated_errors": int(joint.n_label_errors),
         "estimated_errors_per_class": {

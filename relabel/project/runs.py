@@ -31,6 +31,8 @@ FOLD_CHECKPOINTS = ".folds"
 OOF_FILE = "oof.npz"
 METRICS_FILE = "metrics.json"
 MODEL_FILE = "model.keras"
+#: ``settings["source"]`` of a run imported with ``relabel import-run`` (not trained here).
+IMPORTED = "imported"
 
 
 def new_run_id(store: Store) -> str:
@@ -78,7 +80,13 @@ def trained_as_configured(run: dict[str, Any], config: Config) -> bool:
         A run as :meth:`relabel.store.Store.latest_run` returns it.
     config : Config
         The project's config now.
+
+    An imported run (``relabel import-run``) was not trained by relabel: no setting of
+    ``relabel.toml`` made it, so it counts as configured (it is reused while the labels
+    are the ones it was imported on).
     """
+    if (run.get("settings") or {}).get("source") == IMPORTED:
+        return True
     return _model_settings(run.get("settings") or {}) == _model_settings(settings_dict(config))
 
 

@@ -118,6 +118,34 @@ def check_images(config: Config, samples: pd.DataFrame, progress: Progress | Non
         )
 
 
+def check_local_files(root: Path, store: Store, samples: pd.DataFrame) -> None:
+    """Refuse to train on images that are URLs (``relabel init --trust-paths``), before
+    anything is written: relabel decodes local files only.
+
+    Raises
+    ------
+    ImagesNotLocalError
+        Naming how many samples are URLs and the first one, and what to do instead.
+    """
+    from relabel.errors import ImagesNotLocalError
+    from relabel.project.create import trusted_paths
+
+    urls = samples.loc[samples["path"].map(dataset_mod.is_url), ["sample_id", "path"]]
+    if urls.empty:
+        return
+    first = urls.iloc[0]
+    how = (
+        " (the project was created with relabel init --trust-paths)" if trusted_paths(store) else ""
+    )
+    raise ImagesNotLocalError(
+        f"{root}: {len(urls)} of {len(samples)} active samples have images that are not "
+        f"local files{how}, first sample {first['sample_id']} at {first['path']}; relabel "
+        "trains on local files only, so nothing was trained or written. "
+        "Train your model where the images are and record its out-of-fold probabilities "
+        f"with: relabel import-run {root} --probs probs.npy"
+    )
+
+
 @dataclass(frozen=True)
 class _Job:
     """What one run fits: the samples' paths and labels, with the run's settings."""
@@ -304,6 +332,7 @@ def train_run(
 
     progress = progress or _log_progress
     samples = active_samples(store)
+    check_local_files(Path(root), store, samples)
     y = label_indices(config.dataset.classes, samples["label"])
     settings = train_settings(config, root)
     training.check_settings(settings)  # before anything is written
