@@ -32,7 +32,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("edges", ("relabel.store", "relabel.training", "relabel.studio")),
     ("project", ("relabel.project",)),
     ("report", ("relabel.report",)),
-    ("loop", ("relabel.loop",)),
+    ("loop", ("relabel.loop", "relabel.serve")),
     ("front", ("relabel", "relabel.api", "relabel.scoring", "relabel.demo")),
     ("cli", ("relabel.cli",)),
 )

@@ -8,8 +8,8 @@ exit code (:class:`relabel.errors.ExitCode`).
 The commands live by group: :mod:`relabel.cli.project_commands` (init, train,
 import-run, score, status, export, history, issues), :mod:`relabel.cli.review_commands`
 (push, pull, cycle, review-simulate, annotators), :mod:`relabel.cli.studio_commands`
-(studio ...), :mod:`relabel.cli.demo_commands` (demo, demo-data) and
-:mod:`relabel.cli.report_command`.
+(studio ...), :mod:`relabel.cli.demo_commands` (demo, demo-data),
+:mod:`relabel.cli.report_command` and :mod:`relabel.cli.serve_command`.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from relabel.cli import demo_commands, project_commands, review_commands
 from relabel.cli.interrupt import INTERRUPTS
 from relabel.cli.output import PROGRESS
 from relabel.cli.report_command import report
+from relabel.cli.serve_command import serve
 from relabel.cli.studio_commands import studio
 from relabel.errors import ExitCode, RelabelError
 from relabel.infra.progress import bars_wanted
@@ -147,6 +148,7 @@ for _command in (
     *demo_commands.COMMANDS,
     studio,
     report,
+    serve,
 ):
     main.add_command(_command)
 

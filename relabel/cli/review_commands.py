@@ -66,7 +66,15 @@ def studio_session(project: Path, command: str) -> Iterator[tuple[Any, Any]]:
     type=click.IntRange(min=1),
     help="Tasks per import request.",
 )
-def push(project: Path, budget: float | None, lane: str | None, batch_size: int) -> None:
+@click.option(
+    "--backend",
+    metavar="URL",
+    help="Also connect `relabel serve` at URL to the Label Studio project as its model "
+    "backend, and its webhook when RELABEL_WEBHOOK_SECRET is set.",
+)
+def push(
+    project: Path, budget: float | None, lane: str | None, batch_size: int, backend: str | None
+) -> None:
     """Send the most suspicious samples to Label Studio (idempotent, resumable)."""
     from relabel.loop.push import push as push_samples
 
@@ -74,7 +82,18 @@ def push(project: Path, budget: float | None, lane: str | None, batch_size: int)
         summary = push_samples(
             p, client, budget=budget, lane=lane, batch_size=batch_size, progress=PROGRESS
         )
+        if backend:
+            import os
+
+            from relabel.serve.app import SECRET_ENV
+            from relabel.serve.connect import connect_backend
+
+            connected = connect_backend(
+                p, client, summary.studio_project_id, backend, secret=os.environ.get(SECRET_ENV)
+            )
     print_summary("push", summary)
+    if backend:
+        print_summary("backend", connected)
 
 
 @click.command()

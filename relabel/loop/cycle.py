@@ -213,9 +213,7 @@ def _pull(
         if answered is not None:
             cycle.say(str(answered))
     summary = pull_mod.pull(project, cycle.client, cycle=cycle.number, progress=cycle.progress)
-    seen = store.count_answered_cycle_tasks(cycle.number, studio_project_id)
-    need = project.config.review.min_reviews if min_reviews is None else min_reviews
-    need = cycle_tasks if need <= 0 else min(need, cycle_tasks)
+    seen, need = review_progress(project, cycle.number, studio_project_id, min_reviews)
     cycle.say(
         f"{seen}/{cycle_tasks} task(s) answered (need {need}); "
         f"this pull: {summary.corrected} corrected, {summary.confirmed} confirmed, "
@@ -224,6 +222,48 @@ def _pull(
     if seen < need:
         return None
     return _review_counts(store.cycle_task_outcomes(cycle.number, studio_project_id))
+
+
+def review_progress(
+    project: Project, cycle: int, studio_project_id: int, min_reviews: int | None = None
+) -> tuple[int, int]:
+    """How many tasks of a cycle have answers, and how many its pull step waits for.
+
+    Parameters
+    ----------
+    project : Project
+        The opened project.
+    cycle : int
+        The cycle.
+    studio_project_id : int
+        Its Label Studio project.
+    min_reviews : int, optional
+        As for :func:`run_cycle` (default ``review.min_reviews``; 0: every task).
+
+    Returns
+    -------
+    (answered, needed) : tuple of int
+    """
+    store = project.store
+    cycle_tasks = store.count_cycle_tasks(cycle, studio_project_id)
+    need = project.config.review.min_reviews if min_reviews is None else min_reviews
+    need = cycle_tasks if need <= 0 else min(need, cycle_tasks)
+    return store.count_answered_cycle_tasks(cycle, studio_project_id), need
+
+
+def waiting_cycle(project: Project) -> tuple[int, int] | None:
+    """The cycle that waits for answers, with its Label Studio project, or None.
+
+    That is the latest cycle when it is unfinished and its tasks were pushed.
+    """
+    latest = project.store.latest_cycle()
+    if latest is None or latest[1] == "done":
+        return None
+    pushed = project.store.cycle_step(latest[0], "push")
+    selected = project.store.cycle_step(latest[0], "select")
+    if pushed is None or selected is None:
+        return None
+    return latest[0], int(selected["studio_project_id"])
 
 
 def _retrain(cycle: _OpenCycle) -> dict[str, Any]:

@@ -162,10 +162,13 @@ def apply_reviews(
     cursor: str | None,
     cycle: int | None = None,
     progress: Progress | None = None,
+    record_pull: bool = True,
 ) -> PullSummary:
     """Resolve and apply reviewed tasks in one transaction; see the module docstring.
 
     ``progress`` gets a count (task ``"pull"``) every 100 tasks and at the end.
+    ``record_pull`` False applies the tasks without recording a pull (its cursor and
+    summary): how :mod:`relabel.serve` records the answers a webhook brings.
     """
     store = project.store
     rows = store.task_rows_by_task_id(studio_project_id)
@@ -177,7 +180,8 @@ def apply_reviews(
                 count(progress, "pull", done, len(tasks))
             _apply_one(project, studio_project_id, task, rows.get(task.task_id), resolver, tally)
         summary = tally.summary(len(tasks), project.config.review.consensus)
-        store.add_pull(studio_project_id, cursor, summary.__dict__)
+        if record_pull:
+            store.add_pull(studio_project_id, cursor, summary.__dict__)
         failpoints.hit("apply:before_commit")
     if cycle is not None:
         log.debug("pull applied for cycle %s", cycle)

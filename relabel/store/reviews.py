@@ -107,6 +107,20 @@ class ReviewsMixin(Database):
             ],
         )
 
+    def task_answers(
+        self, studio_project_id: int, task_id: int
+    ) -> list[tuple[int, str, str | None, bool, str | None]]:
+        """The recorded answers of one task, as :meth:`replace_answers` takes them,
+        oldest annotation first."""
+        return [
+            (int(a), str(r), c, bool(x), u)
+            for a, r, c, x, u in self.conn.execute(
+                "SELECT annotation_id, reviewer, choice, cancelled, updated_at FROM answers "
+                "WHERE studio_project_id = ? AND task_id = ? ORDER BY annotation_id",
+                (studio_project_id, task_id),
+            )
+        ]
+
     def answers(self) -> pd.DataFrame:
         """Every reviewer answer last pulled, with the sample's current label."""
         return pd.read_sql_query(

@@ -59,6 +59,16 @@ class UserCalls(StudioTransport):
             self._emails[uid] = email.strip()
             return uid
 
+    def user_emails(self, user_ids: set[int]) -> dict[int, str]:
+        """The e-mail addresses of users by id (the users are listed once per unknown id).
+
+        Ids the server does not know are left out.
+        """
+        with self._users_lock:
+            if set(user_ids) - set(self._emails):
+                self._load_users()
+            return {u: self._emails[u] for u in user_ids if u in self._emails}
+
     def _load_users(self) -> None:
         users = self._call("listing users", lambda: self._sdk.users.list(), idempotent=True)
         for u in users:

@@ -175,3 +175,35 @@ def choice_of(result: Any) -> str | None:
         if choices:
             return str(choices[0])
     return None
+
+
+def annotation_from(a: Mapping[str, Any], emails: Mapping[int, str]) -> Annotation:
+    """An answer as Label Studio serves it (a task's annotation, or a webhook's) as an
+    :class:`Annotation`; ``emails`` maps user ids to e-mail addresses.
+
+    ``completed_by`` is a user id or a user object; the reviewer is its e-mail address when
+    known, else the id as text.
+
+    Raises
+    ------
+    KeyError, TypeError, ValueError
+        No usable ``id``.
+    """
+    cb = a.get("completed_by")
+    uid: int | None
+    mail: str | None
+    if isinstance(cb, Mapping):
+        uid = int(cb["id"]) if cb.get("id") is not None else None
+        mail = cb.get("email") or None
+    else:
+        uid = int(cb) if cb is not None else None
+        mail = emails.get(uid) if uid is not None else None
+    cancelled = bool(a.get("was_cancelled"))
+    return Annotation(
+        id=int(a["id"]),
+        user=str(mail or uid or "unknown"),
+        choice=None if cancelled else choice_of(a.get("result")),
+        was_cancelled=cancelled,
+        updated_at=a.get("updated_at"),
+        user_id=uid,
+    )

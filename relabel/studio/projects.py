@@ -165,16 +165,43 @@ class ProjectCalls(StudioTransport):
                 raise
 
     def create_webhook(
-        self, project_id: int, url: str, actions: Sequence[str] | None = None
+        self,
+        project_id: int,
+        url: str,
+        actions: Sequence[str] | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
     ) -> int:
         """Ask Label Studio to POST to ``url`` on changes in a project; return its id.
 
         Webhooks are a hint only: a failed delivery is never retried, so poll with
-        :meth:`list_reviewed_tasks` for the truth. ``actions`` default to all.
+        :meth:`list_reviewed_tasks` for the truth. ``actions`` default to all;
+        ``headers`` are sent with every delivery (a shared secret, say: Label Studio
+        keeps them in its database).
+
+        A webhook of the project with the same URL is updated instead of created twice.
         """
+        extra: dict[str, Any] = {"actions": list(actions)} if actions else {}
+        if headers:
+            extra["headers"] = dict(headers)
+        same = self._webhooks_to(project_id, url)
+        if same:
+            self._call(
+                f"updating webhook {same[-1]} of project {project_id}",
+                lambda: self._sdk.webhooks.update(
+                    id=same[-1],
+                    url=url,
+                    send_payload=True,
+                    send_for_all_actions=not actions,
+                    is_active=True,
+                    **extra,
+                ),
+                idempotent=True,
+                project_id=project_id,
+            )
+            return same[-1]
 
         def attempt() -> int:
-            extra: dict[str, Any] = {"actions": list(actions)} if actions else {}
             hook = self._sdk.webhooks.create(
                 url=url,
                 project=int(project_id),
@@ -185,12 +212,65 @@ class ProjectCalls(StudioTransport):
             return int(hook.id)  # type: ignore[arg-type]
 
         def reconcile() -> int | None:
-            hooks = self._sdk.webhooks.list(project=str(project_id))
-            same = [int(h.id) for h in hooks if h.url == url and h.id is not None]
-            return max(same) if same else None
+            found = self._webhooks_to(project_id, url)
+            return found[-1] if found else None
 
         return self._call(
             f"creating a webhook for project {project_id}",
+            attempt,
+            idempotent=False,
+            reconcile=reconcile,
+            project_id=project_id,
+        )
+
+    def _webhooks_to(self, project_id: int, url: str) -> list[int]:
+        """The ids of a project's webhooks that POST to ``url``, oldest first."""
+        hooks = self._call(
+            f"listing the webhooks of project {project_id}",
+            lambda: self._sdk.webhooks.list(project=str(project_id)),
+            idempotent=True,
+        )
+        return sorted(
+            int(h.id)
+            for h in hooks
+            if h.url == url and h.id is not None and h.project in (None, int(project_id))
+        )
+
+    def connect_ml_backend(self, project_id: int, url: str, title: str = "relabel") -> int:
+        """Connect a model backend at ``url`` to a project; return the backend's id.
+
+        Label Studio checks the backend at once (``GET /health``, then ``POST /setup``) and
+        refuses it (HTTP 400: :class:`~relabel.errors.StudioError`) when it does not
+        answer. A backend of the project with the same URL is reused. Label Studio then
+        asks the backend for predictions of the tasks that have none of its model version
+        (when a task is opened, or by the Data Manager's "Retrieve predictions").
+        """
+
+        def same_url() -> list[int]:
+            found = self._sdk.ml.list(project=int(project_id))
+            return sorted(int(b.id) for b in found if b.url == url and b.id is not None)
+
+        existing = self._call(
+            f"listing the model backends of project {project_id}",
+            same_url,
+            idempotent=True,
+            project_id=project_id,
+        )
+        if existing:
+            return existing[-1]
+
+        def attempt() -> int:
+            backend = self._sdk.ml.create(
+                project=int(project_id), url=url, title=title, is_interactive=False
+            )
+            return int(backend.id)  # type: ignore[arg-type]
+
+        def reconcile() -> int | None:
+            found = same_url()
+            return found[-1] if found else None
+
+        return self._call(
+            f"connecting the model backend {url} to project {project_id}",
             attempt,
             idempotent=False,
             reconcile=reconcile,

@@ -311,6 +311,8 @@ def _server_env(
         "FRONTEND_SENTRY_DSN": "",
         # webhooks to 127.0.0.1 are refused (403) unless SSRF protection is off
         "SSRF_PROTECTION_ENABLED": "false",
+        # ... and so are model backends on 127.0.0.1 (relabel serve) unless this is off
+        "ML_BLOCK_LOCAL_IP": "false",
         # Label Studio's own switch that puts its SQLite database in WAL mode: uploads
         # and imports get about 30 % faster and concurrent readers stop blocking writers.
         "AZURE_MOUNT_FIX": "true",

@@ -20,10 +20,9 @@ from relabel.studio.annotations import UserCalls
 from relabel.studio.labeling import IMAGE_NAME
 from relabel.studio.models import (
     WATERMARK_MARGIN,
-    Annotation,
     ReviewedTask,
     ReviewedTaskList,
-    choice_of,
+    annotation_from,
     to_dm_datetime,
 )
 from relabel.studio.transport import CLIENT_LOGGER, _HTTPError, _NotFoundError, _response_detail
@@ -252,28 +251,7 @@ class TaskQueries(UserCalls):
         sid = (t.get("data") or {}).get("sample_id")
         if sid is None:
             return None
-        anns = []
-        for a in t.get("annotations") or []:
-            cb = a.get("completed_by")
-            uid: int | None
-            mail: str | None
-            if isinstance(cb, Mapping):
-                uid = int(cb["id"]) if cb.get("id") is not None else None
-                mail = cb.get("email") or None
-            else:
-                uid = int(cb) if cb is not None else None
-                mail = self._emails.get(uid) if uid is not None else None
-            cancelled = bool(a.get("was_cancelled"))
-            anns.append(
-                Annotation(
-                    id=int(a["id"]),
-                    user=str(mail or uid or "unknown"),
-                    choice=None if cancelled else choice_of(a.get("result")),
-                    was_cancelled=cancelled,
-                    updated_at=a.get("updated_at"),
-                    user_id=uid,
-                )
-            )
+        anns = [annotation_from(a, self._emails) for a in t.get("annotations") or []]
         anns.sort(key=lambda x: x.id)
         return ReviewedTask(int(t["id"]), str(sid), str(t.get("updated_at") or ""), anns)
 

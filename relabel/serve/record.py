@@ -1,0 +1,121 @@
+"""Record the answers a webhook brings, exactly as a pull would, and exactly once.
+
+For each task of the webhook, the answers the store recorded last (a pull's, or an earlier
+webhook's) are merged with the webhook's (an answer with the same annotation id is
+replaced: ``ANNOTATION_UPDATED``), and the task goes through
+:func:`relabel.loop.pull.apply_reviews`, the pull's own code path, without recording a
+pull. So the same rules hold: a task whose set of answers is unchanged (a replayed
+webhook, or a pull after the webhook) is skipped by its fingerprint; a changed one is
+resolved again. The pull stays the truth: an answer whose webhook was lost, or a deleted
+answer, is found by the next pull.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+
+from relabel.loop.pull import PullSummary, apply_reviews
+from relabel.project import Project
+from relabel.studio.models import Annotation, ReviewedTask
+from relabel.studio.webhooks import WebhookAnswer, WebhookEvent
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What one webhook did to the store.
+
+    Attributes
+    ----------
+    answers : int
+        Answers the webhook carried.
+    other_project : int
+        Of those, answers of another Label Studio project (or any, when the project is
+        not bound yet): ignored.
+    summary : PullSummary or None
+        What applying the tasks did, as a pull reports it (None when nothing was applied).
+    """
+
+    answers: int
+    other_project: int
+    summary: PullSummary | None
+
+    def as_dict(self) -> dict[str, object]:
+        """The JSON the webhook's answer carries."""
+        s = self.summary
+        return {
+            "answers": self.answers,
+            "other_project": self.other_project,
+            "tasks": 0 if s is None else s.tasks_seen,
+            "reviewed": 0 if s is None else s.reviewed,
+            "unchanged": 0 if s is None else s.unchanged,
+            "unknown": 0 if s is None else s.unknown,
+            "unresolved": 0 if s is None else s.unresolved,
+            "gold": 0 if s is None else s.gold,
+        }
+
+
+def _stored(project: Project, studio_project_id: int, task_id: int) -> list[Annotation]:
+    return [
+        Annotation(id=a, user=r, choice=c, was_cancelled=x, updated_at=u)
+        for a, r, c, x, u in project.store.task_answers(studio_project_id, task_id)
+    ]
+
+
+def merged_tasks(
+    project: Project, studio_project_id: int, answers: list[WebhookAnswer]
+) -> list[ReviewedTask]:
+    """The webhook's tasks with every answer known now: the store's, then the webhook's.
+
+    Tasks without a ``sample_id`` (not relabel's) are left out.
+    """
+    by_task: dict[int, list[WebhookAnswer]] = defaultdict(list)
+    for answer in answers:
+        if answer.sample_id is not None:
+            by_task[answer.task_id].append(answer)
+    tasks = []
+    for task_id, found in sorted(by_task.items()):
+        known = {a.id: a for a in _stored(project, studio_project_id, task_id)}
+        known.update({a.annotation.id: a.annotation for a in found})
+        updated = max((a.annotation.updated_at or "" for a in found), default="")
+        tasks.append(
+            ReviewedTask(
+                task_id,
+                str(found[0].sample_id),
+                updated,
+                [known[k] for k in sorted(known)],
+            )
+        )
+    return tasks
+
+
+def record_event(project: Project, event: WebhookEvent) -> Recorded:
+    """Apply a webhook's answers to the store of ``project`` (whose lock the caller holds).
+
+    Parameters
+    ----------
+    project : Project
+        The opened project, held under its lock.
+    event : WebhookEvent
+        The parsed webhook (:func:`relabel.studio.webhooks.parse_webhook`).
+
+    Returns
+    -------
+    Recorded
+    """
+    bound = project.store.studio_project()
+    if bound is None:
+        return Recorded(len(event.answers), len(event.answers), None)
+    studio_project_id = int(bound["studio_project_id"])
+    ours = [a for a in event.answers if a.project_id == studio_project_id]
+    other = len(event.answers) - len(ours)
+    if other:
+        log.info("webhook: %d answer(s) of another Label Studio project ignored", other)
+    tasks = merged_tasks(project, studio_project_id, ours)
+    if not tasks:
+        return Recorded(len(event.answers), other, None)
+    summary = apply_reviews(project, studio_project_id, tasks, cursor=None, record_pull=False)
+    return Recorded(len(event.answers), other, summary)
