@@ -99,6 +99,13 @@ class NotTrainedError(RelabelError):
     exit_code = ExitCode.INVALID_INPUT
 
 
+class EmbeddingsMissingError(NotTrainedError):
+    """A run has no embeddings file: it was trained before relabel stored embeddings, by
+    an engine that gives none, or the final model's embeddings were asked for (relabel
+    stores the out-of-fold ones). The message names the run and the file, and says how to
+    get them (``relabel train``)."""
+
+
 class TrainingError(RelabelError):
     """Training could not run (bad model settings, unreadable image, ...)."""
 
