@@ -184,3 +184,53 @@ def test_an_engine_without_embeddings_writes_no_file(
         assert not (result.run_dir / EMBEDDINGS_FILE).exists()
         with pytest.raises(EmbeddingsMissingError):
             project.embeddings()
+
+
+# ------------------------------------------------------------------- a real Keras run
+
+
+def test_a_keras_run_stores_the_embeddings_of_the_held_out_folds_model(
+    tmp_path: Path, keras: Any
+) -> None:
+    """Fold 1 is fitted again (same seeds, same images: the same models): the run's rows
+    of its held-out samples are its first member's embeddings, and the run's probabilities
+    those of the two members predicting without embeddings, bit for bit."""
+    from relabel.training.images import images_of
+    from relabel.training.keras_env import quiet_keras_warnings
+    from relabel.training.predict import as_float16, predict_positions, with_embeddings
+
+    flip = {"flip": "horizontal"}  # with tta: two views averaged
+    root = small_project(tmp_path, 80, folds=2, epochs=1, ensemble=2, tta=True, model=flip)
+    with Project.open(root) as project:
+        run = project.train(final_model=False)
+        ids, embeddings = project.embeddings()
+        settings = project.train_settings()
+        samples = project.active_samples()
+        y = project.label_indices(samples["label"])
+    with np.load(run.run_dir / OOF_FILE) as oof:
+        probs = oof["probs"]
+    assert np.array_equal(ids, samples["sample_id"].to_numpy(dtype=str))
+    assert embeddings.dtype == np.float16 and np.isfinite(embeddings).all()
+    train_idx, held = crossval.stratified_folds(y, settings)[0]
+    total = np.zeros((len(held), 10), np.float64)
+    with images_of(samples["path"].tolist(), settings, None, None) as source:
+        members = crossval.fold_models(source, y, 10, settings, 0, train_idx, None)
+        for member, (model, _) in enumerate(members):
+            plain, none = predict_positions(model, source, held, settings)
+            total += plain
+            assert none is None
+            if member == 0:
+                both, features = predict_positions(model, source, held, settings, embed=True)
+                assert np.array_equal(both, plain)  # embeddings change no probability
+                assert embeddings.shape == (80, model.layers[-1].input.shape[-1])
+                assert np.array_equal(embeddings[held], as_float16(features))
+                # One view through the final Dense layer gives that view's probabilities.
+                ds = source.dataset(held, None, 10, settings, training=False, seed=0)
+                with quiet_keras_warnings():
+                    view_probs, view_features = with_embeddings(model).predict(ds, verbose=0)
+                kernel, bias = model.layers[-1].get_weights()
+                logits = view_features @ kernel + bias
+                softmax = np.exp(logits - logits.max(axis=1, keepdims=True))
+                softmax /= softmax.sum(axis=1, keepdims=True)
+                np.testing.assert_allclose(softmax, view_probs, atol=1e-5)
+    assert np.array_equal((total / 2).astype(np.float32), probs[held])
