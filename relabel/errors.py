@@ -99,6 +99,14 @@ class NotTrainedError(RelabelError):
     exit_code = ExitCode.INVALID_INPUT
 
 
+class EmbeddingsMissingError(NotTrainedError):
+    """A run has no embeddings file: it was trained before relabel stored embeddings, by
+    an engine that gives none, imported without them, or the final model's embeddings were
+    asked for (relabel stores the out-of-fold ones). The embedding-based issue types need
+    them. The message names the run and the file, and says how to get them
+    (``relabel train``)."""
+
+
 class TrainingError(RelabelError):
     """Training could not run (bad model settings, unreadable image, ...)."""
 
@@ -197,7 +205,3 @@ class IssueInputError(ScoringInputError):
     image statistics) do not fit together or hold NaN; the message names the argument and
     the first offending row."""
 
-
-class EmbeddingsMissingError(NotTrainedError):
-    """A run has no ``embeddings.npy`` (trained before runs stored them, or imported
-    without them): the embedding-based issue types need one; retrain with ``relabel train``."""

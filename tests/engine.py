@@ -90,7 +90,11 @@ def _fold_runner(
     progress: Any,
     images: np.ndarray | None = None,
 ) -> None:
-    """A fold runner (:data:`relabel.training.crossval.FoldRunner`): a regression per fold."""
+    """A fold runner (:data:`relabel.training.crossval.FoldRunner`): a regression per fold.
+
+    The held-out samples' embeddings are what the regression's linear layer reads: their
+    downsampled pixels.
+    """
     x = _features(files, settings, images)
     for k in pending:
         train, held = splits[k]
@@ -101,7 +105,8 @@ def _fold_runner(
         info = _info(len(train), acc, time.perf_counter() - t0)
         tag = f"fold {k + 1}/{settings.folds}"
         count(progress, tag, 1, 1, f"{tag}: fitted (test engine), accuracy {acc:.3f}")
-        finished(k, crossval.fold_done(k, y[held], probs, [info], info.seconds), probs)
+        info = crossval.fold_done(k, y[held], probs, [info], info.seconds)
+        finished(k, info, probs, x[held])
         _signal_after(k)
 
 

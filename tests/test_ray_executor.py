@@ -220,6 +220,11 @@ def test_relabel_train_on_its_own_ray_fails_naming_the_fold_then_resumes_like_lo
     np.testing.assert_allclose(ray_run["probs"], local_run["probs"], atol=1e-5)
     labels = ray_run["labels"]
     assert ranking(ray_run["probs"], labels) == ranking(local_run["probs"], labels)
+    # The embeddings too: fold 1's from its checkpoint, fold 2's from Ray Data.
+    ray_emb = np.load(run.parent / "embeddings.npy", mmap_mode="r")
+    local_emb = np.load(here.run_dir / "embeddings.npy", mmap_mode="r")
+    assert ray_emb.dtype == np.float16 and ray_emb.shape == local_emb.shape
+    np.testing.assert_allclose(ray_emb.astype(np.float32), local_emb, rtol=1e-2, atol=1e-3)
 
 
 # ----------------------------------------------------------------- config and install

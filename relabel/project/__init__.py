@@ -35,19 +35,26 @@ import pandas as pd
 from relabel.config import Config
 from relabel.errors import StoreError
 from relabel.infra.progress import Progress
-from relabel.project import create, imported, ranking, reports, train
+from relabel.project import create, imported, ranking, reports, runs, train
 from relabel.project import issues as project_issues
 from relabel.project import predict as predictions
 from relabel.project import samples as project_samples
 from relabel.project.create import SKIPPED_FILE, InitOptions, InitResult
 from relabel.project.ranking import SCORE_COLUMNS, RankedSamples
-from relabel.project.runs import EMBEDDINGS_FILE, FOLD_CHECKPOINTS, IMAGE_CACHE, RUNS_DIR
+from relabel.project.runs import (
+    EMBEDDINGS_FILE,
+    FINAL_EMBEDDINGS_FILE,
+    FOLD_CHECKPOINTS,
+    IMAGE_CACHE,
+    RUNS_DIR,
+)
 from relabel.project.tables import write_table
 from relabel.project.train import TrainResult
 from relabel.store import Store
 
 __all__ = [
     "EMBEDDINGS_FILE",
+    "FINAL_EMBEDDINGS_FILE",
     "FOLD_CHECKPOINTS",
     "IMAGE_CACHE",
     "RUNS_DIR",
@@ -193,6 +200,39 @@ class Project:
             No finished run, or the run has no final model.
         """
         return predictions.predict(self.root, self.config, self.store, paths, run_id)
+
+    def embeddings(
+        self, run_id: str | None = None, *, final: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """A run's sample ids and embeddings (default: the newest finished run).
+
+        The out-of-fold embeddings: row ``i`` is the input of the final ``Dense`` layer of
+        the fold model that predicted the run's out-of-fold probabilities of sample
+        ``ids[i]``, averaged over the same test-time views (the backbone's features in
+        ``model.mode = "embed"``).
+
+        Parameters
+        ----------
+        run_id : str, optional
+            The run; default the newest finished training run.
+        final : bool
+            The final model's embeddings (``final_embeddings.npy``), which relabel's own
+            engines do not store (see :mod:`relabel.project.runs`).
+
+        Returns
+        -------
+        sample_ids, embeddings : numpy.ndarray
+            ``(n,)`` sample ids and the ``(n, d)`` float16 embeddings, memory-mapped
+            read-only, row for row.
+
+        Raises
+        ------
+        NotTrainedError
+            No finished run (or ``run_id`` is not one).
+        EmbeddingsMissingError
+            The run has no embeddings file; the message says how to get one.
+        """
+        return runs.run_embeddings(self.root, self.store, run_id, final=final)
 
     def train_settings(self) -> Any:
         """The :class:`relabel.training.TrainSettings` for this project's config."""

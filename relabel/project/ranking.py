@@ -14,7 +14,7 @@ import pandas as pd
 
 from relabel import ranking as scoring
 from relabel.config import Config
-from relabel.errors import NotTrainedError
+from relabel.errors import EmbeddingsMissingError, NotTrainedError
 from relabel.project.runs import EMBEDDINGS_FILE, OOF_FILE, read_embeddings, read_oof, run_dir
 from relabel.project.samples import active_samples, label_indices
 from relabel.project.tables import write_table
@@ -108,7 +108,7 @@ def _neighbour_labels(
 
     folder = run_dir(root, run_id)
     if not (folder / EMBEDDINGS_FILE).is_file():
-        raise NotTrainedError(
+        raise EmbeddingsMissingError(
             f'{folder / EMBEDDINGS_FILE}: missing; scoring.probabilities = "knn" needs a run '
             f'of model.mode = "embed": relabel train {root}'
         )

@@ -1,13 +1,25 @@
 """A run folder's files and the run ids.
 
 ``PROJECT/runs/<run_id>/`` holds ``oof.npz`` (the out-of-fold probabilities with the
-sample ids and labels they were computed for), ``metrics.json``, ``model.keras`` (the final
-model) and, for ``model.mode = "embed"``, ``embeddings.npy`` (the backbone's features).
+sample ids and labels they were computed for), ``embeddings.npy`` (the out-of-fold
+embeddings, row for row with ``oof.npz``; for ``model.mode = "embed"``, the backbone's
+features), ``metrics.json`` and ``model.keras`` (the final model).
+
+``embeddings.npy`` is a float16 ``(n, d)`` array written through a memory-mapped file and
+read memory-mapped (:func:`read_embeddings`, :func:`run_embeddings`): row ``i`` is the
+input of the final ``Dense`` layer of the fold model that predicted row ``i`` of
+``oof.npz``, from the same prediction pass. It is missing from runs trained before relabel
+stored embeddings and from runs of an engine that gives none.
+``final_embeddings.npy`` (:data:`FINAL_EMBEDDINGS_FILE`, the final model's embeddings of
+every sample) is read when a run has one, but relabel's engines do not write it: the final
+model is fitted and saved without a prediction pass over the training images, and adding
+one would cost another inference over every image and test-time view.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import asdict, is_dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,13 +30,22 @@ import pandas as pd
 
 from relabel.config import Config
 from relabel.config.rules import EXECUTOR_FIELDS
+from relabel.errors import EmbeddingsMissingError, NotTrainedError, ProjectError
 from relabel.store import Store
+
+log = logging.getLogger("relabel.project")
 
 RUNS_DIR = "runs"
 #: The decoded images of a training run (deleted when the run ends).
 IMAGE_CACHE = "images.npy"
-#: The backbone features of an ``embed`` run.
+#: The out-of-fold embeddings of a run (float16 ``(n, d)``, rows as ``oof.npz``'s); the
+#: backbone's features in an ``embed`` run.
 EMBEDDINGS_FILE = "embeddings.npy"
+#: The final model's embeddings of every sample (same format), read when a run has them.
+FINAL_EMBEDDINGS_FILE = "final_embeddings.npy"
+#: Rows of embeddings converted and written at a time.
+EMBEDDING_CHUNK = 65536
+_FLOAT16_MAX = float(np.finfo(np.float16).max)
 #: Under ``runs/``: the folds a failed run finished, reused by the next run on the same
 #: labels and settings (:mod:`relabel.training.checkpoints`); removed when a run succeeds.
 FOLD_CHECKPOINTS = ".folds"
@@ -179,7 +200,37 @@ def write_run_files(
         "final_model": _as_dict(fit) if fit is not None else None,
     }
     (folder / METRICS_FILE).write_text(json.dumps(metrics, indent=2, default=float))
+    embeddings = getattr(cv, "embeddings", None)
+    if embeddings is not None and np.ndim(embeddings) == 2 and len(embeddings) == len(samples):
+        write_embeddings(folder / EMBEDDINGS_FILE, embeddings)
+    elif embeddings is not None:
+        log.warning(
+            "embeddings of shape %s for %d samples: not written", np.shape(embeddings), len(samples)
+        )
     return metrics
+
+
+def write_embeddings(path: Path, embeddings: np.ndarray) -> None:
+    """Write ``(n, d)`` embeddings as a float16 ``.npy`` that ``np.load(..., mmap_mode="r")``
+    maps, through a memory-mapped file a chunk of rows at a time (memory stays flat).
+
+    Parameters
+    ----------
+    path : Path
+        The ``.npy`` file (in a partial run folder: the run's rename makes it visible).
+    embeddings : numpy.ndarray
+        ``(n, d)`` numbers, clipped to float16's finite range.
+    """
+    shape = (int(embeddings.shape[0]), int(embeddings.shape[1]))
+    if 0 in shape:
+        np.save(path, np.zeros(shape, np.float16))
+        return
+    out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float16, shape=shape)
+    for at in range(0, shape[0], EMBEDDING_CHUNK):
+        chunk = np.asarray(embeddings[at : at + EMBEDDING_CHUNK])
+        out[at : at + EMBEDDING_CHUNK] = np.clip(chunk, -_FLOAT16_MAX, _FLOAT16_MAX)
+    out.flush()
+    del out
 
 
 def oof_sample_ids(oof_file: Path) -> np.ndarray:
@@ -205,7 +256,10 @@ def read_oof(oof_file: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def read_embeddings(folder: Path, sample_ids: pd.Series) -> np.ndarray:
-    """The backbone features of an ``embed`` run, for the given samples in their order.
+    """A run's out-of-fold embeddings (the backbone's features in an ``embed`` run), for the
+    given samples in their order.
+
+    The file is memory-mapped; only the rows asked for are read.
 
     Parameters
     ----------
@@ -217,7 +271,76 @@ def read_embeddings(folder: Path, sample_ids: pd.Series) -> np.ndarray:
     Returns
     -------
     numpy.ndarray
-        One row of features per sample.
+        One row of embeddings per sample (float16 in runs written since relabel stores them
+        as float16).
     """
     row_of = {sid: i for i, sid in enumerate(oof_sample_ids(folder / OOF_FILE))}
-    return np.load(folder / EMBEDDINGS_FILE)[[row_of[sid] for sid in sample_ids]]
+    embeddings = np.load(folder / EMBEDDINGS_FILE, mmap_mode="r")
+    return np.asarray(embeddings[[row_of[sid] for sid in sample_ids]])
+
+
+def run_embeddings(
+    root: Path, store: Store, run_id: str | None = None, *, final: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """A run's sample ids and its embeddings, memory-mapped (default: the newest run).
+
+    Parameters
+    ----------
+    root : Path
+        The project folder.
+    store : Store
+        Its label store (for the newest finished run).
+    run_id : str, optional
+        The run; default the newest finished training run.
+    final : bool
+        The final model's embeddings (``final_embeddings.npy``) instead of the out-of-fold
+        ones (``embeddings.npy``).
+
+    Returns
+    -------
+    sample_ids, embeddings : numpy.ndarray
+        ``(n,)`` ids in ``oof.npz``'s order and the ``(n, d)`` read-only memory map.
+
+    Raises
+    ------
+    NotTrainedError
+        No finished run, or ``run_id`` has no ``oof.npz``.
+    EmbeddingsMissingError
+        The run has no such embeddings file (the message says how to get one).
+    ProjectError
+        The file's rows do not match ``oof.npz``'s samples.
+    """
+    if run_id is None:
+        run = store.latest_run("train")
+        if run is None:
+            raise NotTrainedError(f"{root}: no trained run yet; run: relabel train {root}")
+        run_id = str(run["run_id"])
+    folder = run_dir(root, run_id)
+    if not (folder / OOF_FILE).is_file():
+        raise NotTrainedError(f"{folder / OOF_FILE}: missing, {run_id} is not a finished run")
+    file = folder / (FINAL_EMBEDDINGS_FILE if final else EMBEDDINGS_FILE)
+    if not file.is_file():
+        raise EmbeddingsMissingError(_missing_embeddings(root, run_id, file, final))
+    ids = oof_sample_ids(folder / OOF_FILE)
+    embeddings = np.load(file, mmap_mode="r")
+    if embeddings.ndim != 2 or len(embeddings) != len(ids):
+        raise ProjectError(
+            f"{file}: shape {embeddings.shape} does not match the {len(ids)} samples of "
+            f"{folder / OOF_FILE}; retrain with `relabel train {root}`"
+        )
+    return ids, embeddings
+
+
+def _missing_embeddings(root: Path, run_id: str, file: Path, final: bool) -> str:
+    """What to say when a run has no embeddings file."""
+    if final:
+        return (
+            f"{file}: run {run_id} has no final-model embeddings: relabel stores the "
+            "out-of-fold embeddings of every run (ask without final=True); the final "
+            "model makes no prediction pass over the training images"
+        )
+    return (
+        f"{file}: run {run_id} has no embeddings; retrain with `relabel train {root}` (runs "
+        "trained before relabel stored embeddings, or by an engine that gives none, have "
+        "no embeddings.npy)"
+    )

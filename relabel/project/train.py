@@ -35,6 +35,7 @@ from relabel.project.runs import (
     new_run_id,
     run_dir,
     settings_dict,
+    write_embeddings,
     write_run_files,
 )
 from relabel.project.samples import active_samples, label_indices
@@ -166,11 +167,12 @@ class _Job:
 
 
 def _fit_embed(job: _Job, folder: Path, images: Any, engine: Engine) -> tuple[Any, Any]:
-    """``model.mode = "embed"``: backbone features (kept as ``embeddings.npy``), then a head."""
+    """``model.mode = "embed"``: backbone features (kept as ``embeddings.npy``, float16),
+    then a head (fitted on the float32 features)."""
     from relabel.training import embed
 
     features = engine.embed(job.paths, job.settings, job.progress, images=images)
-    np.save(folder / EMBEDDINGS_FILE, features)
+    write_embeddings(folder / EMBEDDINGS_FILE, features)
     cv = embed.cross_validated_probabilities(
         features, job.y, job.n_classes, job.settings, job.progress
     )
@@ -193,8 +195,9 @@ def _fit(job: _Job, folder: Path) -> tuple[Any, Any]:
 
     The images are decoded once into ``folder/images.npy`` (deleted at the end) and every
     fold reads them from there, their statistics kept as ``folder/image_stats.npz``
-    (:mod:`relabel.data.image_stats`); in ``embed`` mode the backbone's features are kept as
-    ``folder/embeddings.npy``.
+    (:mod:`relabel.data.image_stats`). The out-of-fold embeddings the cross-validation
+    returns are written by :func:`relabel.project.runs.write_run_files`; in ``embed`` mode
+    the backbone's features are kept as ``folder/embeddings.npy`` here.
     """
     from relabel import training
 

@@ -13,14 +13,16 @@ it is cheap: they are imported the first time a function needs them
   :mod:`~relabel.training.augment`);
 * :mod:`~relabel.training.fit`: compiling and fitting one model, through
   :func:`relabel.training.fit.keras_fit`, the one call of Keras' ``model.fit``;
-* :mod:`~relabel.training.crossval`: the folds and the out-of-fold probabilities (saved
-  folds in :mod:`~relabel.training.checkpoints`);
-* :mod:`~relabel.training.predict`: prediction with test-time flips;
+* :mod:`~relabel.training.crossval`: the folds and the out-of-fold probabilities and
+  embeddings (saved folds in :mod:`~relabel.training.checkpoints`);
+* :mod:`~relabel.training.predict`: prediction with test-time flips, and the embeddings
+  (the input of the final ``Dense`` layer) from the same pass;
 * :mod:`~relabel.training.model_io`: ``.keras`` files, written atomically;
 * :mod:`~relabel.training.embed`: the fast path (frozen backbone features and a K-fold
   logistic regression);
-* :mod:`~relabel.training.executor` and :mod:`~relabel.training.on_ray`: where the work
-  runs (this process or a Ray cluster); the same results either way.
+* :mod:`~relabel.training.executor`, :mod:`~relabel.training.on_ray` and
+  :mod:`~relabel.training.ray_data`: where the work runs (this process or a Ray cluster);
+  the same results either way.
 
 Determinism: the same files, labels, settings and seed give bit-identical probabilities on
 the same machine and library versions (see :mod:`~relabel.training.fit`).

@@ -1,11 +1,12 @@
 """Finished folds on disk, written as each finishes, so a failed run redoes only the rest.
 
 A cross-validation given a checkpoint folder writes ``<folder>/<fingerprint>/fold-<k>.npz``
-when fold ``k`` is done: its held-out positions, their probabilities and what happened
-(as JSON). The fingerprint is a hash of the image paths with each file's size and modification
-time, the labels, the number of classes, every training setting and the weights file's
-size and modification time, so a later run reuses a fold only when it would compute the
-very same thing; anything else lives under another fingerprint and is never read.
+when fold ``k`` is done: its held-out positions, their probabilities, their embeddings
+(float16, when the fold's model gave them) and what happened (as JSON). The fingerprint is
+a hash of the image paths with each file's size and modification time, the labels, the
+number of classes, every training setting and the weights file's size and modification
+time, so a later run reuses a fold only when it would compute the very same thing;
+anything else lives under another fingerprint and is never read.
 """
 
 from __future__ import annotations
@@ -74,8 +75,11 @@ class FoldCheckpoints:
     def _file(self, k: int) -> Path | None:
         return None if self.folder is None else self.folder / self.key / f"fold-{k + 1}.npz"
 
-    def load(self, k: int, heldout: np.ndarray) -> tuple[np.ndarray, dict[str, Any]] | None:
-        """Fold ``k``'s (0-based) probabilities and details, if saved for these positions."""
+    def load(
+        self, k: int, heldout: np.ndarray
+    ) -> tuple[np.ndarray, dict[str, Any], np.ndarray | None] | None:
+        """Fold ``k``'s (0-based) probabilities, details and embeddings (None when the
+        fold was saved without), if saved for these positions."""
         file = self._file(k)
         if file is None or not file.is_file():
             return None
@@ -83,15 +87,24 @@ class FoldCheckpoints:
             with np.load(file) as data:
                 if not np.array_equal(data["heldout"], heldout):
                     return None
-                return data["probabilities"], json.loads(str(data["info"]))
+                embeddings = data["embeddings"] if "embeddings" in data.files else None
+                return data["probabilities"], json.loads(str(data["info"])), embeddings
         except (OSError, ValueError, KeyError):
             return None  # a torn or foreign file: the fold is simply done again
 
-    def save(self, k: int, heldout: np.ndarray, probs: np.ndarray, info: dict[str, Any]) -> None:
+    def save(
+        self,
+        k: int,
+        heldout: np.ndarray,
+        probs: np.ndarray,
+        info: dict[str, Any],
+        embeddings: np.ndarray | None = None,
+    ) -> None:
         """Write fold ``k``'s result (atomically: aside, then renamed)."""
         file = self._file(k)
         if file is None:
             return
         file.parent.mkdir(parents=True, exist_ok=True)
+        arrays = {} if embeddings is None else {"embeddings": embeddings}
         with atomic_path(file) as partial:
-            np.savez(partial, heldout=heldout, probabilities=probs, info=json.dumps(info))
+            np.savez(partial, heldout=heldout, probabilities=probs, info=json.dumps(info), **arrays)

@@ -4,6 +4,11 @@ out-of-fold probabilities assembled from every fold's held-out predictions.
 The folds run one after another in this process, or somewhere else through a
 :data:`FoldRunner` (Ray's: :class:`relabel.training.on_ray.FoldsOnRay`); finished folds are
 saved as they finish and reused by a later call (:mod:`relabel.training.checkpoints`).
+
+The pass that predicts a fold's held-out samples also gives their embeddings (the input
+of the model's final ``Dense`` layer, the first ensemble member's;
+:func:`relabel.training.predict.predict_positions`): the out-of-fold embeddings are
+assembled beside the probabilities, as float16.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from relabel.training.fit import FitInfo, check_inputs, fit_positions
 from relabel.training.images import ImageSource, images_of
 from relabel.training.keras_env import keras_module
 from relabel.training.models import check_settings
-from relabel.training.predict import predict_positions
+from relabel.training.predict import as_float16, predict_positions
 from relabel.training.settings import InvalidSettingsError, TrainSettings
 
 if TYPE_CHECKING:
@@ -70,9 +75,12 @@ class FoldFailedError(TrainingError):
 
 #: Runs the pending folds of a cross-validation somewhere else than in this process:
 #: ``runner(files, y, n_classes, settings, splits, pending, finished, progress, images)``
-#: calls ``finished(k, info, probabilities)`` for each fold as it is done, and raises
-#: :class:`FoldFailedError` naming the folds that failed.
+#: calls ``finished(k, info, probabilities, embeddings=None)`` for each fold as it is done
+#: (``embeddings``: the held-out samples' ``(n_heldout, d)`` embeddings, when the runner's
+#: models give them), and raises :class:`FoldFailedError` naming the folds that failed.
 FoldRunner = Callable[..., None]
+#: What a runner calls when fold ``k`` is done: ``finished(k, info, probs, embeddings)``.
+Finished = Callable[[int, "FoldInfo", np.ndarray, "np.ndarray | None"], None]
 
 
 @dataclass(frozen=True)
@@ -120,6 +128,11 @@ class CrossValResult:
         Accuracy of the out-of-fold predictions against the given labels.
     seconds : float
         Wall-clock time of the whole cross-validation.
+    embeddings : numpy.ndarray | None
+        ``(n, d)`` float16; row ``i`` is the input of the final ``Dense`` layer of the
+        model that predicted row ``i`` of ``probabilities``, averaged over the same
+        test-time views (the first member's, with an ensemble). None when a fold's model
+        gave none (a runner or model without them).
     """
 
     probabilities: np.ndarray
@@ -127,6 +140,34 @@ class CrossValResult:
     folds: tuple[FoldInfo, ...] = field(default_factory=tuple)
     accuracy: float = 0.0
     seconds: float = 0.0
+    embeddings: np.ndarray | None = None
+
+
+class _Embeddings:
+    """The out-of-fold embeddings, filled in fold by fold (float16, allocated with the
+    first fold's, so only one copy is held); given up when a fold has none."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.rows: np.ndarray | None = None
+        self.folds: set[int] = set()
+        self.lacking = False
+
+    def add(self, k: int, heldout: np.ndarray, embeddings: np.ndarray | None) -> None:
+        """Fold ``k``'s held-out embeddings (None: the run has no embeddings)."""
+        if embeddings is None or embeddings.ndim != 2 or len(embeddings) != len(heldout):
+            self.lacking = True
+        elif self.rows is None and not self.lacking:
+            self.rows = np.zeros((self.n, embeddings.shape[1]), np.float16)
+        if self.lacking or self.rows is None or embeddings.shape[1] != self.rows.shape[1]:
+            self.lacking, self.rows = True, None
+            return
+        self.rows[heldout] = embeddings
+        self.folds.add(k)
+
+    def result(self, folds: int) -> np.ndarray | None:
+        """The ``(n, d)`` embeddings when every fold gave its own, else None."""
+        return None if self.lacking or len(self.folds) != folds else self.rows
 
 
 def stratified_folds(y: np.ndarray, settings: TrainSettings) -> Splits:
@@ -177,7 +218,8 @@ def cross_validated_probabilities(
     ``settings.seed + k``; ``settings.ensemble`` models of seeds ``+ 1000`` apart) on the
     other folds, minus a stratified validation slice used for early stopping, and
     predicts the held-out fold (averaged over the ensemble and the test-time flips).
-    Every sample is predicted exactly once, by models that never saw it.
+    Every sample is predicted exactly once, by models that never saw it. The same pass
+    gives each sample's embedding (:attr:`CrossValResult.embeddings`).
 
     Parameters
     ----------
@@ -224,11 +266,16 @@ def cross_validated_probabilities(
     started = time.perf_counter()
     splits = stratified_folds(y, settings)
     saved = FoldCheckpoints(checkpoints, fingerprint(files, y, n_classes, settings))
-    done = _saved_folds(saved, splits, settings, progress)
+    embedded = _Embeddings(len(y))
+    done = _saved_folds(saved, splits, settings, progress, embedded)
 
-    def finished(k: int, info: FoldInfo, predicted: np.ndarray) -> None:
-        saved.save(k, splits[k][1], predicted, dataclasses.asdict(info))
+    def finished(
+        k: int, info: FoldInfo, predicted: np.ndarray, embeddings: np.ndarray | None = None
+    ) -> None:
+        embeddings = None if embeddings is None else as_float16(embeddings)
+        saved.save(k, splits[k][1], predicted, dataclasses.asdict(info), embeddings)
         done[k] = (info, predicted)
+        embedded.add(k, splits[k][1], embeddings)
         message = _fold_message(info, settings.folds)
         if progress is None:
             logger.info(message)
@@ -240,18 +287,25 @@ def cross_validated_probabilities(
         _run_elsewhere(runner, saved, args)
     elif pending:
         _run_here(*args)
-    return assemble(splits, done, y, n_classes, started)
+    result = assemble(splits, done, y, n_classes, started)
+    return dataclasses.replace(result, embeddings=embedded.result(len(splits)))
 
 
 def _saved_folds(
-    saved: FoldCheckpoints, splits: Splits, settings: TrainSettings, progress: Progress | None
+    saved: FoldCheckpoints,
+    splits: Splits,
+    settings: TrainSettings,
+    progress: Progress | None,
+    embedded: _Embeddings,
 ) -> dict[int, tuple[FoldInfo, np.ndarray]]:
-    """The folds finished by an earlier call on the same data and settings."""
+    """The folds finished by an earlier call on the same data and settings (their
+    embeddings go to ``embedded``)."""
     done: dict[int, tuple[FoldInfo, np.ndarray]] = {}
     for k, (_, heldout_idx) in enumerate(splits):
         found = saved.load(k, heldout_idx)
         if found is not None:
             done[k] = (fold_info_from_dict(found[1]), found[0])
+            embedded.add(k, heldout_idx, found[2])
             count(progress, "folds", len(done), settings.folds, f"fold {k + 1}: saved, reused")
     return done
 
@@ -282,7 +336,7 @@ def _run_here(
     settings: TrainSettings,
     splits: Splits,
     pending: list[int],
-    finished: Callable[[int, FoldInfo, np.ndarray], None],
+    finished: Finished,
     progress: Progress | None,
     images: np.ndarray | None,
 ) -> None:
@@ -290,10 +344,10 @@ def _run_here(
     with images_of(files, settings, images, progress) as source:
         for k in pending:
             train_idx, heldout_idx = splits[k]
-            info, predicted = cross_validate_fold(
+            info, predicted, embeddings = cross_validate_fold(
                 source, y, n_classes, settings, k, train_idx, heldout_idx, progress
             )
-            finished(k, info, predicted)
+            finished(k, info, predicted, embeddings)
     keras_module().backend.clear_session()
 
 
@@ -341,18 +395,23 @@ def cross_validate_fold(
     train_idx: np.ndarray,
     heldout_idx: np.ndarray,
     progress: Progress | None,
-) -> tuple[FoldInfo, np.ndarray]:
-    """Train fold ``k``'s model(s) and predict its held-out samples."""
+) -> tuple[FoldInfo, np.ndarray, np.ndarray | None]:
+    """Train fold ``k``'s model(s) and predict its held-out samples: the fold's details,
+    probabilities (averaged over the ensemble) and the first member's embeddings."""
     fold_started = time.perf_counter()
     predicted = np.zeros((len(heldout_idx), n_classes), np.float64)
-    fits = []
+    fits: list[FitInfo] = []
+    embeddings = None
     for model, fit_info in fold_models(source, y, n_classes, settings, k, train_idx, progress):
-        predicted += predict_positions(model, source, heldout_idx, settings)
+        first = not fits
+        probs, features = predict_positions(model, source, heldout_idx, settings, embed=first)
+        predicted += probs
+        embeddings = features if first else embeddings
         fits.append(fit_info)
         del model
     predicted = (predicted / len(fits)).astype(np.float32)
     seconds = time.perf_counter() - fold_started
-    return fold_done(k, y[heldout_idx], predicted, fits, seconds), predicted
+    return fold_done(k, y[heldout_idx], predicted, fits, seconds), predicted, embeddings
 
 
 def fold_models(

@@ -7,7 +7,8 @@ With ``training.executor = "ray"`` (:class:`relabel.training.executor.Executor`)
   fold's trained model(s), which stay in Ray's object store;
 * each fold's held-out images are then predicted by Ray Data (``map_batches`` over the
   image list, as tasks in Ray's pooled worker processes, each of which loads the fold's
-  models once), as soon as the fold is trained, and the fold's result is handed back (and
+  models once; :mod:`relabel.training.ray_data`), probabilities and embeddings in one
+  pass, as soon as the fold is trained, and the fold's result is handed back (and
   saved, see :mod:`relabel.training.checkpoints`) while the other folds still train;
 * the final model is one more Ray task; embedding (``model.mode = "embed"``) is Ray Data.
 
@@ -29,12 +30,10 @@ install it.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,14 +44,21 @@ from relabel.infra import failpoints
 from relabel.infra.progress import Progress
 from relabel.training import crossval
 from relabel.training import embed as embed_mod
-from relabel.training.crossval import CrossValResult, FoldFailedError, FoldInfo
+from relabel.training.crossval import CrossValResult, Finished, FoldFailedError
 from relabel.training.executor import Executor
 from relabel.training.fit import FitInfo, check_inputs, fit_positions
-from relabel.training.images import ImageSource, decode_files, images_of
-from relabel.training.keras_env import quiet_keras_warnings
-from relabel.training.model_io import load_model, save_model, write_model_file
+from relabel.training.model_io import write_model_file
 from relabel.training.models import check_settings, weights_file
-from relabel.training.predict import predict_batch
+from relabel.training.ray_data import (
+    LOADED,
+    cache_of,
+    embed_batch,
+    env_options,
+    map_images,
+    model_bytes,
+    predict,
+    worker_images,
+)
 from relabel.training.settings import InvalidSettingsError
 
 __all__ = [
@@ -66,8 +72,6 @@ __all__ = [
     "train_final_model",
 ]
 
-#: Rows of one Ray Data batch of prediction or embedding.
-DATA_BATCH = 512
 #: Image files every node checks before any work is sent to the cluster.
 CHECK_SAMPLE = 16
 SHARED_PATHS = (
@@ -77,8 +81,6 @@ SHARED_PATHS = (
 )
 
 logger = logging.getLogger(__name__)
-
-Finished = Callable[[int, FoldInfo, np.ndarray], None]
 
 
 def import_ray() -> Any:
@@ -156,7 +158,7 @@ def check_workers_can_read(ray: Any, paths: Sequence[str], executor: Executor) -
         task.options(
             num_cpus=0,
             scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False),
-            **_env(executor),
+            **env_options(executor),
         ).remote(sample)
         for n in nodes
     ]
@@ -203,52 +205,6 @@ def check_ready(
     return ray, files
 
 
-def _env(executor: Executor) -> dict[str, Any]:
-    return {"runtime_env": dict(executor.runtime_env)} if executor.runtime_env else {}
-
-
-def _cache_of(images: np.ndarray | None) -> str | None:
-    """The decode cache's file, when the images are a memory-mapped ``.npy``."""
-    filename = getattr(images, "filename", None)
-    return None if filename is None else os.path.abspath(filename)
-
-
-def _open_cache(cache: str | None, expected: tuple[int, ...]) -> np.ndarray | None:
-    """The driver's decode cache, memory-mapped, if this worker reads it with that shape."""
-    if cache is None:
-        return None
-    try:
-        array = np.load(cache, mmap_mode="r")
-    except (OSError, ValueError):
-        return None
-    return array if tuple(array.shape) == expected else None
-
-
-@contextlib.contextmanager
-def _worker_images(files: list[str], settings: Any, cache: str | None) -> Iterator[ImageSource]:
-    """The images on a worker: the driver's decode cache if readable here, else decoded."""
-    array = _open_cache(cache, (len(files), *settings.image_size, settings.channels))
-    if array is not None and settings.cache_images:
-        yield ImageSource(files, array)
-        return
-    with images_of(files, settings, None, None) as source:
-        yield source
-
-
-def _model_bytes(model: Any) -> bytes:
-    with tempfile.TemporaryDirectory(prefix="relabel-ray-") as tmp:
-        path = Path(tmp) / "model.keras"
-        save_model(model, path)
-        return path.read_bytes()
-
-
-def _load_model(blob: bytes) -> Any:
-    with tempfile.TemporaryDirectory(prefix="relabel-ray-") as tmp:
-        path = Path(tmp) / "model.keras"
-        path.write_bytes(blob)
-        return load_model(path)
-
-
 # --------------------------------------------------------------------------- Ray tasks
 
 
@@ -263,14 +219,14 @@ def _train_fold(
 ) -> tuple[list[bytes], tuple[list[FitInfo], float]]:
     """Fit fold ``k``'s model(s) on a worker: ``.keras`` bytes, fits and seconds."""
     started = time.perf_counter()
-    _LOADED.clear()  # training clears Keras' session: no model loaded before may outlive it
+    LOADED.clear()  # training clears Keras' session: no model loaded before may outlive it
     epoch = lambda _message: failpoints.hit(f"ray_fold_{k + 1}")  # noqa: E731 (fault tests)
     blobs, fits = [], []
-    with _worker_images(files, settings, cache) as source:
+    with worker_images(files, settings, cache) as source:
         for model, info in crossval.fold_models(
             source, y, n_classes, settings, k, train_idx, epoch
         ):
-            blobs.append(_model_bytes(model))
+            blobs.append(model_bytes(model))
             fits.append(info)
     return blobs, (fits, time.perf_counter() - started)
 
@@ -279,132 +235,12 @@ def _train_final(
     files: list[str], y: np.ndarray, n_classes: int, settings: Any, cache: str | None
 ) -> tuple[bytes, FitInfo]:
     """Fit the final model on every image on a worker; return it as ``.keras`` bytes."""
-    _LOADED.clear()
-    with _worker_images(files, settings, cache) as source:
+    LOADED.clear()
+    with worker_images(files, settings, cache) as source:
         model, info = fit_positions(
             source, y, np.arange(len(y)), n_classes, settings, settings.seed, "final", None
         )
-    return _model_bytes(model), info
-
-
-# What a Ray Data task loads once per worker process and reuses for the next batches: the
-# models of the fold being predicted, or the embedding backbone. One entry at a time, so a
-# worker holds one fold's models; cleared before a worker trains (Keras' clear_session).
-_LOADED: dict[str, Any] = {}
-
-
-def _loaded(key: str, load: Callable[[], Any]) -> Any:
-    """The object ``load`` makes, made once per worker process for ``key``."""
-    if key not in _LOADED:
-        _LOADED.clear()
-        _LOADED[key] = load()
-    return _LOADED[key]
-
-
-def _batch_images(
-    batch: dict[str, np.ndarray], settings: Any, cache: str | None, n_images: int
-) -> np.ndarray:
-    """A Ray Data batch's images (``row`` and ``path`` columns) as float32 in [0, 1],
-    exactly as the local run reads them: from the decode cache when this worker reads it,
-    else decoded here by THE decoder (:func:`relabel.data.images.decode_image`), as the
-    decode cache and the streaming pipeline do."""
-    array = _open_cache(cache, (n_images, *settings.image_size, settings.channels))
-    if array is not None:
-        decoded = array[np.asarray(batch["row"])]
-    else:
-        decoded = decode_files([str(p) for p in batch["path"]], settings)
-    return np.asarray(decoded, dtype=np.float32) / 255.0
-
-
-def _predict_batch(
-    batch: dict[str, np.ndarray], blobs: Any, settings: Any, cache: str | None, n_images: int
-) -> dict[str, np.ndarray]:
-    """Ray Data task: a batch's probabilities by one fold's models (ensemble and views
-    averaged as :func:`relabel.training.crossval.cross_validate_fold` does)."""
-    import ray
-
-    models = _loaded(blobs.hex(), lambda: [_load_model(blob) for blob in ray.get(blobs)])
-    x = _batch_images(batch, settings, cache, n_images)
-    total = np.zeros((len(x), int(models[0].output_shape[-1])), np.float64)
-    for model in models:
-        total += predict_batch(model, x, settings)
-    return {"row": np.asarray(batch["row"]), "out": (total / len(models)).astype(np.float32)}
-
-
-def _embed_batch(
-    batch: dict[str, np.ndarray], settings: Any, cache: str | None, n_images: int
-) -> dict[str, np.ndarray]:
-    """Ray Data task: the frozen backbone's pooled features of a batch's images."""
-    model = _loaded(f"embed {settings!r}", lambda: embed_mod.embedding_model(settings))
-    x = _batch_images(batch, settings, cache, n_images)
-    with quiet_keras_warnings():
-        out = model.predict(x, batch_size=settings.batch_size, verbose=0)
-    return {"row": np.asarray(batch["row"]), "out": np.asarray(out, dtype=np.float32)}
-
-
-# --------------------------------------------------------------------------- driver side
-
-
-def _data_options(ray: Any, executor: Executor) -> dict[str, Any]:
-    """Ray Data options of the prediction and embedding tasks.
-
-    Tasks, not actors: they run in Ray's pooled worker processes, which have TensorFlow
-    imported already (they trained the folds) and keep the loaded models between batches
-    (:func:`_loaded`), so a fold's prediction costs no process start.
-    """
-    cpus = float(executor.resources.get("num_cpus", 1) or 0)
-    total = float(ray.cluster_resources().get("CPU", 1))
-    most = max(1, int(total // cpus)) if cpus else 1
-    options: dict[str, Any] = {"compute": ray.data.TaskPoolStrategy(size=most), **_env(executor)}
-    options.update(executor.resources)
-    return options
-
-
-def _map_images(
-    ray: Any,
-    fn: Callable[..., dict[str, np.ndarray]],
-    kwargs: dict[str, Any],
-    files: list[str],
-    rows: np.ndarray,
-    executor: Executor,
-) -> np.ndarray:
-    """Map ``fn`` over the images at ``rows`` with Ray Data; its outputs, in ``rows`` order."""
-    import pandas as pd
-
-    rows = np.asarray(rows, dtype=np.int64)
-    frame = pd.DataFrame({"row": rows, "path": [files[i] for i in rows]})
-    # One block per batch, so that the batches run in parallel (one frame is one block).
-    blocks = [frame.iloc[at : at + DATA_BATCH] for at in range(0, len(frame), DATA_BATCH)]
-    mapped = ray.data.from_pandas(blocks or [frame]).map_batches(
-        fn,
-        fn_kwargs=kwargs,
-        batch_size=DATA_BATCH,
-        batch_format="numpy",
-        **_data_options(ray, executor),
-    )
-    where = {int(r): i for i, r in enumerate(rows)}
-    out: np.ndarray | None = None
-    for batch in mapped.iter_batches(batch_format="numpy", batch_size=None):
-        if out is None:
-            out = np.empty((len(rows), *batch["out"].shape[1:]), np.float32)
-        out[[where[int(r)] for r in batch["row"]]] = batch["out"]
-    if out is None:
-        raise TrainingError("internal error: Ray Data returned no rows")
-    return out
-
-
-def predict(
-    ray: Any,
-    blobs: Any,
-    files: list[str],
-    rows: np.ndarray,
-    settings: Any,
-    cache: str | None,
-    executor: Executor,
-) -> np.ndarray:
-    """Probabilities of the images at ``rows`` by the models of ``blobs`` (an object ref)."""
-    kwargs = {"blobs": blobs, "settings": settings, "cache": cache, "n_images": len(files)}
-    return _map_images(ray, _predict_batch, kwargs, files, rows, executor)
+    return model_bytes(model), info
 
 
 def cross_validated_probabilities(
@@ -467,10 +303,11 @@ class FoldsOnRay:
         progress: Progress | None,
         images: np.ndarray | None = None,
     ) -> None:
-        """Train the ``pending`` folds; call ``finished(k, info, probs)`` as each is done."""
+        """Train the ``pending`` folds; call ``finished(k, info, probs, embeddings)`` as
+        each is done."""
         executor = self.executor
         ray, files = check_ready(executor, files, settings)
-        cache = _cache_of(images)
+        cache = cache_of(images)
         task = ray.remote(_train_fold).options(num_returns=2, **executor.task_options())
         files_ref, y_ref = ray.put(files), ray.put(y)
         submitted: dict[Any, tuple[int, Any]] = {}
@@ -487,14 +324,16 @@ class FoldsOnRay:
                 try:
                     fits, seconds = ray.get(ready[0])
                     started = time.perf_counter()
-                    predicted = predict(ray, blobs, files, splits[k][1], settings, cache, executor)
+                    predicted, embeddings = predict(
+                        ray, blobs, files, splits[k][1], settings, cache, executor
+                    )
                 except Exception as exc:  # the fit or the prediction failed, named below
                     failed[k] = _why(exc, executor)
                     _say(progress, f"fold {k + 1}/{settings.folds}: failed on Ray: {failed[k]}")
                     continue
                 seconds += time.perf_counter() - started
                 info = crossval.fold_done(k, y[splits[k][1]], predicted, fits, seconds)
-                finished(k, info, predicted)
+                finished(k, info, predicted, embeddings)
         finally:
             for ref in waiting:
                 ray.cancel(ref, force=True)
@@ -559,7 +398,7 @@ def train_final_model(
     task = ray.remote(_train_final).options(**executor.task_options())
     _say(progress, f"final model sent to Ray, with {dict(executor.resources)}")
     try:
-        blob, info = ray.get(task.remote(files, y, n_classes, settings, _cache_of(images)))
+        blob, info = ray.get(task.remote(files, y, n_classes, settings, cache_of(images)))
     except Exception as exc:
         raise TrainingError(f"the final model failed on Ray: {_why(exc, executor)}") from exc
     write_model_file(out_path, blob)
@@ -584,8 +423,8 @@ def embed_images(
     embed_mod.check_embed_settings(settings)
     ray, files = check_ready(executor, paths, settings)
     _say(progress, f"embedding {len(files)} images with {settings.architecture} on Ray Data")
-    kwargs = {"settings": settings, "cache": _cache_of(images), "n_images": len(files)}
-    return _map_images(ray, _embed_batch, kwargs, files, np.arange(len(files)), executor)
+    kwargs = {"settings": settings, "cache": cache_of(images), "n_images": len(files)}
+    return map_images(ray, embed_batch, kwargs, files, np.arange(len(files)), executor)["out"]
 
 
 def _say(progress: Progress | None, message: str) -> None:

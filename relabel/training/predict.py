@@ -1,4 +1,10 @@
-"""Predicting class probabilities, averaged over test-time views (``TrainSettings.tta``)."""
+"""Predicting class probabilities, averaged over test-time views (``TrainSettings.tta``).
+
+The same pass can also return each image's embedding: the input of the model's final
+``Dense`` layer (its classification head), averaged over the same views. The model is then
+run as one with two outputs, the probabilities and that input (:func:`with_embeddings`):
+the same layers, weights and batches, so the probabilities are those of the model alone.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +25,17 @@ from relabel.training.settings import TrainSettings
 if TYPE_CHECKING:
     import keras
 
-__all__ = ["predict_batch", "predict_positions", "predict_probabilities", "tta_views"]
+__all__ = [
+    "as_float16",
+    "predict_batch",
+    "predict_positions",
+    "predict_probabilities",
+    "tta_views",
+    "with_embeddings",
+]
+
+#: The largest finite float16: embeddings are stored as float16, clipped to it.
+FLOAT16_MAX = float(np.finfo(np.float16).max)
 
 
 def tta_views(settings: TrainSettings) -> list[Callable[[Any], Any]]:
@@ -35,35 +51,89 @@ def tta_views(settings: TrainSettings) -> list[Callable[[Any], Any]]:
     return views
 
 
+def with_embeddings(model: keras.Model) -> keras.Model | None:
+    """``model`` with a second output, the input of its final ``Dense`` layer.
+
+    None when its last layer is not a ``Dense`` one (a model relabel did not build). The
+    new model shares the layers and weights of ``model`` and compiles its prediction the
+    same way (``jit_compile``), so its first output is what ``model`` predicts.
+    """
+    keras = keras_module()
+    head = model.layers[-1] if model.layers else None
+    if not isinstance(head, keras.layers.Dense) or len(model.outputs) != 1:
+        return None
+    both = keras.Model(model.inputs, [model.outputs[0], head.input], name=f"{model.name}_emb")
+    both.jit_compile = model.jit_compile
+    return both
+
+
+def as_float16(embeddings: np.ndarray) -> np.ndarray:
+    """Embeddings as float16, clipped to its finite range (how runs store them)."""
+    return np.clip(embeddings, -FLOAT16_MAX, FLOAT16_MAX).astype(np.float16)
+
+
+def _averaged(
+    run: Callable[[Callable[[Any], Any]], Any], settings: TrainSettings, two: bool
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The mean over the test-time views of ``run(view)``'s probabilities (and, when
+    ``two``, of its embeddings), each summed in float64 as the views come."""
+    views = tta_views(settings)
+    # float64 zeros plus a float32 array: float64, exactly as np.zeros(...) += would give.
+    total: Any = np.float64(0.0)
+    embedded: Any = np.float64(0.0)
+    for view in views:
+        out = run(view)
+        probs, features = (out[0], out[1]) if two else (out, None)
+        total = total + probs
+        if features is not None:
+            embedded = embedded + features
+    mean = np.asarray(total / len(views), dtype=np.float32)
+    return mean, np.asarray(embedded / len(views), np.float32) if two else None
+
+
 def predict_positions(
-    model: keras.Model, source: ImageSource, positions: np.ndarray, settings: TrainSettings
-) -> np.ndarray:
-    """Probabilities of the images at ``positions``, averaged over the test-time views."""
+    model: keras.Model,
+    source: ImageSource,
+    positions: np.ndarray,
+    settings: TrainSettings,
+    *,
+    embed: bool = False,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Probabilities of the images at ``positions``, averaged over the test-time views.
+
+    With ``embed``, their embeddings too (float32, averaged over the same views), from
+    the same pass; None when the model has no final ``Dense`` layer or ``embed`` is off.
+    """
     n_classes = int(model.output_shape[-1])
     if not len(positions):
-        return np.zeros((0, n_classes), np.float32)
-    total = np.zeros((len(positions), n_classes), np.float64)
-    views = tta_views(settings)
-    for view in views:
+        return np.zeros((0, n_classes), np.float32), None
+    both = with_embeddings(model) if embed else None
+
+    def run(view: Callable[[Any], Any]) -> Any:
         ds = source.dataset(positions, None, n_classes, settings, training=False, seed=0)
         with naming_bad_images(source.files, settings), quiet_keras_warnings():
-            total += model.predict(ds.map(view), verbose=0)
-    return np.asarray(total / len(views), dtype=np.float32)
+            return (model if both is None else both).predict(ds.map(view), verbose=0)
+
+    return _averaged(run, settings, both is not None)
 
 
-def predict_batch(model: keras.Model, x: np.ndarray, settings: TrainSettings) -> np.ndarray:
-    """Probabilities of a batch of images (float32 in [0, 1]), averaged over the views.
+def predict_batch(
+    model: keras.Model, x: np.ndarray, settings: TrainSettings, *, embed: bool = False
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Probabilities (and with ``embed``, embeddings) of a batch of images (float32 in
+    [0, 1]), averaged over the views.
 
     What :func:`predict_positions` computes for images held in memory (the Ray Data
     workers of :mod:`relabel.training.on_ray` predict with it).
     """
-    n_classes = int(model.output_shape[-1])
-    total = np.zeros((len(x), n_classes), np.float64)
-    views = tta_views(settings)
+    both = with_embeddings(model) if embed else None
+
+    def run(view: Callable[[Any], Any]) -> Any:
+        chosen = model if both is None else both
+        return chosen.predict(view(x), batch_size=settings.batch_size, verbose=0)
+
     with quiet_keras_warnings():
-        for view in views:
-            total += model.predict(view(x), batch_size=settings.batch_size, verbose=0)
-    return np.asarray(total / len(views), dtype=np.float32)
+        return _averaged(run, settings, both is not None)
 
 
 def predict_probabilities(
@@ -113,4 +183,4 @@ def predict_probabilities(
     check_files_exist(files)
     if progress is not None:
         progress(f"predicting {len(files)} images")
-    return predict_positions(model, ImageSource(files), np.arange(len(files)), settings)
+    return predict_positions(model, ImageSource(files), np.arange(len(files)), settings)[0]
