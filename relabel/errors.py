@@ -204,4 +204,3 @@ class IssueInputError(ScoringInputError):
     """Arrays given to :mod:`relabel.findings` (embeddings, labels, hashes, holdout flags,
     image statistics) do not fit together or hold NaN; the message names the argument and
     the first offending row."""
-

@@ -234,3 +234,26 @@ def test_a_keras_run_stores_the_embeddings_of_the_held_out_folds_model(
                 softmax /= softmax.sum(axis=1, keepdims=True)
                 np.testing.assert_allclose(softmax, view_probs, atol=1e-5)
     assert np.array_equal((total / 2).astype(np.float32), probs[held])
+
+
+def test_a_keras_run_with_a_final_model_stores_its_embeddings_of_every_sample(
+    tmp_path: Path, keras: Any
+) -> None:
+    """final_embeddings.npy: the saved final model's embeddings of every sample, in
+    oof.npz's order; oof.npz also says which fold held each sample out."""
+    from relabel.training.predict import as_float16, predict_with_embeddings
+
+    root = small_project(tmp_path, 40, folds=2, epochs=1)
+    with Project.open(root) as project:
+        run = project.train(final_model=True)
+        ids, final = project.embeddings(final=True)
+        _, oof_embeddings = project.embeddings()
+        settings = project.train_settings()
+        paths = project.active_samples().set_index("sample_id").loc[ids, "path"].tolist()
+    with np.load(run.run_dir / OOF_FILE) as oof:
+        folds = oof["folds"]
+    assert sorted(np.unique(folds).tolist()) == [1, 2] and len(folds) == 40
+    assert final.dtype == np.float16 and final.shape == oof_embeddings.shape
+    probs, again = predict_with_embeddings(run.run_dir / "model.keras", paths, settings)
+    assert again is not None and probs.shape == (40, 10)
+    np.testing.assert_allclose(final.astype(np.float32), as_float16(again), atol=1e-2)

@@ -86,7 +86,8 @@ def test_cli_prints_counts_and_writes_a_row_per_sample(
 def test_a_run_without_embeddings_exits_6_and_writes_nothing(
     trained: tuple[Path, Path], tmp_path: Path
 ) -> None:
-    project, _ = trained
+    project, run = trained
+    (run / EMBEDDINGS_FILE).unlink(missing_ok=True)  # a run trained before runs kept them
     out = tmp_path / "issues.csv"
     ran = relabel_in_process(["issues", str(project), "--out", str(out)])
     assert ran.returncode == ExitCode.INVALID_INPUT == 6

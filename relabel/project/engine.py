@@ -43,6 +43,9 @@ class Engine:
         As :func:`relabel.training.embed.embed_images`.
     predict : callable
         As :func:`relabel.training.predict_probabilities`.
+    final_embeddings : callable, optional
+        As :func:`relabel.training.predict_with_embeddings`: the final model's embeddings
+        of every sample (``final_embeddings.npy``); None: the engine gives none.
     """
 
     name: str
@@ -50,6 +53,7 @@ class Engine:
     train_final: Callable[..., Any]
     embed: Callable[..., Any]
     predict: Callable[..., Any]
+    final_embeddings: Callable[..., Any] | None = None
 
 
 def engine_for(config: Config) -> Engine:
@@ -74,6 +78,7 @@ def engine_for(config: Config) -> Engine:
             training.train_final_model,
             embed.embed_images,
             training.predict_probabilities,
+            training.predict_with_embeddings,
         )
     from relabel.training import on_ray
 
@@ -83,6 +88,7 @@ def engine_for(config: Config) -> Engine:
         functools.partial(on_ray.train_final_model, executor=executor),
         functools.partial(on_ray.embed_images, executor=executor),
         training.predict_probabilities,
+        training.predict_with_embeddings,  # one pass here, over the images at hand
     )
 
 

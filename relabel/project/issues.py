@@ -23,7 +23,13 @@ from relabel.data.images import decode_many
 from relabel.errors import EmbeddingsMissingError, NotTrainedError
 from relabel.findings import duplicate_sets, find_issues
 from relabel.project.predict import holdout_records
-from relabel.project.runs import EMBEDDINGS_FILE, OOF_FILE, read_oof, run_dir
+from relabel.project.runs import (
+    EMBEDDINGS_FILE,
+    FINAL_EMBEDDINGS_FILE,
+    OOF_FILE,
+    read_oof,
+    run_dir,
+)
 from relabel.project.samples import active_samples, label_indices
 from relabel.store import Store
 
@@ -83,8 +89,14 @@ def _rows(stored_ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:
 
 
 def _embeddings(folder: Path, ids: np.ndarray, keep: np.ndarray, root: Path) -> Any:
-    """The run's embeddings, memory-mapped (a copy of the kept rows when some are not)."""
-    file = folder / EMBEDDINGS_FILE
+    """The run's embeddings, memory-mapped (a copy of the kept rows when some are not).
+
+    The final model's (``final_embeddings.npy``: one space for every sample) when the run
+    has them, else the out-of-fold ones (one space per fold).
+    """
+    file = folder / FINAL_EMBEDDINGS_FILE
+    if not file.is_file():
+        file = folder / EMBEDDINGS_FILE
     if not file.is_file():
         raise EmbeddingsMissingError(
             f"{file}: run {folder.name} has no embeddings (trained before runs kept them, or "

@@ -8,12 +8,12 @@ features), ``metrics.json`` and ``model.keras`` (the final model).
 ``embeddings.npy`` is a float16 ``(n, d)`` array written through a memory-mapped file and
 read memory-mapped (:func:`read_embeddings`, :func:`run_embeddings`): row ``i`` is the
 input of the final ``Dense`` layer of the fold model that predicted row ``i`` of
-``oof.npz``, from the same prediction pass. It is missing from runs trained before relabel
-stored embeddings and from runs of an engine that gives none.
-``final_embeddings.npy`` (:data:`FINAL_EMBEDDINGS_FILE`, the final model's embeddings of
-every sample) is read when a run has one, but relabel's engines do not write it: the final
-model is fitted and saved without a prediction pass over the training images, and adding
-one would cost another inference over every image and test-time view.
+``oof.npz``, from the same prediction pass. Each fold's model embeds in its own space:
+compare rows within a fold (``oof.npz``'s ``folds``, the fold that held each sample out).
+It is missing from runs trained before relabel stored embeddings and from runs of an
+engine that gives none. ``final_embeddings.npy`` (:data:`FINAL_EMBEDDINGS_FILE`) holds the
+final model's embeddings of every sample, one space for all of them (one inference pass
+after the final model is fitted); runs without a final model have none.
 """
 
 from __future__ import annotations
@@ -189,6 +189,7 @@ def write_run_files(
         labels=y,
         probs=probs,
         classes=np.asarray(classes, dtype=str),
+        **_folds(cv, len(samples)),
     )
     pred = probs.argmax(axis=1)
     metrics = {
@@ -208,6 +209,15 @@ def write_run_files(
             "embeddings of shape %s for %d samples: not written", np.shape(embeddings), len(samples)
         )
     return metrics
+
+
+def _folds(cv: Any, n: int) -> dict[str, np.ndarray]:
+    """``folds``: the 1-based fold that held each sample out, when the run says (each fold's
+    model embeds its held-out samples in its own space: compare embeddings within a fold)."""
+    folds = getattr(cv, "fold_of_sample", None)
+    if folds is None or np.shape(folds) != (n,):
+        return {}
+    return {"folds": np.asarray(folds, dtype=np.int16)}
 
 
 def write_embeddings(path: Path, embeddings: np.ndarray) -> None:

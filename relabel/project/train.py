@@ -26,8 +26,10 @@ from relabel.infra.allocator import keep_freed_memory
 from relabel.infra.atomic import atomic_path, partial_path
 from relabel.infra.progress import Progress
 from relabel.project.engine import Engine, engine_for
+from relabel.project.eta import RunShape, TrainingClock
 from relabel.project.runs import (
     EMBEDDINGS_FILE,
+    FINAL_EMBEDDINGS_FILE,
     FOLD_CHECKPOINTS,
     IMAGE_CACHE,
     MODEL_FILE,
@@ -222,10 +224,24 @@ def _fit(job: _Job, folder: Path) -> tuple[Any, Any]:
             fit = engine.train_final(
                 job.paths, job.y, job.n_classes, s, folder / MODEL_FILE, progress, images=images
             )
+            _final_embeddings(job, folder, engine, images)
         return cv, fit
     finally:
         images = None
         cache.unlink(missing_ok=True)
+
+
+def _final_embeddings(job: _Job, folder: Path, engine: Engine, images: Any) -> None:
+    """The final model's embeddings of every sample (one space for all samples, where the
+    out-of-fold ones come from one model per fold), as ``final_embeddings.npy``."""
+    if engine.final_embeddings is None or not (folder / MODEL_FILE).is_file():
+        return
+    job.progress("final model: embeddings of every sample")
+    _, embeddings = engine.final_embeddings(
+        folder / MODEL_FILE, job.paths, job.settings, None, images=images
+    )
+    if embeddings is not None:
+        write_embeddings(folder / FINAL_EMBEDDINGS_FILE, embeddings)
 
 
 def _write_run(
@@ -348,6 +364,8 @@ def train_run(
 
         on_ray.check_ready(executor, paths, settings)
     clean_stale_runs(Path(root), store, progress)  # after the checks: they write nothing
+    shape = RunShape(settings.folds, settings.epochs, len(samples), final_model, settings.ensemble)
+    progress = TrainingClock(progress, shape)  # "about 14 min on this machine", then an ETA
     ids = samples["sample_id"].tolist()
     job = _Job(Path(root), config, paths, y, settings, progress, final_model, ids)
     run_id, folder, metrics = _write_run(job, store, samples, cycle)

@@ -49,7 +49,7 @@ from relabel.training.models import (
     build_model,
     check_settings,
 )
-from relabel.training.predict import predict_probabilities
+from relabel.training.predict import predict_probabilities, predict_with_embeddings
 from relabel.training.settings import InvalidSettingsError, TrainSettings
 
 __all__ = [
@@ -74,6 +74,7 @@ __all__ = [
     "load_model",
     "make_dataset",
     "predict_probabilities",
+    "predict_with_embeddings",
     "save_model",
     "train_final_model",
 ]

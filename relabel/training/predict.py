@@ -30,6 +30,7 @@ __all__ = [
     "predict_batch",
     "predict_positions",
     "predict_probabilities",
+    "predict_with_embeddings",
     "tta_views",
     "with_embeddings",
 ]
@@ -167,6 +168,39 @@ def predict_probabilities(
         The model file cannot be loaded or does not fit the settings, or an image is
         missing or unreadable.
     """
+    return predict_with_embeddings(model_path, paths, settings, progress, embed=False)[0]
+
+
+def predict_with_embeddings(
+    model_path: Path | keras.Model,
+    paths: Sequence[str | os.PathLike[str]],
+    settings: TrainSettings,
+    progress: Progress | None = None,
+    *,
+    images: np.ndarray | None = None,
+    embed: bool = True,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Probabilities and embeddings of images by a saved (or in-memory) model, in one pass.
+
+    What the final model's embeddings of every sample (``final_embeddings.npy``) are made
+    with: one inference pass over the images (``images``: their decode cache, when the
+    run has one) and the same test-time views as the out-of-fold predictions.
+
+    Parameters
+    ----------
+    model_path, paths, settings, progress
+        As :func:`predict_probabilities`.
+    images : numpy.ndarray | None
+        The decoded images of ``paths`` (:func:`relabel.training.images.decode_images`).
+    embed : bool
+        Also return the embeddings (the input of the final ``Dense`` layer).
+
+    Returns
+    -------
+    probabilities, embeddings : numpy.ndarray
+        ``(n, n_classes)`` float32, and ``(n, d)`` float32 (None when ``embed`` is off or
+        the model has no final ``Dense`` layer).
+    """
     if isinstance(model_path, keras_module().Model):
         model = model_path
         where = "the model"
@@ -180,7 +214,9 @@ def predict_probabilities(
             f"say {expected} (image_size and channels)"
         )
     files = [os.fspath(p) for p in paths]
-    check_files_exist(files)
+    if images is None:
+        check_files_exist(files)
     if progress is not None:
         progress(f"predicting {len(files)} images")
-    return predict_positions(model, ImageSource(files), np.arange(len(files)), settings)[0]
+    source = ImageSource(files, images)
+    return predict_positions(model, source, np.arange(len(files)), settings, embed=embed)
