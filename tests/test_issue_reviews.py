@@ -4,6 +4,7 @@ events and the schema 3 migration, and what a drop does to training and the expo
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -102,7 +103,7 @@ def test_selection_orders_sets_by_score_and_skips_covered_ones() -> None:
             "duplicate_crosses_holdout": [False] * 6,
             "outlier_flag": [False, False, False, True, True, True],
             "outlier_score": [0, 0, 0, 4.0, 9.0, 4.0],
-            "outlier_reason": ["", "", "", "far", "far", "far"],
+            "reasons": ["", "", "", "far", "far", "far"],
         }
     )
     sets = duplicate_items(table, set())
@@ -114,8 +115,9 @@ def test_selection_orders_sets_by_score_and_skips_covered_ones() -> None:
 
 # -- the store: drop events, issue tasks, the migration ---------------------------------------
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    samples = [(s, f"/{s}.png", lab) for s, lab in zip("abcd", ["cat", "dog", "cat", "fox"])]
+def store(tmp_path: Path) -> Iterator[Store]:
+    labels = ["cat", "dog", "cat", "fox"]
+    samples = [(s, f"/{s}.png", lab) for s, lab in zip("abcd", labels, strict=True)]
     s = Store.create(tmp_path / "relabel.db", CLASSES, samples)
     yield s
     s.close()

@@ -219,7 +219,7 @@ def outlier_items(table: pd.DataFrame, covered: set[str]) -> list[Item]:
                 "kind": "outliers",
                 "score": float(r.outlier_score),
                 "given_labels": [str(r.given_label)],
-                "reason": str(r.outlier_reason),
+                "reason": str(r.reasons),
             },
         )
         for r in flagged.itertuples(index=False)
