@@ -125,8 +125,10 @@ def test_status_and_export(digits, tmp_path: Path) -> None:
         "original_label",
         "changed_in_cycle",
         "status",
+        "drop",
     ]
     assert len(exported) == 1797 and (exported["label"] == exported["original_label"]).all()
+    assert not exported["drop"].any()
 
 
 def test_report_shows_the_injected_pairs_as_most_confused(digits) -> None:

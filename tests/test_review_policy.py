@@ -129,7 +129,9 @@ def test_a_schema_1_store_is_migrated_on_open(tmp_path: Path) -> None:
         "state TEXT NOT NULL, cycle INTEGER, batch TEXT NOT NULL, version_at_push INTEGER NOT "
         "NULL, planned_at TEXT NOT NULL, pushed_at TEXT, evidence TEXT NOT NULL DEFAULT '{}', "
         "fingerprint TEXT, outcome TEXT, resolved_at TEXT);"
-        "INSERT INTO tasks SELECT * FROM t1; DROP TABLE t1;"
+        "INSERT INTO tasks SELECT row_id, sample_id, studio_project_id, task_id, state, cycle, "
+        "batch, version_at_push, planned_at, pushed_at, evidence, fingerprint, outcome, "
+        "resolved_at FROM t1; DROP TABLE t1;"
     )
     conn.close()
     with Store.open(tmp_path / "relabel.db", readonly=True) as old:  # read-only: untouched

@@ -112,7 +112,8 @@ def test_create_refuses_duplicate_ids_and_leaves_no_file(tmp_path: Path) -> None
 
 
 def _as_schema_1(db: Path) -> None:
-    """Turn a store back into schema 1 (``tasks.sample_id`` referenced ``samples``)."""
+    """Turn a store back into schema 1 (``tasks.sample_id`` referenced ``samples``; no task
+    ``kind`` or ``members``, no ``drops``)."""
     conn = sqlite3.connect(db)
     conn.executescript(
         "UPDATE meta SET value = '1' WHERE key = 'schema_version';"
@@ -123,7 +124,9 @@ def _as_schema_1(db: Path) -> None:
         "NULL, planned_at TEXT NOT NULL, pushed_at TEXT, evidence TEXT NOT NULL DEFAULT '{}', "
         "fingerprint TEXT, outcome TEXT, resolved_at TEXT);"
         "CREATE INDEX tasks_sample ON tasks(sample_id);"
-        "INSERT INTO tasks SELECT * FROM t1; DROP TABLE t1;"
+        "INSERT INTO tasks SELECT row_id, sample_id, studio_project_id, task_id, state, cycle, "
+        "batch, version_at_push, planned_at, pushed_at, evidence, fingerprint, outcome, "
+        "resolved_at FROM t1; DROP TABLE t1; DROP TABLE drops;"
     )
     conn.close()
 

@@ -72,13 +72,34 @@ def studio_session(project: Path, command: str) -> Iterator[tuple[Any, Any]]:
     help="Also connect `relabel serve` at URL to the Label Studio project as its model "
     "backend, and its webhook when RELABEL_WEBHOOK_SECRET is set.",
 )
+@click.option(
+    "--type",
+    "review_type",
+    type=click.Choice(["labels", "duplicates", "outliers"]),
+    default="labels",
+    show_default=True,
+    help="What to review: suspicious labels, duplicate sets (one task per set) or outliers.",
+)
 def push(
-    project: Path, budget: float | None, lane: str | None, batch_size: int, backend: str | None
+    project: Path,
+    budget: float | None,
+    lane: str | None,
+    batch_size: int,
+    backend: str | None,
+    review_type: str,
 ) -> None:
     """Send the most suspicious samples to Label Studio (idempotent, resumable)."""
     from relabel.loop.push import push as push_samples
 
     with studio_session(project, "relabel push") as (p, client):
+        if review_type != "labels":
+            from relabel.loop.issues import push_issues
+
+            found = push_issues(
+                p, client, review_type, budget=budget, batch_size=batch_size, progress=PROGRESS
+            )
+            print_summary(f"push {review_type}", found)
+            return
         summary = push_samples(
             p, client, budget=budget, lane=lane, batch_size=batch_size, progress=PROGRESS
         )
@@ -98,13 +119,28 @@ def push(
 
 @click.command()
 @project_arg
-def pull(project: Path) -> None:
-    """Read reviewers' answers and apply them as label versions, exactly once."""
+@click.option(
+    "--type",
+    "review_type",
+    type=click.Choice(["all", "labels", "duplicates", "outliers"]),
+    default="all",
+    show_default=True,
+    help="Which reviews to pull: every kind pushed so far, or one.",
+)
+def pull(project: Path, review_type: str) -> None:
+    """Read reviewers' answers and apply them (label versions, drops), exactly once."""
+    from relabel.loop.issues import bound_issue_kinds, pull_issues
     from relabel.loop.pull import pull as pull_reviews
 
     with studio_session(project, "relabel pull") as (p, client):
-        summary = pull_reviews(p, client, progress=PROGRESS)
-    print_summary("pull", summary)
+        kinds = bound_issue_kinds(p) if review_type == "all" else [review_type]
+        labels = review_type == "labels" or (
+            review_type == "all" and (p.store.studio_project() is not None or not kinds)
+        )
+        if labels:
+            print_summary("pull", pull_reviews(p, client, progress=PROGRESS))
+        for kind in (k for k in kinds if k != "labels"):
+            print_summary(f"pull {kind}", pull_issues(p, client, kind, progress=PROGRESS))
 
 
 def _read_truth(path: Path) -> dict[str, str]:

@@ -421,7 +421,8 @@ class Project:
         return reports.status(self.root, self.config, self.store)
 
     def export(self, out: Path) -> int:
-        """Write the current manifest: ``id,path,label,original_label,changed_in_cycle,status``.
+        """Write the current manifest: ``id,path,label,original_label,changed_in_cycle,status,
+        drop`` (``drop``: dropped by an issue review).
 
         Returns
         -------

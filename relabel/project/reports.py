@@ -15,7 +15,7 @@ from relabel.project.tables import write_table
 from relabel.review.cycles import cycle_history
 from relabel.store import Store
 
-EXPORT_COLUMNS = ["id", "path", "label", "original_label", "changed_in_cycle", "status"]
+EXPORT_COLUMNS = ["id", "path", "label", "original_label", "changed_in_cycle", "status", "drop"]
 LANES = ("label_issue", "uncertain", "ok")
 
 
@@ -88,7 +88,10 @@ def status(root: Path, config: Config, store: Store) -> dict[str, Any]:
 
 
 def export(store: Store, out: Path) -> int:
-    """Write the current manifest: ``id,path,label,original_label,changed_in_cycle,status``.
+    """Write the current manifest: ``id,path,label,original_label,changed_in_cycle,status,drop``.
+
+    ``drop`` is True for a sample an issue review dropped (a duplicate not kept, an outlier
+    removed): it stays in the store and in the export, and is left out of training.
 
     Parameters
     ----------
@@ -103,6 +106,7 @@ def export(store: Store, out: Path) -> int:
         Rows written.
     """
     labels = store.labels()
+    labels["drop"] = labels["sample_id"].isin(store.dropped_sample_ids())
     table = labels.rename(columns={"sample_id": "id"})[EXPORT_COLUMNS]
     write_table(table, Path(out))
     return len(table)

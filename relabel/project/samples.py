@@ -10,7 +10,8 @@ from relabel.store import Store
 
 
 def active_samples(store: Store) -> pd.DataFrame:
-    """Current labels of the samples used for training (not excluded), in order.
+    """Current labels of the samples used for training (not excluded, not dropped), in
+    order.
 
     Parameters
     ----------
@@ -20,10 +21,12 @@ def active_samples(store: Store) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        The rows of :meth:`relabel.store.Store.labels` whose status is ``active``.
+        The rows of :meth:`relabel.store.Store.labels` whose status is ``active`` and that
+        no issue review dropped (:meth:`relabel.store.Store.dropped_sample_ids`).
     """
     labels = store.labels()
-    return labels[labels["status"] == "active"].reset_index(drop=True)
+    keep = (labels["status"] == "active") & ~labels["sample_id"].isin(store.dropped_sample_ids())
+    return labels[keep].reset_index(drop=True)
 
 
 def label_indices(classes: list[str], labels: pd.Series) -> np.ndarray:

@@ -10,20 +10,23 @@ What it holds:
   reviewers said it is not a valid image; it is kept but not trained on).
 * ``runs``: training runs and their artifacts; ``cycles`` and ``cycle_steps``: the
   resumable cycle loop; ``studio_projects``, ``tasks``, ``reviews`` and ``pulls``: the
-  Label Studio task map and the review outcomes applied (exactly once).
+  Label Studio task map and the review outcomes applied (exactly once); ``drops``: samples
+  dropped (and kept again) by issue reviews, as events.
 
 Every write happens in a transaction: a crash leaves the store as it was before the write.
 
 The modules, one topic each: :mod:`~relabel.store.schema` (the tables and their ordered
 migrations), :mod:`~relabel.store.db` (the file: open, create, transactions, meta),
 :mod:`~relabel.store.labels`, :mod:`~relabel.store.runs` (runs and cycles),
-:mod:`~relabel.store.tasks` (the Label Studio task map) and :mod:`~relabel.store.reviews`
-(reviews, answers, gold). Each topic adds its methods to the one :class:`Store`.
+:mod:`~relabel.store.tasks` (the Label Studio task map), :mod:`~relabel.store.reviews`
+(reviews, answers, gold) and :mod:`~relabel.store.issues` (issue tasks and drops). Each
+topic adds its methods to the one :class:`Store`.
 """
 
 from __future__ import annotations
 
 from relabel.store.db import DB_FILE, now, writable_problem
+from relabel.store.issues import IssuesMixin
 from relabel.store.labels import LabelsMixin, LabelVersion
 from relabel.store.reviews import ReviewsMixin
 from relabel.store.runs import RunsMixin
@@ -33,7 +36,7 @@ from relabel.store.tasks import TasksMixin
 __all__ = ["DB_FILE", "SCHEMA_VERSION", "LabelVersion", "Store", "now", "writable_problem"]
 
 
-class Store(LabelsMixin, RunsMixin, TasksMixin, ReviewsMixin):
+class Store(LabelsMixin, RunsMixin, TasksMixin, ReviewsMixin, IssuesMixin):
     """The SQLite label store of one project.
 
     Open with :meth:`Store.open` (existing) or :meth:`Store.create` (new). Use as a

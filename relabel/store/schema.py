@@ -87,7 +87,9 @@ _TASKS = (
     evidence TEXT NOT NULL DEFAULT '{}',
     fingerprint TEXT,
     outcome TEXT,
-    resolved_at TEXT
+    resolved_at TEXT,
+    kind TEXT NOT NULL DEFAULT 'labels' CHECK (kind IN ('labels', 'duplicates', 'outliers')),
+    members TEXT
 )""",
     "CREATE INDEX IF NOT EXISTS tasks_sample ON tasks(sample_id)",
     "CREATE UNIQUE INDEX IF NOT EXISTS tasks_task ON tasks(studio_project_id, task_id)",
@@ -129,8 +131,24 @@ _REVIEWS = (
 )""",
 )
 
+# A drop is an event, never a deletion: the latest row of a sample says whether it is
+# dropped (left out of training, scoring and pushes; ``drop`` in the export). Since schema 3.
+_DROPS = (
+    """CREATE TABLE IF NOT EXISTS drops (
+    drop_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    sample_id TEXT NOT NULL REFERENCES samples(sample_id),
+    dropped INTEGER NOT NULL CHECK (dropped IN (0, 1)),
+    source TEXT NOT NULL CHECK (source IN ('review', 'manual')),
+    cycle INTEGER,
+    reviewers TEXT NOT NULL DEFAULT '[]',
+    evidence TEXT NOT NULL DEFAULT '{}',
+    created_at TEXT NOT NULL
+)""",
+    "CREATE INDEX IF NOT EXISTS drops_sample ON drops(sample_id, drop_id)",
+)
+
 #: Every table and index of the current schema, as one script (idempotent).
-SCHEMA = ";\n".join((*_TABLES, *_TASKS, *_REVIEWS)) + ";\n"
+SCHEMA = ";\n".join((*_TABLES, *_TASKS, *_REVIEWS, *_DROPS)) + ";\n"
 
 
 def _tasks_without_sample_reference(conn: sqlite3.Connection) -> None:
@@ -149,8 +167,34 @@ def _tasks_without_sample_reference(conn: sqlite3.Connection) -> None:
         conn.execute(index)
 
 
+def _issue_tasks_and_drops(conn: sqlite3.Connection) -> None:
+    """Schema 2 to 3: a task has a ``kind`` (``labels``, ``duplicates``, ``outliers``) and
+    the ``members`` it covers (a JSON list of sample ids; NULL: its one ``sample_id``), and
+    drops are recorded as events in ``drops``.
+
+    ``tasks`` is rebuilt from :data:`_TASKS` as schema 2 was (its rows copied column by
+    column, the new columns at their defaults), so a migrated store has the same table as
+    a new one. A store that came through schema 2's rebuild already has the columns: it
+    only gains ``drops``.
+    """
+    columns = [r[1] for r in conn.execute("PRAGMA table_info(tasks)")]
+    if "kind" not in columns:
+        conn.execute("ALTER TABLE tasks RENAME TO tasks_v2")
+        conn.execute(_TASKS[0])
+        names = ", ".join(columns)
+        conn.execute(f"INSERT INTO tasks ({names}) SELECT {names} FROM tasks_v2")
+        conn.execute("DROP TABLE tasks_v2")
+        for index in _TASKS[1:]:
+            conn.execute(index)
+    for statement in _DROPS:
+        conn.execute(statement)
+
+
 #: ``MIGRATIONS[n - 1]`` brings a store of schema ``n`` to schema ``n + 1``.
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_tasks_without_sample_reference,)
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
+    _tasks_without_sample_reference,
+    _issue_tasks_and_drops,
+)
 #: The schema version this code writes (a store of a newer one is refused).
 SCHEMA_VERSION = len(MIGRATIONS) + 1
 

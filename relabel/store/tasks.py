@@ -218,11 +218,13 @@ class TasksMixin(Database):
         return row is not None
 
     def busy_sample_ids(self) -> set[str]:
-        """Samples with a planned, pending or open task: never pushed again."""
+        """Samples with a planned, pending or open label task: never pushed again (issue
+        tasks have their own rule: :meth:`issue_covered_samples`)."""
         return {
             r[0]
             for r in self.conn.execute(
-                f"SELECT DISTINCT sample_id FROM tasks WHERE state IN {_UNFINISHED}"
+                f"SELECT DISTINCT sample_id FROM tasks WHERE state IN {_UNFINISHED} "
+                "AND kind = 'labels'"
             )
         }
 

@@ -136,3 +136,46 @@ def parse_classes(label_config: str) -> list[str]:
     tag = named[0] if named else tags[0]
     values = [c.get("value") or c.get("alias") or "" for c in tag.iter("Choice")]
     return [v for v in values if v not in SPECIAL_CHOICES]
+
+
+def build_issue_label_config(header: str, choices: Sequence[str]) -> str:
+    """Return the labeling config (XML) of an issue review: a header, ONE image, choices.
+
+    Parameters
+    ----------
+    header : str
+        The header text; ``$name`` refers to task data (Label Studio substitutes it).
+    choices : sequence of str
+        The answers, in the order they are shown (:func:`relabel.review.issues.issue_choices`);
+        the first ten get the hotkeys ``1``-``9``, ``0``.
+
+    Returns
+    -------
+    str
+        The XML config. Its one named object tag is the ``<Image name="image">``, as in
+        :func:`build_label_config` (a duplicate set is shown as one image of its members
+        side by side), and its ``<Choices name="label">`` reads back with
+        :func:`parse_classes`. The member list is an unnamed ``<Header>``.
+
+    Raises
+    ------
+    ValueError
+        No choices, or duplicate ones.
+    """
+    names = [str(c) for c in choices]
+    if not names or len(set(names)) != len(names):
+        raise ValueError(f"an issue config needs distinct choices, got {names!r}")
+    lines = [
+        "<View>",
+        f'  <Header value={quoteattr(header)} size="5"/>',
+        f'  <Image name="{IMAGE_NAME}" value="${IMAGE_NAME}" zoom="true" zoomControl="true"'
+        ' maxWidth="100%"/>',
+        '  <Header value="$members_text" size="6"/>',
+        f'  <Choices name="{CHOICES_NAME}" toName="{IMAGE_NAME}" choice="single-radio"'
+        ' required="true">',
+    ]
+    for i, name in enumerate(names):
+        hotkey = f" hotkey={quoteattr(_CLASS_HOTKEYS[i])}" if i < 10 else ""
+        lines.append(f"    <Choice value={quoteattr(name)}{hotkey}/>")
+    lines += ["  </Choices>", "</View>"]
+    return "\n".join(lines) + "\n"
