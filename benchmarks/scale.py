@@ -38,6 +38,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from benchmarks.child import run_measured
+
 log = logging.getLogger("benchmarks.scale")
 
 #: Share of samples whose given label is planted wrong.
@@ -116,28 +118,21 @@ def _probabilities(rng: np.random.Generator, true: np.ndarray, given: np.ndarray
 
 
 def run_step(argv: Sequence[str], env: dict[str, str], logs: Path) -> dict[str, Any]:
-    """Run one CLI command in its own process: wall seconds, peak RSS (GiB), exit code.
-
-    The child is reaped with ``os.wait4``, whose resource usage is that child's alone.
-    """
+    """Run one CLI command in its own process: wall seconds, CPU, its own peak memory."""
     logs.mkdir(parents=True, exist_ok=True)
     name = argv[0]
     with open(logs / f"{name}.out", "wb") as out, open(logs / f"{name}.err", "wb") as err:
-        started = time.perf_counter()
-        proc = subprocess.Popen(
+        usage = run_measured(
             [sys.executable, "-m", "relabel.cli", *argv], stdout=out, stderr=err, env=env
         )
-        _, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.perf_counter() - started
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
+    if usage["rc"] != 0:
         tail = (logs / f"{name}.err").read_text(errors="replace")[-2000:]
-        log.warning("%s failed (%d): %s", name, proc.returncode, tail)
+        log.warning("%s failed (%d): %s", name, usage["rc"], tail)
     return {
-        "seconds": round(seconds, 3),
-        "peak_gib": round(usage.ru_maxrss / 2**20, 3),  # ru_maxrss is in KiB on Linux
-        "cpu_s": round(usage.ru_utime + usage.ru_stime, 3),
-        "rc": proc.returncode,
+        "seconds": round(usage["seconds"], 3),
+        "cpu_s": round(usage["user_cpu_s"] + usage["kernel_cpu_s"], 3),
+        "peak_gib": round(usage["peak_gib"], 3),
+        "rc": usage["rc"],
     }
 
 

@@ -10,7 +10,6 @@ and faulted in again, see :mod:`relabel.infra.allocator`).
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.child import run_measured
 from benchmarks.datasets import BenchDataset
 
 #: relabel's log line when the images are decoded once (``decoded N images in X s``).
@@ -27,33 +27,31 @@ _DECODED = re.compile(r"decoded \d+ images in ([0-9.]+) s")
 
 
 def run_cli(args: list[str], log_file: Path) -> dict[str, Any]:
-    """Run ``python -m relabel ARGS``; wall seconds, CPU seconds by kind, exit code.
+    """Run ``python -m relabel.cli ARGS``; wall seconds, CPU seconds by kind, exit code.
 
     Returns
     -------
     dict
         ``seconds``, ``user_cpu_s``, ``kernel_cpu_s``, ``kernel_share`` (kernel / all CPU
-        time), ``cores_busy`` (CPU seconds / wall seconds), ``peak_gib``, ``rc``.
+        time), ``cores_busy`` (CPU seconds / wall seconds), ``peak_gib`` (its own peak
+        memory), ``minor_faults_per_s``, ``rc``.
     """
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with log_file.open("wb") as log:
-        started = time.perf_counter()
-        proc = subprocess.Popen(
+        usage = run_measured(
             [sys.executable, "-m", "relabel.cli", *args], stdout=log, stderr=subprocess.STDOUT
         )
-        _, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.perf_counter() - started
-    rc = os.waitstatus_to_exitcode(status)
-    cpu = usage.ru_utime + usage.ru_stime
+    seconds = usage["seconds"]
+    cpu = usage["user_cpu_s"] + usage["kernel_cpu_s"]
     return {
         "seconds": seconds,
-        "user_cpu_s": usage.ru_utime,
-        "kernel_cpu_s": usage.ru_stime,
-        "kernel_share": usage.ru_stime / cpu if cpu else None,
+        "user_cpu_s": usage["user_cpu_s"],
+        "kernel_cpu_s": usage["kernel_cpu_s"],
+        "kernel_share": usage["kernel_cpu_s"] / cpu if cpu else None,
         "cores_busy": cpu / seconds if seconds else None,
-        "peak_gib": usage.ru_maxrss / 2**20,
-        "minor_faults_per_s": usage.ru_minflt / seconds if seconds else None,
-        "rc": rc,
+        "peak_gib": usage["peak_gib"],
+        "minor_faults_per_s": usage["minor_faults"] / seconds if seconds else None,
+        "rc": usage["rc"],
     }
 
 
