@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image
 from sklearn.datasets import load_digits
 
+from relabel.findings import find_issues
 from relabel.report import CycleRow, ReportInputs, ReviewerRow, shift_check, write_report
 
 FLAGS = [
@@ -110,6 +111,8 @@ def build_report(tmp_path: Path) -> Path:
         shift=shift_check(given, given[::-1], k, feats, 1 - feats[::-1], seed=0),
         generated_at="2025-01-01 12:00",
         run_id="run-0007",
+        issues=find_issues(feats, probs, given),
+        embeddings=feats,
     )
     return write_report(inputs, tmp_path / "report")
 

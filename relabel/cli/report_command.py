@@ -22,7 +22,7 @@ from relabel.cli.options import project_arg
     help="Folder or manifest of a new batch: adds a shift check against it.",
 )
 def report(project: Path, out: Path | None, new_images: Path | None) -> None:
-    """Write the HTML report (evaluation, label quality, galleries, cycles, shift, annotators)."""
+    """Write the HTML report: evaluation, labels, galleries, dataset issues, cycles, annotators."""
     from relabel.project import Project
     from relabel.report.build import build_report
 

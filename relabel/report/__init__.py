@@ -1,4 +1,5 @@
-"""The HTML report: evaluation, label quality, galleries, cycles, shift and annotators.
+"""The HTML report: evaluation, label quality, galleries, dataset issues (duplicates,
+outliers, image health, an embedding map), cycles, shift and annotators.
 
 Data in, one file out. The caller (the CLI, from the label store and the latest training
 run) fills a :class:`ReportInputs` and calls :func:`write_report`, which writes ONE

@@ -13,8 +13,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from relabel.errors import ConfigError
+from relabel.errors import ConfigError, EmbeddingsMissingError, RelabelError
 from relabel.project import Project
+from relabel.project.runs import EMBEDDINGS_FILE, OOF_FILE, oof_sample_ids, run_dir
 from relabel.review.cycles import cycle_history
 from relabel.review.majority import NOT_SURE
 from relabel.store import now
@@ -22,6 +23,9 @@ from relabel.store import now
 log = logging.getLogger(__name__)
 
 REPORT_DIR = "report"
+#: Above this many samples the report leaves the dataset issues to ``relabel issues``
+#: (their exact nearest-neighbour search grows with the square of the samples).
+ISSUES_LIMIT = 50_000
 
 
 def _cycle_rows(project: Project) -> list:
@@ -126,10 +130,69 @@ def _shift(project: Project, given: np.ndarray, paths: list[str], new_images: Pa
     )
 
 
+def _run_embeddings(project: Project, run_id: str, ids: list[str]) -> np.ndarray:
+    """The run's embeddings, row for row with ``ids`` (read memory-mapped, then copied)."""
+    folder = run_dir(project.root, run_id)
+    emb = np.load(folder / EMBEDDINGS_FILE, mmap_mode="r")
+    row_of = {sid: i for i, sid in enumerate(oof_sample_ids(folder / OOF_FILE))}
+    return np.asarray(emb[np.array([row_of[s] for s in ids], dtype=np.int64)])
+
+
+def report_issues(
+    project: Project, run_id: str, ids: list[str]
+) -> tuple[pd.DataFrame | None, np.ndarray | None, str]:
+    """The dataset issues of a run and its embeddings, for the report's issue sections.
+
+    A run without embeddings gets the types that need none (image health, exact copies);
+    a project of more than :data:`ISSUES_LIMIT` samples, or one whose issues cannot be
+    computed (an unreadable image), gets none, and a note that says why.
+
+    Parameters
+    ----------
+    project : Project
+        The opened project.
+    run_id : str
+        The run the report shows.
+    ids : list of str
+        The report's samples, in its order.
+
+    Returns
+    -------
+    issues : pandas.DataFrame or None
+        :meth:`Project.issues`, row for row with ``ids``.
+    embeddings : numpy.ndarray or None
+        The run's embeddings, row for row with ``ids``; None when it has none.
+    note : str
+        Why the issues are missing, or an empty string.
+    """
+    if len(ids) > ISSUES_LIMIT:
+        return (
+            None,
+            None,
+            (
+                f"{len(ids):,} samples, more than the report computes them for "
+                f"({ISSUES_LIMIT:,}); run: relabel issues {project.root} --out issues.csv"
+            ),
+        )
+    embeddings = None
+    try:
+        try:
+            table = project.issues(run_id)
+            embeddings = _run_embeddings(project, run_id, ids)
+        except EmbeddingsMissingError:
+            table = project.issues(run_id, embeddings=False)
+    except RelabelError as exc:
+        log.warning("report: dataset issues not computed: %s", exc)
+        return None, None, str(exc)
+    table = table.set_index("sample_id", drop=False).loc[ids].reset_index(drop=True)
+    return table, embeddings, ""
+
+
 def build_report(
     project: Project, out_dir: Path | None = None, *, new_images: Path | None = None
 ) -> Path:
-    """Write the ``report.html`` of a trained project (one file, figures embedded).
+    """Write the ``report.html`` of a trained project (one file, figures embedded), with
+    the dataset issues of its run (:func:`report_issues`).
 
     Parameters
     ----------
@@ -162,6 +225,7 @@ def build_report(
     original = labels.loc[ids, "original_label"].map(index).to_numpy(dtype=np.int64)
     paths = ranked.table["path"].tolist()
     shift = _shift(project, np.asarray(s.given), paths, new_images) if new_images else None
+    issues, embeddings, issues_note = report_issues(project, ranked.run_id, ids)
     inputs = ReportInputs(
         project_name=project.config.name,
         classes=list(classes),
@@ -181,6 +245,9 @@ def build_report(
         shift=shift,
         generated_at=now(),
         run_id=ranked.run_id,
+        issues=issues,
+        embeddings=embeddings,
+        issues_note=issues_note,
     )
     target = Path(out_dir or project.root / REPORT_DIR)
     try:

@@ -9,6 +9,7 @@ import numpy as np
 
 from relabel.report.assets import Assets
 from relabel.report.data import ReportInputs
+from relabel.report.embedmap import MAP_POINTS
 from relabel.report.evaluation import ConfusedPair, Evaluation, confused_pairs, evaluate
 
 
@@ -26,12 +27,18 @@ class Layout:
         Thumbnails per direction of each pair in the galleries.
     pair_thumbs : int
         Thumbnails per pair in the label quality table.
+    issues_per_type : int
+        Samples (or duplicate sets) shown per issue type, the highest scores first.
+    map_points : int
+        At most this many points on the embedding map (a seeded sample beyond).
     """
 
     top_n: int
     n_pairs: int
     per_pair: int
     pair_thumbs: int
+    issues_per_type: int = 24
+    map_points: int = MAP_POINTS
 
 
 class ReportContext:

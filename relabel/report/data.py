@@ -8,8 +8,10 @@ caller gathers everything into a :class:`ReportInputs` and hands it to
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from relabel.errors import ExitCode, RelabelError
 
@@ -187,6 +189,16 @@ class ReportInputs:
         Cost of a false positive and of a false negative.
     generated_at, run_id : str
         When the report was made and from which training run (shown in the header).
+    issues : pandas.DataFrame | None
+        Dataset issues beyond wrong labels (the columns of
+        :func:`relabel.findings.find_issues`), one row per sample in ``sample_ids`` order
+        (a ``sample_id`` column, when there is one, must list the same ids); ``None``
+        when they were not computed (``issues_note`` says why).
+    embeddings : array_like | None
+        ``(n, d)`` out-of-fold embeddings, row for row with ``sample_ids`` (a memory map
+        is fine: only the map's sample of rows is read); ``None`` when the run has none.
+    issues_note : str
+        Why the issues were not computed, shown in their sections (or an empty string).
     """
 
     project_name: str
@@ -211,6 +223,9 @@ class ReportInputs:
     cost_fn: float = 1.0
     generated_at: str = ""
     run_id: str = ""
+    issues: pd.DataFrame | None = None
+    embeddings: Any = None
+    issues_note: str = ""
 
     def __post_init__(self) -> None:
         k = _check_classes(self.classes)
@@ -234,6 +249,7 @@ class ReportInputs:
         self._set("paths", [str(p) for p in self.paths])
         self._set("cycles", list(self.cycles))
         self._set("reviewers", list(self.reviewers))
+        self._check_issues(n)
 
     def _set(self, name: str, value: object) -> None:
         """Replace a field of this frozen instance with its checked, normalised value."""
@@ -279,6 +295,33 @@ class ReportInputs:
                 "cost_fp and cost_fn must be >= 0 and not both 0, "
                 f"got {self.cost_fp}, {self.cost_fn}"
             )
+
+    def _check_issues(self, n: int) -> None:
+        """Check that the issues table and the embeddings have a row per sample."""
+        if self.issues is not None:
+            table = self.issues
+            if len(table) != n:
+                raise ReportInputError(f"issues has {len(table)} rows, expected {n}")
+            if "sample_id" in table.columns:
+                ids = table["sample_id"].astype(str).tolist()
+                bad = next(
+                    (
+                        i
+                        for i, (a, b) in enumerate(zip(ids, self.sample_ids, strict=True))
+                        if a != b
+                    ),
+                    None,
+                )
+                if bad is not None:
+                    raise ReportInputError(
+                        f"issues row {bad} is sample {ids[bad]!r}, expected "
+                        f"{self.sample_ids[bad]!r} (rows must follow sample_ids)"
+                    )
+            self._set("issues", table.reset_index(drop=True))
+        if self.embeddings is not None:
+            shape = np.shape(self.embeddings)
+            if len(shape) != 2 or shape[0] != n or shape[1] < 1:
+                raise ReportInputError(f"embeddings has shape {shape}, expected ({n}, d)")
 
     @property
     def n(self) -> int:

@@ -390,3 +390,89 @@ def cycle_plot(cycles: Sequence[CycleRow], dest: _Dest) -> _Dest:
             ax.set_xticks(x)
             ax.legend(frameon=False, fontsize=8)
         return _save(fig, dest)
+
+
+#: How each issue type is marked on the embedding map: (marker, edge colour, size).
+_MARK_STYLES = (
+    ("s", _RED, 46.0),
+    ("^", "#111111", 46.0),
+    ("D", _ORANGE, 34.0),
+    ("o", "#7b3fa0", 58.0),
+)
+
+
+def _class_colors(k: int) -> np.ndarray:
+    """One colour per class: tab10 or tab20 while they suffice, else turbo spread evenly."""
+    if k <= 10:
+        return np.asarray(mpl.colormaps["tab10"].colors)[:k]
+    if k <= 20:
+        return np.asarray(mpl.colormaps["tab20"].colors)[:k]
+    return mpl.colormaps["turbo"](np.linspace(0.05, 0.95, k))[:, :3]
+
+
+def embedding_map(
+    xy: np.ndarray,
+    labels: np.ndarray,
+    classes: Sequence[str],
+    marks: Sequence[tuple[str, np.ndarray]],
+    dest: _Dest,
+    *,
+    title: str,
+) -> _Dest:
+    """Draw a 2-D map of samples: a dot per sample in its class colour, issues marked.
+
+    Parameters
+    ----------
+    xy : numpy.ndarray
+        ``(m, 2)`` coordinates.
+    labels : numpy.ndarray
+        ``(m,)`` the given class of each point (its colour).
+    classes : sequence of str
+        Class names (a legend while there are at most 20).
+    marks : sequence of (str, numpy.ndarray)
+        Legend text and ``(m,)`` bool of each issue type, drawn as hollow markers of
+        their own shape and edge colour over the dots (at most four types).
+    dest : Path or binary file
+        PNG file to write.
+    title : str
+        Title of the plot.
+
+    Returns
+    -------
+    Path
+        ``dest``.
+    """
+    k = len(classes)
+    colors = _class_colors(k)
+    y = np.asarray(labels, dtype=np.int64)
+    with mpl.rc_context(_STYLE):
+        fig = Figure(figsize=(8.6, 6.4), layout="constrained")
+        ax = fig.subplots()
+        ax.scatter(xy[:, 0], xy[:, 1], c=colors[y], s=9, linewidths=0, alpha=0.75)
+        handles = []
+        for (text, mask), (marker, edge, size) in zip(marks, _MARK_STYLES, strict=False):
+            m = np.asarray(mask, dtype=bool)
+            handles.append(
+                ax.scatter(
+                    xy[m, 0],
+                    xy[m, 1],
+                    s=size,
+                    marker=marker,
+                    facecolors="none",
+                    edgecolors=edge,
+                    linewidths=1.1,
+                    label=f"{text} ({int(m.sum()):,})",
+                )
+            )
+        if handles:
+            fig.legend(handles=handles, frameon=False, loc="outside right upper", title="issues")
+        if k <= 20:
+            dots = [
+                ax.scatter([], [], color=colors[c], s=16, label=name)
+                for c, name in enumerate(_short(classes))
+            ]
+            fig.legend(handles=dots, frameon=False, loc="outside right lower", title="given label")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(title)
+        return _save(fig, dest)

@@ -18,6 +18,7 @@ from pathlib import Path
 from relabel.infra.atomic import write_text
 from relabel.report.context import Layout, ReportContext
 from relabel.report.data import ReportInputs
+from relabel.report.embedmap import MAP_POINTS
 from relabel.report.page import render_page
 
 logger = logging.getLogger(__name__)
@@ -35,6 +36,8 @@ def write_report(
     n_pairs: int = 6,
     examples_per_pair: int = 12,
     pair_thumbs: int = 4,
+    issues_per_type: int = 24,
+    map_points: int = MAP_POINTS,
 ) -> Path:
     """Write ``report.html``, one self-contained file, into ``out_dir``.
 
@@ -56,6 +59,10 @@ def write_report(
         Thumbnails per direction of each pair in the galleries.
     pair_thumbs : int
         Thumbnails per pair in the label quality table.
+    issues_per_type : int
+        Samples (or duplicate sets) shown per issue type, the highest scores first.
+    map_points : int
+        At most this many points on the embedding map (a seeded sample beyond).
 
     Returns
     -------
@@ -65,7 +72,12 @@ def write_report(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     layout = Layout(
-        top_n=top_n, n_pairs=n_pairs, per_pair=examples_per_pair, pair_thumbs=pair_thumbs
+        top_n=top_n,
+        n_pairs=n_pairs,
+        per_pair=examples_per_pair,
+        pair_thumbs=pair_thumbs,
+        issues_per_type=issues_per_type,
+        map_points=map_points,
     )
     page = render_page(ReportContext(inputs, layout))
     dest = out / REPORT_NAME

@@ -52,6 +52,15 @@ text-overflow:ellipsis;white-space:nowrap}
 .lane-uncertain{background:#fcebc9;color:#7a4b00}
 .lane-ok{background:#d5ecd9;color:#1d5c2b}
 .rank{color:var(--muted);font-size:11px}
+.detail{color:var(--muted);font-size:11px}
+.dupset{border:1px solid var(--line);border-radius:6px;padding:6px 8px 8px;margin:8px 0;
+max-width:100%}
+.dupset.conflict{border-color:#c0504d;border-width:2px}
+.dupset.holdout{border-color:#e08a2c;border-width:2px}
+.dupset-head{margin:0 0 6px}
+.badge{display:inline-block;border-radius:8px;padding:0 6px;margin-left:8px;font-size:11px}
+.badge-conflict{background:#f8d7d5;color:#8a1c17}
+.badge-holdout{background:#fcebc9;color:#7a4b00}
 footer{padding:14px 28px;color:var(--muted);font-size:12px}
 code{font-family:ui-monospace,"DejaVu Sans Mono",monospace}
 """
