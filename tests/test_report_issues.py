@@ -63,6 +63,7 @@ def planted(tmp_path: Path, test_engine: str) -> tuple[Path, Path, list[str]]:
     Project.init(tmp_path / "p", manifest=data.root / "small.csv", folds=3)
     with Project.open(tmp_path / "p") as project:
         run = project.train(final_model=False).run_dir
+    (run / EMBEDDINGS_FILE).unlink(missing_ok=True)  # as a run trained before runs kept them
     return tmp_path / "p", run, manifest["id"].astype(str).tolist()
 
 

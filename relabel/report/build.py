@@ -15,7 +15,13 @@ import pandas as pd
 
 from relabel.errors import ConfigError, EmbeddingsMissingError, RelabelError
 from relabel.project import Project
-from relabel.project.runs import EMBEDDINGS_FILE, OOF_FILE, oof_sample_ids, run_dir
+from relabel.project.runs import (
+    EMBEDDINGS_FILE,
+    FINAL_EMBEDDINGS_FILE,
+    OOF_FILE,
+    oof_sample_ids,
+    run_dir,
+)
 from relabel.review.cycles import cycle_history
 from relabel.review.majority import NOT_SURE
 from relabel.store import now
@@ -131,9 +137,12 @@ def _shift(project: Project, given: np.ndarray, paths: list[str], new_images: Pa
 
 
 def _run_embeddings(project: Project, run_id: str, ids: list[str]) -> np.ndarray:
-    """The run's embeddings, row for row with ``ids`` (read memory-mapped, then copied)."""
+    """The run's embeddings, row for row with ``ids`` (read memory-mapped, then copied):
+    the final model's (one space for every sample) when the run has them, else the
+    out-of-fold ones."""
     folder = run_dir(project.root, run_id)
-    emb = np.load(folder / EMBEDDINGS_FILE, mmap_mode="r")
+    final = folder / FINAL_EMBEDDINGS_FILE
+    emb = np.load(final if final.is_file() else folder / EMBEDDINGS_FILE, mmap_mode="r")
     row_of = {sid: i for i, sid in enumerate(oof_sample_ids(folder / OOF_FILE))}
     return np.asarray(emb[np.array([row_of[s] for s in ids], dtype=np.int64)])
 

@@ -55,7 +55,9 @@ def render(ctx: ReportContext) -> Html:
         else "PCA (too few points for t-SNE)"
     )
     caption = (
-        f"The run's out-of-fold embeddings of {sample}, laid out in 2-D by {how}. Dots are "
+        f"The run's embeddings of {sample} (the final model's when the run has them, one "
+        "space for every sample; else each fold model's out-of-fold ones), laid out in 2-D by "
+        f"{how}. Dots are "
         "coloured by given label; hollow markers show the issue types (legend). Close "
         "points look alike to the model; distances between far-apart groups mean little."
     )
