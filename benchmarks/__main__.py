@@ -15,6 +15,7 @@ Sections (``--sections`` picks some; each is recorded with its own provenance):
    JPEGs (5 folds and the final model: the time to a ranking), and the decode cache.
 6. ``studio``: Label Studio push (each image mode) and pull.
 7. ``ray``: the folds on Ray against the local executor.
+8. ``scale``: every command at 100k and 1M synthetic samples (:mod:`benchmarks.scale`).
 
 Every section of the results JSON carries its provenance (:mod:`benchmarks.provenance`):
 commit, dirty tree, a digest of the code it depends on, the command, host and a
@@ -57,6 +58,7 @@ from benchmarks import (
     provenance,
     report,
     review,
+    scale,
     settings,
     speed,
 )
@@ -64,7 +66,17 @@ from benchmarks.datasets import DataUnavailableError
 
 log = logging.getLogger("benchmarks")
 
-SECTIONS = ("protocol", "review", "reviewers", "speed", "memory", "photos", "studio", "ray")
+SECTIONS = (
+    "protocol",
+    "review",
+    "reviewers",
+    "speed",
+    "memory",
+    "photos",
+    "studio",
+    "ray",
+    "scale",
+)
 
 
 @dataclass(frozen=True)
@@ -90,6 +102,7 @@ class Plan:
     photos_folds: int = 5
     photos_throughput: tuple[int, int] | None = (4000, 3)  # (images, epochs)
     review_cycles: int = 3  # review and reviewers: simulated review cycles
+    scale: tuple[str, str, int] = ("100000,1000000", "100000x1000", 10_000)  # sizes, wide, push
 
 
 QUICK = Plan(
@@ -108,6 +121,7 @@ QUICK = Plan(
     photos_long=False,
     photos_throughput=(1000, 2),
     review_cycles=2,
+    scale=("10000,100000", "10000x100", 1000),
 )
 FULL = Plan(
     mode="full",
@@ -550,6 +564,7 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "photos": lambda: run_photos(plan, data, cache, args.reuse_oof, results, save),
         "studio": lambda: run_studio(plan, results),
         "ray": lambda: run_ray(plan, cache, results),
+        "scale": lambda: results.update(scale=scale.run_section(*plan.scale)),
     }
 
     for name in SECTIONS:

@@ -89,6 +89,8 @@ DEPENDS: dict[str, tuple[str, ...]] = {
         "benchmarks/bench_studio.py",
     ),
     "ray": (*TRAINING, "relabel/ranking", "benchmarks/ray_executor.py"),
+    # every command runs, in its own process: the whole package counts
+    "scale": ("relabel", "benchmarks/scale.py", "benchmarks/child.py"),
 }
 
 

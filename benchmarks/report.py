@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from benchmarks import report_protocol, report_ray, report_reviewers
+from benchmarks import report_protocol, report_ray, report_reviewers, report_scale
 
 #: Tolerance of ">=" between two measured figures and a target.
 TOL = 1e-12
@@ -114,6 +114,7 @@ def checks(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
             )
         )
     out += photo_checks(results.get("photos") or {})
+    out += report_scale.checks(results.get("scale"))
     return out
 
 
@@ -907,11 +908,12 @@ RENDERERS: dict[str, Any] = {
     "photos": lambda r: _photos(r),
     "studio": lambda r: _studio(r),
     "ray": report_ray.render,
+    "scale": report_scale.render,
 }
 
 
 #: The sections with acceptance checks, in table order.
-CHECKED_SECTIONS = ("protocol", "speed", "studio", "review", "memory", "photos")
+CHECKED_SECTIONS = ("protocol", "speed", "studio", "review", "memory", "photos", "scale")
 
 
 def acceptance_rows(results: dict[str, Any], stale: dict[str, str | None]) -> list[list[str]]:
@@ -967,7 +969,7 @@ def render(results: dict[str, Any], stale: dict[str, str | None] | None = None) 
         lines += ["Sections that failed in this run:", ""]
         lines += [f"- {k}: `{v}`" for k, v in results["errors"].items()]
         lines += [""]
-    for name in ("protocol", "review", "reviewers", "speed", "photos", "studio", "ray"):
+    for name in ("protocol", "review", "reviewers", "speed", "photos", "studio", "ray", "scale"):
         if name == "speed" and (results.get("speed") or results.get("memory")):
             sp = dict(results.get("speed") or {})
             sp.pop("studio", None)

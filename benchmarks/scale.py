@@ -375,6 +375,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return figures
 
 
+def run_section(sizes: str, wide: str, push_n: int) -> dict[str, Any]:
+    """The benchmarks' ``scale`` section: every size, with a local Label Studio when one is
+    installed (``$RELABEL_STUDIO_VENV``), else without the push and pull steps."""
+    from relabel.studio import server as server_mod
+
+    studio = server_mod.default_venv().joinpath("bin", "label-studio").is_file()
+    args = _parse(["--sizes", sizes, "--wide", wide, "--push-n", str(push_n)])
+    args.studio = studio
+    figures = run(args)
+    if not studio:
+        figures["note"] = "no Label Studio installed: push and pull not measured"
+    return figures
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Run the benchmark; print the table and return the figures."""
     logging.basicConfig(

@@ -862,3 +862,63 @@ def test_ray_section_compares_and_estimates_from_the_figures():
     r["local_s"], r["ray_parallel_s"] = 40.0, 20.0
     assert "2.00x faster than" in "\n".join(report_ray.render(r))
     assert "Not measured: `no ray`" in "\n".join(report_ray.render({"error": "no ray"}))
+
+
+def _scale_size(n: int, k: int, seconds: float, peak: float) -> dict:
+    steps = {
+        name: {"seconds": seconds, "cpu_s": seconds / 2, "peak_gib": peak, "rc": 0}
+        for name in ("init", "import-run", "score", "status", "export", "history", "report")
+    }
+    return {
+        "n": n,
+        "classes": k,
+        "steps": steps,
+        "history_call": {"open_s": 0.2, "query_s": 0.003, "rows": 1},
+        "detection": {"n": n, "planted": n // 20, "precision_at_k": 0.59, "top5_precision": 0.6},
+        "detection_sample": {
+            "n": 10_000,
+            "planted": 500,
+            "precision_at_k": 0.58,
+            "top5_precision": 0.59,
+        },
+    }
+
+
+def test_scale_section_renders_every_step_and_checks_the_targets_at_1m():
+    from benchmarks import report_scale, scale
+
+    sc = {
+        "targets": scale.TARGETS,
+        "target_peak_gib": scale.TARGET_PEAK_GIB,
+        "sizes": [
+            _scale_size(100_000, 10, 1.0, 0.5),
+            _scale_size(1_000_000, 10, 4.0, 1.5),
+            _scale_size(100_000, 1000, 9.0, 2.0),
+        ],
+    }
+    checks = {what: (measured, ok) for what, measured, ok in report_scale.checks(sc)}
+    assert checks["scale: `relabel status` at 1,000,000 x 10 within 5 s"] == (
+        "4.0 s (2.0 s CPU)",
+        True,
+    )
+    assert not checks[
+        "scale: `relabel history` of one sample (the whole command) at 1,000,000 x 10 within 0.1 s"
+    ][1]  # the CLI's start alone is more
+    assert checks["scale: peak memory of any step at 1,000,000 x 10 within 4 GiB"][1]
+    text = "\n".join(report_scale.render(sc))
+    assert (
+        "| `relabel score` (ranking, lanes, Parquet out) | 1.0 s (0.5 s CPU) | 4.0 s (2.0 s "
+        in text
+    )
+    assert "4.0x CPU for 10x rows" in text
+    assert "**100,000 samples x 1,000 classes:**" in text
+    assert "the ranking does not change with size" in text
+    sc["sizes"][1]["steps"]["score"] = {"seconds": 99.0, "cpu_s": 1.0, "peak_gib": 5.0, "rc": 0}
+    checks = {what: ok for what, _, ok in report_scale.checks(sc)}
+    assert (
+        checks["scale: `relabel score` (ranking, lanes, Parquet out) at 1,000,000 x 10 within 30 s"]
+        is False
+    )
+    assert checks["scale: peak memory of any step at 1,000,000 x 10 within 4 GiB"] is False
+    small = {**sc, "sizes": sc["sizes"][:1]}  # below 1M: reported, never a pass
+    assert all(ok is None for _, _, ok in report_scale.checks(small))
