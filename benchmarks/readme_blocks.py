@@ -56,7 +56,9 @@ def how_well(results: dict[str, Any]) -> str:
         "",
         f"The default beats cleanlab on {c['higher']} of {sum(c.values())} held-out "
         f"settings, ties on {c['tie']} and loses on {c['lower']} (a win only where the paired "
-        f"interval excludes 0). Computed at commit `{prov.get('commit', '?')}`",
+        f"interval excludes 0). Computed at commit `{prov.get('commit', '?')}` (when the code "
+        "changed since, BENCHMARKS.md marks the section **stale** and `python -m benchmarks "
+        "--check` fails)",
     ]
     lines[-1] += "; " + run_time(meta, results) + "."
     return "\n".join(lines) + "\n"
