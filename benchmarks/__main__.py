@@ -250,6 +250,7 @@ def photo_plan(plan: Plan) -> photos.PhotoPlan:
         epochs=plan.photos_epochs,
         folds=plan.photos_folds,
         throughput=plan.photos_throughput,
+        sizes=(200, 2) if plan.mode == "quick" else (1000, 2),
     )
 
 

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks import detection
+from benchmarks import detection, photo_sizes
 from benchmarks import user_run as user_run_mod
 from benchmarks.datasets import BenchDataset
 from relabel import ranking as scoring
@@ -104,6 +104,8 @@ class PhotoPlan:
     epochs: int | None = None
     folds: int = 5
     throughput: tuple[int, int] | None = (4000, 3)
+    sizes: tuple[int, int] | None = (1000, 2)  # (images, epochs) at 32, 64 and 128 px
+    embed: bool = True  # the pretrained path, when RELABEL_BENCH_WEIGHTS names weights
 
 
 # --------------------------------------------------------------------------------------
@@ -407,6 +409,17 @@ def run(
         n_images, epochs = plan.throughput
         tp_dir = workdir / "throughput"
         parts.append(("throughput", lambda: _set_throughput(ds, out, n_images, epochs, tp_dir)))
+    if plan.sizes:
+        n_sizes, epochs_sizes = plan.sizes
+        sz_dir = workdir / "sizes"
+        parts.append(
+            (
+                "sizes",
+                lambda: out.update(sizes=photo_sizes.sizes(ds, n_sizes, epochs_sizes, sz_dir)),
+            )
+        )
+    if plan.embed:
+        parts.append(("embed", lambda: out.update(embed=photo_sizes.embed_run(ds, workdir))))
     if plan.train and plan.long:
         parts.append(("long", lambda: long_run(ds, plan, out, workdir, reuse)))
     elif plan.train:

@@ -78,6 +78,8 @@ DEPENDS: dict[str, tuple[str, ...]] = {
         "benchmarks/human_noise.py",
         "benchmarks/photos.py",
         "benchmarks/user_run.py",
+        "benchmarks/photo_sizes.py",
+        "benchmarks/child.py",
         "relabel/cli",  # the user run is `relabel init` + `relabel train`
     ),
     "studio": (

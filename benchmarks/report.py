@@ -693,9 +693,52 @@ def _photos(ph: dict[str, Any]) -> list[str]:
         lines += [f"{part} FAILED: `{error}`", ""]
     if not ph.get("n"):
         return lines
-    for render_part in (_photo_user, _photo_throughput):
+    for render_part in (_photo_user, _photo_throughput, _photo_sizes, _photo_embed):
         lines += render_part(ph)
     return lines
+
+
+def _photo_sizes(ph: dict[str, Any]) -> list[str]:
+    """Images/s at 32, 64 and 128 px, and the minutes a run of 1,000 images takes."""
+    sz = ph.get("sizes")
+    if not sz:
+        return []
+    rows = [
+        [
+            f"{r['side']}x{r['side']}",
+            "–" if r["images_per_second"] is None else f"{r['images_per_second']:.0f}",
+            "–" if r["minutes_per_1000"] is None else f"{r['minutes_per_1000']:.1f} min",
+        ]
+        for r in sz["rows"]
+    ]
+    return [
+        "### Larger photos: the time per 1,000 images",
+        "",
+        f"`fit_model` with the photo defaults (`{sz['architecture']}`, images decoded once) on "
+        f"the first {sz['n']:,} CIFAR-10 test JPEGs resized to each side, {sz['epochs']} "
+        "epochs, images/s after the first epoch; the minutes are a whole run of 1,000 images "
+        f"at that rate ({sz['folds']} folds and the final model, {sz['run_epochs']} epochs "
+        "each; prediction and decoding left out). The time grows with the number of images.",
+        "",
+        *_table(["image side", "train images/s", "a run of 1,000 images"], rows),
+    ]
+
+
+def _photo_embed(ph: dict[str, Any]) -> list[str]:
+    """The pretrained path (model.mode = "embed"), when weights were given."""
+    em = ph.get("embed")
+    if not em:
+        return []
+    lines = ['### The pretrained path: `model.mode = "embed"`', ""]
+    if em.get("skipped"):
+        return [*lines, f"Not measured: {em['skipped']} (no weights can be downloaded here).", ""]
+    return [
+        *lines,
+        f"`relabel train` with the frozen `{em['backbone']}` backbone (`{em['weights']}`) and "
+        f"a logistic regression per fold: {_minutes(em['whole_seconds'])}, out-of-fold "
+        f"accuracy {_f(em['oof_accuracy'])}.",
+        "",
+    ]
 
 
 def _json_note(meta: dict[str, Any]) -> str:

@@ -69,12 +69,18 @@ def _decode_seconds(log_file: Path) -> float | None:
 
 
 def user_train(
-    ds: BenchDataset, workdir: Path, *, folds: int = 5, epochs: int | None = None
+    ds: BenchDataset,
+    workdir: Path,
+    *,
+    folds: int = 5,
+    epochs: int | None = None,
+    model: dict[str, Any] | None = None,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """``relabel init`` and ``relabel train`` (``folds`` folds and the final model) on ``ds``.
 
-    ``epochs`` (quick mode) is written into the project's ``relabel.toml`` after
-    ``relabel init``; None keeps what init wrote (the default config).
+    ``epochs`` (quick mode) and ``model`` (keys of the ``[model]`` table, e.g. the embed
+    mode) are written into the project's ``relabel.toml`` after ``relabel init``; None
+    keeps what init wrote (the default config).
 
     Returns
     -------
@@ -92,8 +98,8 @@ def user_train(
     init = run_cli(args, workdir / "init.log")
     if init["rc"] != 0:
         raise RuntimeError(f"relabel init failed ({init['rc']}): see {workdir / 'init.log'}")
-    if epochs is not None:
-        _set_epochs(root / "relabel.toml", epochs)
+    if epochs is not None or model:
+        _configure(root / "relabel.toml", epochs, model or {})
     train = run_cli(["-v", "train", str(root)], workdir / "train.log")
     if train["rc"] != 0:
         raise RuntimeError(f"relabel train failed ({train['rc']}): see {workdir / 'train.log'}")
@@ -110,13 +116,15 @@ def user_train(
     return probs, info
 
 
-def _set_epochs(config_file: Path, epochs: int) -> None:
+def _configure(config_file: Path, epochs: int | None, model: dict[str, Any]) -> None:
     import tomllib
 
     import tomli_w
 
     config = tomllib.loads(config_file.read_text())
-    config.setdefault("training", {})["epochs"] = epochs
+    if epochs is not None:
+        config.setdefault("training", {})["epochs"] = epochs
+    config.setdefault("model", {}).update(model)
     config_file.write_text(tomli_w.dumps(config))
 
 

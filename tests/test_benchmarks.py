@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from benchmarks import __main__ as bench_main
-from benchmarks import datasets, detection, human_noise, photos, report, user_run
+from benchmarks import datasets, detection, human_noise, photo_sizes, photos, report, user_run
 from relabel import ranking as scoring
 from relabel.config import Config, DatasetConfig, ModelConfig, TrainingConfig
 from relabel.data.noise_injection import inject_noise
@@ -661,7 +661,34 @@ def _fake_train_oof(ds, given, plan, workdir, *, reuse=False, progress=None):
     return probs, info
 
 
-def _fake_user_train(ds, workdir, *, folds=5, epochs=None):
+def _fake_sizes(ds, n_images, epochs, workdir):
+    """photo_sizes.sizes without training: a rate per side."""
+    rates = {32: 800.0, 64: 200.0, 128: 50.0}
+    rows = [
+        {
+            "side": s,
+            "images_per_second": r,
+            "minutes_per_1000": photo_sizes.minutes_per_1000(r, 15, 5),
+        }
+        for s, r in rates.items()
+    ]
+    return {
+        "n": n_images,
+        "epochs": 2,
+        "run_epochs": 15,
+        "folds": 5,
+        "architecture": "resnet_small",
+        "rows": rows,
+    }
+
+
+def test_minutes_per_1000_images_count_every_model_of_a_run():
+    # 5 folds on 800 images each and the final model on 1,000: 5,000 image-epochs per epoch
+    assert photo_sizes.minutes_per_1000(100.0, 15, 5) == pytest.approx(15 * 5000 / 100 / 60)
+    assert photo_sizes.minutes_per_1000(None, 15, 5) is None
+
+
+def _fake_user_train(ds, workdir, *, folds=5, epochs=None, model=None):
     """user_run.user_train without processes: the fake run's figures plus CPU figures."""
     probs, info = _fake_train_oof(ds, ds.labels, detection.TrainPlan(epochs, folds, True), workdir)
     cpu = {"seconds": 10.0, "user_cpu_s": 3.0, "kernel_cpu_s": 1.0, "kernel_share": 0.25}
@@ -677,6 +704,8 @@ def test_photos_section_wiring_update_and_reuse_without_training(
     monkeypatch.setattr(datasets, "load", lambda name, data, cache: ds)
     monkeypatch.setattr(detection, "train_oof", _fake_train_oof)
     monkeypatch.setattr(user_run, "user_train", _fake_user_train)
+    monkeypatch.setattr(photo_sizes, "sizes", _fake_sizes)
+    monkeypatch.delenv(photo_sizes.WEIGHTS_ENV, raising=False)
     rates = iter([100.0, 250.0])
 
     def fake_rate(paths, labels, n_classes, settings):
@@ -721,6 +750,8 @@ def test_photos_section_wiring_update_and_reuse_without_training(
     assert "The sections below come from 2 runs" in text
     assert "> **Stale** (review): no provenance recorded (computed by" in text
     assert "| CPU time: user + kernel (kernel share) | 0.1 min + 0.0 min (25.0% kernel) |" in text
+    assert "| 128x128 | 50 | 25.0 min |" in text  # 15 epochs x 5,000 image-epochs at 50/s
+    assert "Not measured: set RELABEL_BENCH_WEIGHTS" in text
     # a later --update of another section keeps the photos
     later = _results()
     later["meta"].update(command="python -m benchmarks --quick --update", sections={})
@@ -741,7 +772,7 @@ def test_photos_section_smoke_trains_the_default_config(
     with and without the decode cache: those train Keras (2 fits of 40 images).
     """
     ds = _rgb_dataset(tmp_path / "data")
-    plan = photos.PhotoPlan(epochs=1, folds=2, long=False, throughput=(40, 2))
+    plan = photos.PhotoPlan(epochs=1, folds=2, long=False, throughput=(40, 2), sizes=(20, 2))
     out = photos.run(ds, plan, photos.start(ds, plan), workdir=tmp_path / "w")
     assert out["errors"] == {}
     u = out["user"]
@@ -755,11 +786,14 @@ def test_photos_section_smoke_trains_the_default_config(
     assert [r["cache_images"] for r in rows] == [False, True]
     assert rows[0]["decode_seconds"] is None and rows[1]["decode_seconds"] is not None
     assert out["throughput"]["ratio"] > 0
-    again = dataclasses.replace(plan, throughput=None)
+    again = dataclasses.replace(plan, throughput=None, sizes=None)
     reused = photos.run(ds, again, photos.start(ds, again), workdir=tmp_path / "w", reuse=True)
     # the user run measures the time a user waits: it trains again, even with reuse
     assert not reused["user"]["reused"] and reused["user"]["measured"]
     assert not photos.reuse_note(reused) and not photos.reuse_note(out)
+    assert [r["side"] for r in out["sizes"]["rows"]] == [32, 64, 128]
+    assert all(r["images_per_second"] > 0 for r in out["sizes"]["rows"])
+    assert "skipped" in out["embed"]  # no weights file named
     train = u["cli"]["train"]
     assert train["rc"] == 0 and train["user_cpu_s"] > 0 and 0 <= train["kernel_share"] < 1
     results = _results()
