@@ -213,7 +213,7 @@ def review_simulate(
     relabel asked for, for a task given one more reviewer).
     """
     from relabel.demo.reviewers import SimulatedReview
-    from relabel.loop.push import ensure_studio_project
+    from relabel.loop.binding import ensure_studio_projects
 
     accuracies = _accuracies(accuracy)
     count = reviewers or max(2, len(accuracies))
@@ -230,8 +230,11 @@ def review_simulate(
         realistic=realistic,
     )
     with studio_session(project, "relabel review-simulate") as (p, client):
-        summary = review(p, client, ensure_studio_project(p, client, create=False), 0)
-    print_summary("review-simulate", summary)
+        ids = ensure_studio_projects(p, client, create=False)
+        summaries = [(pid, review(p, client, pid, 0)) for pid in ids]
+    for pid, summary in summaries:
+        where = f" (Label Studio project {pid})" if len(ids) > 1 else ""
+        print_summary(f"review-simulate{where}", summary)
 
 
 @click.command()

@@ -415,6 +415,13 @@ class StudioConfig:
         description="Attempts per request when the server does not answer or answers with "
         "a transient error (delays of 0.5 s doubling up to 10 s between them), at least 1.",
     )
+    max_tasks_per_project: int = Field(
+        100_000,
+        strict=True,
+        description="Most tasks relabel puts in one Label Studio project (at least 1): a push "
+        'that would go past it fills the project, then creates "TITLE (2)", "TITLE (3)", ... '
+        "and pull reads them all.",
+    )
 
 
 @section

@@ -250,6 +250,11 @@ def _config_problems(config: Config) -> list[str]:
             config.studio.retries >= 1,
             f"studio.retries must be at least 1, got {config.studio.retries}",
         ),
+        (
+            config.studio.max_tasks_per_project >= 1,
+            "studio.max_tasks_per_project must be at least 1, got "
+            f"{config.studio.max_tasks_per_project}",
+        ),
         *_model_problems(config),
         *_review_problems(config),
     ]

@@ -16,7 +16,13 @@ by id and fingerprint at the new URL:
   ``Label Studio moved: project N found at NEW (was OLD)``;
 - otherwise :class:`~relabel.errors.StudioBindingError` (exit code 7) names the old and
   new URL and how to re-bind: ``relabel studio bind PROJECT --studio-project ID``
-  (:func:`bind`). A second project is never created while a binding exists.
+  (:func:`bind`). No project replaces the bound one while a binding exists.
+
+When the tasks outgrow one Label Studio project (``studio.max_tasks_per_project``), a push
+creates the next one with :func:`add_studio_part`: ``TITLE (2)``, ``TITLE (3)``, ... with
+the same classes and marker and a line ``relabel-part: N`` in its description, recorded in
+the store's ``studio_parts`` beside the binding. :func:`ensure_studio_projects` checks them
+all, and a moved server is followed only when every one of them is found at the new URL.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from relabel.errors import (
     StudioConfigMismatchError,
     StudioProjectMissingError,
 )
+from relabel.infra import failpoints
 from relabel.project import Project
 from relabel.studio.client import ProjectInfo, StudioClient
 from relabel.studio.labeling import build_label_config, parse_classes
@@ -45,6 +52,10 @@ MARKER_META = "studio_marker"
 #: The label of the marker line in the Label Studio project's description.
 MARKER_LABEL = "relabel-project-id"
 _MARKER_LINE = re.compile(rf"^\s*{MARKER_LABEL}:\s*(\S+)\s*$", re.MULTILINE)
+#: The label of the line naming a further Label Studio project's place in the sequence.
+PART_LABEL = "relabel-part"
+_PART_LINE = re.compile(rf"^\s*{PART_LABEL}:\s*(\d+)\s*$", re.MULTILINE)
+_UNFINISHED = ("planned", "pending", "open")
 
 
 @dataclass(frozen=True)
@@ -75,6 +86,13 @@ def marker_of(description: str) -> str | None:
     """The relabel marker written in a Label Studio project's description, or None."""
     m = _MARKER_LINE.search(description or "")
     return m.group(1) if m else None
+
+
+def part_of(description: str) -> int:
+    """The place of a Label Studio project in its relabel project's sequence (1: the first,
+    which has no ``relabel-part`` line)."""
+    m = _PART_LINE.search(description or "")
+    return int(m.group(1)) if m else 1
 
 
 def _our_marker(project: Project) -> str | None:
@@ -167,20 +185,25 @@ def ensure_studio_project(project: Project, client: StudioClient, *, create: boo
     return _follow_moved_server(project, client, row)
 
 
-def _create_studio_project(project: Project, client: StudioClient) -> int:
-    """Create the Label Studio project (with relabel's marker) and record the binding."""
-    title = project.config.studio.title or f"relabel: {project.config.name}"
-    marker = _new_or_our_marker(project)
-    description = (
+def _description(project: Project, marker: str, part: int = 1) -> str:
+    """A Label Studio project's description: what it is for, the marker (and its part)."""
+    text = (
         f"Label review for the relabel project '{project.config.name}'. "
         "Pick the correct class; 'Not sure' leaves the task for another reviewer.\n\n"
         + _marker_line(marker)
     )
+    return text if part == 1 else f"{text}\n{PART_LABEL}: {part}"
+
+
+def _create_studio_project(project: Project, client: StudioClient) -> int:
+    """Create the Label Studio project (with relabel's marker) and record the binding."""
+    title = project.config.studio.title or f"relabel: {project.config.name}"
+    marker = _new_or_our_marker(project)
     classes = project.config.dataset.classes
     studio_project_id = client.create_project(
         title,
         build_label_config(classes),
-        description,
+        _description(project, marker),
         maximum_annotations=project.config.review.reviewers_per_task,
     )
     with project.store.transaction():
@@ -218,31 +241,124 @@ def _check_bound_project(project: Project, client: StudioClient, studio_project_
 
 
 def _follow_moved_server(project: Project, client: StudioClient, row: Any) -> int:
-    """The server is reached at another URL: find the SAME project there, never a new one."""
-    studio_project_id, old_url, url = (
-        int(row["studio_project_id"]),
-        str(row["url"]),
-        client.display_url,
-    )
-    try:
-        info = client.get_project(studio_project_id)
-        reason = _mismatch(project, info, str(row["title"]))
-    except StudioProjectMissingError:
-        reason = "no project has that id there"
-    except StudioConfigMismatchError as exc:  # not a labeling config of relabel's
-        reason = str(exc)
-    if reason is not None:
-        raise StudioBindingError(
-            f"the relabel project '{project.config.name}' is bound to Label Studio project "
-            f"{studio_project_id} at {old_url}, but Label Studio is now at {url} and its "
-            f"project {studio_project_id} is not that project: {reason}. If the server moved "
-            f"and the project has another id there, re-bind: {_hint(project)}; else point "
-            f"LABEL_STUDIO_URL at {old_url} again. Nothing was changed."
+    """The server is reached at another URL: find the SAME projects there (the bound one
+    and its further parts), never a new one; nothing changes unless all are found."""
+    first_id, old_url, url = int(row["studio_project_id"]), str(row["url"]), client.display_url
+    infos = []
+    for part in project.store.studio_parts():
+        studio_project_id = int(part["studio_project_id"])
+        try:
+            info = client.get_project(studio_project_id)
+            reason = _mismatch(project, info, str(part["title"]))
+        except StudioProjectMissingError:
+            reason = "no project has that id there"
+        except StudioConfigMismatchError as exc:  # not a labeling config of relabel's
+            reason = str(exc)
+        if reason is not None:
+            raise StudioBindingError(
+                f"the relabel project '{project.config.name}' is bound to Label Studio "
+                f"project {studio_project_id} at {old_url}, but Label Studio is now at {url} "
+                f"and its project {studio_project_id} is not that project: {reason}. If the "
+                f"server moved and the project has another id there, re-bind: "
+                f"{_hint(project)}; else point LABEL_STUDIO_URL at {old_url} again. Nothing "
+                "was changed."
+            )
+        infos.append(info)
+    for info in infos:
+        _write_marker(project, client, info)
+    project.store.rebind_studio_project(first_id, old_url, url)
+    for info in infos:
+        log.info("Label Studio moved: project %d found at %s (was %s)", info.id, url, old_url)
+    return first_id
+
+
+def ensure_studio_projects(
+    project: Project, client: StudioClient, *, create: bool = True
+) -> list[int]:
+    """Every Label Studio project of this relabel project, in order, each checked.
+
+    The first is :func:`ensure_studio_project`'s (created once when ``create``); the
+    further ones, created by :func:`add_studio_part`, must still exist with the same
+    classes and marker (else the errors of :func:`ensure_studio_project`).
+
+    Returns
+    -------
+    list of int
+        Their Label Studio project ids; one, below ``studio.max_tasks_per_project``.
+    """
+    ids = [ensure_studio_project(project, client, create=create)]
+    for part in project.store.studio_parts()[1:]:
+        ids.append(_check_bound_project(project, client, int(part["studio_project_id"])))
+    return ids
+
+
+def _find_part(
+    client: StudioClient, title: str, marker: str, number: int, known: set[int]
+) -> int | None:
+    """A Label Studio project made for this part by a push killed before recording it."""
+    for pid in client.project_ids_titled(title):
+        if pid in known:
+            continue
+        description = client.get_project(pid).description
+        if marker_of(description) == marker and part_of(description) == number:
+            return pid
+    return None
+
+
+def add_studio_part(project: Project, client: StudioClient) -> int:
+    """Create the next Label Studio project of this relabel project and record it.
+
+    Its title is the first project's with `` (N)``; it has the same classes, overlap and
+    marker, and a ``relabel-part: N`` line. A creation killed before the store recorded it
+    is found again (by title, marker and part) instead of being made twice.
+
+    Returns
+    -------
+    int
+        The new project's id.
+    """
+    parts = project.store.studio_parts()
+    number = len(parts) + 1
+    title = f"{parts[0]['title']} ({number})"
+    marker = _new_or_our_marker(project)
+    known = {int(p["studio_project_id"]) for p in parts}
+    studio_project_id = _find_part(client, title, marker, number, known)
+    if studio_project_id is None:
+        studio_project_id = client.create_project(
+            title,
+            build_label_config(project.config.dataset.classes),
+            _description(project, marker, number),
+            maximum_annotations=project.config.review.reviewers_per_task,
         )
-    _write_marker(project, client, info)
-    project.store.rebind_studio_project(studio_project_id, old_url, url)
-    log.info("Label Studio moved: project %d found at %s (was %s)", studio_project_id, url, old_url)
+        failpoints.hit("push:after_create_part")
+    else:
+        log.info("Label Studio project %d (%s) found again: recorded", studio_project_id, title)
+    with project.store.transaction():
+        _save_marker(project, marker)
+        project.store.add_studio_part(number, studio_project_id, title)
     return studio_project_id
+
+
+def _tasks_in_new(
+    project: Project, client: StudioClient, olds: list[int], studio_project_id: int
+) -> dict[str, int]:
+    """Sample id -> task id in ``studio_project_id`` of the unfinished tasks of ``olds``."""
+    unfinished = [r for old in olds for r in project.store.tasks(old, _UNFINISHED)]
+    if not unfinished:
+        return {}
+    in_new = client.find_tasks_by_sample_ids(
+        studio_project_id, [r["sample_id"] for r in unfinished]
+    )
+    for sample_id, ids in in_new.items():
+        if len(ids) > 1:
+            log.warning(
+                "sample %s has %d tasks in Label Studio project %d: %s",
+                sample_id,
+                len(ids),
+                studio_project_id,
+                ids,
+            )
+    return {sample_id: min(ids) for sample_id, ids in in_new.items()}
 
 
 def bind(project: Project, client: StudioClient, studio_project_id: int) -> BindResult:
@@ -251,8 +367,9 @@ def bind(project: Project, client: StudioClient, studio_project_id: int) -> Bind
     The Label Studio project must exist and have the relabel project's classes, and must
     not carry another relabel project's marker. relabel's marker is written into its
     description and the binding is recorded at the client's URL. When the project was
-    bound to ANOTHER Label Studio project, its unfinished tasks are carried over: found
-    in the new project by sample id (linked), else planned again for the next push.
+    bound to ANOTHER Label Studio project, its unfinished tasks (in every project of the
+    binding, see :func:`ensure_studio_projects`) are carried over: found in the new
+    project by sample id (linked), else planned again for the next push.
 
     Raises
     ------
@@ -285,23 +402,9 @@ def bind(project: Project, client: StudioClient, studio_project_id: int) -> Bind
         )
     row = store.studio_project()
     previous = int(row["studio_project_id"]) if row is not None else None
-    task_ids: dict[str, int] = {}
-    if previous is not None and previous != studio_project_id:
-        unfinished = store.tasks(previous, ("planned", "pending", "open"))
-        if unfinished:
-            in_new = client.find_tasks_by_sample_ids(
-                studio_project_id, [r["sample_id"] for r in unfinished]
-            )
-            for sample_id, ids in in_new.items():
-                if len(ids) > 1:
-                    log.warning(
-                        "sample %s has %d tasks in Label Studio project %d: %s",
-                        sample_id,
-                        len(ids),
-                        studio_project_id,
-                        ids,
-                    )
-                task_ids[sample_id] = min(ids)
+    olds = [int(p["studio_project_id"]) for p in store.studio_parts()]
+    olds = [] if previous == studio_project_id else [p for p in olds if p != studio_project_id]
+    task_ids = _tasks_in_new(project, client, olds, studio_project_id)
     _write_marker(project, client, info)
     linked = replanned = 0
     with store.transaction():
@@ -309,8 +412,9 @@ def bind(project: Project, client: StudioClient, studio_project_id: int) -> Bind
             store.rebind_studio_project(studio_project_id, str(row["url"]), url, title=info.title)
         else:
             store.add_studio_project(studio_project_id, url, info.title, classes)
-            if previous is not None:
-                linked, replanned = store.carry_over_tasks(previous, studio_project_id, task_ids)
+            for old in olds:
+                moved = store.carry_over_tasks(old, studio_project_id, task_ids)
+                linked, replanned = linked + moved[0], replanned + moved[1]
     log.info(
         "bound to Label Studio project %d at %s (was %s)",
         studio_project_id,

@@ -23,6 +23,7 @@ import pandas as pd
 
 from relabel.errors import ExitCode
 from relabel.infra.progress import Progress
+from relabel.loop.binding import ensure_studio_projects
 from relabel.project import Project
 from relabel.project.runs import trained_as_configured
 from relabel.review.cycles import cycle_history
@@ -163,11 +164,12 @@ def _select(cycle: _OpenCycle, budget: float | None) -> dict[str, Any]:
 
     project = cycle.project
     checked = push_mod.check_push(project, cycle.client)  # before a project is created
-    studio_project_id = push_mod.ensure_studio_project(project, cycle.client)
-    push_mod.reconcile_pending(project, cycle.client, studio_project_id)
-    already = project.store.tasks(studio_project_id, ("planned",))
-    if already:
-        return {"planned": len(already), "studio_project_id": studio_project_id}
+    for studio_project_id in ensure_studio_projects(project, cycle.client):
+        push_mod.reconcile_pending(project, cycle.client, studio_project_id)
+        already = project.store.tasks(studio_project_id, ("planned",))
+        if already:
+            return {"planned": len(already), "studio_project_id": studio_project_id}
+    studio_project_id = push_mod.current_project(project, cycle.client)
     push_mod.sync_overlap(project, cycle.client, studio_project_id)
     ranked = checked or project.rank()
     fixed = push_mod.plan(

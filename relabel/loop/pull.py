@@ -8,6 +8,11 @@ cursor. A crash before the commit changes nothing;
 a second pull changes nothing (a task whose set of answers is unchanged is skipped by its
 fingerprint); an answer edited after a pull changes the fingerprint, so the task is
 resolved again and, if the outcome differs from the current label, a new version is added.
+
+A relabel project whose tasks fill several Label Studio projects
+(``studio.max_tasks_per_project``) is pulled one project after another, each with its own
+cursor and its own transaction: a crash between two leaves the first applied and the next
+to the next pull.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from typing import Any
 from relabel.errors import StudioError
 from relabel.infra import failpoints
 from relabel.infra.progress import Progress, count
-from relabel.loop.binding import ensure_studio_project
+from relabel.loop.binding import ensure_studio_projects
 from relabel.project import Project
 from relabel.review.annotators import crowd_model, item_key
 from relabel.review.dawid_skene import Answer, resolve_posterior
@@ -75,6 +80,8 @@ class PullSummary:
         their samples free to be pushed again.
     consensus : str
         How the answers were resolved (``majority`` or ``dawid_skene``).
+    studio_projects : int
+        Label Studio projects read (more than one past ``studio.max_tasks_per_project``).
     """
 
     reviewed: int = 0
@@ -92,6 +99,7 @@ class PullSummary:
     deleted: list[int] = field(default_factory=list)
     consensus: str = "majority"
     seconds: float = 0.0
+    studio_projects: int = 1
 
 
 def fingerprint(task: ReviewedTask) -> str:
@@ -381,6 +389,24 @@ def release_deleted_tasks(
     return [int(r["task_id"]) for r in gone]
 
 
+def merge_summaries(summaries: list[PullSummary]) -> PullSummary:
+    """One summary of the pulls of several Label Studio projects: counts added up."""
+    if len(summaries) == 1:
+        return summaries[0]
+    merged: dict[str, Any] = {}
+    for name, value in summaries[0].__dict__.items():
+        values = [s.__dict__[name] for s in summaries]
+        if isinstance(value, dict):
+            merged[name] = dict(sorted(sum((Counter(v) for v in values), Counter()).items()))
+        elif isinstance(value, list):
+            merged[name] = [x for v in values for x in v]
+        elif isinstance(value, str):
+            merged[name] = value
+        else:
+            merged[name] = sum(values)
+    return PullSummary(**merged)
+
+
 def pull(
     project: Project,
     client: StudioClient,
@@ -390,6 +416,8 @@ def pull(
 ) -> PullSummary:
     """Read every answer since the last pull and apply the outcomes exactly once.
 
+    Every Label Studio project of the binding is read, each from its own cursor.
+
     Raises
     ------
     StudioError
@@ -397,19 +425,25 @@ def pull(
         store is unchanged.
     """
     started = time.perf_counter()
-    studio_project_id = ensure_studio_project(project, client, create=False)
-    deleted = release_deleted_tasks(project, client, studio_project_id)
-    cursor = project.store.last_pull_cursor(studio_project_id)
-    tasks = client.list_reviewed_tasks(studio_project_id, updated_after=cursor)
-    if progress:
-        progress(f"pull: {len(tasks)} task(s) with answers since {cursor or 'the start'}")
-    # The listing's watermark (server time a little before it started) never misses an
-    # answer given while pages were read; tasks read twice are skipped by fingerprint.
-    new_cursor = getattr(tasks, "watermark", None) or cursor
-    summary = apply_reviews(
-        project, studio_project_id, tasks, cursor=new_cursor, cycle=cycle, progress=progress
-    )
-    failpoints.hit("pull:before_overlap")
-    ask_more_reviewers(project, client, studio_project_id)
+    ids = ensure_studio_projects(project, client, create=False)
+    summaries = []
+    for studio_project_id in ids:
+        deleted = release_deleted_tasks(project, client, studio_project_id)
+        cursor = project.store.last_pull_cursor(studio_project_id)
+        tasks = client.list_reviewed_tasks(studio_project_id, updated_after=cursor)
+        if progress:
+            where = f" in Label Studio project {studio_project_id}" if len(ids) > 1 else ""
+            progress(
+                f"pull: {len(tasks)} task(s) with answers{where} since {cursor or 'the start'}"
+            )
+        # The listing's watermark (server time a little before it started) never misses an
+        # answer given while pages were read; tasks read twice are skipped by fingerprint.
+        new_cursor = getattr(tasks, "watermark", None) or cursor
+        summary = apply_reviews(
+            project, studio_project_id, tasks, cursor=new_cursor, cycle=cycle, progress=progress
+        )
+        failpoints.hit("pull:before_overlap")
+        ask_more_reviewers(project, client, studio_project_id)
+        summaries.append(PullSummary(**{**summary.__dict__, "deleted": deleted}))
     seconds = time.perf_counter() - started
-    return PullSummary(**{**summary.__dict__, "deleted": deleted, "seconds": seconds})
+    return PullSummary(**{**merge_summaries(summaries).__dict__, "seconds": seconds})

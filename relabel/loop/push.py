@@ -14,6 +14,12 @@ that exist in Label Studio (found by ``sample_id``), so a batch that reached the
 before the crash is not imported again; ``planned`` rows are pushed. A sample with a
 planned, pending or open task is never selected again, nor is a sample reviewed since its
 label last changed.
+
+One Label Studio project holds at most ``studio.max_tasks_per_project`` of relabel's tasks:
+the planned tasks fill the binding's projects in order (:func:`spread_tasks`), and the ones
+left over go to new projects (:func:`relabel.loop.binding.add_studio_part`), created before
+the tasks are planned into them; each project is reconciled and pushed on its own, so the
+guarantees above hold in every one.
 """
 
 from __future__ import annotations
@@ -27,11 +33,11 @@ from typing import Any
 
 from relabel.infra import failpoints
 from relabel.infra.progress import Progress, count
-from relabel.loop.binding import ensure_studio_project
+from relabel.loop.binding import add_studio_part, ensure_studio_projects
 from relabel.loop.gold import gold_items
 from relabel.loop.pull import ask_more_reviewers
 from relabel.project import Project, RankedSamples
-from relabel.review.plan import PlanSummary, plan_review
+from relabel.review.plan import PlanSummary, ReviewPlan, plan_review
 from relabel.studio.client import StudioClient, TaskSpec
 
 log = logging.getLogger(__name__)
@@ -39,7 +45,12 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class PushSummary:
-    """What a push did."""
+    """What a push did.
+
+    ``studio_project_id`` is the bound (first) Label Studio project; ``studio_projects``
+    every project of the binding after the push (more than one past
+    ``studio.max_tasks_per_project``).
+    """
 
     studio_project_id: int
     planned: int
@@ -49,6 +60,7 @@ class PushSummary:
     excluded_busy: int
     excluded_reviewed: int
     seconds: float
+    studio_projects: tuple[int, ...] = ()
 
 
 def _task_spec(project: Project, row: Any, path: str, evidence: dict[str, Any]) -> TaskSpec:
@@ -72,28 +84,19 @@ def _task_spec(project: Project, row: Any, path: str, evidence: dict[str, Any]) 
     return TaskSpec(sample_id=row["sample_id"], image=path, data=data, prediction=prediction)
 
 
-def plan(
+def _select(
     project: Project,
-    studio_project_id: int,
     *,
-    budget: float | None = None,
-    lane: str | None = None,
-    cycle: int | None = None,
-    ranked: RankedSamples | None = None,
-) -> PlanSummary:
-    """Fix the selection for the next push (state ``planned``), gold tasks mixed in.
-
-    The review domain decides (:func:`relabel.review.plan.plan_review`); this records it.
-    ``ranked`` is the project's ranking when the caller has it already.
-
-    Returns
-    -------
-    PlanSummary
-    """
+    budget: float | None,
+    lane: str | None,
+    cycle: int | None,
+    ranked: RankedSamples | None,
+) -> ReviewPlan:
+    """The review domain's selection for the next push, gold tasks mixed in."""
     review = project.config.review
     ranked = ranked or project.rank()
     seed = project.config.training.seed * 1000 + (cycle or 0)
-    planned = plan_review(
+    return plan_review(
         ranked.table,
         ranked.run_id,
         project.config.budget_count(len(ranked.table), budget),
@@ -104,10 +107,107 @@ def plan(
         gold_source=lambda exclude, want: gold_items(project, ranked, exclude, want, seed),
         seed=seed,
     )
+
+
+def plan(
+    project: Project,
+    studio_project_id: int,
+    *,
+    budget: float | None = None,
+    lane: str | None = None,
+    cycle: int | None = None,
+    ranked: RankedSamples | None = None,
+) -> PlanSummary:
+    """Fix the selection for the next push (state ``planned``), gold tasks mixed in, all
+    in one Label Studio project (:func:`plan_split` spreads them over several).
+
+    The review domain decides (:func:`relabel.review.plan.plan_review`); this records it.
+    ``ranked`` is the project's ranking when the caller has it already.
+
+    Returns
+    -------
+    PlanSummary
+    """
+    planned = _select(project, budget=budget, lane=lane, cycle=cycle, ranked=ranked)
     project.store.plan_tasks(
         studio_project_id, planned.items, cycle=cycle, batch=uuid.uuid4().hex[:12]
     )
     return planned.summary
+
+
+def spread_tasks(used: list[int], limit: int, n: int) -> list[int]:
+    """How many of ``n`` new tasks go to each project, each holding at most ``limit``.
+
+    Parameters
+    ----------
+    used : list of int
+        Tasks already in each existing project, in order.
+    limit : int
+        Most tasks in one project (at least 1).
+    n : int
+        New tasks.
+
+    Returns
+    -------
+    list of int
+        New tasks per existing project (the first ones with room fill first), then one
+        number per new project needed; the numbers sum to ``n``.
+    """
+    spread = []
+    for in_it in used:
+        take = min(max(limit - in_it, 0), n)
+        spread.append(take)
+        n -= take
+    while n > 0:
+        spread.append(min(limit, n))
+        n -= spread[-1]
+    return spread
+
+
+def plan_split(
+    project: Project,
+    client: StudioClient,
+    *,
+    budget: float | None = None,
+    lane: str | None = None,
+    cycle: int | None = None,
+    ranked: RankedSamples | None = None,
+) -> PlanSummary:
+    """As :func:`plan`, spread over the binding's Label Studio projects: each holds at
+    most ``studio.max_tasks_per_project`` tasks, and the projects needed beyond them are
+    created first (:func:`relabel.loop.binding.add_studio_part`). The tasks are planned in
+    ONE transaction.
+
+    Returns
+    -------
+    PlanSummary
+    """
+    planned = _select(project, budget=budget, lane=lane, cycle=cycle, ranked=ranked)
+    store = project.store
+    ids = [int(p["studio_project_id"]) for p in store.studio_parts()]
+    counts = store.task_counts(ids)
+    spread = spread_tasks(
+        [counts[i] for i in ids], project.config.studio.max_tasks_per_project, len(planned.items)
+    )
+    while len(ids) < len(spread):
+        ids.append(add_studio_part(project, client))
+    parts, start = [], 0
+    for studio_project_id, n in zip(ids, spread, strict=True):
+        if n:
+            parts.append((studio_project_id, planned.items[start : start + n]))
+        start += n
+    store.plan_split_tasks(parts, cycle=cycle, batch=uuid.uuid4().hex[:12])
+    return planned.summary
+
+
+def current_project(project: Project, client: StudioClient) -> int:
+    """The Label Studio project a cycle's tasks go to: the binding's last one, or a new
+    one (:func:`relabel.loop.binding.add_studio_part`) when that holds
+    ``studio.max_tasks_per_project`` tasks already. A cycle's tasks stay in one project."""
+    last = ensure_studio_projects(project, client)[-1]
+    if project.store.task_counts([last])[last] >= project.config.studio.max_tasks_per_project:
+        return add_studio_part(project, client)
+    return last
 
 
 def sync_overlap(project: Project, client: StudioClient, studio_project_id: int) -> None:
@@ -244,22 +344,26 @@ def push(
     """
     started = time.perf_counter()
     ranked = check_push(project, client)
-    studio_project_id = ensure_studio_project(project, client)
-    ask_more_reviewers(project, client, studio_project_id)  # any a pull could not send
-    reconciled = reconcile_pending(project, client, studio_project_id)
-    resumed = bool(project.store.tasks(studio_project_id, ("planned",))) or reconciled > 0
+    store = project.store
+    ids = ensure_studio_projects(project, client)
+    reconciled = 0
+    for studio_project_id in ids:
+        ask_more_reviewers(project, client, studio_project_id)  # any a pull could not send
+        reconciled += reconcile_pending(project, client, studio_project_id)
+    waiting = any(store.tasks(studio_project_id, ("planned",)) for studio_project_id in ids)
+    resumed = waiting or reconciled > 0
     planned = busy = reviewed = 0
-    if not project.store.tasks(studio_project_id, ("planned",)) and not reconciled:
-        sync_overlap(project, client, studio_project_id)
-        fixed = plan(
-            project, studio_project_id, budget=budget, lane=lane, cycle=cycle, ranked=ranked
-        )
+    if not waiting and not reconciled:
+        for studio_project_id in ids:
+            sync_overlap(project, client, studio_project_id)
+        fixed = plan_split(project, client, budget=budget, lane=lane, cycle=cycle, ranked=ranked)
         planned, busy, reviewed = fixed.planned, fixed.excluded_busy, fixed.excluded_reviewed
-    pushed = push_planned(
-        project, client, studio_project_id, batch_size=batch_size, progress=progress
+        ids = [int(p["studio_project_id"]) for p in store.studio_parts()]
+    pushed = sum(
+        push_planned(project, client, pid, batch_size=batch_size, progress=progress) for pid in ids
     )
     return PushSummary(
-        studio_project_id,
+        ids[0],
         planned,
         pushed,
         reconciled,
@@ -267,4 +371,5 @@ def push(
         busy,
         reviewed,
         time.perf_counter() - started,
+        tuple(ids),
     )

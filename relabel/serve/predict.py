@@ -115,17 +115,13 @@ class Predictor:
         """The ``/predict`` answer for Label Studio's tasks (see the module docstring)."""
         with Project.open(self.root, readonly=True) as project:
             run = self._probabilities(project)
-            bound = project.store.studio_project()
-            sent = (
-                {}
-                if bound is None
-                else {
-                    int(task_id): str(row["sample_id"])
-                    for task_id, row in project.store.task_rows_by_task_id(
-                        int(bound["studio_project_id"])
-                    ).items()
-                }
-            )
+            sent = {
+                int(task_id): str(row["sample_id"])
+                for part in project.store.studio_parts()
+                for task_id, row in project.store.task_rows_by_task_id(
+                    int(part["studio_project_id"])
+                ).items()
+            }
         if run is None:
             return {"results": [[] for _ in tasks]}
         results: list[Any] = []

@@ -16,7 +16,7 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass
 
-from relabel.loop.pull import PullSummary, apply_reviews
+from relabel.loop.pull import PullSummary, apply_reviews, merge_summaries
 from relabel.project import Project
 from relabel.studio.models import Annotation, ReviewedTask
 from relabel.studio.webhooks import WebhookAnswer, WebhookEvent
@@ -106,16 +106,18 @@ def record_event(project: Project, event: WebhookEvent) -> Recorded:
     -------
     Recorded
     """
-    bound = project.store.studio_project()
-    if bound is None:
-        return Recorded(len(event.answers), len(event.answers), None)
-    studio_project_id = int(bound["studio_project_id"])
-    ours = [a for a in event.answers if a.project_id == studio_project_id]
+    bound = [int(p["studio_project_id"]) for p in project.store.studio_parts()]
+    ours = [a for a in event.answers if a.project_id in bound]
     other = len(event.answers) - len(ours)
     if other:
         log.info("webhook: %d answer(s) of another Label Studio project ignored", other)
-    tasks = merged_tasks(project, studio_project_id, ours)
-    if not tasks:
-        return Recorded(len(event.answers), other, None)
-    summary = apply_reviews(project, studio_project_id, tasks, cursor=None, record_pull=False)
+    summaries = []
+    for studio_project_id in bound:  # each of the binding's projects (usually one)
+        mine = [a for a in ours if a.project_id == studio_project_id]
+        tasks = merged_tasks(project, studio_project_id, mine)
+        if tasks:
+            summaries.append(
+                apply_reviews(project, studio_project_id, tasks, cursor=None, record_pull=False)
+            )
+    summary = merge_summaries(summaries) if summaries else None
     return Recorded(len(event.answers), other, summary)

@@ -228,9 +228,8 @@ class Worker:
             return
         try:
             with Project.locked(self.root, "relabel serve (reviewers)") as project:
-                bound = project.store.studio_project()
-                if bound is not None:
-                    ask_more_reviewers(project, self.client, int(bound["studio_project_id"]))
+                for part in project.store.studio_parts():
+                    ask_more_reviewers(project, self.client, int(part["studio_project_id"]))
         except ProjectLockedError:
             self._overlaps_wanted = True
 

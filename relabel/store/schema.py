@@ -147,8 +147,23 @@ _DROPS = (
     "CREATE INDEX IF NOT EXISTS drops_sample ON drops(sample_id, drop_id)",
 )
 
+# A relabel project whose tasks outgrow one Label Studio project owns more: its binding
+# (``studio_projects``) is part 1, and each further project is a row here, keyed by the
+# binding's project id (``first_id``) and URL. Since schema 4.
+_PARTS = (
+    """CREATE TABLE IF NOT EXISTS studio_parts (
+    first_id INTEGER NOT NULL,
+    url TEXT NOT NULL,
+    part INTEGER NOT NULL CHECK (part >= 2),
+    studio_project_id INTEGER NOT NULL,
+    title TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (url, first_id, part)
+)""",
+)
+
 #: Every table and index of the current schema, as one script (idempotent).
-SCHEMA = ";\n".join((*_TABLES, *_TASKS, *_REVIEWS, *_DROPS)) + ";\n"
+SCHEMA = ";\n".join((*_TABLES, *_TASKS, *_REVIEWS, *_DROPS, *_PARTS)) + ";\n"
 
 
 def _tasks_without_sample_reference(conn: sqlite3.Connection) -> None:
@@ -190,10 +205,21 @@ def _issue_tasks_and_drops(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
+def _studio_parts(conn: sqlite3.Connection) -> None:
+    """Schema 3 to 4: ``studio_parts``, the further Label Studio projects of a binding.
+
+    A new table only, but a new version, so that an older relabel refuses a store whose
+    tasks may live in several Label Studio projects instead of reading one of them.
+    """
+    for statement in _PARTS:
+        conn.execute(statement)
+
+
 #: ``MIGRATIONS[n - 1]`` brings a store of schema ``n`` to schema ``n + 1``.
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _tasks_without_sample_reference,
     _issue_tasks_and_drops,
+    _studio_parts,
 )
 #: The schema version this code writes (a store of a newer one is refused).
 SCHEMA_VERSION = len(MIGRATIONS) + 1

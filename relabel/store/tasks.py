@@ -1,4 +1,4 @@
-"""The Label Studio task map: the bound Label Studio project, and each task's way from
+"""The Label Studio task map: the bound Label Studio projects, and each task's way from
 ``planned`` through ``pending`` (being imported) to ``open`` and ``resolved``; the extra
 reviewers asked for, and the pulls.
 
@@ -83,7 +83,8 @@ class TasksMixin(Database):
         """Record that the bound Label Studio project is now reached at ``new_url``.
 
         The binding keeps its project id, time and tasks; only its URL (and, when given,
-        its title) change.
+        its title) change. Its further Label Studio projects (:meth:`studio_parts`) move
+        with it.
         """
         with self.transaction() as conn:
             if new_url != old_url:  # an older binding to the same project at new_url
@@ -91,11 +92,67 @@ class TasksMixin(Database):
                     "DELETE FROM studio_projects WHERE url = ? AND studio_project_id = ?",
                     (new_url, studio_project_id),
                 )
+                conn.execute(
+                    "DELETE FROM studio_parts WHERE url = ? AND first_id = ?",
+                    (new_url, studio_project_id),
+                )
             conn.execute(
                 "UPDATE studio_projects SET url = ?, title = COALESCE(?, title) "
                 "WHERE url = ? AND studio_project_id = ?",
                 (new_url, title, old_url, studio_project_id),
             )
+            conn.execute(
+                "UPDATE studio_parts SET url = ? WHERE url = ? AND first_id = ?",
+                (new_url, old_url, studio_project_id),
+            )
+
+    def studio_parts(self) -> list[dict[str, Any]]:
+        """Every Label Studio project of the binding, in order: the bound project (part 1),
+        then the further ones a push created when a project was full (parts 2, 3, ...).
+
+        Each is a dict with ``part``, ``studio_project_id``, ``url`` and ``title``; an
+        empty list when the project is not bound.
+        """
+        first = self.studio_project()
+        if first is None:
+            return []
+        rows = self.conn.execute(
+            "SELECT part, studio_project_id, url, title FROM studio_parts "
+            "WHERE url = ? AND first_id = ? ORDER BY part",
+            (first["url"], first["studio_project_id"]),
+        ).fetchall()
+        head = {
+            "part": 1,
+            "studio_project_id": int(first["studio_project_id"]),
+            "url": str(first["url"]),
+            "title": str(first["title"]),
+        }
+        return [head, *({**dict(r), "studio_project_id": int(r[1])} for r in rows)]
+
+    def add_studio_part(self, part: int, studio_project_id: int, title: str) -> None:
+        """Record a further Label Studio project of the binding (``part`` >= 2)."""
+        first = self.studio_project()
+        if first is None:
+            raise ValueError("no Label Studio project is bound")
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO studio_parts VALUES (?, ?, ?, ?, ?, ?)",
+                (first["studio_project_id"], first["url"], part, studio_project_id, title, now()),
+            )
+
+    def task_counts(self, studio_project_ids: list[int]) -> dict[int, int]:
+        """Tasks relabel keeps in each Label Studio project (any state, but not the ones
+        deleted in Label Studio): how full each project is."""
+        marks = ",".join("?" * len(studio_project_ids))
+        counts = dict.fromkeys(studio_project_ids, 0)
+        counts.update(
+            self.conn.execute(
+                f"SELECT studio_project_id, COUNT(*) FROM tasks WHERE studio_project_id IN "
+                f"({marks}) AND outcome IS NOT 'deleted' GROUP BY studio_project_id",
+                studio_project_ids,
+            ).fetchall()
+        )
+        return counts
 
     def carry_over_tasks(
         self, old_project_id: int, new_project_id: int, found: dict[str, int]
@@ -152,6 +209,29 @@ class TasksMixin(Database):
         int
             Rows planned.
         """
+        return self.plan_split_tasks([(studio_project_id, items)], cycle=cycle, batch=batch)
+
+    def plan_split_tasks(
+        self,
+        parts: list[tuple[int, list[tuple[str, dict[str, Any]]]]],
+        *,
+        cycle: int | None,
+        batch: str,
+    ) -> int:
+        """Plan tasks spread over Label Studio projects, in ONE transaction.
+
+        Parameters
+        ----------
+        parts : list of (studio_project_id, items)
+            The items (as for :meth:`plan_tasks`) each project gets.
+        cycle, batch
+            As for :meth:`plan_tasks`.
+
+        Returns
+        -------
+        int
+            Rows planned.
+        """
         t = now()
         with self.transaction() as conn:
             current = dict(
@@ -172,10 +252,11 @@ class TasksMixin(Database):
                         t,
                         json.dumps(ev, sort_keys=True, default=float),
                     )
+                    for studio_project_id, items in parts
                     for sid, ev in items
                 ],
             )
-        return len(items)
+        return sum(len(items) for _, items in parts)
 
     def tasks(self, studio_project_id: int, states: tuple[str, ...]) -> list[sqlite3.Row]:
         """Task rows of a Label Studio project in the given states, in plan order."""

@@ -72,6 +72,10 @@ class ProjectCalls(StudioTransport):
         log.info("created Label Studio project %d (%s) at %s", pid, title, self.display_url)
         return pid
 
+    def project_ids_titled(self, title: str) -> list[int]:
+        """The ids of the projects with exactly this title (oldest first)."""
+        return sorted(self._project_ids_titled(title))
+
     def _project_ids_titled(self, title: str) -> list[int]:
         data = self._get_json(
             "listing projects", "/api/projects/", {"title": title, "page_size": 1000}
