@@ -8,6 +8,7 @@ current label is the latest version.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ import pandas as pd
 from relabel.errors import StoreError
 from relabel.store import current
 from relabel.store.db import Database, now
+
+log = logging.getLogger(__name__)
 
 SOURCES = ("original", "review", "manual", "import")
 STATUSES = ("active", "excluded")
@@ -129,7 +132,7 @@ class LabelsMixin(Database):
             if current.read_snapshot(path, key, columns=()) is None:
                 self._labels_from_tables(key)
         except sqlite3.Error as exc:
-            current.log.debug("label snapshot not refreshed: %s", exc)
+            log.debug("label snapshot not refreshed: %s", exc)
 
     def close(self) -> None:
         """Refresh the label snapshot (a writable store), then close the connection."""
