@@ -268,7 +268,8 @@ def row_ids(
         hint = " (its first line is the header)" if source.endswith(".csv") else ""
         raise _error(f"{len(values)} ids{hint}, but {given.source} has {n} rows", source)
     _check_ids(values, where, source, active, known)
-    order = pd.Index(active).get_indexer(values)
+    active_ix = pd.Index(active.to_numpy(dtype=object), dtype=object)
+    order = active_ix.get_indexer(np.asarray(values, dtype=object))
     return RowIds(values, None if (order == np.arange(n)).all() else order)
 
 
@@ -283,7 +284,9 @@ def _check_ids(
     empty = np.flatnonzero(values == "")
     if empty.size:
         raise _error(f"{where(int(empty[0]))}: empty id", source, row=int(empty[0]))
-    index = pd.Index(values)
+    # object indexes: hashed lookups (isin on pandas' Arrow strings walks them in Python)
+    index = pd.Index(np.asarray(values, dtype=object), dtype=object)
+    actives = pd.Index(active.to_numpy(dtype=object), dtype=object)
     dup = np.flatnonzero(index.duplicated())
     if dup.size:
         row = int(dup[0])
@@ -293,7 +296,7 @@ def _check_ids(
             source,
             row=row,
         )
-    unknown = np.flatnonzero(~index.isin(active))
+    unknown = np.flatnonzero(~index.isin(actives.to_numpy()))
     if unknown.size:
         row = int(unknown[0])
         why = "is excluded (not trained on)" if values[row] in set(known) else "is unknown"
@@ -304,7 +307,7 @@ def _check_ids(
             source,
             row=row,
         )
-    missing = active[~active.isin(index)].tolist()
+    missing = active[~actives.isin(index.to_numpy())].tolist()
     if missing:
         shown = ", ".join(repr(m) for m in missing[:5]) + (" ..." if len(missing) > 5 else "")
         raise _error(

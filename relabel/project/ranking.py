@@ -38,6 +38,9 @@ SCORE_COLUMNS = [
     "lane",
 ]
 
+#: The label columns a ranking reads.
+RANK_COLUMNS = ("sample_id", "path", "label", "status")
+
 
 @dataclass(frozen=True)
 class RankedSamples:
@@ -64,8 +67,33 @@ class RankedSamples:
     stale: bool
 
 
+def align_to_run(samples: pd.DataFrame, ids: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+    """The rows of ``samples`` for a run's ``ids``, in the run's order, and which ids have one.
+
+    Parameters
+    ----------
+    samples : pandas.DataFrame
+        Samples with a unique ``sample_id`` column (the active samples).
+    ids : numpy.ndarray
+        The run's sample ids, row for row with its probabilities.
+
+    Returns
+    -------
+    rows, keep
+        ``rows``: the samples of the ids in ``keep`` (a boolean mask over ``ids``), in that
+        order, with a fresh index.
+    """
+    known = samples["sample_id"].to_numpy(dtype=object)
+    wanted = np.asarray(ids, dtype=object)
+    if len(known) == len(wanted) and bool((known == wanted).all()):
+        return samples.reset_index(drop=True), np.ones(len(wanted), dtype=bool)  # usual case
+    at = pd.Index(known, dtype=object).get_indexer(wanted)  # hashed, on Python objects
+    keep = at >= 0
+    return samples.iloc[at[keep]].reset_index(drop=True), keep
+
+
 def latest_probabilities(
-    root: Path, store: Store
+    root: Path, store: Store, labels: pd.DataFrame | None = None
 ) -> tuple[dict[str, Any], pd.DataFrame, np.ndarray]:
     """The newest training run, the current labels of its samples and its probabilities.
 
@@ -75,6 +103,8 @@ def latest_probabilities(
         The project folder.
     store : Store
         Its label store.
+    labels : pandas.DataFrame, optional
+        :meth:`relabel.store.Store.labels` when the caller has read them; default: read here.
 
     Returns
     -------
@@ -94,10 +124,8 @@ def latest_probabilities(
     if not oof_file.is_file():
         raise NotTrainedError(f"{oof_file}: missing; retrain with: relabel train {root}")
     ids, probs = read_oof(oof_file)
-    labels = active_samples(store).set_index("sample_id", drop=False)
-    keep = pd.Index(ids).isin(labels.index)  # hashed: np.isin of str against object is O(n^2)
-    samples = labels.loc[ids[keep]].reset_index(drop=True)
-    return run, samples, probs[keep]
+    samples, keep = align_to_run(active_samples(store, labels), ids)
+    return run, samples, probs if keep.all() else probs[keep]
 
 
 def _neighbour_labels(
@@ -128,13 +156,13 @@ def _score_table(
     samples: pd.DataFrame, classes: list[str], scores: Any, p_error: Any
 ) -> pd.DataFrame:
     """The ranking table (:data:`SCORE_COLUMNS`), in sample order."""
-    names = np.asarray(classes, dtype=object)
+    names = pd.array(classes, dtype="str")  # taken by index: no Python string per row
     return pd.DataFrame(
         {
-            "sample_id": samples["sample_id"].to_numpy(),
-            "path": samples["path"].to_numpy(),
-            "given_label": names[scores.given],
-            "predicted_label": names[scores.predicted],
+            "sample_id": pd.array(samples["sample_id"], dtype="str"),
+            "path": pd.array(samples["path"], dtype="str"),
+            "given_label": names.take(np.asarray(scores.given)),
+            "predicted_label": names.take(np.asarray(scores.predicted)),
             "p_given": scores.p_given,
             "p_predicted": scores.p_predicted,
             "max_confidence": scores.max_confidence,
@@ -148,7 +176,9 @@ def _score_table(
     )
 
 
-def rank(root: Path, config: Config, store: Store) -> RankedSamples:
+def rank(
+    root: Path, config: Config, store: Store, labels: pd.DataFrame | None = None
+) -> RankedSamples:
     """Score the current labels against the newest run's out-of-fold probabilities.
 
     Parameters
@@ -159,6 +189,8 @@ def rank(root: Path, config: Config, store: Store) -> RankedSamples:
         Its config (classes, ``scoring``).
     store : Store
         Its label store.
+    labels : pandas.DataFrame, optional
+        :meth:`relabel.store.Store.labels` when the caller has read them; default: read here.
 
     Returns
     -------
@@ -170,7 +202,9 @@ def rank(root: Path, config: Config, store: Store) -> RankedSamples:
     NotTrainedError
         No finished training run, or its files are missing.
     """
-    run, samples, probs = latest_probabilities(root, store)
+    if labels is None:
+        labels = store.labels(RANK_COLUMNS)
+    run, samples, probs = latest_probabilities(root, store, labels)
     classes = config.dataset.classes
     y = label_indices(classes, samples["label"])
     s = config.scoring

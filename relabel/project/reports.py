@@ -11,25 +11,30 @@ import pandas as pd
 
 from relabel.config import Config
 from relabel.project.ranking import RankedSamples, rank
+from relabel.project.samples import is_member
 from relabel.project.tables import write_table
 from relabel.review.cycles import cycle_history
 from relabel.store import Store
 
 EXPORT_COLUMNS = ["id", "path", "label", "original_label", "changed_in_cycle", "status", "drop"]
 LANES = ("label_issue", "uncertain", "ok")
+#: The label columns ``status`` reads: its counts' and the ranking's.
+STATUS_COLUMNS = ("sample_id", "path", "label", "status", "original_label")
 
 
 def _label_counts(labels: pd.DataFrame, classes: list[str]) -> dict[str, Any]:
     """Samples, active, excluded and changed counts, and the class balances."""
     active = labels[labels["status"] == "active"]
+    balance = active["label"].value_counts()
+    original = labels["original_label"].value_counts()
     return {
         "samples": len(labels),
         "active": len(active),
         "excluded": int((labels["status"] == "excluded").sum()),
         "changed": int((labels["label"] != labels["original_label"]).sum()),
         "classes": classes,
-        "class_balance": {c: int((active["label"] == c).sum()) for c in classes},
-        "original_balance": {c: int((labels["original_label"] == c).sum()) for c in classes},
+        "class_balance": {c: int(balance.get(c, 0)) for c in classes},
+        "original_balance": {c: int(original.get(c, 0)) for c in classes},
     }
 
 
@@ -79,10 +84,11 @@ def status(root: Path, config: Config, store: Store) -> dict[str, Any]:
         ``cycles`` is :func:`relabel.review.cycles.cycle_history`.
     """
     classes = config.dataset.classes
-    out: dict[str, Any] = {"project": config.name, **_label_counts(store.labels(), classes)}
+    labels = store.labels(STATUS_COLUMNS)  # read once, for the counts and the ranking
+    out: dict[str, Any] = {"project": config.name, **_label_counts(labels, classes)}
     run = store.latest_run("train")
     if run is not None:
-        out.update(_estimates(run, rank(root, config, store), classes))
+        out.update(_estimates(run, rank(root, config, store, labels), classes))
     out["cycles"] = cycle_history(store.cycles(), store.n_samples(), config.review)
     return out
 
@@ -106,7 +112,7 @@ def export(store: Store, out: Path) -> int:
         Rows written.
     """
     labels = store.labels()
-    labels["drop"] = labels["sample_id"].isin(store.dropped_sample_ids())
+    labels["drop"] = is_member(labels["sample_id"], store.dropped_sample_ids())
     table = labels.rename(columns={"sample_id": "id"})[EXPORT_COLUMNS]
     write_table(table, Path(out))
     return len(table)

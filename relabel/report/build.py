@@ -15,6 +15,7 @@ import pandas as pd
 
 from relabel.errors import ConfigError, EmbeddingsMissingError, RelabelError
 from relabel.project import Project
+from relabel.project.ranking import align_to_run
 from relabel.project.runs import (
     EMBEDDINGS_FILE,
     FINAL_EMBEDDINGS_FILE,
@@ -22,6 +23,7 @@ from relabel.project.runs import (
     oof_sample_ids,
     run_dir,
 )
+from relabel.project.samples import label_indices
 from relabel.review.cycles import cycle_history
 from relabel.review.majority import NOT_SURE
 from relabel.store import now
@@ -228,10 +230,10 @@ def build_report(
     ranked = project.rank()
     s = ranked.scores
     classes = project.config.dataset.classes
-    index = {c: i for i, c in enumerate(classes)}
-    labels = project.store.labels().set_index("sample_id")
     ids = ranked.table["sample_id"].tolist()
-    original = labels.loc[ids, "original_label"].map(index).to_numpy(dtype=np.int64)
+    labels = project.store.labels(["sample_id", "original_label"])
+    scored, _ = align_to_run(labels, ranked.table["sample_id"].to_numpy())
+    original = label_indices(list(classes), scored["original_label"])
     paths = ranked.table["path"].tolist()
     shift = _shift(project, np.asarray(s.given), paths, new_images) if new_images else None
     issues, embeddings, issues_note = report_issues(project, ranked.run_id, ids)

@@ -17,7 +17,8 @@ Every write happens in a transaction: a crash leaves the store as it was before 
 
 The modules, one topic each: :mod:`~relabel.store.schema` (the tables and their ordered
 migrations), :mod:`~relabel.store.db` (the file: open, create, transactions, meta),
-:mod:`~relabel.store.labels`, :mod:`~relabel.store.runs` (runs and cycles),
+:mod:`~relabel.store.labels` (with :mod:`~relabel.store.current`, the fast read and the
+Parquet snapshot of the current labels), :mod:`~relabel.store.runs` (runs and cycles),
 :mod:`~relabel.store.tasks` (the Label Studio task map), :mod:`~relabel.store.reviews`
 (reviews, answers, gold) and :mod:`~relabel.store.issues` (issue tasks and drops). Each
 topic adds its methods to the one :class:`Store`.

@@ -8,35 +8,22 @@ current label is the latest version.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
 from relabel.errors import StoreError
+from relabel.store import current
 from relabel.store.db import Database, now
+
+log = logging.getLogger(__name__)
 
 SOURCES = ("original", "review", "manual", "import")
 STATUSES = ("active", "excluded")
-
-_CURRENT_LABELS = """
-    WITH cur AS (
-        SELECT sample_id, MAX(version_id) AS vid, MIN(version_id) AS first_vid,
-               COUNT(*) AS n_versions
-        FROM label_versions GROUP BY sample_id
-    )
-    SELECT s.sample_id, s.ord, s.path, lv.label, lv.status, lv.source,
-           lv.version_id, o.label AS original_label,
-           CASE WHEN lv.source = 'original' THEN NULL ELSE lv.cycle END
-               AS changed_in_cycle,
-           cur.n_versions
-    FROM samples s
-    JOIN cur ON cur.sample_id = s.sample_id
-    JOIN label_versions lv ON lv.version_id = cur.vid
-    JOIN label_versions o ON o.version_id = cur.first_vid
-    ORDER BY s.ord
-"""
 
 
 @dataclass(frozen=True)
@@ -90,8 +77,16 @@ class LabelsMixin(Database):
         """The id of the newest label version: it changes whenever any label changes."""
         return max_version(self.conn)
 
-    def labels(self) -> pd.DataFrame:
+    def labels(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
         """Every sample with its current and original label, in ``ord`` order.
+
+        Read from the label snapshot when it is current, else from the tables (a writable
+        store then writes the snapshot); see :mod:`relabel.store.current`.
+
+        Parameters
+        ----------
+        columns : sequence of str, optional
+            Only these columns, in this order (default: all).
 
         Returns
         -------
@@ -99,10 +94,50 @@ class LabelsMixin(Database):
             Columns ``sample_id, ord, path, label, status, source, version_id,
             original_label, changed_in_cycle, n_versions``. ``changed_in_cycle`` is the
             cycle of the latest change (None when the label is the original one).
+
+        Raises
+        ------
+        StoreError
+            A column that is not one of these.
         """
-        frame = pd.read_sql_query(_CURRENT_LABELS, self.conn)
-        frame["changed_in_cycle"] = frame["changed_in_cycle"].astype("Int64")
+        unknown = sorted(set(columns or ()) - set(current.LABEL_COLUMNS))
+        if unknown:
+            raise StoreError(f"unknown label column(s) {unknown}; known: {current.LABEL_COLUMNS}")
+        key = current.snapshot_key(self.conn)
+        frame = current.read_snapshot(current.snapshot_path(self.path), key, columns)
+        if frame is None:
+            frame = self._labels_from_tables(key)
+            if columns is not None:
+                frame = frame[list(columns)]
         return frame
+
+    def _labels_from_tables(self, key: str) -> pd.DataFrame:
+        """The current labels read from SQL; a writable store keeps them as its snapshot."""
+        frame = current.read_current(self.conn)
+        if not self.conn.execute("PRAGMA query_only").fetchone()[0]:
+            current.write_snapshot(current.snapshot_path(self.path), frame, key)
+        return frame
+
+    def refresh_label_snapshot(self) -> None:
+        """Bring the label snapshot up to date (a writable store, when labels changed).
+
+        Called when a writable store closes, so that the commands that only read after a
+        write find a current snapshot; a failure leaves the snapshot stale (it is a cache).
+        """
+        try:
+            if self.conn.execute("PRAGMA query_only").fetchone()[0]:
+                return
+            key = current.snapshot_key(self.conn)
+            path = current.snapshot_path(self.path)
+            if current.read_snapshot(path, key, columns=()) is None:
+                self._labels_from_tables(key)
+        except sqlite3.Error as exc:
+            log.debug("label snapshot not refreshed: %s", exc)
+
+    def close(self) -> None:
+        """Refresh the label snapshot (a writable store), then close the connection."""
+        self.refresh_label_snapshot()
+        super().close()
 
     def history(self, sample_id: str) -> list[LabelVersion]:
         """Every label version of one sample, oldest first.
