@@ -28,6 +28,7 @@ from relabel.review.issues import (
 )
 from relabel.review.majority import NOT_SURE
 from relabel.store import Store
+from relabel.store.schema import SCHEMA_VERSION
 from relabel.studio.labeling import build_issue_label_config, parse_classes
 
 CLASSES = ["cat", "dog", "fox"]
@@ -157,11 +158,12 @@ def test_issue_tasks_record_their_members(store: Store) -> None:
 
 
 def _as_schema_2(db: Path) -> None:
-    """Turn a store back into schema 2: no ``kind``/``members`` in tasks, no ``drops``."""
+    """Turn a store back into schema 2: no ``kind``/``members`` in tasks, no ``drops`` (and
+    none of the later schemas' tables: ``studio_parts``)."""
     conn = sqlite3.connect(db)
     conn.executescript(
         "UPDATE meta SET value = '2' WHERE key = 'schema_version';"
-        "DROP TABLE drops; ALTER TABLE tasks DROP COLUMN members;"
+        "DROP TABLE drops; DROP TABLE studio_parts; ALTER TABLE tasks DROP COLUMN members;"
         "ALTER TABLE tasks DROP COLUMN kind;"
     )
     conn.close()
@@ -182,7 +184,7 @@ def test_schema_2_migrates_to_the_tables_of_a_new_store(store: Store, tmp_path: 
 
     assert tables(tmp_path / "relabel.db") != tables(tmp_path / "fresh.db")
     with Store.open(tmp_path / "relabel.db") as migrated:
-        assert migrated.get_meta("schema_version") == "3"
+        assert migrated.get_meta("schema_version") == str(SCHEMA_VERSION)
         (row,) = migrated.tasks(1, ("planned",))
         assert (row["sample_id"], row["kind"], row["members"]) == ("a", "labels", None)
         migrated.add_drop("a", True)
