@@ -24,7 +24,9 @@ cleanlab's :class:`cleanlab.outlier.OutOfDistribution` on the same embeddings.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import json
 import logging
 import shutil
@@ -115,7 +117,7 @@ def _pair_count(set_id: np.ndarray, rows: np.ndarray) -> int:
     return int((sizes * (sizes - 1) // 2).sum())
 
 
-def _top_unplanted_sets(table: pd.DataFrame, plain: np.ndarray) -> list[dict[str, Any]]:
+def _unplanted_sets(table: pd.DataFrame, plain: np.ndarray) -> list[dict[str, Any]]:
     """The duplicate sets of unplanted images only, highest duplicate score first."""
     members = table[plain & (table["duplicate_set"].to_numpy() >= 0)]
     whole = table.groupby("duplicate_set").size()
@@ -132,7 +134,7 @@ def _top_unplanted_sets(table: pd.DataFrame, plain: np.ndarray) -> list[dict[str
             }
         )
     found.sort(key=lambda s: (-s["score"], s["ids"][0]))
-    return found[:TOP_FOUND]
+    return found
 
 
 def duplicate_figures(p: Planted, table: pd.DataFrame) -> dict[str, Any]:
@@ -157,6 +159,7 @@ def duplicate_figures(p: Planted, table: pd.DataFrame) -> dict[str, Any]:
     plain = (p.kind == "") & ~sources
     leaked = np.zeros(p.n, dtype=bool)
     leaked[p.holdout_partner] = True
+    own = _unplanted_sets(table, plain)
     by = {
         how: [int(found[p.detail[dups] == how].sum()), int((p.detail[dups] == how).sum())]
         for how in TRANSFORMS
@@ -180,7 +183,8 @@ def duplicate_figures(p: Planted, table: pd.DataFrame) -> dict[str, Any]:
         "unplanted": int(plain.sum()),
         "unplanted_flagged": int((table["duplicate_flag"].to_numpy(bool) & plain).sum()),
         "other_planted_flagged": int((table["duplicate_flag"].to_numpy(bool) & ~population).sum()),
-        "top_unplanted_sets": _top_unplanted_sets(table, plain),
+        "unplanted_sets": len(own),
+        "top_unplanted_sets": own[:TOP_FOUND],
     }
 
 
@@ -334,7 +338,8 @@ def cleanlab_outliers(embeddings: np.ndarray) -> tuple[np.ndarray | None, dict[s
     except ImportError as exc:
         return None, {"error": f"cleanlab is not installed ({exc})"}
     started = time.perf_counter()
-    scores = OutOfDistribution().fit_score(features=np.asarray(embeddings, np.float32))
+    with contextlib.redirect_stdout(io.StringIO()):  # it prints what it fits
+        scores = OutOfDistribution().fit_score(features=np.asarray(embeddings, np.float32))
     return np.asarray(scores, np.float64), {"seconds": time.perf_counter() - started}
 
 

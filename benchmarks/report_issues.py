@@ -89,8 +89,9 @@ def _setup(iss: dict[str, Any]) -> list[str]:
         f"The first {iss['n_base']:,} {iss['dataset']} test images with planted cases whose "
         f"truth is known ({iss['scale']} scale, one planting, seed {plan['seed']}: no "
         f"intervals): {plan['duplicates']} near-duplicates of other images, one change each, "
-        f"of which {planted['duplicate']} in training (half of them relabelled: conflicting "
-        f"labels) and {iss['holdout']} in the held-out manifest (`dataset.holdout`) while "
+        f"of which {planted['duplicate']} in training ({iss['duplicates']['conflict_pairs']} "
+        f"of them relabelled: conflicting labels) and {iss['holdout']} in the held-out "
+        "manifest (`dataset.holdout`) while "
         f"their source trains (a leak across the split); {planted['outlier']} outliers "
         f"(MNIST digits as RGB, a quarter uniform noise); {health} unhealthy images "
         f"({len(iss['health_kinds'])} kinds, each in place of its source image). "
@@ -166,7 +167,7 @@ def _main_table(iss: dict[str, Any]) -> list[str]:
     return _table(head, rows)
 
 
-def _duplicates(d: dict[str, Any]) -> list[str]:
+def _duplicates(d: dict[str, Any], dataset: str) -> list[str]:
     by = ", ".join(
         f"{TRANSFORM_TEXT.get(how, how)} {found}/{planted}"
         for how, (found, planted) in d["recall_by_transform"].items()
@@ -190,9 +191,10 @@ def _duplicates(d: dict[str, Any]) -> list[str]:
     top = d.get("top_unplanted_sets") or []
     if top:
         lines += [
-            f"{d['unplanted_flagged']} unmodified images are in duplicate sets of their own: "
-            "copies in the CIFAR-10 test set itself (findings, not noise). The top "
-            f"{len(top)} by duplicate score:",
+            f"{d['unplanted_flagged']} unmodified images are flagged as duplicates; "
+            f"{d['unplanted_sets']} sets hold unmodified images only: copies within the "
+            f"{dataset} test images themselves (findings, not noise). The top {len(top)} by "
+            "duplicate score:",
             "",
         ]
         lines += [
@@ -247,6 +249,6 @@ def render(iss: dict[str, Any]) -> list[str]:
         return [*lines, f"Not measured: {iss.get('error', 'no figures')}", ""]
     lines += _setup(iss)
     lines += _main_table(iss)
-    lines += _duplicates(iss["duplicates"])
+    lines += _duplicates(iss["duplicates"], iss["dataset"])
     lines += _outliers(iss)
     return lines

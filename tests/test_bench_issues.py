@@ -214,7 +214,7 @@ def test_figures_of_a_perfect_finder_are_all_right_and_one_mistake_counts(tmp_pa
     assert d["precision"] == d["recall"] == 1.0
     assert d["conflict_marked"] == d["conflict_pairs"] == 3 and d["same_label_marked_conflict"] == 0
     assert d["holdout_marked"] == d["holdout_pairs"] == 3 and d["holdout_false_marks"] == 0
-    assert d["unplanted_flagged"] == 0 and d["top_unplanted_sets"] == []
+    assert d["unplanted_flagged"] == d["unplanted_sets"] == 0 and d["top_unplanted_sets"] == []
     assert sum(found for found, _ in d["recall_by_transform"].values()) == 6
     o = figures["outliers"]
     assert o["precision"] == o["recall"] == o["relabel"]["auroc"] == 1.0
@@ -232,7 +232,8 @@ def test_figures_of_a_perfect_finder_are_all_right_and_one_mistake_counts(tmp_pa
     figures = issues.evaluate(p, table.reset_index(drop=True))
     d = figures["duplicates"]
     assert d["predicted_pairs"] == 7 and d["precision"] == pytest.approx(6 / 7)
-    assert d["unplanted_flagged"] == 2 and d["top_unplanted_sets"][0]["ids"] == pair
+    assert d["unplanted_flagged"] == 2 and d["unplanted_sets"] == 1
+    assert d["top_unplanted_sets"][0]["ids"] == pair
     dark = figures["health"]["dark"]
     assert dark["flagged"] == 3 and dark["precision"] == pytest.approx(2 / 3)
     assert dark["unmodified_flagged"] == 1 and dark["other_planted_flagged"] == 1
@@ -296,6 +297,7 @@ def _section(scale: str, precision: float = 0.97) -> dict:
             "holdout_false_marks": 0,
             "unplanted": 9400,
             "unplanted_flagged": 4,
+            "unplanted_sets": 1,
             "other_planted_flagged": 2,
             "top_unplanted_sets": [
                 {
@@ -335,6 +337,8 @@ def test_the_section_renders_its_figures_and_judges_targets_at_full_scale_only()
     assert "| 190 | 0.900 | 0.950 | 4 images (0.04 %) | >= 0.95 / 0.95 | 2 |" in text
     assert "| dark | darkened to 8 % brightness | 50 | 48 | 47 | 0.979 | 0.940 |" in text
     assert "0 of the 100 sources whose near copy is held out" in text
+    assert "of which 200 in training (100 of them relabelled: conflicting labels) and 100" in text
+    assert "1 sets hold unmodified images only: copies within the cifar10 test" in text
     assert "only exact copies across the split are found" in text
     assert "- `cifar10_00001` (cat), `cifar10_00002` (dog): score 0.910; labels conflict" in text
     assert "relabel's AUROC is 0.050 above cleanlab's" in text
