@@ -100,8 +100,8 @@ def _setup(iss: dict[str, Any]) -> list[str]:
         f"Trained as a user does: `relabel init` and `relabel train` ({run['folds']} folds "
         f"and the final model, {run.get('architecture')}, {epochs} epochs; out-of-fold "
         f"accuracy {_f(run.get('oof_accuracy'))}; {train['seconds']:.0f} s), then "
-        f"`relabel issues PROJECT --out issues.csv` on the {run.get('embeddings', '?')} "
-        f"{iss.get('embedding_dim', '?')}-d embeddings: **{issues['seconds']:.1f} s** "
+        f"`relabel issues PROJECT --out issues.csv` on the {iss.get('embedding_dim', '?')}-d "
+        f"embeddings ({run.get('embeddings', '?')}): **{issues['seconds']:.1f} s** "
         f"({issues['user_cpu_s'] + issues['kernel_cpu_s']:.1f} s CPU, peak "
         f"{issues['peak_gib']:.2f} GiB). Each type is measured on the unmodified images "
         "and its own planted cases; its flags on other types' planted cases are counted "
@@ -143,7 +143,8 @@ def _main_table(iss: dict[str, Any]) -> list[str]:
             str(d["found_pairs"]),
             _f(d["precision"]),
             _f(d["recall"]),
-            f"{d['unplanted_flagged']} images ({_pct(rate)})",
+            f"{d['unplanted_flagged']} image{'' if d['unplanted_flagged'] == 1 else 's'} "
+            f"({_pct(rate)})",
             f">= {t['duplicate_precision']:g} / {t['duplicate_recall']:g}",
             str(d["other_planted_flagged"]),
         ],

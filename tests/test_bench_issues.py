@@ -332,7 +332,9 @@ def test_the_section_renders_its_figures_and_judges_targets_at_full_scale_only()
     assert quick and all(ok is None for _, _, ok in quick)
     assert all("quick scale" in what for what, _, _ in quick)
     text = "\n".join(report_issues.render(full))
-    assert report_issues.HEADING in text and "final model 256-d embeddings: **12.5 s**" in text
+    assert (
+        report_issues.HEADING in text and "the 256-d embeddings (final model): **12.5 s**" in text
+    )
     assert "| duplicate (pairs) | near copy in training, same set as its source | 200 |" in text
     assert "| 190 | 0.900 | 0.950 | 4 images (0.04 %) | >= 0.95 / 0.95 | 2 |" in text
     assert "| dark | darkened to 8 % brightness | 50 | 48 | 47 | 0.979 | 0.940 |" in text
