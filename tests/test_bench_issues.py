@@ -245,6 +245,38 @@ def test_figures_of_a_perfect_finder_are_all_right_and_one_mistake_counts(tmp_pa
 # the report
 
 
+def _duplicate_figures(precision: float) -> dict:
+    return {
+        "planted_pairs": 200,
+        "found_pairs": 190,
+        "predicted_pairs": round(190 / precision),
+        "precision": precision,
+        "recall": 0.95,
+        "recall_by_transform": {t: [47, 50] for t in planting.TRANSFORMS},
+        "sets": 210,
+        "conflict_pairs": 100,
+        "conflict_found": 95,
+        "conflict_marked": 95,
+        "same_label_found": 95,
+        "same_label_marked_conflict": 0,
+        "holdout_pairs": 100,
+        "holdout_marked": 0,
+        "holdout_false_marks": 0,
+        "unplanted": 9400,
+        "unplanted_flagged": 4,
+        "unplanted_sets": 1,
+        "other_planted_flagged": 2,
+        "top_unplanted_sets": [
+            {
+                "ids": ["cifar10_00001", "cifar10_00002"],
+                "labels": ["cat", "dog"],
+                "score": 0.91,
+                "conflict": True,
+            }
+        ],
+    }
+
+
 def _section(scale: str, precision: float = 0.97) -> dict:
     binary = {
         "planted": 50,
@@ -279,35 +311,7 @@ def _section(scale: str, precision: float = 0.97) -> dict:
             "issues": {"seconds": 12.5, "user_cpu_s": 20.0, "kernel_cpu_s": 1.0, "peak_gib": 1.2},
         },
         "cleanlab_ood": {"seconds": 3.0},
-        "duplicates": {
-            "planted_pairs": 200,
-            "found_pairs": 190,
-            "predicted_pairs": round(190 / precision),
-            "precision": precision,
-            "recall": 0.95,
-            "recall_by_transform": {t: [47, 50] for t in planting.TRANSFORMS},
-            "sets": 210,
-            "conflict_pairs": 100,
-            "conflict_found": 95,
-            "conflict_marked": 95,
-            "same_label_found": 95,
-            "same_label_marked_conflict": 0,
-            "holdout_pairs": 100,
-            "holdout_marked": 0,
-            "holdout_false_marks": 0,
-            "unplanted": 9400,
-            "unplanted_flagged": 4,
-            "unplanted_sets": 1,
-            "other_planted_flagged": 2,
-            "top_unplanted_sets": [
-                {
-                    "ids": ["cifar10_00001", "cifar10_00002"],
-                    "labels": ["cat", "dog"],
-                    "score": 0.91,
-                    "conflict": True,
-                }
-            ],
-        },
+        "duplicates": _duplicate_figures(precision),
         "outliers": {
             **binary,
             "planted": 200,
