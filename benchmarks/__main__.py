@@ -16,6 +16,9 @@ Sections (``--sections`` picks some; each is recorded with its own provenance):
 6. ``studio``: Label Studio push (each image mode) and pull.
 7. ``ray``: the folds on Ray against the local executor.
 8. ``scale``: every command at 100k and 1M synthetic samples (:mod:`benchmarks.scale`).
+9. ``issues``: relabel's issue types (duplicates, holdout leaks, outliers, image health)
+   on planted cases among the CIFAR-10 test images, after one user run of the default RGB
+   config (:mod:`benchmarks.issues`). Quick mode: 500 images, fewer cases and epochs.
 
 Every section of the results JSON carries its provenance (:mod:`benchmarks.provenance`):
 commit, dirty tree, a digest of the code it depends on, the command, host and a
@@ -52,8 +55,10 @@ from benchmarks import (
     checking,
     datasets,
     detection,
+    issues,
     memory,
     photos,
+    planting,
     protocol,
     provenance,
     report,
@@ -76,6 +81,7 @@ SECTIONS = (
     "studio",
     "ray",
     "scale",
+    "issues",
 )
 
 
@@ -103,6 +109,10 @@ class Plan:
     photos_throughput: tuple[int, int] | None = (4000, 3)  # (images, epochs)
     review_cycles: int = 3  # review and reviewers: simulated review cycles
     scale: tuple[str, str, int] = ("100000,1000000", "100000x1000", 10_000)  # sizes, wide, push
+    # issues: (base images, None = all; near-duplicates; outliers; unhealthy per kind)
+    issues_sizes: tuple[int | None, int, int, int] = (None, 300, 200, 50)
+    issues_epochs: int | None = None  # None: the project's own default
+    issues_folds: int = 5
 
 
 QUICK = Plan(
@@ -122,6 +132,9 @@ QUICK = Plan(
     photos_throughput=(1000, 2),
     review_cycles=2,
     scale=("10000,100000", "10000x100", 1000),
+    issues_sizes=(500, 30, 20, 5),
+    issues_epochs=2,
+    issues_folds=3,
 )
 FULL = Plan(
     mode="full",
@@ -279,6 +292,34 @@ def run_photos(
     note = photos.reuse_note(out)
     if note:
         results["notes"].append(note)
+
+
+def issue_plan(plan: Plan) -> planting.IssuePlan:
+    """The issues section's part of ``plan``."""
+    n, duplicates, outliers, unhealthy = plan.issues_sizes
+    return planting.IssuePlan(
+        n=n,
+        duplicates=duplicates,
+        outliers=outliers,
+        unhealthy=unhealthy,
+        epochs=plan.issues_epochs,
+        folds=plan.issues_folds,
+    )
+
+
+def run_issues(plan: Plan, data: Path, cache: Path, results: dict[str, Any]) -> None:
+    """Section 9: the issue types on planted cases among the CIFAR-10 test images."""
+    sub = issue_plan(plan)
+    try:
+        ds = datasets.load("cifar10", data, cache)
+        digits = planting.mnist_digits(data, sub.outliers, sub.seed)
+    except DataUnavailableError as exc:
+        log.warning("skipping issues: %s", exc)
+        results["issues"] = {"skipped": [str(exc)]}
+        return
+    out = results["issues"] = issues.start(ds, sub)
+    out["scale"] = plan.mode
+    issues.run(ds, digits, sub, out, cache / "issues", progress=log.info)
 
 
 def run_speed(plan: Plan, data: Path, cache: Path, results: dict[str, Any]) -> None:
@@ -566,6 +607,7 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "studio": lambda: run_studio(plan, results),
         "ray": lambda: run_ray(plan, cache, results),
         "scale": lambda: results.update(scale=scale.run_section(*plan.scale)),
+        "issues": lambda: run_issues(plan, data, cache, results),
     }
 
     for name in SECTIONS:

@@ -93,6 +93,20 @@ DEPENDS: dict[str, tuple[str, ...]] = {
     "ray": (*TRAINING, "relabel/ranking", "benchmarks/ray_executor.py"),
     # every command runs, in its own process: the whole package counts
     "scale": ("relabel", "benchmarks/scale.py", "benchmarks/child.py"),
+    # `relabel init`, `relabel train` and `relabel issues`, each in its own process
+    "issues": (
+        *TRAINING,
+        "relabel/findings",
+        "relabel/ranking",
+        "relabel/store",
+        "relabel/cli",
+        "benchmarks/issues.py",
+        "benchmarks/planting.py",
+        "benchmarks/user_run.py",
+        "benchmarks/child.py",
+        "benchmarks/detection.py",  # user_run reads the training fingerprint with it
+        "benchmarks/human_noise.py",
+    ),
 }
 
 

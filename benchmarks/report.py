@@ -15,7 +15,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from benchmarks import report_protocol, report_ray, report_reviewers, report_scale
+from benchmarks import (
+    report_issues,
+    report_protocol,
+    report_ray,
+    report_reviewers,
+    report_scale,
+)
 
 #: Tolerance of ">=" between two measured figures and a target.
 TOL = 1e-12
@@ -115,6 +121,7 @@ def checks(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
         )
     out += photo_checks(results.get("photos") or {})
     out += report_scale.checks(results.get("scale"))
+    out += report_issues.checks(results.get("issues"))
     return out
 
 
@@ -952,11 +959,21 @@ RENDERERS: dict[str, Any] = {
     "studio": lambda r: _studio(r),
     "ray": report_ray.render,
     "scale": report_scale.render,
+    "issues": report_issues.render,
 }
 
 
 #: The sections with acceptance checks, in table order.
-CHECKED_SECTIONS = ("protocol", "speed", "studio", "review", "memory", "photos", "scale")
+CHECKED_SECTIONS = (
+    "protocol",
+    "speed",
+    "studio",
+    "review",
+    "memory",
+    "photos",
+    "scale",
+    "issues",
+)
 
 
 def acceptance_rows(results: dict[str, Any], stale: dict[str, str | None]) -> list[list[str]]:
@@ -1012,7 +1029,17 @@ def render(results: dict[str, Any], stale: dict[str, str | None] | None = None) 
         lines += ["Sections that failed in this run:", ""]
         lines += [f"- {k}: `{v}`" for k, v in results["errors"].items()]
         lines += [""]
-    for name in ("protocol", "review", "reviewers", "speed", "photos", "studio", "ray", "scale"):
+    for name in (
+        "protocol",
+        "review",
+        "reviewers",
+        "speed",
+        "photos",
+        "studio",
+        "ray",
+        "scale",
+        "issues",
+    ):
         if name == "speed" and (results.get("speed") or results.get("memory")):
             sp = dict(results.get("speed") or {})
             sp.pop("studio", None)

@@ -246,6 +246,7 @@ SECTION_ENTRY = {
     "photos": ("photos",),
     "studio": ("speed", "bench_studio"),
     "ray": ("ray_executor",),
+    "issues": ("issues",),
 }
 
 

@@ -1,0 +1,255 @@
+"""BENCHMARKS.md's issues section: relabel's issue types on planted cases (benchmarks.issues).
+
+Every figure comes from the section's results; a comparison sentence is computed from the
+figures it names. The targets are issue 26's (stored with the results): near-duplicate
+pairs found with precision and recall of at least 0.95, each planted health kind with
+precision and recall of at least 0.9. They are judged at full scale only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+HEADING = "## 8. Dataset issues beyond wrong labels: planted cases"
+
+#: What the table calls each health kind's planted images.
+KIND_TEXT = {
+    "dark": "darkened to 8 % brightness",
+    "bright": "brightened to 8 % of the distance to white",
+    "blurry": "Gaussian blur, radius 2",
+    "low_information": "one flat colour",
+    "grayscale": "made grey",
+    "odd_size": "saved at 64x32, 32x64, 96x96 or 20x20",
+}
+TRANSFORM_TEXT = {
+    "jpeg": "JPEG re-encode at quality 50-70",
+    "resize": "resize to 50-75 % and back",
+    "shift": "2-4 pixel shift",
+    "brightness": "brightness x0.85-0.93 or x1.07-1.15",
+}
+
+
+def _f(x: float | None, digits: int = 3) -> str:
+    return "–" if x is None else f"{x:.{digits}f}"
+
+
+def _pct(x: float | None) -> str:
+    return "–" if x is None else f"{100 * x:.2f} %"
+
+
+def _ok(value: float | None, target: float, full: bool) -> bool | None:
+    if not full:
+        return None
+    return value is not None and value >= target
+
+
+def _measured(iss: dict[str, Any] | None) -> bool:
+    return bool(iss) and "duplicates" in iss  # type: ignore[operator]
+
+
+def checks(iss: dict[str, Any] | None) -> list[tuple[str, str, bool | None]]:
+    """Issue 26's targets: duplicate pairs (precision, recall) and each health kind's."""
+    if not iss or not _measured(iss):
+        return []
+    full = iss.get("scale") == "full"
+    t, d = iss["targets"], iss["duplicates"]
+    tail = "" if full else " (quick scale: reported, not judged)"
+    out: list[tuple[str, str, bool | None]] = []
+    for what in ("precision", "recall"):
+        target = t[f"duplicate_{what}"]
+        out.append(
+            (
+                f"issues: planted near-duplicate pairs, {what} >= {target:g}{tail}",
+                f"{_f(d[what])} ({d['found_pairs']} found of {d['planted_pairs']} planted; "
+                f"{d['predicted_pairs']} pairs share a set)",
+                _ok(d[what], target, full),
+            )
+        )
+    for kind, h in iss["health"].items():
+        pr = (h["precision"], h["recall"])
+        both = None if None in pr else min(pr)
+        target = min(t["health_precision"], t["health_recall"])
+        out.append(
+            (
+                f"issues: planted `{kind}` images, precision and recall >= {target:g}{tail}",
+                f"precision {_f(h['precision'])}, recall {_f(h['recall'])} "
+                f"({h['true_flags']} of {h['planted']} planted, {h['flagged']} flagged)",
+                _ok(both, target, full),
+            )
+        )
+    return out
+
+
+def _setup(iss: dict[str, Any]) -> list[str]:
+    plan, run, planted = iss["plan"], iss["run"], iss["planted"]
+    health = sum(planted.get(k, 0) for k in iss["health_kinds"])
+    train, issues = run["train"], run["issues"]
+    epochs = run["epochs"] if run.get("epochs") is not None else "the project's default"
+    return [
+        f"The first {iss['n_base']:,} {iss['dataset']} test images with planted cases whose "
+        f"truth is known ({iss['scale']} scale, one planting, seed {plan['seed']}: no "
+        f"intervals): {plan['duplicates']} near-duplicates of other images, one change each, "
+        f"of which {planted['duplicate']} in training ({iss['duplicates']['conflict_pairs']} "
+        f"of them relabelled: conflicting labels) and {iss['holdout']} in the held-out "
+        "manifest (`dataset.holdout`) while "
+        f"their source trains (a leak across the split); {planted['outlier']} outliers "
+        f"(MNIST digits as RGB, a quarter uniform noise); {health} unhealthy images "
+        f"({len(iss['health_kinds'])} kinds, each in place of its source image). "
+        f"{iss['n']:,} training images in all.",
+        "",
+        f"Trained as a user does: `relabel init` and `relabel train` ({run['folds']} folds "
+        f"and the final model, {run.get('architecture')}, {epochs} epochs; out-of-fold "
+        f"accuracy {_f(run.get('oof_accuracy'))}; {train['seconds']:.0f} s), then "
+        f"`relabel issues PROJECT --out issues.csv` on the {iss.get('embedding_dim', '?')}-d "
+        f"embeddings ({run.get('embeddings', '?')}): **{issues['seconds']:.1f} s** "
+        f"({issues['user_cpu_s'] + issues['kernel_cpu_s']:.1f} s CPU, peak "
+        f"{issues['peak_gib']:.2f} GiB). Each type is measured on the unmodified images "
+        "and its own planted cases; its flags on other types' planted cases are counted "
+        "apart (last column).",
+        "",
+    ]
+
+
+def _row(name: str, what: str, b: dict[str, Any], target: str) -> list[str]:
+    return [
+        name,
+        what,
+        str(b["planted"]),
+        str(b["flagged"]),
+        str(b["true_flags"]),
+        _f(b["precision"]),
+        _f(b["recall"]),
+        f"{b['unmodified_flagged']} ({_pct(b['false_positive_rate'])})",
+        target,
+        str(b["other_planted_flagged"]),
+    ]
+
+
+def _table(head: list[str], rows: list[list[str]]) -> list[str]:
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    return [*out, ""]
+
+
+def _main_table(iss: dict[str, Any]) -> list[str]:
+    t, d = iss["targets"], iss["duplicates"]
+    rate = d["unplanted_flagged"] / d["unplanted"] if d["unplanted"] else None
+    rows = [
+        [
+            "duplicate (pairs)",
+            "near copy in training, same set as its source",
+            str(d["planted_pairs"]),
+            f"{d['predicted_pairs']} pairs",
+            str(d["found_pairs"]),
+            _f(d["precision"]),
+            _f(d["recall"]),
+            f"{d['unplanted_flagged']} image{'' if d['unplanted_flagged'] == 1 else 's'} "
+            f"({_pct(rate)})",
+            f">= {t['duplicate_precision']:g} / {t['duplicate_recall']:g}",
+            str(d["other_planted_flagged"]),
+        ],
+        _row("outlier", "MNIST digit or noise", iss["outliers"], "–"),
+    ]
+    target = f">= {t['health_precision']:g} / {t['health_recall']:g}"
+    for kind, h in iss["health"].items():
+        rows.append(_row(kind, KIND_TEXT.get(kind, kind), h, target))
+    head = [
+        "type",
+        "planted as",
+        "planted",
+        "flagged",
+        "right",
+        "precision",
+        "recall",
+        "flagged among unmodified",
+        "target (P / R)",
+        "flags on other planted",
+    ]
+    return _table(head, rows)
+
+
+def _duplicates(d: dict[str, Any], dataset: str) -> list[str]:
+    by = ", ".join(
+        f"{TRANSFORM_TEXT.get(how, how)} {found}/{planted}"
+        for how, (found, planted) in d["recall_by_transform"].items()
+    )
+    lines = [
+        f"**Near-duplicates.** Pairs found by change: {by}. {d['sets']} duplicate sets in all. "
+        f"Conflicting labels: {d['conflict_marked']} of the {d['conflict_found']} relabelled "
+        f"pairs found are marked conflicting (of {d['conflict_pairs']} planted); "
+        f"{d['same_label_marked_conflict']} of the {d['same_label_found']} same-label pairs "
+        f"found are marked conflicting. Holdout leaks: {d['holdout_marked']} of the "
+        f"{d['holdout_pairs']} sources whose near copy is held out are marked as crossing the "
+        f"split; {d['holdout_false_marks']} other images are.",
+    ]
+    if d["holdout_marked"] < d["holdout_pairs"]:
+        lines[-1] += (
+            " relabel compares the held-out images with the training images by their "
+            "decoded pixels (a content hash; they are not embedded), so only exact copies "
+            "across the split are found."
+        )
+    lines.append("")
+    top = d.get("top_unplanted_sets") or []
+    if top:
+        lines += [
+            f"{d['unplanted_flagged']} unmodified images are flagged as duplicates; "
+            f"{d['unplanted_sets']} sets hold unmodified images only: copies within the "
+            f"{dataset} test images themselves (findings, not noise). The top {len(top)} by "
+            "duplicate score:",
+            "",
+        ]
+        lines += [
+            f"- {', '.join(f'`{i}` ({lab})' for i, lab in zip(s['ids'], s['labels'], strict=True))}"
+            f": score {s['score']:.3f}" + ("; labels conflict" if s["conflict"] else "")
+            for s in top
+        ]
+        lines.append("")
+    return lines
+
+
+def _outliers(iss: dict[str, Any]) -> list[str]:
+    o = iss["outliers"]
+    origin = ", ".join(f"{k} {v[0]}/{v[1]}" for k, v in o["recall_by_origin"].items())
+    lines = [f"**Outliers.** Flagged by origin: {origin}.", ""]
+    rows = [["relabel (`outlier_score`)", _f(o["relabel"]["auroc"])]]
+    rows[0].append(_f(o["relabel"]["precision_at_planted"]))
+    ood, cl = o.get("cleanlab_ood"), iss.get("cleanlab_ood") or {}
+    if ood:
+        rows.append(
+            [
+                f"cleanlab `OutOfDistribution` ({cl.get('seconds', 0):.1f} s)",
+                _f(ood["auroc"]),
+                _f(ood["precision_at_planted"]),
+            ]
+        )
+    lines += _table(["score, same embeddings", "AUROC", "precision at the number planted"], rows)
+    mine, theirs = o["relabel"]["auroc"], (ood or {}).get("auroc")
+    if mine is not None and theirs is not None:
+        gap = mine - theirs
+        said = (
+            f"{abs(gap):.3f} {'above' if gap > 0 else 'below'} cleanlab's"
+            if round(gap, 3)
+            else "equal to cleanlab's (to 3 decimals)"
+        )
+        lines += [
+            f"relabel's AUROC is {said} (issue 26 asks for Datalab's outlier type + 0.05; "
+            f"Datalab itself: {iss.get('datalab', 'not run')}).",
+            "",
+        ]
+    elif cl.get("error"):
+        lines += [f"cleanlab not run: {cl['error']}", ""]
+    return lines
+
+
+def render(iss: dict[str, Any]) -> list[str]:
+    """The section's lines."""
+    lines = [HEADING, ""]
+    if iss.get("skipped"):
+        return [*lines, f"Skipped: {'; '.join(iss['skipped'])}", ""]
+    if iss.get("error") or not _measured(iss):
+        return [*lines, f"Not measured: {iss.get('error', 'no figures')}", ""]
+    lines += _setup(iss)
+    lines += _main_table(iss)
+    lines += _duplicates(iss["duplicates"], iss["dataset"])
+    lines += _outliers(iss)
+    return lines
