@@ -192,3 +192,23 @@ def test_bad_input_raises_naming_the_argument_and_row() -> None:
     with pytest.raises(IssueInputError, match="needs embeddings"):
         find_issues()
     assert issubclass(IssueInputError, ScoringInputError)
+
+
+def test_thumbnails_average_boxes_and_features_ignore_brightness():
+    from relabel.findings import thumbnail_features, thumbnails
+
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 200, (2, 32, 32, 3), dtype=np.uint8)
+    thumbs = thumbnails(img)
+    assert thumbs.shape == (2, 16, 16) and thumbs.dtype == np.uint8
+    luma = img.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    block = luma[0, 4:6, 10:12].mean()
+    assert abs(int(thumbs[0, 2, 5]) - block) <= 0.51
+    brighter = np.clip(img.astype(np.int16) + 40, 0, 255).astype(np.uint8)
+    a, b = thumbnail_features(thumbnails(img)), thumbnail_features(thumbnails(brighter))
+    assert np.allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-5)
+    assert float(np.linalg.norm(a[0] - b[0])) < 0.02
+    assert float(np.linalg.norm(a[0] - a[1])) > 0.5
+    small = thumbnails(rng.integers(0, 255, (1, 8, 8), dtype=np.uint8))
+    assert small.shape == (1, 16, 16)
+    assert not thumbnail_features(np.full((1, 16, 16), 7, np.uint8)).any()

@@ -1,7 +1,8 @@
 """Per-image statistics collected while images are decoded, and their file.
 
 :class:`ImageStatistics` is an ``on_chunk`` hook for :func:`relabel.data.images.decode_many`:
-it computes :func:`relabel.findings.image_statistics` of each decoded chunk in the same
+it computes :func:`relabel.findings.image_statistics` and the grey thumbnails
+(:func:`relabel.findings.thumbnails`, key ``thumbnail``) of each decoded chunk in the same
 pass over the files (no file is read twice). :func:`save_image_stats` and
 :func:`load_image_stats` keep them beside a run (``runs/<id>/image_stats.npz``, with the
 sample ids of its rows).
@@ -13,12 +14,20 @@ from pathlib import Path
 
 import numpy as np
 
-from relabel.findings import STAT_NAMES, image_statistics
+from relabel.findings import STAT_NAMES, image_statistics, thumbnails
 
-__all__ = ["IMAGE_STATS_FILE", "ImageStatistics", "load_image_stats", "save_image_stats"]
+__all__ = [
+    "IMAGE_STATS_FILE",
+    "THUMBNAIL_KEY",
+    "ImageStatistics",
+    "load_image_stats",
+    "save_image_stats",
+]
 
 #: A run's image statistics (:func:`save_image_stats`).
 IMAGE_STATS_FILE = "image_stats.npz"
+#: The key of the ``(n, side, side)`` uint8 thumbnails beside the statistics.
+THUMBNAIL_KEY = "thumbnail"
 
 
 class ImageStatistics:
@@ -37,15 +46,18 @@ class ImageStatistics:
 
     def __call__(self, start: int, pixels: np.ndarray, sizes: np.ndarray) -> None:
         """Add the statistics of rows ``start .. start + len(pixels)``."""
-        found = image_statistics(np.asarray(pixels), sizes)
+        batch = np.asarray(pixels)
+        found = image_statistics(batch, sizes)
+        found[THUMBNAIL_KEY] = thumbnails(batch)
         for key, values in found.items():
             if key not in self._stats:
-                self._stats[key] = np.zeros(self.n, values.dtype)
+                self._stats[key] = np.zeros((self.n, *values.shape[1:]), values.dtype)
             self._stats[key][start : start + len(values)] = values
         self.filled[start : start + len(pixels)] = True
 
     def result(self) -> dict[str, np.ndarray]:
-        """The statistics of every image (:data:`relabel.findings.STAT_NAMES` keys).
+        """The statistics of every image (:data:`relabel.findings.STAT_NAMES` keys and
+        :data:`THUMBNAIL_KEY`).
 
         Raises
         ------
@@ -54,7 +66,7 @@ class ImageStatistics:
         """
         if not self.filled.all():
             raise ValueError(f"{int((~self.filled).sum())} of {self.n} images have no statistics")
-        return {k: self._stats[k] for k in STAT_NAMES} if self.n else {}
+        return {k: self._stats[k] for k in (*STAT_NAMES, THUMBNAIL_KEY)} if self.n else {}
 
 
 def save_image_stats(path: Path, sample_ids: np.ndarray, stats: dict[str, np.ndarray]) -> None:
@@ -78,6 +90,9 @@ def load_image_stats(path: Path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     Returns
     -------
     sample_ids, stats : numpy.ndarray, dict
+        The statistics' keys, with :data:`THUMBNAIL_KEY` where the file has thumbnails
+        (files written before thumbnails were kept have none).
     """
+    keys = (*STAT_NAMES, THUMBNAIL_KEY)
     with np.load(path) as data:
-        return data["sample_ids"].astype(str), {k: data[k] for k in STAT_NAMES if k in data}
+        return data["sample_ids"].astype(str), {k: data[k] for k in keys if k in data}

@@ -25,11 +25,13 @@ from relabel.findings.duplicates import (
 )
 from relabel.findings.health import HEALTH_TYPES, STAT_NAMES, health_issues, image_statistics
 from relabel.findings.outliers import Outliers, outlier_scores, robust_z
+from relabel.findings.thumbnails import THUMB_SIDE, thumbnail_features, thumbnails
 
 __all__ = [
     "HEALTH_TYPES",
     "ISSUE_TYPES",
     "STAT_NAMES",
+    "THUMB_SIDE",
     "DuplicateSets",
     "Outliers",
     "calibrate_duplicate_threshold",
@@ -42,4 +44,6 @@ __all__ = [
     "nearest_neighbours",
     "outlier_scores",
     "robust_z",
+    "thumbnail_features",
+    "thumbnails",
 ]
