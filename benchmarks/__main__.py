@@ -112,7 +112,8 @@ class Plan:
     # issues: (base images, None = all; near-duplicates; outliers; unhealthy per kind)
     issues_sizes: tuple[int | None, int, int, int] = (None, 300, 200, 50)
     issues_epochs: int | None = None  # None: the project's own default
-    issues_folds: int = 5
+    issues_folds: int = 3
+    issues_seeds: tuple[int, ...] = (0, 1, 2)  # plantings
 
 
 QUICK = Plan(
@@ -135,6 +136,7 @@ QUICK = Plan(
     issues_sizes=(500, 30, 20, 5),
     issues_epochs=2,
     issues_folds=3,
+    issues_seeds=(0,),
 )
 FULL = Plan(
     mode="full",
@@ -319,7 +321,14 @@ def run_issues(plan: Plan, data: Path, cache: Path, results: dict[str, Any]) -> 
         return
     out = results["issues"] = issues.start(ds, sub)
     out["scale"] = plan.mode
-    issues.run(ds, digits, sub, out, cache / "issues", progress=log.info)
+    out["planting_seeds"] = list(plan.issues_seeds)
+
+    def digits_of(seed: int) -> Any:
+        return digits if seed == sub.seed else planting.mnist_digits(data, sub.outliers, seed)
+
+    issues.run_plantings(
+        ds, digits_of, sub, plan.issues_seeds, out, cache / "issues", progress=log.info
+    )
 
 
 def run_speed(plan: Plan, data: Path, cache: Path, results: dict[str, Any]) -> None:

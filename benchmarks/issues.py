@@ -33,7 +33,7 @@ import shutil
 import time
 import tomllib
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.datasets import BenchDataset
+from benchmarks.detection import model_code_digest
 from benchmarks.planting import HEALTH_KINDS, TRANSFORMS, IssuePlan, Planted, plant
 from benchmarks.user_run import latest_run, run_cli
 
@@ -55,6 +56,16 @@ TARGETS: dict[str, float] = {
 }
 #: The duplicate pairs among unmodified images listed (real copies: findings, not noise).
 TOP_FOUND = 10
+#: The code a trained planting depends on (a trained project is reused while it is unchanged).
+TRAINING_MODULES = (
+    "relabel.training",
+    "relabel.data",
+    "relabel.project.train",
+    "relabel.findings.health",
+    "relabel.findings.thumbnails",
+)
+#: The stamp a trained planting's folder holds (plan and code digest it was trained with).
+TRAINED_STAMP = "trained.json"
 
 
 # --------------------------------------------------------------------------------------
@@ -276,6 +287,21 @@ def _cli(args: list[str], log_file: Path) -> dict[str, Any]:
     return done
 
 
+def _trained(workdir: Path, plan: IssuePlan) -> dict[str, Any] | None:
+    """The ``init``/``train`` figures of a project trained with this plan and code, or None."""
+    stamp = workdir / TRAINED_STAMP
+    if not stamp.is_file():
+        return None
+    try:
+        latest_run(workdir / "project")
+    except (OSError, RuntimeError):
+        return None
+    info = json.loads(stamp.read_text())
+    if info.pop("plan") != asdict(plan) or info.pop("code") != model_code_digest(TRAINING_MODULES):
+        return None
+    return info
+
+
 def train_and_find(
     p: Planted, classes: tuple[str, ...], plan: IssuePlan, workdir: Path
 ) -> tuple[pd.DataFrame, np.ndarray, dict[str, Any]]:
@@ -291,17 +317,24 @@ def train_and_find(
         ``embeddings`` (which ones).
     """
     root = workdir / "project"
-    shutil.rmtree(root, ignore_errors=True)
     manifest = write_manifest(p.ids, p.paths, p.labels, classes, workdir / "manifest.csv")
     holdout = None
     if p.holdout_ids:
         holdout = write_manifest(
             p.holdout_ids, p.holdout_paths, p.holdout_labels, classes, workdir / "holdout.csv"
         )
-    args = ["init", str(root), "--manifest", str(manifest), "--folds", str(plan.folds)]
-    info: dict[str, Any] = {"init": _cli(args, workdir / "init.log")}
-    _configure(root / "relabel.toml", plan.epochs, holdout)
-    info["train"] = _cli(["-v", "train", str(root)], workdir / "train.log")
+    info = _trained(workdir, plan)
+    if info is None:
+        (workdir / TRAINED_STAMP).unlink(missing_ok=True)
+        shutil.rmtree(root, ignore_errors=True)
+        args = ["init", str(root), "--manifest", str(manifest), "--folds", str(plan.folds)]
+        info = {"init": _cli(args, workdir / "init.log")}
+        _configure(root / "relabel.toml", plan.epochs, holdout)
+        info["train"] = _cli(["-v", "train", str(root)], workdir / "train.log")
+        stamp = {"plan": asdict(plan), "code": model_code_digest(TRAINING_MODULES), **info}
+        (workdir / TRAINED_STAMP).write_text(json.dumps(stamp))
+    else:
+        info["reused"] = True
     csv_out = workdir / "issues.csv"
     info["issues"] = _cli(["issues", str(root), "--out", str(csv_out)], workdir / "issues.log")
     run = latest_run(root)
@@ -396,3 +429,66 @@ def issue_summary_of(table: pd.DataFrame) -> pd.Series:
     from relabel.findings import issue_summary
 
     return issue_summary(table)
+
+
+# --------------------------------------------------------------------------------------
+# several plantings
+
+
+def key_figures(out: dict[str, Any]) -> dict[str, float | None]:
+    """The figures of one planting that are compared across plantings."""
+    d, o = out["duplicates"], out["outliers"]
+    mine, theirs = o["relabel"]["auroc"], (o.get("cleanlab_ood") or {}).get("auroc")
+    figures: dict[str, float | None] = {
+        "duplicate_precision": d["precision"],
+        "duplicate_recall": d["recall"],
+        "holdout_leaks_marked": _rate(d["holdout_marked"], d["holdout_pairs"]),
+        "outlier_auroc": mine,
+        "outlier_precision_at_planted": o["relabel"]["precision_at_planted"],
+        "cleanlab_outlier_auroc": theirs,
+        "outlier_auroc_minus_cleanlab": None if None in (mine, theirs) else mine - theirs,
+        "oof_accuracy": out["run"].get("oof_accuracy"),
+    }
+    for kind, b in out["health"].items():
+        figures[f"{kind}_precision"], figures[f"{kind}_recall"] = b["precision"], b["recall"]
+    return figures
+
+
+def spread(values: list[float | None]) -> dict[str, Any]:
+    """Mean and 95 % Student-t interval over plantings (None where a value is missing)."""
+    from scipy import stats
+
+    got = [float(v) for v in values if v is not None]
+    out: dict[str, Any] = {"per_planting": values, "mean": None, "low": None, "high": None}
+    if not got:
+        return out
+    mean = float(np.mean(got))
+    out["mean"] = out["low"] = out["high"] = mean
+    if len(got) > 1:
+        half = stats.t.ppf(0.975, len(got) - 1) * np.std(got, ddof=1) / np.sqrt(len(got))
+        out["low"], out["high"] = mean - float(half), mean + float(half)
+    return out
+
+
+def run_plantings(
+    ds: BenchDataset,
+    digits_of: Callable[[int], np.ndarray],
+    plan: IssuePlan,
+    seeds: tuple[int, ...],
+    out: dict[str, Any],
+    workdir: Path,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """:func:`run` once per planting seed; ``out`` gets the first planting's figures in full,
+    ``plantings`` (each one's :func:`key_figures`) and ``over_plantings`` (:func:`spread`)."""
+    each = []
+    for seed in seeds:
+        sub = replace(plan, seed=seed)
+        one = start(ds, sub)
+        run(ds, digits_of(seed), sub, one, workdir / f"seed{seed}", progress)
+        each.append((seed, one))
+    out.update({k: v for k, v in each[0][1].items() if k not in ("plan",)})
+    out["plantings"] = [{"seed": seed, **key_figures(one)} for seed, one in each]
+    names = list(out["plantings"][0])[1:]
+    out["over_plantings"] = {k: spread([p[k] for p in out["plantings"]]) for k in names}
+    return out
