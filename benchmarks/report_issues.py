@@ -52,32 +52,71 @@ def checks(iss: dict[str, Any] | None) -> list[tuple[str, str, bool | None]]:
     if not iss or not _measured(iss):
         return []
     full = iss.get("scale") == "full"
-    t, d = iss["targets"], iss["duplicates"]
+    t, over = iss["targets"], iss.get("over_plantings")
+    n = len(iss.get("plantings") or [None])
     tail = "" if full else " (quick scale: reported, not judged)"
+    tail += f", mean of {n} plantings" if n > 1 else ""
+
+    def mean(key: str, single: float | None) -> float | None:
+        return over[key]["mean"] if over and key in over else single
+
+    d = iss["duplicates"]
+    counts = (
+        f" ({d['found_pairs']} found of {d['planted_pairs']} planted; "
+        f"{d['predicted_pairs']} pairs share a set)"
+        if n == 1
+        else ""
+    )
     out: list[tuple[str, str, bool | None]] = []
     for what in ("precision", "recall"):
-        target = t[f"duplicate_{what}"]
+        target, value = t[f"duplicate_{what}"], mean(f"duplicate_{what}", d[what])
         out.append(
             (
                 f"issues: planted near-duplicate pairs, {what} >= {target:g}{tail}",
-                f"{_f(d[what])} ({d['found_pairs']} found of {d['planted_pairs']} planted; "
-                f"{d['predicted_pairs']} pairs share a set)",
-                _ok(d[what], target, full),
+                f"{_f(value)}" + _interval_text(over, f"duplicate_{what}") + counts,
+                _ok(value, target, full),
             )
         )
     for kind, h in iss["health"].items():
-        pr = (h["precision"], h["recall"])
-        both = None if None in pr else min(pr)
+        pr = (mean(f"{kind}_precision", h["precision"]), mean(f"{kind}_recall", h["recall"]))
+        both = None if None in pr else min(pr)  # type: ignore[type-var]
         target = min(t["health_precision"], t["health_recall"])
         out.append(
             (
                 f"issues: planted `{kind}` images, precision and recall >= {target:g}{tail}",
-                f"precision {_f(h['precision'])}, recall {_f(h['recall'])} "
-                f"({h['true_flags']} of {h['planted']} planted, {h['flagged']} flagged)",
+                f"precision {_f(pr[0])}, recall {_f(pr[1])}"
+                + (
+                    f" ({h['true_flags']} of {h['planted']} planted, {h['flagged']} flagged)"
+                    if n == 1
+                    else ""
+                ),
                 _ok(both, target, full),
             )
         )
+    gap = (over or {}).get("outlier_auroc_minus_cleanlab")
+    if gap and gap["mean"] is not None:
+        out.append(
+            (
+                f"issues: outlier AUROC >= cleanlab's on the same embeddings + 0.05{tail}",
+                f"{gap['mean']:+.3f} [{gap['low']:+.3f}, {gap['high']:+.3f}]",
+                _ok(gap["low"], 0.05, full),
+            )
+        )
     return out
+
+
+def _interval_text(over: dict[str, Any] | None, key: str) -> str:
+    """`` [low, high]`` of a figure over plantings, or nothing with one planting."""
+    if not over or key not in over or over[key]["low"] == over[key]["high"]:
+        return ""
+    return f" [{_f(over[key]['low'])}, {_f(over[key]['high'])}]"
+
+
+def _plantings_text(iss: dict[str, Any]) -> str:
+    each = iss.get("plantings") or []
+    if len(each) < 2:
+        return f"one planting, seed {iss['plan']['seed']}: no intervals"
+    return f"{len(each)} plantings, seeds {', '.join(str(p['seed']) for p in each)}"
 
 
 def _setup(iss: dict[str, Any]) -> list[str]:
@@ -87,8 +126,8 @@ def _setup(iss: dict[str, Any]) -> list[str]:
     epochs = run["epochs"] if run.get("epochs") is not None else "the project's default"
     return [
         f"The first {iss['n_base']:,} {iss['dataset']} test images with planted cases whose "
-        f"truth is known ({iss['scale']} scale, one planting, seed {plan['seed']}: no "
-        f"intervals): {plan['duplicates']} near-duplicates of other images, one change each, "
+        f"truth is known ({iss['scale']} scale, {_plantings_text(iss)}): "
+        f"{plan['duplicates']} near-duplicates of other images, one change each, "
         f"of which {planted['duplicate']} in training ({iss['duplicates']['conflict_pairs']} "
         f"of them relabelled: conflicting labels) and {iss['holdout']} in the held-out "
         "manifest (`dataset.holdout`) while "
@@ -241,6 +280,46 @@ def _outliers(iss: dict[str, Any]) -> list[str]:
     return lines
 
 
+#: What the over-plantings table calls each figure.
+FIGURE_TEXT = {
+    "duplicate_precision": "near-duplicate pairs: precision",
+    "duplicate_recall": "near-duplicate pairs: recall",
+    "holdout_leaks_marked": "near copies across the holdout split marked",
+    "outlier_auroc": "outliers: relabel AUROC",
+    "cleanlab_outlier_auroc": "outliers: cleanlab OutOfDistribution AUROC",
+    "outlier_auroc_minus_cleanlab": "outliers: relabel − cleanlab AUROC",
+    "outlier_precision_at_planted": "outliers: relabel precision at the number planted",
+    "oof_accuracy": "out-of-fold accuracy of the training",
+}
+
+
+def _plantings_table(iss: dict[str, Any]) -> list[str]:
+    """Every compared figure: mean, 95 % interval and each planting's value."""
+    over, each = iss.get("over_plantings"), iss.get("plantings") or []
+    if not over or len(each) < 2:
+        return []
+    seeds = ", ".join(str(p["seed"]) for p in each)
+    rows = []
+    for key, s in over.items():
+        what = FIGURE_TEXT.get(key, key.replace("_", " ", 1).replace("_", " "))
+        per = ", ".join(_f(v) for v in s["per_planting"])
+        rows.append([what, _f(s["mean"]), f"[{_f(s['low'])}, {_f(s['high'])}]", per])
+    gap = over.get("outlier_auroc_minus_cleanlab", {})
+    lines = [
+        f"Over {len(each)} plantings (seeds {seeds}; each its own planted cases, training and "
+        "`relabel issues` run): the mean and its 95 % Student-t interval. The detailed "
+        f"tables below are planting {each[0]['seed']}'s.",
+        "",
+        *_table(["figure", "mean", "95 % interval", "per planting"], rows),
+    ]
+    if gap.get("mean") is not None:
+        verdict = "tied with (the interval holds 0)"
+        if gap["low"] > 0 or gap["high"] < 0:
+            verdict = "above" if gap["low"] > 0 else "below"
+        lines += [f"relabel's outlier AUROC is {verdict} cleanlab's on the same embeddings.", ""]
+    return lines
+
+
 def render(iss: dict[str, Any]) -> list[str]:
     """The section's lines."""
     lines = [HEADING, ""]
@@ -249,6 +328,7 @@ def render(iss: dict[str, Any]) -> list[str]:
     if iss.get("error") or not _measured(iss):
         return [*lines, f"Not measured: {iss.get('error', 'no figures')}", ""]
     lines += _setup(iss)
+    lines += _plantings_table(iss)
     lines += _main_table(iss)
     lines += _duplicates(iss["duplicates"], iss["dataset"])
     lines += _outliers(iss)
