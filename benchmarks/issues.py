@@ -56,11 +56,13 @@ TARGETS: dict[str, float] = {
 }
 #: The duplicate pairs among unmodified images listed (real copies: findings, not noise).
 TOP_FOUND = 10
-#: The code a trained planting depends on (a trained project is reused while it is unchanged).
+#: The code a trained planting's model and image statistics come from: the trainer, the
+#: decoder and the statistics kept while decoding (a trained project is reused while each
+#: is unchanged; the manifest reader and the orchestration around training are not listed).
 TRAINING_MODULES = (
     "relabel.training",
-    "relabel.data",
-    "relabel.project.train",
+    "relabel.data.images",
+    "relabel.data.image_stats",
     "relabel.findings.health",
     "relabel.findings.thumbnails",
 )
@@ -297,9 +299,14 @@ def _trained(workdir: Path, plan: IssuePlan) -> dict[str, Any] | None:
     except (OSError, RuntimeError):
         return None
     info = json.loads(stamp.read_text())
-    if info.pop("plan") != asdict(plan) or info.pop("code") != model_code_digest(TRAINING_MODULES):
+    if info.pop("plan") != asdict(plan) or info.pop("code") != _training_code():
         return None
     return info
+
+
+def _training_code() -> dict[str, str]:
+    """The digest of each of :data:`TRAINING_MODULES`."""
+    return {name: model_code_digest((name,)) for name in TRAINING_MODULES}
 
 
 def train_and_find(
@@ -331,7 +338,7 @@ def train_and_find(
         info = {"init": _cli(args, workdir / "init.log")}
         _configure(root / "relabel.toml", plan.epochs, holdout)
         info["train"] = _cli(["-v", "train", str(root)], workdir / "train.log")
-        stamp = {"plan": asdict(plan), "code": model_code_digest(TRAINING_MODULES), **info}
+        stamp = {"plan": asdict(plan), "code": _training_code(), **info}
         (workdir / TRAINED_STAMP).write_text(json.dumps(stamp))
     else:
         info["reused"] = True
