@@ -1,0 +1,130 @@
+"""The unlabelled pool: manifest rows with an empty label, the store, training and the
+reports (plumbing, with the test engine)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from relabel import Project
+from relabel.data.manifest import read_manifest
+from relabel.data.validate import validate_records
+from relabel.demo import digits
+from relabel.errors import DatasetError
+from relabel.project.pool import POOL_FILE, pool_predictions
+from relabel.project.runs import oof_sample_ids
+from relabel.review.majority import Resolution
+from relabel.review.outcome import decide_unlabelled
+from relabel.store import Store
+
+
+def _pool_manifest(tmp_path: Path, hidden: int = 60) -> tuple[Path, dict[str, str]]:
+    """The digits with the labels of every ``len // hidden``-th row hidden; the truth."""
+    data = digits.write_digits(tmp_path / "data", size=16, seed=0)
+    frame = pd.read_csv(data.manifest, dtype=str, keep_default_na=False)
+    truth = dict(zip(frame["id"], frame["label"], strict=True))
+    frame.loc[frame.index[:hidden], "label"] = ""
+    out = tmp_path / "data" / "pool.csv"
+    frame.to_csv(out, index=False)
+    return out, truth
+
+
+def test_empty_label_is_a_pool_record_and_empty_path_still_a_problem(tmp_path: Path) -> None:
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("id,path,label\na,a.png,cat\nb,b.png,\nc,,dog\n,d.png,dog\n")
+    records, problems = read_manifest(manifest)
+    assert [(r.sample_id, r.label, r.labelled) for r in records] == [
+        ("a", "cat", True),
+        ("b", "", False),
+    ]
+    assert [p.message for p in problems] == ["empty path", "empty id"]
+
+
+def test_a_manifest_of_unlabelled_rows_only_is_refused(tmp_path: Path) -> None:
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("id,path,label\na,a.png,\nb,b.png,\n")
+    records, _ = read_manifest(manifest)
+    with pytest.raises(DatasetError, match="every row is unlabelled"):
+        validate_records(records, folds=2, check_images=False)
+
+
+def test_unlabelled_records_count_for_no_class(tmp_path: Path) -> None:
+    manifest = tmp_path / "m.csv"
+    rows = "".join(f"{i},{i}.png,{'ab'[i % 2]}\n" for i in range(6))
+    manifest.write_text("id,path,label\n" + rows + "u1,u1.png,\nu2,u2.png,\n")
+    records, _ = read_manifest(manifest)
+    validated = validate_records(records, folds=3, classes=["a", "b"], check_images=False)
+    assert validated.classes == ["a", "b"]
+    assert sum(not r.labelled for r in validated.records) == 2
+    assert validated.problems == []
+
+
+def test_store_keeps_pool_samples_without_a_label_version(tmp_path: Path) -> None:
+    samples = [("s1", "/p1", "a"), ("s2", "/p2", ""), ("s3", "/p3", "b")]
+    with Store.create(tmp_path / "r.db", ["a", "b"], samples) as store:
+        assert store.labels()["sample_id"].tolist() == ["s1", "s3"]
+        assert store.pool()["sample_id"].tolist() == ["s2"]
+        assert store.n_unlabelled() == 1
+        assert store.history("s2") == []
+        assert store.current_version_or_none("s2") is None
+        store.add_version("s2", "b", source="review", evidence={"kind": "label"})
+        labels = store.labels().set_index("sample_id")
+        assert labels.loc["s2", "label"] == "b"
+        assert pd.isna(labels.loc["s2", "original_label"])
+        assert store.n_unlabelled() == 0
+        changes = store.label_changes()
+        assert changes["sample_id"].tolist() == ["s2"]
+        assert changes["original_label"].isna().all()
+
+
+def test_decide_unlabelled() -> None:
+    labelled = decide_unlabelled(Resolution("label", "cat", {"cat": 2}, 1.0, "agreed"))
+    assert (labelled.outcome, labelled.label, labelled.new_status) == ("labelled", "cat", "active")
+    excluded = decide_unlabelled(Resolution("excluded", None, {}, 1.0, "not valid"))
+    assert (excluded.outcome, excluded.new_status) == ("excluded", None)
+    unsure = decide_unlabelled(Resolution("unresolved", None, {}, 0.5, "tie"))
+    assert unsure.outcome == "unresolved"
+
+
+def test_training_leaves_the_pool_out_and_predicts_it(tmp_path: Path, test_engine: str) -> None:
+    manifest, _ = _pool_manifest(tmp_path)
+    Project.init(tmp_path / "p", manifest=manifest, folds=3)
+    with Project.open(tmp_path / "p") as project:
+        result = project.train()
+        pool_ids = set(project.store.pool()["sample_id"])
+        assert len(pool_ids) == 60
+        oof_ids = set(oof_sample_ids(result.run_dir / "oof.npz"))
+        assert not oof_ids & pool_ids
+        assert result.n_samples == project.store.n_samples() - 60
+        predicted = pool_predictions(project.root, project.store)
+        assert set(predicted.sample_ids) == pool_ids
+        assert predicted.probs.shape == (60, len(project.config.dataset.classes))
+        np.testing.assert_allclose(predicted.probs.sum(axis=1), 1.0, rtol=1e-4)
+        assert predicted.embeddings is None  # the test engine gives no final embeddings
+        ranked = project.rank()
+        assert not set(ranked.table["sample_id"]) & pool_ids
+        status = project.status()
+        assert (status["labelled"], status["unlabelled"]) == (status["samples"], 60)
+        out = tmp_path / "export.csv"
+        project.export(out)
+        exported = pd.read_csv(out, dtype=str, keep_default_na=False)
+        pool_rows = exported[exported["id"].isin(pool_ids)]
+        assert len(exported) == project.store.n_samples()
+        assert len(pool_rows) == 60
+        assert (pool_rows["label"] == "").all() and (pool_rows["original_label"] == "").all()
+        assert project.history(sorted(pool_ids)[0]).empty
+
+
+def test_a_run_without_final_model_has_no_pool_predictions(
+    tmp_path: Path, test_engine: str
+) -> None:
+    manifest, _ = _pool_manifest(tmp_path)
+    Project.init(tmp_path / "p", manifest=manifest, folds=3)
+    with Project.open(tmp_path / "p") as project:
+        result = project.train(final_model=False)
+        assert not (result.run_dir / POOL_FILE).exists()
+        with pytest.raises(Exception, match="no predictions of the unlabelled pool"):
+            pool_predictions(project.root, project.store)
