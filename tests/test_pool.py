@@ -14,11 +14,16 @@ from relabel.data.manifest import read_manifest
 from relabel.data.validate import validate_records
 from relabel.demo import digits
 from relabel.errors import DatasetError
-from relabel.project.pool import POOL_FILE, pool_predictions
+from relabel.loop.pool import FALLBACK_STRATEGY, choose_labels
+from relabel.loop.pull import apply_reviews
+from relabel.project.pool import POOL_FILE, pool_predictions, pool_samples
 from relabel.project.runs import oof_sample_ids
-from relabel.review.majority import Resolution
+from relabel.review.majority import NOT_VALID, Resolution
 from relabel.review.outcome import decide_unlabelled
+from relabel.serve.record import record_event
 from relabel.store import Store
+from relabel.studio.models import Annotation, ReviewedTask
+from relabel.studio.webhooks import WebhookAnswer, WebhookEvent
 
 
 def _pool_manifest(tmp_path: Path, hidden: int = 60) -> tuple[Path, dict[str, str]]:
@@ -128,3 +133,77 @@ def test_a_run_without_final_model_has_no_pool_predictions(
         assert not (result.run_dir / POOL_FILE).exists()
         with pytest.raises(Exception, match="no predictions of the unlabelled pool"):
             pool_predictions(project.root, project.store)
+
+
+def _trained_pool(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    manifest, truth = _pool_manifest(tmp_path)
+    Project.init(tmp_path / "p", manifest=manifest, folds=3)
+    with Project.open(tmp_path / "p") as project:
+        project.train()
+    return tmp_path / "p", truth
+
+
+def test_choose_labels_takes_the_pool_by_strategy(tmp_path: Path, test_engine: str) -> None:
+    root, _ = _trained_pool(tmp_path)
+    with Project.open(root) as project:
+        items, used, candidates, run_id = choose_labels(project, 10, strategy="margin")
+        again, *_ = choose_labels(project, 10, strategy="margin")
+        assert items == again  # deterministic
+        assert (used, candidates, len(items)) == ("margin", 60, 10)
+        pool_ids = set(project.store.pool()["sample_id"])
+        assert {sid for sid, _ in items} <= pool_ids
+        assert [ev["pick"] for _, ev in items] == list(range(1, 11))
+        assert all(ev["kind"] == "label" and ev["run_id"] == run_id for _, ev in items)
+        predicted = pool_predictions(root, project.store)
+        margin = np.sort(predicted.probs, axis=1)
+        gaps = dict(zip(predicted.sample_ids, margin[:, -1] - margin[:, -2], strict=True))
+        chosen = [gaps[sid] for sid, _ in items]
+        assert max(chosen) <= min(v for k, v in gaps.items() if k not in dict(items))
+        # the default strategy needs embeddings the test engine has not: margin instead
+        assert choose_labels(project, 10)[1] == FALLBACK_STRATEGY
+
+
+def _answer(task_id: int, sample_id: str, label: str, annotation_id: int) -> ReviewedTask:
+    return ReviewedTask(
+        task_id,
+        sample_id,
+        "2025-01-01T00:00:00Z",
+        [Annotation(annotation_id, "ann", label, False, None)],
+    )
+
+
+def test_label_tasks_are_recorded_by_pull_and_webhook_exactly_once(
+    tmp_path: Path, test_engine: str
+) -> None:
+    root, truth = _trained_pool(tmp_path)
+    with Project.open(root) as project:
+        store = project.store
+        store.add_studio_project(7, "http://studio.test", "t", project.config.dataset.classes)
+        items, *_ = choose_labels(project, 3, strategy="entropy")
+        store.plan_tasks(7, items, cycle=None, batch="b")
+        rows = store.tasks(7, ("planned",))
+        store.open_tasks([(r["row_id"], 100 + i) for i, r in enumerate(rows)])
+        (a, b, c) = [sid for sid, _ in items]
+        tasks = [_answer(100, a, truth[a], 1), _answer(101, b, NOT_VALID, 2)]
+        first = apply_reviews(project, 7, tasks, cursor="c1")
+        assert (first.labelled, first.excluded) == (1, 1)
+        assert project.store.labels().set_index("sample_id").loc[a, "label"] == truth[a]
+        (version,) = store.history(a)
+        assert (version.source, version.reviewers) == ("review", ["ann"])
+        assert version.evidence["kind"] == "label" and version.evidence["task_id"] == 100
+        assert b in store.dropped_sample_ids() and store.history(b) == []
+        before = store.max_version()
+        again = apply_reviews(project, 7, tasks, cursor="c2")
+        assert (again.labelled, again.unchanged, store.max_version()) == (0, 2, before)
+        event = WebhookEvent(
+            "ANNOTATION_CREATED",
+            [WebhookAnswer(7, 102, c, Annotation(3, "bob", truth[c], False, None))],
+        )
+        recorded = record_event(project, event)
+        assert recorded.summary is not None and recorded.summary.labelled == 1
+        assert store.history(c)[0].reviewers == ["bob"]
+        pool = set(pool_samples(store)["sample_id"])
+        assert not {a, b, c} & pool and len(pool) == 57
+        assert project.status()["unlabelled"] == 58  # the dropped one stays unlabelled
+        rest = {sid for sid, _ in choose_labels(project, 100, strategy="random")[0]}
+        assert rest == pool  # neither labelled nor dropped samples are chosen again
