@@ -10,14 +10,17 @@ import pandas as pd
 import pytest
 
 from relabel import Project
+from relabel.config import PoolConfig
+from relabel.config.choices import ACQUISITION_STRATEGIES
 from relabel.data.manifest import read_manifest
 from relabel.data.validate import validate_records
 from relabel.demo import digits
-from relabel.errors import DatasetError
+from relabel.errors import ConfigError, DatasetError
 from relabel.loop.pool import FALLBACK_STRATEGY, choose_labels
 from relabel.loop.pull import apply_reviews
 from relabel.project.pool import POOL_FILE, pool_predictions, pool_samples
 from relabel.project.runs import oof_sample_ids
+from relabel.ranking.acquisition import DEFAULT_STRATEGY, STRATEGIES
 from relabel.review.majority import NOT_VALID, Resolution
 from relabel.review.outcome import decide_unlabelled
 from relabel.serve.record import record_event
@@ -207,3 +210,10 @@ def test_label_tasks_are_recorded_by_pull_and_webhook_exactly_once(
         assert project.status()["unlabelled"] == 58  # the dropped one stays unlabelled
         rest = {sid for sid, _ in choose_labels(project, 100, strategy="random")[0]}
         assert rest == pool  # neither labelled nor dropped samples are chosen again
+
+
+def test_pool_strategies_are_the_acquisition_ones() -> None:
+    assert ACQUISITION_STRATEGIES == STRATEGIES
+    assert PoolConfig().strategy == DEFAULT_STRATEGY
+    with pytest.raises(ConfigError, match="strategy"):
+        PoolConfig(strategy="greedy")  # type: ignore[arg-type]
