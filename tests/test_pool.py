@@ -15,6 +15,7 @@ from relabel.config.choices import ACQUISITION_STRATEGIES
 from relabel.data.manifest import read_manifest
 from relabel.data.validate import validate_records
 from relabel.demo import digits
+from relabel.demo.pool import hide_labels
 from relabel.errors import ConfigError, DatasetError
 from relabel.loop.pool import FALLBACK_STRATEGY, choose_labels
 from relabel.loop.pull import apply_reviews
@@ -217,3 +218,15 @@ def test_pool_strategies_are_the_acquisition_ones() -> None:
     assert PoolConfig().strategy == DEFAULT_STRATEGY
     with pytest.raises(ConfigError, match="strategy"):
         PoolConfig(strategy="greedy")  # type: ignore[arg-type]
+
+
+def test_the_pool_demo_hides_all_labels_but_a_few_per_class(tmp_path: Path) -> None:
+    manifest = tmp_path / "m.csv"
+    rows = "".join(f"{i},{i}.png,{'abc'[i % 3]}\n" for i in range(30))
+    manifest.write_text("id,path,label\n" + rows)
+    hide_labels(manifest, 2, seed=0)
+    frame = pd.read_csv(manifest, dtype=str, keep_default_na=False)
+    kept = frame[frame["label"] != ""]
+    assert kept["label"].value_counts().to_dict() == {"a": 2, "b": 2, "c": 2}
+    pairs = zip(kept["id"], kept["label"], strict=True)
+    assert all(int(i) % 3 == "abc".index(lab) for i, lab in pairs)

@@ -102,11 +102,10 @@ def _round(
     for studio_project_id in pushed.studio_projects:
         review(project, client, studio_project_id, k)
     pulled = pull(project, client)
-    status = project.status()
     return PoolRound(
         k,
-        int(status["labelled"]),
-        int(status["unlabelled"]),
+        len(project.store.labels(["sample_id"])),
+        project.store.n_unlabelled(),
         trained.oof_accuracy,
         accuracy,
         pushed.pushed,
