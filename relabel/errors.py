@@ -204,3 +204,10 @@ class IssueInputError(ScoringInputError):
     """Arrays given to :mod:`relabel.findings` (embeddings, labels, hashes, holdout flags,
     image statistics) do not fit together or hold NaN; the message names the argument and
     the first offending row."""
+
+
+class AcquisitionInputError(ScoringInputError):
+    """Arguments given to :func:`relabel.ranking.acquisition.select_batch` do not fit: an
+    unknown strategy, a budget that is not a positive integer, probabilities or embeddings
+    of the wrong shape (or holding NaN), or a strategy that needs embeddings called
+    without them. The message names the argument and what to pass instead."""

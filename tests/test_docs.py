@@ -29,6 +29,7 @@ from relabel.config import (
     Config,
     DatasetConfig,
     ModelConfig,
+    PoolConfig,
     ReviewConfig,
     ScoringConfig,
     StudioConfig,
@@ -48,6 +49,7 @@ SECTIONS: dict[str, type] = {
     "scoring": ScoringConfig,
     "review": ReviewConfig,
     "studio": StudioConfig,
+    "pool": PoolConfig,
 }
 #: Keys whose documented default is a sentence (set by ``relabel init``, or derived).
 DESCRIBED_DEFAULTS = {

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from relabel.cli import main
 from relabel.errors import ExitCode
+from relabel.store import Store
 from tests.imagefiles import write_folder_dataset, write_manifest_dataset, write_png
 
 
@@ -85,12 +86,22 @@ def test_not_an_image(tmp_path: Path) -> None:
     assert_nothing_written(tmp_path / "proj")
 
 
-def test_empty_label(tmp_path: Path) -> None:
+def test_empty_label_is_an_unlabelled_sample_of_the_pool(tmp_path: Path) -> None:
     manifest = write_manifest_dataset(tmp_path / "data")
     edit_manifest(manifest, 5, "s003,img/cat_003.png,")
     code, out = run_init(str(tmp_path / "proj"), "--manifest", str(manifest), "--folds", "3")
+    assert code == 0, out
+    with Store.open(tmp_path / "proj" / "relabel.db", readonly=True) as store:
+        assert store.pool()["sample_id"].tolist() == ["s003"]
+        assert "s003" not in set(store.labels()["sample_id"])
+
+
+def test_empty_id(tmp_path: Path) -> None:
+    manifest = write_manifest_dataset(tmp_path / "data")
+    edit_manifest(manifest, 5, ",img/cat_003.png,cat")
+    code, out = run_init(str(tmp_path / "proj"), "--manifest", str(manifest), "--folds", "3")
     assert code == ExitCode.INVALID_INPUT
-    assert "manifest.csv line 5: empty label" in out
+    assert "manifest.csv line 5: empty id" in out
     assert_nothing_written(tmp_path / "proj")
 
 
@@ -142,7 +153,7 @@ def test_missing_column(tmp_path: Path) -> None:
 def test_all_problems_reported_at_once(tmp_path: Path) -> None:
     manifest = write_manifest_dataset(tmp_path / "data", per_class=8)
     edit_manifest(manifest, 3, "s001,img/nope.png,cat")
-    edit_manifest(manifest, 5, "s003,img/cat_003.png,")
+    edit_manifest(manifest, 5, ",img/cat_003.png,cat")
     code, out = run_init(str(tmp_path / "proj"), "--manifest", str(manifest), "--folds", "3")
     assert code == ExitCode.INVALID_INPUT
     assert "2 invalid row(s)" in out and "line 3" in out and "line 5" in out
@@ -151,7 +162,7 @@ def test_all_problems_reported_at_once(tmp_path: Path) -> None:
 def test_skip_invalid_lists_skipped_rows(tmp_path: Path) -> None:
     manifest = write_manifest_dataset(tmp_path / "data", per_class=8)
     edit_manifest(manifest, 3, "s001,img/nope.png,cat")
-    edit_manifest(manifest, 5, "s003,img/cat_003.png,")
+    edit_manifest(manifest, 5, ",img/cat_003.png,cat")
     proj = tmp_path / "proj"
     code, out = run_init(str(proj), "--manifest", str(manifest), "--folds", "3", "--skip-invalid")
     assert code == 0, out
@@ -185,10 +196,10 @@ def test_init_twice_refused(tmp_path: Path) -> None:
 def test_parquet_manifest_names_rows(tmp_path: Path, suffix: str) -> None:
     csv = write_manifest_dataset(tmp_path / "data")
     frame = pd.read_csv(csv, dtype=str)
-    frame.loc[2, "label"] = ""
+    frame.loc[2, "path"] = ""
     pq = tmp_path / "data" / f"manifest{suffix}"
     frame.to_parquet(pq)
     code, out = run_init(str(tmp_path / "proj"), "--manifest", str(pq), "--folds", "3")
     assert code == ExitCode.INVALID_INPUT
-    assert f"manifest{suffix} row 3: empty label" in out
+    assert f"manifest{suffix} row 3: empty path" in out
     assert_nothing_written(tmp_path / "proj")

@@ -65,6 +65,19 @@ def demo_data(out_dir: Path, noise: str | None, seed: int, overwrite: bool) -> N
     help="Use this running Label Studio (token from $LABEL_STUDIO_API_KEY) "
     "instead of starting a local one.",
 )
+@click.option(
+    "--pool",
+    is_flag=True,
+    help="The unlabelled-pool loop instead: most labels hidden; each cycle trains, pushes "
+    "--type label, a simulated annotator answers the true labels, pull.",
+)
+@click.option(
+    "--pool-budget",
+    default=100,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="With --pool: samples labelled per cycle.",
+)
 def demo(
     project_dir: Path,
     cycles: int,
@@ -74,11 +87,16 @@ def demo(
     studio_dir: Path,
     keep_server: bool,
     studio_url: str | None,
+    pool: bool,
+    pool_budget: int,
 ) -> None:
     """Full demo: local Label Studio, noisy digits, cycles with simulated reviewers."""
     from relabel.demo.loop import run_demo
 
     _check_token(studio_url, no_simulate)
+    if pool:
+        _pool_demo(project_dir, cycles, pool_budget, seed, studio_dir, keep_server, studio_url)
+        return
     click.echo(
         f"{'cycle':>5} {'reviewed':>8} {'corrected':>9} {'hit rate':>8} "
         f"{'noise left':>10} {'accuracy':>8} {'est. errors':>11} {'seconds':>7}"
@@ -103,6 +121,43 @@ def demo(
             f"Label Studio keeps running: {result.url} "
             f"(login {result.username} / {result.password})"
         )
+
+
+def _pool_demo(
+    project_dir: Path,
+    rounds: int,
+    budget: int,
+    seed: int,
+    studio_dir: Path,
+    keep_server: bool,
+    studio_url: str | None,
+) -> None:
+    """``relabel demo --pool``: one line per round (see :mod:`relabel.demo.pool`)."""
+    from relabel.demo.pool import PoolRound, run_pool_demo
+
+    click.echo(
+        f"{'round':>5} {'labelled':>8} {'unlabelled':>10} {'oof acc.':>8} "
+        f"{'pool acc.':>9} {'pushed':>6} {'answered':>8} {'seconds':>7}"
+    )
+
+    def show(row: PoolRound) -> None:
+        click.echo(
+            f"{row.round:>5} {row.labelled:>8} {row.unlabelled:>10} {row.oof_accuracy:>8.4f} "
+            f"{row.pool_accuracy:>9.4f} {row.pushed:>6} {row.answered:>8} {row.seconds:>7.1f}"
+        )
+
+    result = run_pool_demo(
+        project_dir,
+        rounds=rounds,
+        budget=budget,
+        seed=seed,
+        studio_url=studio_url,
+        studio_dir=studio_dir,
+        keep_server=keep_server,
+        on_round=show,
+        progress=PROGRESS,
+    )
+    click.echo(f"project: {result.project_dir} (labels in relabel export, accuracy per round)")
 
 
 def _check_token(studio_url: str | None, no_simulate: bool) -> None:

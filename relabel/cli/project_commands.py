@@ -200,6 +200,11 @@ def status(project: Path, as_json: bool) -> None:
         f"({info['active']} active, {info['excluded']} excluded, "
         f"{info['changed']} relabelled)"
     )
+    if info.get("unlabelled"):
+        click.echo(
+            f"pool: {info['labelled']} labelled, {info['unlabelled']} unlabelled "
+            f"(relabel push {project} --type label)"
+        )
     _print_balance(info)
     if "estimated_errors" in info:
         _print_run(info)

@@ -19,6 +19,7 @@ import click
 
 from relabel.cli.options import BUDGET, project_arg
 from relabel.cli.output import PROGRESS, echo_json, missing, print_summary
+from relabel.config.choices import ACQUISITION_STRATEGIES
 
 log = logging.getLogger("relabel")
 
@@ -75,10 +76,16 @@ def studio_session(project: Path, command: str) -> Iterator[tuple[Any, Any]]:
 @click.option(
     "--type",
     "review_type",
-    type=click.Choice(["labels", "duplicates", "outliers"]),
+    type=click.Choice(["labels", "duplicates", "outliers", "label"]),
     default="labels",
     show_default=True,
-    help="What to review: suspicious labels, duplicate sets (one task per set) or outliers.",
+    help="What to review: suspicious labels, duplicate sets (one task per set) or "
+    "outliers; or label: unlabelled samples of the pool to label.",
+)
+@click.option(
+    "--strategy",
+    type=click.Choice(list(ACQUISITION_STRATEGIES)),
+    help="With --type label: how to choose the unlabelled samples (default: pool.strategy).",
 )
 def push(
     project: Path,
@@ -87,11 +94,25 @@ def push(
     batch_size: int,
     backend: str | None,
     review_type: str,
+    strategy: str | None,
 ) -> None:
     """Send the most suspicious samples to Label Studio (idempotent, resumable)."""
     from relabel.loop.push import push as push_samples
 
     with studio_session(project, "relabel push") as (p, client):
+        if review_type == "label":
+            from relabel.loop.pool import push_labels
+
+            chosen = push_labels(
+                p,
+                client,
+                budget=budget,
+                strategy=strategy,
+                batch_size=batch_size,
+                progress=PROGRESS,
+            )
+            print_summary("push label", chosen)
+            return
         if review_type != "labels":
             from relabel.loop.issues import push_issues
 
@@ -122,10 +143,11 @@ def push(
 @click.option(
     "--type",
     "review_type",
-    type=click.Choice(["all", "labels", "duplicates", "outliers"]),
+    type=click.Choice(["all", "labels", "duplicates", "outliers", "label"]),
     default="all",
     show_default=True,
-    help="Which reviews to pull: every kind pushed so far, or one.",
+    help="Which reviews to pull: every kind pushed so far, or one (label: the pool's label "
+    "tasks, which share the label review's Label Studio projects, so labels pulls them too).",
 )
 def pull(project: Path, review_type: str) -> None:
     """Read reviewers' answers and apply them (label versions, drops), exactly once."""
@@ -133,6 +155,7 @@ def pull(project: Path, review_type: str) -> None:
     from relabel.loop.pull import pull as pull_reviews
 
     with studio_session(project, "relabel pull") as (p, client):
+        review_type = "labels" if review_type == "label" else review_type
         kinds = bound_issue_kinds(p) if review_type == "all" else [review_type]
         labels = review_type == "labels" or (
             review_type == "all" and (p.store.studio_project() is not None or not kinds)

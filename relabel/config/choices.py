@@ -51,6 +51,12 @@ IMAGE_MODES: Final[tuple[str, ...]] = get_args(ImageMode)
 Consensus = Literal["majority", "dawid_skene"]
 CONSENSUS_METHODS: Final[tuple[str, ...]] = get_args(Consensus)
 
+#: ``pool.strategy``: how ``relabel push --type label`` chooses the unlabelled samples to
+#: label next; the same names, in the same order, as
+#: :data:`relabel.ranking.acquisition.STRATEGIES` (a test keeps them equal).
+AcquisitionStrategy = Literal["random", "entropy", "margin", "coreset", "badge", "mix"]
+ACQUISITION_STRATEGIES: Final[tuple[str, ...]] = get_args(AcquisitionStrategy)
+
 #: The architectures relabel builds itself (:mod:`relabel.training`); they take no weights.
 SMALL_CNN: Final = "small_cnn"
 RESNET_SMALL: Final = "resnet_small"

@@ -23,6 +23,7 @@ from pydantic import ConfigDict, Field, SkipValidation, ValidationError
 
 from relabel.config.choices import (
     SMALL_CNN,
+    AcquisitionStrategy,
     Consensus,
     ExecutorName,
     ImageMode,
@@ -425,8 +426,26 @@ class StudioConfig:
 
 
 @section
+class PoolConfig:
+    """``[pool]``: the unlabelled pool (manifest rows with an empty label) and how
+    ``relabel push --type label`` chooses the samples to label next."""
+
+    strategy: AcquisitionStrategy = Field(
+        "mix",
+        description='How to choose the unlabelled samples to label next: "random", "entropy", '
+        '"margin", "coreset", "badge" or "mix" (relabel.ranking.acquisition); the ones that '
+        "need embeddings use margin when the run has none.",
+    )
+    class_balance: bool = Field(
+        False,
+        strict=True,
+        description="Spread each label push evenly over the predicted classes.",
+    )
+
+
+@section
 class Config:
-    """A whole ``relabel.toml``: ``[project] name`` and the six sections."""
+    """A whole ``relabel.toml``: ``[project] name`` and the seven sections."""
 
     name: str = Field(strict=True, description="The project's name ([project] name).")
     dataset: DatasetConfig = Field(default_factory=DatasetConfig, description="[dataset]")
@@ -435,6 +454,7 @@ class Config:
     scoring: ScoringConfig = Field(default_factory=ScoringConfig, description="[scoring]")
     review: ReviewConfig = Field(default_factory=ReviewConfig, description="[review]")
     studio: StudioConfig = Field(default_factory=StudioConfig, description="[studio]")
+    pool: PoolConfig = Field(default_factory=PoolConfig, description="[pool]")
 
     def budget_count(self, n_samples: int, budget: float | None = None) -> int:
         """A review budget as a number of samples for a dataset of ``n_samples``.
@@ -461,6 +481,7 @@ SECTIONS: dict[str, type] = {
     "scoring": ScoringConfig,
     "review": ReviewConfig,
     "studio": StudioConfig,
+    "pool": PoolConfig,
 }
 _SECTION_NAMES: dict[type, str] = {cls: name for name, cls in SECTIONS.items()}
 

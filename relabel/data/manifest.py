@@ -8,9 +8,11 @@ Two sources are supported:
   manifest's folder, or the current folder for a DataFrame; a URL such as
   ``s3://bucket/a.jpg`` is kept as it is, :func:`is_url`).
 
-:func:`load_records` reads either. Rows that cannot be records (an empty path, label or
-id, a duplicate id) are collected as problems, never raised one at a time, so a user sees
-all of them in one go; :mod:`relabel.data.validate` then checks the records themselves.
+:func:`load_records` reads either. Rows that cannot be records (an empty path or id, a
+duplicate id) are collected as problems, never raised one at a time, so a user sees all of
+them in one go; :mod:`relabel.data.validate` then checks the records themselves. A row with
+an empty label is an unlabelled sample of the pool (:data:`relabel.data.records.UNLABELLED`):
+a record whose label is still to be given (``relabel push --type label``).
 """
 
 from __future__ import annotations
@@ -103,8 +105,9 @@ def read_manifest(manifest: Path) -> tuple[list[Record], list[Problem]]:
     Returns
     -------
     records, problems
-        Rows with an empty path or label, or a duplicate id, are problems, not records.
-        CSV rows are named by their line number (the header is line 1).
+        Rows with an empty path or id, or a duplicate id, are problems, not records; a row
+        with an empty label is an unlabelled (pool) record. CSV rows are named by their
+        line number (the header is line 1).
     """
     manifest = Path(manifest)
     if not manifest.is_file():
@@ -184,9 +187,6 @@ def _records_of(
         where = f"{manifest} {row_word} {offset + first_line}"
         if not path:
             problems.append(Problem(where, "empty path", row=offset))
-            continue
-        if not label:
-            problems.append(Problem(where, "empty label", path, offset))
             continue
         if not sid:
             problems.append(Problem(where, "empty id", path, offset))

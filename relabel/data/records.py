@@ -7,7 +7,11 @@ from dataclasses import dataclass
 
 from relabel.errors import Problem
 
-__all__ = ["Record", "Validated"]
+__all__ = ["UNLABELLED", "Record", "Validated"]
+
+#: The label of an unlabelled sample (a manifest row with an empty label): a sample of the
+#: pool, whose label is still to be given.
+UNLABELLED = ""
 
 
 @dataclass(frozen=True)
@@ -21,7 +25,7 @@ class Record:
     path : str
         Absolute path of the image file, or its URL (``s3://``, ``https://`` ...).
     label : str
-        The given label (a class name).
+        The given label (a class name), or :data:`UNLABELLED` for a sample of the pool.
     where : str
         Where the record came from, for messages (``manifest.csv line 12`` or the file path).
     row : int
@@ -33,6 +37,11 @@ class Record:
     label: str
     where: str
     row: int = 0
+
+    @property
+    def labelled(self) -> bool:
+        """Whether the record has a label (False: a sample of the unlabelled pool)."""
+        return self.label != UNLABELLED
 
 
 @dataclass(frozen=True)

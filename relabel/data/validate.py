@@ -56,16 +56,24 @@ def validate_records(
     Raises
     ------
     DatasetError
-        Dataset-level problems no row can be skipped past: fewer than 2 classes, a class
-        with fewer samples than folds.
+        Dataset-level problems no row can be skipped past: every row unlabelled, fewer
+        than 2 classes, a class with fewer labelled samples than folds. Unlabelled records
+        (the pool) are kept and checked as images; they count for no class.
     """
     declared = list(classes) if classes else None
     kept, problems = _known_labels(records, declared)
     if check_images and kept:
         kept, bad_images = _readable_images(kept, max_pixels, threads)
         problems += bad_images
-    final_classes = declared or sorted({r.label for r in kept})
-    dataset_problems = _dataset_problems(kept, final_classes, folds)
+    final_classes = declared or sorted({r.label for r in kept if r.labelled})
+    if kept and not any(r.labelled for r in kept):
+        raise DatasetError(
+            "the dataset cannot be used: every row is unlabelled (an empty label is a "
+            "sample of the unlabelled pool), so there is nothing to train on",
+            problems,
+        )
+    labelled = [r for r in kept if r.labelled]
+    dataset_problems = _dataset_problems(labelled, final_classes, folds)
     if dataset_problems:
         raise DatasetError("the dataset cannot be used:", dataset_problems + problems)
     return Validated(kept, final_classes, problems)
@@ -78,7 +86,7 @@ def _known_labels(
     kept: list[Record] = []
     problems: list[Problem] = []
     for rec in records:
-        if declared is not None and rec.label not in declared:
+        if declared is not None and rec.labelled and rec.label not in declared:
             problems.append(Problem(rec.where, f"unknown label {rec.label!r}", rec.path, rec.row))
         else:
             kept.append(rec)

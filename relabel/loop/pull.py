@@ -37,6 +37,7 @@ from relabel.review.outcome import (
     Decision,
     answered,
     decide,
+    decide_unlabelled,
     review_evidence,
     stays_open,
     wants_one_more,
@@ -68,6 +69,9 @@ class PullSummary:
         Of those, tasks whose answers did not change since the last pull.
     unknown : int
         Tasks relabel did not push (ignored).
+    labelled : int
+        Label tasks (``relabel push --type label``) that gave a sample of the pool its
+        first label (the sample left the pool).
     ignored_answers : int
         Answers naming a class the project does not have: warned about, recorded with
         their task (``ignored_answers`` in its evidence) and not counted as votes.
@@ -93,6 +97,7 @@ class PullSummary:
     tasks_seen: int = 0
     unchanged: int = 0
     unknown: int = 0
+    labelled: int = 0
     ignored_answers: int = 0
     gold: int = 0
     more_reviewers: list[int] = field(default_factory=list)
@@ -155,6 +160,7 @@ class _Tally:
             tasks_seen=tasks_seen,
             unchanged=o["unchanged"],
             unknown=o["unknown"],
+            labelled=o["labelled"],
             ignored_answers=o["ignored_answers"],
             gold=o["gold"],
             more_reviewers=self.more,
@@ -303,19 +309,7 @@ def _apply_task(
     evidence = review_evidence(
         (studio_project_id, task.task_id), votes, resolution, pushed, consensus
     )
-    current = store.current_version(row["sample_id"])
-    decision = decide(resolution, current["label"], current["status"])
-    version = int(current["version_id"])
-    if decision.new_status is not None:
-        version = store.add_version(
-            row["sample_id"],
-            decision.label,
-            source="review",
-            status=decision.new_status,
-            cycle=row["cycle"],
-            reviewers=reviewers,
-            evidence=evidence,
-        )
+    decision, version = _new_version(store, row, resolution, reviewers, evidence)
     store.replace_answers(studio_project_id, task.task_id, row["sample_id"], _stored_answers(task))
     extra = pushed.get("extra_reviewer")
     store.record_review(
@@ -333,6 +327,44 @@ def _apply_task(
     if asked:
         store.request_extra_reviewer(int(row["row_id"]), answered(votes) + 1)
     return decision, asked
+
+
+def _new_version(
+    store: Store,
+    row: TaskRow,
+    resolution: Resolution,
+    reviewers: list[str],
+    evidence: dict[str, Any],
+) -> tuple[Decision, int]:
+    """Decide what a resolution does to its sample and append the label version it
+    implies; return the decision and the sample's version after it.
+
+    A sample without a label (of the pool, a ``relabel push --type label`` task) gets its
+    first label (:func:`relabel.review.outcome.decide_unlabelled`; the evidence says
+    ``kind: label``), or is dropped when the image is not valid (version 0: none).
+    """
+    current = store.current_version_or_none(row["sample_id"])
+    if current is None:
+        decision, version = decide_unlabelled(resolution), 0
+        evidence = {**evidence, "kind": "label"}
+        if decision.outcome == "excluded":
+            store.add_drop(
+                row["sample_id"], True, cycle=row["cycle"], reviewers=reviewers, evidence=evidence
+            )
+    else:
+        decision = decide(resolution, current["label"], current["status"])
+        version = int(current["version_id"])
+    if decision.new_status is not None and decision.label is not None:
+        version = store.add_version(
+            row["sample_id"],
+            decision.label,
+            source="review",
+            status=decision.new_status,
+            cycle=row["cycle"],
+            reviewers=reviewers,
+            evidence=evidence,
+        )
+    return decision, version
 
 
 def ask_more_reviewers(project: Project, client: StudioClient, studio_project_id: int) -> int:

@@ -63,7 +63,29 @@ class PushSummary:
     studio_projects: tuple[int, ...] = ()
 
 
+def _label_task_spec(row: Any, path: str, evidence: dict[str, Any]) -> TaskSpec:
+    """The task of a sample of the unlabelled pool (``relabel push --type label``): the
+    model's prediction always comes as the pre-annotation."""
+    data = {
+        "given_label": "(unlabelled)",
+        "predicted_label": evidence["predicted_label"],
+        "predicted_confidence": f"{evidence['p_predicted']:.2f}",
+        "suspicion": 0.0,
+        "rank": int(evidence["pick"]),
+        "lane": "pool",
+        "cycle": row["cycle"],
+    }
+    prediction = {
+        "label": evidence["predicted_label"],
+        "score": float(evidence["p_predicted"]),
+        "model_version": evidence["run_id"],
+    }
+    return TaskSpec(sample_id=row["sample_id"], image=path, data=data, prediction=prediction)
+
+
 def _task_spec(project: Project, row: Any, path: str, evidence: dict[str, Any]) -> TaskSpec:
+    if evidence.get("kind") == "label":
+        return _label_task_spec(row, path, evidence)
     pre = project.config.review.pre_annotate
     data = {
         "given_label": evidence["given_label"],
@@ -183,21 +205,34 @@ def plan_split(
     PlanSummary
     """
     planned = _select(project, budget=budget, lane=lane, cycle=cycle, ranked=ranked)
+    plan_spread(project, client, planned.items, cycle=cycle)
+    return planned.summary
+
+
+def plan_spread(
+    project: Project,
+    client: StudioClient,
+    items: list[tuple[str, dict[str, Any]]],
+    *,
+    cycle: int | None,
+) -> None:
+    """Plan ``items`` (sample id, evidence) over the binding's Label Studio projects, each
+    holding at most ``studio.max_tasks_per_project`` tasks (the projects needed beyond
+    them created first), in ONE transaction."""
     store = project.store
     ids = [int(p["studio_project_id"]) for p in store.studio_parts()]
     counts = store.task_counts(ids)
     spread = spread_tasks(
-        [counts[i] for i in ids], project.config.studio.max_tasks_per_project, len(planned.items)
+        [counts[i] for i in ids], project.config.studio.max_tasks_per_project, len(items)
     )
     while len(ids) < len(spread):
         ids.append(add_studio_part(project, client))
     parts, start = [], 0
     for studio_project_id, n in zip(ids, spread, strict=True):
         if n:
-            parts.append((studio_project_id, planned.items[start : start + n]))
+            parts.append((studio_project_id, items[start : start + n]))
         start += n
     store.plan_split_tasks(parts, cycle=cycle, batch=uuid.uuid4().hex[:12])
-    return planned.summary
 
 
 def current_project(project: Project, client: StudioClient) -> int:
@@ -265,6 +300,9 @@ def push_planned(
     paths = dict(zip(labels["sample_id"], labels["path"], strict=True))
     paths.update(store.gold_paths(studio_project_id))
     rows = store.tasks(studio_project_id, ("planned",))
+    if any(r["sample_id"] not in paths for r in rows):  # label tasks of the unlabelled pool
+        pool = store.pool()
+        paths.update(zip(pool["sample_id"], pool["path"], strict=True))
     done = 0
     for start in range(0, len(rows), batch_size):
         batch = rows[start : start + batch_size]

@@ -43,6 +43,10 @@ def holdout_records(root: Path, config: Config) -> list[Any]:
         return []
     path = Path(holdout) if Path(holdout).is_absolute() else Path(root) / holdout
     records, problems = dataset_mod.read_manifest(path)
+    unlabelled = [r for r in records if not r.labelled]
+    if unlabelled:  # a held-out image measures the model: it needs its label
+        problems += [Problem(r.where, "empty label", r.path, r.row) for r in unlabelled]
+        records = [r for r in records if r.labelled]
     if problems:
         log.warning("held-out manifest %s: %d invalid row(s) ignored", path, len(problems))
     classes = config.dataset.classes

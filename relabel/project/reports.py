@@ -18,6 +18,8 @@ from relabel.store import Store
 
 EXPORT_COLUMNS = ["id", "path", "label", "original_label", "changed_in_cycle", "status", "drop"]
 LANES = ("label_issue", "uncertain", "ok")
+#: The export's ``status`` of a sample of the unlabelled pool.
+UNLABELLED_STATUS = "unlabelled"
 #: The label columns ``status`` reads: its counts' and the ranking's.
 STATUS_COLUMNS = ("sample_id", "path", "label", "status", "original_label")
 
@@ -31,7 +33,9 @@ def _label_counts(labels: pd.DataFrame, classes: list[str]) -> dict[str, Any]:
         "samples": len(labels),
         "active": len(active),
         "excluded": int((labels["status"] == "excluded").sum()),
-        "changed": int((labels["label"] != labels["original_label"]).sum()),
+        "changed": int(
+            (labels["original_label"].notna() & (labels["label"] != labels["original_label"])).sum()
+        ),
         "classes": classes,
         "class_balance": {c: int(balance.get(c, 0)) for c in classes},
         "original_balance": {c: int(original.get(c, 0)) for c in classes},
@@ -81,11 +85,14 @@ def status(root: Path, config: Config, store: Store) -> dict[str, Any]:
     -------
     dict
         JSON-serialisable; the estimates are present only after a training run;
-        ``cycles`` is :func:`relabel.review.cycles.cycle_history`.
+        ``cycles`` is :func:`relabel.review.cycles.cycle_history`. ``samples`` and the
+        counts are of the labelled samples; ``labelled`` and ``unlabelled`` size the
+        pool (samples without a label yet).
     """
     classes = config.dataset.classes
     labels = store.labels(STATUS_COLUMNS)  # read once, for the counts and the ranking
     out: dict[str, Any] = {"project": config.name, **_label_counts(labels, classes)}
+    out["labelled"], out["unlabelled"] = len(labels), store.n_unlabelled()  # the pool
     run = store.latest_run("train")
     if run is not None:
         out.update(_estimates(run, rank(root, config, store, labels), classes))
@@ -96,6 +103,8 @@ def status(root: Path, config: Config, store: Store) -> dict[str, Any]:
 def export(store: Store, out: Path) -> int:
     """Write the current manifest: ``id,path,label,original_label,changed_in_cycle,status,drop``.
 
+    A sample of the unlabelled pool has an empty ``label`` and ``original_label`` and the
+    status ``unlabelled``; a sample labelled out of the pool an empty ``original_label``.
     ``drop`` is True for a sample an issue review dropped (a duplicate not kept, an outlier
     removed): it stays in the store and in the export, and is left out of training.
 
@@ -112,6 +121,11 @@ def export(store: Store, out: Path) -> int:
         Rows written.
     """
     labels = store.labels()
+    pool = store.pool()
+    if len(pool):  # unlabelled: an empty label, as in the manifest they came from
+        empty = pd.Series([""] * len(pool), dtype=labels["label"].dtype)
+        pool = pool.assign(label=empty, original_label=empty, status=UNLABELLED_STATUS)
+        labels = pd.concat([labels, pool], ignore_index=True).sort_values("ord", kind="stable")
     labels["drop"] = is_member(labels["sample_id"], store.dropped_sample_ids())
     table = labels.rename(columns={"sample_id": "id"})[EXPORT_COLUMNS]
     write_table(table, Path(out))

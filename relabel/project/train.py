@@ -27,6 +27,7 @@ from relabel.infra.atomic import atomic_path, partial_path
 from relabel.infra.progress import Progress
 from relabel.project.engine import Engine, engine_for
 from relabel.project.eta import RunShape, TrainingClock
+from relabel.project.pool import pool_samples, predict_pool
 from relabel.project.runs import (
     EMBEDDINGS_FILE,
     FINAL_EMBEDDINGS_FILE,
@@ -161,6 +162,7 @@ class _Job:
     progress: Progress
     final_model: bool
     sample_ids: list[str] = field(default_factory=list)
+    pool: pd.DataFrame | None = None
 
     @property
     def n_classes(self) -> int:
@@ -261,6 +263,10 @@ def _write_run(
         with atomic_path(folder) as partial:
             cv, fit = _fit(job, partial)
             classes = job.config.dataset.classes
+            if job.pool is not None and not job.pool.empty:
+                job.progress(f"final model: {len(job.pool)} unlabelled samples of the pool")
+                engine = engine_for(job.config)
+                predict_pool(partial, engine, job.settings, job.pool, classes)
             seconds = time.perf_counter() - started
             metrics = write_run_files(partial, samples, job.y, classes, cv, fit, seconds)
         # Finished folds are kept only for a run that failed, to be reused by the next.
@@ -340,7 +346,9 @@ def train_run(
     cycle : int, optional
         The cycle this run belongs to.
     final_model : bool
-        Also fit one model on all samples and save it as ``model.keras``.
+        Also fit one model on all samples and save it as ``model.keras``; it predicts the
+        unlabelled pool (:mod:`relabel.project.pool`). The folds and the final model train
+        on the labelled samples only.
 
     Returns
     -------
@@ -351,12 +359,14 @@ def train_run(
 
     progress = progress or _log_progress
     samples = active_samples(store)
-    check_local_files(Path(root), store, samples)
+    pool = pool_samples(store) if final_model else None  # predicted by the final model
+    every = samples if pool is None or pool.empty else pd.concat([samples, pool])
+    check_local_files(Path(root), store, every)
     y = label_indices(config.dataset.classes, samples["label"])
     settings = train_settings(config, root)
     training.check_settings(settings)  # before anything is written
     check_folds(config, samples)
-    check_images(config, samples, progress)
+    check_images(config, every, progress)
     paths = samples["path"].tolist()
     executor = training.Executor.from_config(config)
     if executor.is_ray:
@@ -367,7 +377,7 @@ def train_run(
     shape = RunShape(settings.folds, settings.epochs, len(samples), final_model, settings.ensemble)
     progress = TrainingClock(progress, shape)  # "about 14 min on this machine", then an ETA
     ids = samples["sample_id"].tolist()
-    job = _Job(Path(root), config, paths, y, settings, progress, final_model, ids)
+    job = _Job(Path(root), config, paths, y, settings, progress, final_model, ids, pool)
     run_id, folder, metrics = _write_run(job, store, samples, cycle)
     return TrainResult(
         run_id,

@@ -24,12 +24,15 @@ row or entry when they do not fit together. The modules, by family:
 * :mod:`~relabel.ranking.lanes` -- the review lanes (:data:`LANES`);
 * :mod:`~relabel.ranking.sample_scores` -- :func:`score_samples`, everything at once, as
   :class:`Scores`;
-* :mod:`~relabel.ranking.metrics` -- how well a ranking finds known errors.
+* :mod:`~relabel.ranking.metrics` -- how well a ranking finds known errors;
+* :mod:`~relabel.ranking.acquisition` -- active learning: :func:`select_batch` picks the
+  unlabelled samples to label next by one of :data:`STRATEGIES`.
 
 Rankings are deterministic: equal scores are ordered by sample index.
 :mod:`relabel.scoring` re-exports the public names below for users.
 """
 
+from relabel.ranking.acquisition import DEFAULT_STRATEGY, STRATEGIES, select_batch
 from relabel.ranking.confidence import (
     entropy,
     margin,
@@ -48,6 +51,7 @@ from relabel.ranking.validation import ROW_SUM_TOLERANCE
 
 __all__ = [
     "DEFAULT_METHOD",
+    "DEFAULT_STRATEGY",
     "LANES",
     "LANE_LABEL_ISSUE",
     "LANE_OK",
@@ -55,6 +59,7 @@ __all__ = [
     "POSTERIOR_PSEUDO_COUNT",
     "ROW_SUM_TOLERANCE",
     "SCORING_METHODS",
+    "STRATEGIES",
     "ConfidentJoint",
     "Scores",
     "confident_joint",
@@ -68,6 +73,7 @@ __all__ = [
     "rank_order",
     "ranks",
     "score_samples",
+    "select_batch",
     "self_confidence",
     "suspicion",
 ]

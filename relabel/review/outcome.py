@@ -10,6 +10,11 @@ sample's current label, decides the outcome:
 * ``unresolved``: a tie, too little agreement, or "Not sure"; the task may get one more
   reviewer (once), and is closed once its answers are in.
 
+A task of an unlabelled sample (the pool, ``relabel push --type label``) has no current
+label to set the answer against (:func:`decide_unlabelled`): ``labelled`` (the answer is
+the sample's first label, it leaves the pool), ``excluded`` (the image is not valid: the
+sample is dropped, there is no label to exclude) or ``unresolved``.
+
 The loop (:mod:`relabel.loop.pull`) writes what this module decides.
 """
 
@@ -32,7 +37,8 @@ class Decision:
     Attributes
     ----------
     outcome : str
-        ``confirmed``, ``corrected``, ``excluded`` or ``unresolved``.
+        ``confirmed``, ``corrected``, ``excluded`` or ``unresolved`` (``labelled`` for a
+        sample of the pool, :func:`decide_unlabelled`).
     label : str or None
         The label the review settled on (the current one when excluded).
     new_status : str or None
@@ -58,6 +64,27 @@ def decide(resolution: Resolution, current_label: str, current_status: str) -> D
     if resolution.outcome == "excluded":
         status = "excluded" if current_status != "excluded" else None
         return Decision("excluded", current_label, status)
+    return Decision("unresolved", resolution.label)
+
+
+def decide_unlabelled(resolution: Resolution) -> Decision:
+    """The outcome of ``resolution`` for a sample of the unlabelled pool.
+
+    Parameters
+    ----------
+    resolution : Resolution
+        The resolved answers of the sample's label task.
+
+    Returns
+    -------
+    Decision
+        ``labelled`` with the label and status ``active`` (its first label version),
+        ``excluded`` (no version: the loop drops the sample) or ``unresolved``.
+    """
+    if resolution.outcome == "label":
+        return Decision("labelled", resolution.label, "active")
+    if resolution.outcome == "excluded":
+        return Decision("excluded", None)
     return Decision("unresolved", resolution.label)
 
 

@@ -106,8 +106,8 @@ def _columns(conn: sqlite3.Connection, table: str, columns: Sequence[str]) -> li
 def read_current(conn: sqlite3.Connection) -> pd.DataFrame:
     """Every sample with its current and original label, in ``ord`` order, from SQL.
 
-    The samples without any label version are left out (there are none: a sample is
-    created with its original version).
+    The samples without any label version (the unlabelled pool) are left out; a sample
+    labelled out of the pool has no original label (NA).
 
     Parameters
     ----------
@@ -144,7 +144,9 @@ def read_current(conn: sqlite3.Connection) -> pd.DataFrame:
             "status": pd.array(status[last], dtype="str"),
             "source": pd.array(latest_source, dtype="str"),
             "version_id": vid[last].astype(np.int64),
-            "original_label": pd.array(label[first], dtype="str"),
+            "original_label": pd.array(
+                np.where(source[first] == "original", label[first], None), dtype="str"
+            ),
             "changed_in_cycle": pd.array(changed, dtype="Int64"),
             "n_versions": (ends - starts + 1).astype(np.int64),
         }

@@ -119,10 +119,10 @@ def _fill(
         "INSERT INTO samples (sample_id, ord, path, added_at) VALUES (?, ?, ?, ?)",
         [(sid, i, p, t) for sid, i, p, _ in rows],
     )
-    conn.executemany(
+    conn.executemany(  # an unlabelled sample (empty label) has no version: the pool
         "INSERT INTO label_versions (sample_id, label, source, created_at) "
         "VALUES (?, ?, 'original', ?)",
-        [(sid, lab, t) for sid, _, _, lab in rows],
+        [(sid, lab, t) for sid, _, _, lab in rows if lab],
     )
 
 

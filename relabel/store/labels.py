@@ -3,6 +3,12 @@
 A sample's first version is its ``original`` label, kept forever; every change (``review``,
 ``manual``, ``import``) appends a version with its cycle, reviewers, time and evidence. The
 current label is the latest version.
+
+A sample without any label version is unlabelled: a sample of the pool (a manifest row
+with an empty label). Its original label is none; the first label it is given (a
+``review`` version from a ``relabel push --type label`` task) takes it out of the pool.
+:meth:`LabelsMixin.labels` lists the labelled samples only, :meth:`LabelsMixin.pool` the
+others.
 """
 
 from __future__ import annotations
@@ -77,6 +83,31 @@ class LabelsMixin(Database):
         """The id of the newest label version: it changes whenever any label changes."""
         return max_version(self.conn)
 
+    def pool(self) -> pd.DataFrame:
+        """The unlabelled samples (the pool): those without any label version, in order.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``sample_id, ord, path``.
+        """
+        return pd.read_sql_query(
+            """SELECT s.sample_id, s.ord, s.path FROM samples s
+               WHERE NOT EXISTS (SELECT 1 FROM label_versions lv
+                                 WHERE lv.sample_id = s.sample_id)
+               ORDER BY s.ord""",
+            self.conn,
+        )
+
+    def n_unlabelled(self) -> int:
+        """Number of samples of the pool (without any label version)."""
+        return int(
+            self.conn.execute(
+                "SELECT COUNT(*) FROM samples s WHERE NOT EXISTS "
+                "(SELECT 1 FROM label_versions lv WHERE lv.sample_id = s.sample_id)"
+            ).fetchone()[0]
+        )
+
     def labels(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
         """Every sample with its current and original label, in ``ord`` order.
 
@@ -93,7 +124,9 @@ class LabelsMixin(Database):
         pandas.DataFrame
             Columns ``sample_id, ord, path, label, status, source, version_id,
             original_label, changed_in_cycle, n_versions``. ``changed_in_cycle`` is the
-            cycle of the latest change (None when the label is the original one).
+            cycle of the latest change (None when the label is the original one);
+            ``original_label`` is missing (NA) for a sample labelled out of the pool.
+            The unlabelled samples (:meth:`pool`) are not rows.
 
         Raises
         ------
@@ -140,7 +173,7 @@ class LabelsMixin(Database):
         super().close()
 
     def history(self, sample_id: str) -> list[LabelVersion]:
-        """Every label version of one sample, oldest first.
+        """Every label version of one sample, oldest first (none for a sample of the pool).
 
         Raises
         ------
@@ -151,6 +184,9 @@ class LabelsMixin(Database):
             "SELECT * FROM label_versions WHERE sample_id = ? ORDER BY version_id", (sample_id,)
         ).fetchall()
         if not rows:
+            known = self.conn.execute("SELECT 1 FROM samples WHERE sample_id = ?", (sample_id,))
+            if known.fetchone() is not None:
+                return []  # a sample of the pool: no label yet
             raise StoreError(f"unknown sample_id {sample_id!r}")
         return [
             LabelVersion(
@@ -222,15 +258,20 @@ class LabelsMixin(Database):
         Raises
         ------
         StoreError
-            No such sample.
+            No such sample, or a sample of the pool (no label yet).
         """
-        row = self.conn.execute(
-            "SELECT * FROM label_versions WHERE sample_id = ? ORDER BY version_id DESC LIMIT 1",
-            (sample_id,),
-        ).fetchone()
+        row = self.current_version_or_none(sample_id)
         if row is None:
             raise StoreError(f"unknown sample_id {sample_id!r}")
         return row
+
+    def current_version_or_none(self, sample_id: str) -> sqlite3.Row | None:
+        """The latest label version row of one sample; None for an unlabelled sample (of
+        the pool) or an unknown one."""
+        return self.conn.execute(
+            "SELECT * FROM label_versions WHERE sample_id = ? ORDER BY version_id DESC LIMIT 1",
+            (sample_id,),
+        ).fetchone()
 
     def label_changes(self) -> pd.DataFrame:
         """Every label version after the original ones, oldest first, with provenance.
@@ -239,13 +280,15 @@ class LabelsMixin(Database):
         -------
         pandas.DataFrame
             ``version_id, sample_id, original_label, label, status, source, cycle,
-            reviewers, evidence, created_at``; ``reviewers`` and ``evidence`` decoded.
+            reviewers, evidence, created_at``; ``reviewers`` and ``evidence`` decoded;
+            ``original_label`` None for a sample labelled out of the pool.
         """
         frame = pd.read_sql_query(
             """SELECT lv.version_id, lv.sample_id, o.label AS original_label, lv.label,
                       lv.status, lv.source, lv.cycle, lv.reviewers, lv.evidence, lv.created_at
                FROM label_versions lv
-               JOIN label_versions o ON o.sample_id = lv.sample_id AND o.source = 'original'
+               LEFT JOIN label_versions o
+                 ON o.sample_id = lv.sample_id AND o.source = 'original'
                WHERE lv.source != 'original' ORDER BY lv.version_id""",
             self.conn,
         )
