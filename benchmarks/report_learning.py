@@ -140,7 +140,8 @@ def _intro(lr: dict[str, Any]) -> list[str]:
         "the same start for every strategy of a seed), then again with a larger batch "
         f"({plan['large_step']:.0%} per round). The learner is fixed and cheap so that only "
         f"the choice of images differs: {lr['learner']}; the strategies' embeddings are its "
-        "features. Intervals: 95 % t intervals over the seeds. "
+        "features (`coreset` uses them alone, so its picks, and its curve, are the same at "
+        "every batch size). Intervals: 95 % t intervals over the seeds. "
         f"relabel's default strategy is `{lr['default']}`, chosen on MNIST (tuning); "
         "CIFAR-10 is held out."
         + (f" Quick mode: {plan['subset']:,} images per dataset." if plan["subset"] else ""),
