@@ -19,6 +19,9 @@ Sections (``--sections`` picks some; each is recorded with its own provenance):
 9. ``issues``: relabel's issue types (duplicates, holdout leaks, outliers, image health)
    on planted cases among the CIFAR-10 test images, after one user run of the default RGB
    config (:mod:`benchmarks.issues`). Quick mode: 500 images, fewer cases and epochs.
+10. ``learning``: active-learning curves of every acquisition strategy on MNIST and
+    CIFAR-10 with simulated annotators (:mod:`benchmarks.learning_curves`). Quick mode:
+    2,000 images, one seed, fewer rounds.
 
 Every section of the results JSON carries its provenance (:mod:`benchmarks.provenance`):
 commit, dirty tree, a digest of the code it depends on, the command, host and a
@@ -56,6 +59,7 @@ from benchmarks import (
     datasets,
     detection,
     issues,
+    learning_curves,
     memory,
     photos,
     planting,
@@ -82,6 +86,7 @@ SECTIONS = (
     "ray",
     "scale",
     "issues",
+    "learning",
 )
 
 
@@ -617,6 +622,9 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "ray": lambda: run_ray(plan, cache, results),
         "scale": lambda: results.update(scale=scale.run_section(*plan.scale)),
         "issues": lambda: run_issues(plan, data, cache, results),
+        "learning": lambda: results.update(
+            learning=learning_curves.run_section(plan.mode, data, cache, progress=log.info)
+        ),
     }
 
     for name in SECTIONS:

@@ -107,6 +107,8 @@ DEPENDS: dict[str, tuple[str, ...]] = {
         "benchmarks/detection.py",  # user_run reads the training fingerprint with it
         "benchmarks/human_noise.py",
     ),
+    # a scikit-learn learner on fixed features; the strategies of relabel.ranking
+    "learning": ("relabel/ranking", "benchmarks/learning_curves.py"),
 }
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from benchmarks import (
     report_issues,
+    report_learning,
     report_protocol,
     report_ray,
     report_reviewers,
@@ -122,6 +123,7 @@ def checks(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
     out += photo_checks(results.get("photos") or {})
     out += report_scale.checks(results.get("scale"))
     out += report_issues.checks(results.get("issues"))
+    out += report_learning.checks(results.get("learning"))
     return out
 
 
@@ -960,6 +962,7 @@ RENDERERS: dict[str, Any] = {
     "ray": report_ray.render,
     "scale": report_scale.render,
     "issues": report_issues.render,
+    "learning": report_learning.render,
 }
 
 
@@ -973,6 +976,7 @@ CHECKED_SECTIONS = (
     "photos",
     "scale",
     "issues",
+    "learning",
 )
 
 
@@ -1039,6 +1043,7 @@ def render(results: dict[str, Any], stale: dict[str, str | None] | None = None) 
         "ray",
         "scale",
         "issues",
+        "learning",
     ):
         if name == "speed" and (results.get("speed") or results.get("memory")):
             sp = dict(results.get("speed") or {})
