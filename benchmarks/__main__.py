@@ -19,6 +19,9 @@ Sections (``--sections`` picks some; each is recorded with its own provenance):
 9. ``issues``: relabel's issue types (duplicates, holdout leaks, outliers, image health)
    on planted cases among the CIFAR-10 test images, after one user run of the default RGB
    config (:mod:`benchmarks.issues`). Quick mode: 500 images, fewer cases and epochs.
+10. ``serve``: ``relabel serve``'s ``/predict`` latency and answers that reach the store by
+    a real Label Studio's webhooks, each once (:mod:`benchmarks.serve`). Quick mode: 2,000
+    samples and 200 answers.
 
 Every section of the results JSON carries its provenance (:mod:`benchmarks.provenance`):
 commit, dirty tree, a digest of the code it depends on, the command, host and a
@@ -67,6 +70,7 @@ from benchmarks import (
     settings,
     speed,
 )
+from benchmarks import serve as serve_bench
 from benchmarks.datasets import DataUnavailableError
 
 log = logging.getLogger("benchmarks")
@@ -82,6 +86,7 @@ SECTIONS = (
     "ray",
     "scale",
     "issues",
+    "serve",
 )
 
 
@@ -113,6 +118,7 @@ class Plan:
     issues_sizes: tuple[int | None, int, int, int] = (None, 300, 200, 50)
     issues_epochs: int | None = None  # None: the project's own default
     issues_folds: int = 5
+    serve: tuple[int, int, float] = (10_000, 1000, 20.0)  # samples, answers, answers a second
 
 
 QUICK = Plan(
@@ -135,6 +141,7 @@ QUICK = Plan(
     issues_sizes=(500, 30, 20, 5),
     issues_epochs=2,
     issues_folds=3,
+    serve=(2000, 200, 20.0),
 )
 FULL = Plan(
     mode="full",
@@ -608,6 +615,7 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "ray": lambda: run_ray(plan, cache, results),
         "scale": lambda: results.update(scale=scale.run_section(*plan.scale)),
         "issues": lambda: run_issues(plan, data, cache, results),
+        "serve": lambda: results.update(serve=serve_bench.run_section(*plan.serve)),
     }
 
     for name in SECTIONS:

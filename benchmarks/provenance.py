@@ -107,6 +107,13 @@ DEPENDS: dict[str, tuple[str, ...]] = {
         "benchmarks/detection.py",  # user_run reads the training fingerprint with it
         "benchmarks/human_noise.py",
     ),
+    # `relabel serve` in its own process, a local Label Studio posting its webhooks
+    "serve": (
+        "relabel",
+        "benchmarks/serve.py",
+        "benchmarks/scale.py",
+        "benchmarks/child.py",
+    ),
 }
 
 

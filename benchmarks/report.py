@@ -21,6 +21,7 @@ from benchmarks import (
     report_ray,
     report_reviewers,
     report_scale,
+    report_serve,
 )
 
 #: Tolerance of ">=" between two measured figures and a target.
@@ -122,6 +123,7 @@ def checks(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
     out += photo_checks(results.get("photos") or {})
     out += report_scale.checks(results.get("scale"))
     out += report_issues.checks(results.get("issues"))
+    out += report_serve.checks(results.get("serve"))
     return out
 
 
@@ -960,6 +962,7 @@ RENDERERS: dict[str, Any] = {
     "ray": report_ray.render,
     "scale": report_scale.render,
     "issues": report_issues.render,
+    "serve": report_serve.render,
 }
 
 
@@ -973,6 +976,7 @@ CHECKED_SECTIONS = (
     "photos",
     "scale",
     "issues",
+    "serve",
 )
 
 
@@ -1039,6 +1043,7 @@ def render(results: dict[str, Any], stale: dict[str, str | None] | None = None) 
         "ray",
         "scale",
         "issues",
+        "serve",
     ):
         if name == "speed" and (results.get("speed") or results.get("memory")):
             sp = dict(results.get("speed") or {})
