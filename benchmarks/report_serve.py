@@ -97,7 +97,9 @@ def render(sv: dict[str, Any]) -> list[str]:
             f"{_yes(wh['one_review_per_task'])}; one label version per correction: "
             f"{_yes(wh['one_version_per_correction'])} ({wh['corrected']:,} corrected, "
             f"{wh['confirmed']:,} confirmed; {wh['annotation_errors']} create calls failed; "
-            f"{wh['serve_deferred_webhooks']} webhooks left deferred). A `relabel pull` "
+            f"{wh['serve_deferred_webhooks']} webhooks left deferred); the last answer was "
+            f"recorded {_s(wh.get('all_recorded_after_s'))} after the first was sent "
+            f"(sending took {_s(wh.get('sending_s'))}). A `relabel pull` "
             f"after them saw {pull.get('tasks_seen', '–')} answered tasks, "
             f"{pull.get('unchanged', '–')} unchanged, and resolved "
             f"{pull.get('reviewed', '–')}.",

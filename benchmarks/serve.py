@@ -55,7 +55,7 @@ log = logging.getLogger("benchmarks.serve")
 TARGETS = {"predict_p95": 1.0, "webhook_p95": 2.0}
 #: Classes of the synthetic project.
 CLASSES = 10
-#: Seconds to wait for the last webhook after the last annotation was sent.
+#: Seconds without a new review after which the webhooks are taken as all delivered.
 SETTLE_S = 60.0
 
 
@@ -247,18 +247,23 @@ def _epoch(iso: str) -> float:
     return datetime.fromisoformat(iso).timestamp()
 
 
-def wait_recorded(project: Path, want: int, deadline: float) -> int:
-    """Poll the store until ``want`` reviews are recorded or ``deadline`` passes."""
+def wait_recorded(project: Path, want: int, stall: float = SETTLE_S) -> tuple[int, float]:
+    """Poll the store until ``want`` tasks have a review, or none was added for ``stall``
+    seconds; return the count and when the last one was seen."""
     from relabel.project import Project
 
-    count = 0
-    while time.time() < deadline:
+    count, last = 0, time.time()
+    while time.time() - last < stall:
         with Project.open(project, readonly=True) as p:
-            count = int(p.store.conn.execute("SELECT COUNT(*) FROM reviews").fetchone()[0])
+            now = int(
+                p.store.conn.execute("SELECT COUNT(DISTINCT task_id) FROM reviews").fetchone()[0]
+            )
+        if now > count:
+            count, last = now, time.time()
         if count >= want:
             break
         time.sleep(0.5)
-    return count
+    return count, last
 
 
 def store_checks(project: Path, sent: list[dict[str, Any]]) -> dict[str, Any]:
@@ -283,7 +288,9 @@ def store_checks(project: Path, sent: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "annotations_created": len(ok),
         "annotation_errors": len(sent) - len(ok),
-        "recorded": len(reviews),
+        "recorded": int(per_task.size),
+        "reviews": len(reviews),
+        "tasks_with_two_or_more_reviews": int((per_task > 1).sum()),
         "answers_stored": len(stored),
         "every_answer_once": sorted(stored) == sorted(created) and len(set(stored)) == len(stored),
         "one_review_per_task": bool((per_task == 1).all()) and len(per_task) == len(ok),
@@ -339,11 +346,13 @@ def webhook_part(
     t0 = time.time()
     sent = annotate_at_rate(studio.client, answers, user, rate)
     sending = time.time() - t0
-    recorded = wait_recorded(project, len(answers), time.time() + SETTLE_S)
+    recorded, done = wait_recorded(project, len(answers))
     out = {
         "tasks": len(answers),
         "rate_asked": rate,
         "rate_achieved": round(len(sent) / sending, 2) if sending else None,
+        "sending_s": round(sending, 1),
+        "all_recorded_after_s": round(done - t0, 1),
         "webhook_id": connected.webhook_id,
         "webhooks_fired": recorded > 0,
         **store_checks(project, sent),
