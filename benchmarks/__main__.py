@@ -22,6 +22,9 @@ Sections (``--sections`` picks some; each is recorded with its own provenance):
 10. ``learning``: active-learning curves of every acquisition strategy on MNIST and
     CIFAR-10 with simulated annotators (:mod:`benchmarks.learning_curves`). Quick mode:
     2,000 images, one seed, fewer rounds.
+11. ``serve``: ``relabel serve``'s ``/predict`` latency and answers that reach the store by
+    a real Label Studio's webhooks, each once (:mod:`benchmarks.serve`). Quick mode: 2,000
+    samples and 200 answers.
 
 Every section of the results JSON carries its provenance (:mod:`benchmarks.provenance`):
 commit, dirty tree, a digest of the code it depends on, the command, host and a
@@ -71,6 +74,7 @@ from benchmarks import (
     settings,
     speed,
 )
+from benchmarks import serve as serve_bench
 from benchmarks.datasets import DataUnavailableError
 
 log = logging.getLogger("benchmarks")
@@ -87,6 +91,7 @@ SECTIONS = (
     "scale",
     "issues",
     "learning",
+    "serve",
 )
 
 
@@ -119,6 +124,7 @@ class Plan:
     issues_epochs: int | None = None  # None: the project's own default
     issues_folds: int = 3
     issues_seeds: tuple[int, ...] = (0, 1, 2)  # plantings
+    serve: tuple[int, int, float] = (10_000, 1000, 20.0)  # samples, answers, answers a second
 
 
 QUICK = Plan(
@@ -142,6 +148,7 @@ QUICK = Plan(
     issues_epochs=2,
     issues_folds=3,
     issues_seeds=(0,),
+    serve=(2000, 200, 20.0),
 )
 FULL = Plan(
     mode="full",
@@ -625,6 +632,7 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "learning": lambda: results.update(
             learning=learning_curves.run_section(plan.mode, data, cache, progress=log.info)
         ),
+        "serve": lambda: results.update(serve=serve_bench.run_section(*plan.serve)),
     }
 
     for name in SECTIONS:

@@ -109,6 +109,13 @@ DEPENDS: dict[str, tuple[str, ...]] = {
     ),
     # a scikit-learn learner on fixed features; the strategies of relabel.ranking
     "learning": ("relabel/ranking", "benchmarks/learning_curves.py"),
+    # `relabel serve` in its own process, a local Label Studio posting its webhooks
+    "serve": (
+        "relabel",
+        "benchmarks/serve.py",
+        "benchmarks/scale.py",
+        "benchmarks/child.py",
+    ),
 }
 
 

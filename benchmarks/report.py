@@ -22,6 +22,7 @@ from benchmarks import (
     report_ray,
     report_reviewers,
     report_scale,
+    report_serve,
 )
 
 #: Tolerance of ">=" between two measured figures and a target.
@@ -124,6 +125,7 @@ def checks(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
     out += report_scale.checks(results.get("scale"))
     out += report_issues.checks(results.get("issues"))
     out += report_learning.checks(results.get("learning"))
+    out += report_serve.checks(results.get("serve"))
     return out
 
 
@@ -963,6 +965,7 @@ RENDERERS: dict[str, Any] = {
     "scale": report_scale.render,
     "issues": report_issues.render,
     "learning": report_learning.render,
+    "serve": report_serve.render,
 }
 
 
@@ -977,6 +980,7 @@ CHECKED_SECTIONS = (
     "scale",
     "issues",
     "learning",
+    "serve",
 )
 
 
@@ -1044,6 +1048,7 @@ def render(results: dict[str, Any], stale: dict[str, str | None] | None = None) 
         "scale",
         "issues",
         "learning",
+        "serve",
     ):
         if name == "speed" and (results.get("speed") or results.get("memory")):
             sp = dict(results.get("speed") or {})

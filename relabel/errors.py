@@ -22,6 +22,7 @@ class ExitCode(IntEnum):
     LOCKED = 5  #: another relabel process holds the project lock
     INVALID_INPUT = 6  #: bad config, manifest, images or arguments: nothing was changed
     STUDIO = 7  #: Label Studio unreachable, token refused, project missing or changed
+    STOPPED = 8  #: ``relabel cycle``: the next cycle is expected to gain too little (the reason)
 
 
 class RelabelError(Exception):

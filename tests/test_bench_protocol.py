@@ -247,6 +247,7 @@ SECTION_ENTRY = {
     "studio": ("speed", "bench_studio"),
     "ray": ("ray_executor",),
     "issues": ("issues",),
+    "serve": ("serve",),
 }
 
 

@@ -177,7 +177,8 @@ def test_an_unknown_key_lists_the_known_ones(tmp_path: Path) -> None:
         f"{path}: unknown key 'review.budgets' (known: budget, consensus, fill_budget, "
         "gold_fraction, image_mode, lane, min_agreement, min_posterior, min_reviews, "
         "min_suspicion, per_class_balance, pre_annotate, reviewers_per_task, "
-        "stop_errors_left, stop_hit_rate, uncertain_share)"
+        "stop_errors_left, stop_hit_rate, stop_when_accuracy_gain_below, "
+        "stop_when_gain_below, uncertain_share)"
     )
 
 

@@ -208,6 +208,7 @@ def status(project: Path, as_json: bool) -> None:
     _print_balance(info)
     if "estimated_errors" in info:
         _print_run(info)
+        _print_gains(info)
     else:
         click.echo("not trained yet: relabel train " + str(project))
     _print_cycles(info.get("cycles", []))
@@ -238,6 +239,34 @@ def _print_run(info: dict[str, Any]) -> None:
         click.echo("most confused (given -> likely true: estimated errors):")
         for pair in info["confused_pairs"]:
             click.echo(f"  {pair['given']} -> {pair['likely']}: {pair['estimated']}")
+
+
+def _print_gains(info: dict[str, Any]) -> None:
+    """The errors left with the next cycle's expected finds, and the learning curve."""
+    left = info.get("errors_left")
+    if left:
+        pct = f"{left['level']:.0%}"
+        calibrated = (
+            f"calibrated on {left['reviewed']} reviews, hit rate {left['hit_rate']:.2f}"
+            if left["calibrated"]
+            else "the model's estimate, no reviews yet"
+        )
+        click.echo(
+            f"errors left: about {left['expected']:.0f} ({pct} interval "
+            f"{left['low']:.0f}-{left['high']:.0f}; {calibrated}); next cycle expected to "
+            f"find {left['next_expected']:.0f} in {left['next_budget']} reviews"
+        )
+    curve = info.get("learning_curve") or {}
+    if curve.get("gain") is not None:
+        interval = (
+            f" ({curve['level']:.0%} interval {curve['low']:+.4f} to {curve['high']:+.4f})"
+            if curve.get("low") is not None
+            else f" ({curve['reason']})"
+        )
+        click.echo(
+            f"learning curve ({curve['points']} labelled counts): the next {curve['batch']} "
+            f"labels add about {curve['gain']:+.4f} out-of-fold accuracy{interval}"
+        )
 
 
 def _print_cycles(cycles: list[dict[str, Any]]) -> None:

@@ -294,7 +294,8 @@ def cycle(
 ) -> None:
     """Run or resume one cycle: train, select, push, pull, retrain, evaluate.
 
-    Exit codes: 0 cycle done, 3 waiting for reviews, 4 nothing to do, 5 locked.
+    Exit codes: 0 cycle done, 3 waiting for reviews, 4 nothing to do, 5 locked, 8 stopped
+    (the next cycle was expected to gain less than review.stop_when_gain_below).
     """
     from relabel.demo.reviewers import SimulatedReview
     from relabel.loop.cycle import run_cycle
@@ -315,8 +316,9 @@ def cycle(
     click.echo(
         f"cycle {result.cycle}: {result.state}"
         + (f" (steps: {', '.join(result.steps)})" if result.steps else "")
+        + (f": {result.summary['stopped']}" if result.state == "stopped" else "")
     )
-    if result.summary:
+    if result.summary and result.state != "stopped":
         print_summary(f"cycle {result.cycle}", result.summary)
     sys.exit(int(result.exit_code))
 

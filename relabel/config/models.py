@@ -382,6 +382,20 @@ class ReviewConfig:
         description="Stopping hint: the estimated fraction of label errors left under "
         "which to stop.",
     )
+    stop_when_gain_below: float = Field(
+        0.0,
+        strict=True,
+        description="relabel cycle stops (exit code 8) instead of starting a cycle whose "
+        "review budget is expected to find fewer label errors than this (relabel status: "
+        '"next cycle expected to find"); 0: never.',
+    )
+    stop_when_accuracy_gain_below: float = Field(
+        0.0,
+        strict=True,
+        description="relabel cycle stops (exit code 8) instead of starting a cycle when the "
+        "learning curve of the runs (3 or more labelled counts) expects the next batch of "
+        "labels (the review budget) to raise out-of-fold accuracy by less than this; 0: never.",
+    )
 
 
 @section

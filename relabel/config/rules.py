@@ -229,6 +229,11 @@ def _review_problems(config: Config) -> list[tuple[bool, str]]:
         (0.0 <= r.min_posterior < 1.0, "review.min_posterior must be in [0, 1)"),
         (0.0 <= r.min_suspicion <= 1.0, "review.min_suspicion must be in [0, 1]"),
         (0.0 <= r.gold_fraction < 1.0, "review.gold_fraction must be in [0, 1)"),
+        (r.stop_when_gain_below >= 0, "review.stop_when_gain_below must be >= 0"),
+        (
+            r.stop_when_accuracy_gain_below >= 0,
+            "review.stop_when_accuracy_gain_below must be >= 0",
+        ),
         (
             1 <= r.reviewers_per_task <= 20,
             f"review.reviewers_per_task must be in 1..20, got {r.reviewers_per_task}",

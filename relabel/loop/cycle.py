@@ -25,8 +25,10 @@ from relabel.errors import ExitCode
 from relabel.infra.progress import Progress
 from relabel.loop.binding import ensure_studio_projects
 from relabel.project import Project
+from relabel.project.gains import errors_left_of, learning_curve_of
 from relabel.project.runs import trained_as_configured
 from relabel.review.cycles import cycle_history
+from relabel.review.stopping import stop_reason
 from relabel.store import now
 
 if TYPE_CHECKING:
@@ -52,7 +54,8 @@ class CycleResult:
     cycle : int
         The cycle worked on.
     state : str
-        ``done``, ``waiting`` (for reviews) or ``nothing_to_do``.
+        ``done``, ``waiting`` (for reviews), ``nothing_to_do`` or ``stopped`` (the next
+        cycle was expected to gain too little; ``summary["stopped"]`` says why).
     steps : list of str
         Steps completed in this call.
     summary : dict
@@ -71,6 +74,7 @@ class CycleResult:
             "done": ExitCode.OK,
             "waiting": ExitCode.WAITING,
             "nothing_to_do": ExitCode.NOTHING_TO_DO,
+            "stopped": ExitCode.STOPPED,
         }[self.state]
 
 
@@ -123,6 +127,30 @@ class _OpenCycle:
         store.finish_cycle_step(self.number, name, info, started_at=started_at, seconds=seconds)
         self.result.steps.append(name)
         return info
+
+
+def _stop_rule(project: Project, progress: Progress) -> CycleResult | None:
+    """``stopped`` instead of a new cycle when the next one is expected to gain less than
+    ``review.stop_when_gain_below`` (or ``stop_when_accuracy_gain_below``); None to go on.
+
+    An unfinished cycle always goes on; without a run there is nothing to estimate.
+    """
+    review, store = project.config.review, project.store
+    if review.stop_when_gain_below <= 0 and review.stop_when_accuracy_gain_below <= 0:
+        return None
+    latest = store.latest_cycle()
+    if (latest is not None and latest[1] != "done") or store.latest_run("train") is None:
+        return None
+    errors = errors_left_of(project.root, project.config, store, project.rank())
+    curve = learning_curve_of(project.config, store)
+    reason = stop_reason(
+        errors, curve, review.stop_when_gain_below, review.stop_when_accuracy_gain_below
+    )
+    if reason is None:
+        return None
+    number = 1 if latest is None else latest[0] + 1
+    progress(f"cycle {number}: not started: {reason}")
+    return CycleResult(number, "stopped", summary={"stopped": reason})
 
 
 def _open_cycle(project: Project, client: StudioClient, progress: Progress) -> _OpenCycle:
@@ -284,8 +312,13 @@ def _evaluate(project: Project, run_id: str) -> dict[str, Any]:
     ranked = project.rank()
     given = ranked.scores.given
     pred = ranked.scores.predicted
+    left = errors_left_of(project.root, project.config, project.store, ranked)
     out: dict[str, Any] = {
         "estimated_errors_left": int(ranked.scores.joint.n_label_errors),
+        "errors_left": round(left.expected, 1),
+        "errors_left_low": round(left.low, 1),
+        "errors_left_high": round(left.high, 1),
+        "next_cycle_expected": round(left.next_expected, 1),
         "oof_accuracy": float(accuracy_score(given, pred)),
         "oof_macro_f1": float(f1_score(given, pred, average="macro")),
     }
@@ -356,7 +389,11 @@ def run_cycle(
     CycleResult
     """
     project.holdout()  # a held-out label that is no class: refused before anything is written
-    cycle = _open_cycle(project, client, progress or (lambda m: log.info("%s", m)))
+    say = progress or (lambda m: log.info("%s", m))
+    stopped = _stop_rule(project, say)
+    if stopped is not None:
+        return stopped
+    cycle = _open_cycle(project, client, say)
     cycle.step("train", lambda: _train(cycle))
     selected = cycle.step("select", lambda: _select(cycle, budget))
     studio_project_id = int(selected["studio_project_id"])

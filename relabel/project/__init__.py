@@ -35,7 +35,7 @@ import pandas as pd
 from relabel.config import Config
 from relabel.errors import StoreError
 from relabel.infra.progress import Progress
-from relabel.project import create, imported, ranking, reports, runs, train
+from relabel.project import create, gains, imported, ranking, reports, runs, train
 from relabel.project import issues as project_issues
 from relabel.project import predict as predictions
 from relabel.project import samples as project_samples
@@ -415,10 +415,28 @@ class Project:
         Returns
         -------
         dict
-            JSON-serialisable; the estimates are present only after a training run;
-            ``cycles`` is :func:`relabel.review.cycles.cycle_history`.
+            JSON-serialisable; the estimates (and ``errors_left``) are present only after
+            a training run; ``learning_curve`` as :meth:`stopping`; ``cycles`` is
+            :func:`relabel.review.cycles.cycle_history`.
         """
         return reports.status(self.root, self.config, self.store)
+
+    def stopping(self, ranked: RankedSamples | None = None) -> dict[str, Any]:
+        """What more review is expected to buy: the label errors left (with a 95 % interval)
+        and the errors the next cycle is expected to find, and the learning curve's gain
+        for the next batch of labels (see :mod:`relabel.review.stopping`).
+
+        Parameters
+        ----------
+        ranked : RankedSamples, optional
+            The newest ranking when the caller has it.
+
+        Returns
+        -------
+        dict
+            ``errors_left`` (None before the first run) and ``learning_curve``.
+        """
+        return gains.estimate(self.root, self.config, self.store, ranked)
 
     def export(self, out: Path) -> int:
         """Write the current manifest: ``id,path,label,original_label,changed_in_cycle,status,

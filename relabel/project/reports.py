@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from relabel.config import Config
+from relabel.project.gains import errors_left_of, learning_curve_of
 from relabel.project.ranking import RankedSamples, rank
 from relabel.project.samples import is_member
 from relabel.project.tables import write_table
@@ -84,10 +85,12 @@ def status(root: Path, config: Config, store: Store) -> dict[str, Any]:
     Returns
     -------
     dict
-        JSON-serialisable; the estimates are present only after a training run;
-        ``cycles`` is :func:`relabel.review.cycles.cycle_history`. ``samples`` and the
-        counts are of the labelled samples; ``labelled`` and ``unlabelled`` size the
-        pool (samples without a label yet).
+        JSON-serialisable; the estimates (and ``errors_left``,
+        :class:`relabel.review.stopping.ErrorsLeft` as a dict) are present only after a
+        training run; ``learning_curve`` is :class:`relabel.review.stopping.LearningCurve`
+        as a dict; ``cycles`` is :func:`relabel.review.cycles.cycle_history`. ``samples``
+        and the counts are of the labelled samples; ``labelled`` and ``unlabelled`` size
+        the pool (samples without a label yet).
     """
     classes = config.dataset.classes
     labels = store.labels(STATUS_COLUMNS)  # read once, for the counts and the ranking
@@ -95,7 +98,10 @@ def status(root: Path, config: Config, store: Store) -> dict[str, Any]:
     out["labelled"], out["unlabelled"] = len(labels), store.n_unlabelled()  # the pool
     run = store.latest_run("train")
     if run is not None:
-        out.update(_estimates(run, rank(root, config, store, labels), classes))
+        ranked = rank(root, config, store, labels)
+        out.update(_estimates(run, ranked, classes))
+        out["errors_left"] = errors_left_of(root, config, store, ranked).as_dict()
+    out["learning_curve"] = learning_curve_of(config, store).as_dict()
     out["cycles"] = cycle_history(store.cycles(), store.n_samples(), config.review)
     return out
 

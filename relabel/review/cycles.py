@@ -21,7 +21,9 @@ class StopRules(Protocol):
 def cycle_history(
     cycles: Iterable[Mapping[str, Any]], n_samples: int, review: StopRules
 ) -> list[dict[str, Any]]:
-    """Per cycle: budget, reviewed, corrected, hit rate, errors left, accuracy, step times.
+    """Per cycle: budget, reviewed, corrected, hit rate, errors left (the confident joint's
+    count, and the calibrated estimate with its 95 % interval and the next cycle's expected
+    finds, :mod:`relabel.review.stopping`), accuracy, step times.
 
     Parameters
     ----------
@@ -51,6 +53,10 @@ def cycle_history(
                 "excluded": summary.get("excluded"),
                 "hit_rate": summary.get("hit_rate"),
                 "estimated_errors_left": summary.get("estimated_errors_left"),
+                "errors_left": summary.get("errors_left"),
+                "errors_left_low": summary.get("errors_left_low"),
+                "errors_left_high": summary.get("errors_left_high"),
+                "next_cycle_expected": summary.get("next_cycle_expected"),
                 "accuracy": summary.get("accuracy"),
                 "macro_f1": summary.get("macro_f1"),
                 "accuracy_source": summary.get("accuracy_source"),

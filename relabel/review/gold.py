@@ -29,7 +29,8 @@ def evidence_of(row: Any, run_id: str) -> dict[str, Any]:
     ----------
     row : namedtuple or mapping-like
         A row of the ranking table (``given_label``, ``predicted_label``, ``p_given``,
-        ``p_predicted``, ``suspicion``, ``rank``, ``lane``).
+        ``p_predicted``, ``suspicion``, ``rank``, ``lane``, and ``p_error`` when it has it,
+        else ``1 - p_given``).
     run_id : str
         The training run whose probabilities ranked it.
     """
@@ -39,6 +40,7 @@ def evidence_of(row: Any, run_id: str) -> dict[str, Any]:
         "p_given": float(row.p_given),
         "p_predicted": float(row.p_predicted),
         "suspicion": float(row.suspicion),
+        "p_error": float(getattr(row, "p_error", 1.0 - float(row.p_given))),
         "rank": int(row.rank),
         "lane": row.lane,
         "run_id": run_id,

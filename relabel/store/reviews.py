@@ -83,6 +83,19 @@ class ReviewsMixin(Database):
             )
         }
 
+    def reviewed_label_tasks(self) -> pd.DataFrame:
+        """Every label task resolved as confirmed, corrected or excluded (gold tasks aside),
+        oldest first: ``sample_id``, ``cycle``, ``outcome`` and the scores it was sent with,
+        ``p_error`` (NULL for tasks sent before relabel recorded it) and ``p_given``."""
+        return pd.read_sql_query(
+            "SELECT sample_id, cycle, outcome, "
+            "json_extract(evidence, '$.p_error') AS p_error, "
+            "json_extract(evidence, '$.p_given') AS p_given FROM tasks "
+            "WHERE kind = 'labels' AND outcome IN ('confirmed', 'corrected', 'excluded') "
+            "AND json_extract(evidence, '$.gold_label') IS NULL ORDER BY row_id",
+            self.conn,
+        )
+
     # -- answers --------------------------------------------------------------------------
     def replace_answers(
         self,

@@ -57,6 +57,16 @@ class RunsMixin(Database):
         out["metrics"] = json.loads(out["metrics"])
         return out
 
+    def finished_runs(self, kind: str = "train") -> list[dict[str, Any]]:
+        """Every finished run of a kind, oldest first: ``run_id``, ``labels_version``,
+        ``finished_at`` and ``metrics`` (decoded)."""
+        rows = self.conn.execute(
+            "SELECT run_id, labels_version, finished_at, metrics FROM runs "
+            "WHERE kind = ? AND status = 'done' ORDER BY finished_at, run_id",
+            (kind,),
+        ).fetchall()
+        return [{**dict(r), "metrics": json.loads(r["metrics"] or "{}")} for r in rows]
+
     # -- cycles -----------------------------------------------------------------------
     def latest_cycle(self) -> tuple[int, str] | None:
         """The newest cycle's number and status (``running`` or ``done``), or None."""
