@@ -12,9 +12,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.metrics import average_precision_score, precision_recall_curve
+from sklearn.metrics import precision_recall_curve
 
 from relabel.report.data import ReportInputError
+
+
+#: Points kept of each precision-recall curve (see :attr:`Evaluation.pr_curves`).
+CURVE_POINTS = 2000
+
+
+def _thinned(prec: np.ndarray, rec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A curve of at most :data:`CURVE_POINTS` points (copies: the full arrays are freed)."""
+    if prec.size <= CURVE_POINTS:
+        return prec, rec
+    keep = np.unique(np.linspace(0, prec.size - 1, CURVE_POINTS).round().astype(np.int64))
+    return prec[keep].copy(), rec[keep].copy()
 
 
 @dataclass(frozen=True)
@@ -38,7 +50,9 @@ class Evaluation:
         sample is given.
     pr_curves : list[tuple[numpy.ndarray, numpy.ndarray]]
         Per class ``(precision, recall)`` as ``sklearn.metrics.precision_recall_curve``
-        returns them (empty arrays for a class with no samples).
+        returns them (empty arrays for a class with no samples); a curve of more than
+        :data:`CURVE_POINTS` points keeps that many, evenly spaced, with both ends (a
+        figure cannot show more; 1,000 classes x 100,000 samples kept whole took 1.6 GB).
     accuracy, macro_f1 : float
         Share of samples whose prediction equals the given label; unweighted mean F1.
     """
@@ -117,8 +131,9 @@ def evaluate(given: np.ndarray, probs: np.ndarray, classes: list[str]) -> Evalua
             curves.append((np.zeros(0), np.zeros(0)))
             continue
         prec, rec, _ = precision_recall_curve(y, probs[:, c])
-        curves.append((prec, rec))
-        ap[c] = float(average_precision_score(y, probs[:, c]))
+        # scikit-learn's average_precision_score from the same curve (one sort, not two)
+        ap[c] = float(-np.sum(np.diff(rec) * prec[:-1]))
+        curves.append(_thinned(prec, rec))
     n = given.size
     return Evaluation(
         classes=list(classes),
