@@ -295,9 +295,7 @@ def answer_all(project: Path, client: Any) -> int:
     with Project.open(project, readonly=True) as p:
         studio_project = int(p.store.studio_project()["studio_project_id"])
     tasks = client.list_task_sample_ids(studio_project)
-    labels = pd.read_parquet(
-        project.parent / "data" / "manifest.parquet", columns=["id", "label"]
-    )
+    labels = pd.read_parquet(project.parent / "data" / "manifest.parquet", columns=["id", "label"])
     label_of = dict(zip(labels["id"], labels["label"], strict=True))
     answers = {t: label_of[sid] for sid, ids in tasks.items() for t in ids}
     return client.bulk_annotate(studio_project, answers)
