@@ -299,3 +299,24 @@ def test_a_wal_left_beside_the_store_or_no_stamp_means_a_check(
     Store.open(path, readonly=True).close()
     assert calls == [1, 1]
     assert not stamp_path(path).exists()  # a read-only open writes nothing
+
+
+def test_an_open_that_writes_nothing_leaves_the_folder_as_it_was(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from relabel.store.db import stamp_path
+
+    path = tmp_path / "relabel.db"
+    store.close()
+    with sqlite3.connect(path) as conn:  # changed outside relabel: the stamp no longer fits
+        conn.execute("INSERT INTO meta VALUES ('note', 'x')")
+    conn.close()
+    stamp = stamp_path(path).read_text()
+    calls = _checks(monkeypatch)
+    for _ in range(2):  # a refused command: checked each time, and nothing written
+        Store.open(path).close()
+    assert calls == [1, 1] and stamp_path(path).read_text() == stamp
+    with Store.open(path) as s:  # one that writes stamps the file it leaves
+        s.add_version("a", "dog", source="manual")
+    Store.open(path, readonly=True).close()
+    assert calls == [1, 1, 1]

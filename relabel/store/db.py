@@ -3,23 +3,23 @@
 :class:`Database` is the base of :class:`relabel.store.Store`: it holds the connection and
 the write transaction every topic's methods use.
 
-The integrity check. A store's pages are checked (``PRAGMA quick_check``, about a second
-at a million samples) once per version of the file that relabel did not write itself, and
-the result is recorded. A store that closes cleanly after a checked (or trusted) open (the
-WAL checkpointed into the file and removed) records the file's identity as it left it
-(size, modification and change times in nanoseconds, inode) in the *check stamp*
-(:data:`CHECK_STAMP_FILE`, beside ``relabel.db``). The next open, read-only or writable,
-skips the check when the file is still exactly that one with no WAL beside it: its pages
-are the checked ones plus what SQLite itself wrote through relabel in a transaction. Any
-other change to the file (bytes edited or damaged by another program, a copy, a restore,
-a ``chmod``: the change time moves and cannot be set back), a WAL left by a process that
-was killed or is still writing, or a missing or unreadable stamp means a full check before
-anything is read or written. Checking on every open instead cost every command a second at
-a million samples (``relabel history`` 1.9 s for a 5 ms query) and protected nothing more:
-damage that leaves the file's identity unchanged (the disk returning other bytes) is not
-what ``quick_check`` on open guards against, and SQLite refuses those pages when read. Only
-a writable open writes the stamp, so commands that only read leave the folder as it was;
-the stamp is a cache: deleting it costs one check.
+The integrity check. Before a store is read or written, its pages are checked (``PRAGMA
+quick_check``, about a second at a million samples), unless the file is exactly as relabel
+last left it. When an open that checked (or trusted) the file changes it and closes cleanly
+(the WAL checkpointed into the file and removed), and when a store is created, the file's
+identity (size, modification and change times in nanoseconds, inode) is recorded in the
+*check stamp* (:data:`CHECK_STAMP_FILE`, beside ``relabel.db``). An open, read-only or
+writable, skips the check while the file still has that identity and no WAL lies beside it:
+its pages are then the checked ones plus what SQLite wrote for relabel in transactions. Any
+other change (bytes edited or damaged by another program, a copy, a restore, a ``chmod``:
+the change time moves and cannot be set back), a WAL left by a process that was killed or
+is still writing, or a missing or unreadable stamp means a full check. Checking on every
+open cost every command a second at a million samples (``relabel history``: 1.9 s for a
+5 ms query) while guarding against nothing more: what changes a file without changing its
+identity (the disk itself returning other bytes) is not what a check on open is for. Only
+an open that changed the file writes the stamp, so commands that only read, and commands
+refused before they wrote anything, leave the folder as it was. The stamp is a cache:
+deleting it costs one check.
 """
 
 from __future__ import annotations
@@ -208,8 +208,10 @@ class Database:
     def __init__(self, path: Path, conn: sqlite3.Connection, *, checked: bool = False) -> None:
         self.path = Path(path)
         self.conn = conn
-        #: Whether this open checked (or trusted) the file and may write: closing stamps it.
+        #: Whether this open checked (or trusted) the file and may write: closing stamps it
+        #: if the file changed meanwhile (a command that wrote nothing leaves no stamp).
         self._stamp_on_close = checked
+        self._opened_as = _file_identity(self.path) if checked else None
 
     @classmethod
     def open(cls, path: Path, *, readonly: bool = False) -> Self:
@@ -303,14 +305,17 @@ class Database:
                 conn.close()
                 _remove_db(partial)
                 raise
-        return cls.open(path)
+        db = cls.open(path)
+        db._opened_as = None  # relabel wrote the whole file: closing stamps it
+        return db
 
     def close(self) -> None:
         """Close the connection; a checked writable store then stamps the file it leaves."""
         self.conn.close()
         if self._stamp_on_close:
             self._stamp_on_close = False
-            _write_stamp(self.path)
+            if _file_identity(self.path) != self._opened_as:
+                _write_stamp(self.path)
 
     def __enter__(self) -> Self:
         return self
