@@ -202,6 +202,35 @@ def test_evaluate_equals_sklearn():
     np.testing.assert_allclose(norm.sum(axis=1), 1.0)
 
 
+def test_long_precision_recall_curves_are_thinned_and_ap_stays_sklearns():
+    from relabel.report.evaluation import CURVE_POINTS
+
+    rng = np.random.default_rng(3)
+    n, k = 3 * CURVE_POINTS, 3
+    given = rng.integers(0, k, n)
+    probs = rng.dirichlet(np.ones(k), n)
+    ev = evaluate(given, probs, ["a", "b", "c"])
+    for c in range(k):
+        assert ev.average_precision[c] == pytest.approx(
+            average_precision_score(given == c, probs[:, c]), abs=1e-12
+        )
+        sp, sr, _ = precision_recall_curve(given == c, probs[:, c])
+        prec, rec = ev.pr_curves[c]
+        assert sp.size > CURVE_POINTS + 1 and prec.size == rec.size == CURVE_POINTS + 1
+        assert (prec[0], prec[-1], rec[0], rec[-1]) == (sp[0], sp[-1], sr[0], sr[-1])
+        shown = list(zip(prec, rec, strict=True))
+        assert set(shown) <= set(zip(sp, sr, strict=True))
+        assert np.all(np.diff(rec) <= 0)  # scikit-learn's order: recall falling
+    tied = probs.round(2)  # many samples share a score: thresholds group them
+    ev = evaluate(given, tied, ["a", "b", "c"])
+    for c in range(k):
+        assert ev.average_precision[c] == pytest.approx(
+            average_precision_score(given == c, tied[:, c]), abs=1e-12
+        )
+        sp, sr, _ = precision_recall_curve(given == c, tied[:, c])
+        assert set(zip(*ev.pr_curves[c], strict=True)) <= set(zip(sp, sr, strict=True))
+
+
 def test_evaluate_class_without_samples():
     given = np.array([0, 0, 1, 1])
     probs = np.array([[0.9, 0.05, 0.05], [0.2, 0.7, 0.1], [0.1, 0.8, 0.1], [0.3, 0.3, 0.4]])

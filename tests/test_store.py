@@ -232,3 +232,91 @@ def test_gold_tasks_are_found_by_their_evidence_key_not_by_text(store: Store) ->
     )
     assert store.gold_task_labels() == {(1, 101): "cat"}
     assert store.gold_paths(1) == {"a": "/held/a.png"}
+
+
+def _checks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count the page checks (``PRAGMA quick_check``) the store's opens run."""
+    from relabel.store import db
+
+    calls: list[int] = []
+    real = db._integrity_check
+    monkeypatch.setattr(db, "_integrity_check", lambda conn: calls.append(1) or real(conn))
+    return calls
+
+
+def test_a_read_only_open_of_a_store_left_intact_skips_the_page_check(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from relabel.store.db import stamp_path
+
+    path = tmp_path / "relabel.db"
+    store.add_version("a", "dog", source="manual")
+    store.close()
+    assert stamp_path(path).is_file()
+    calls = _checks(monkeypatch)
+    with Store.open(path, readonly=True) as s:
+        assert [h.label for h in s.history("a")] == ["cat", "dog"]
+    assert calls == []
+    with Store.open(path) as s:  # nor does a writable one
+        s.add_version("a", "fox", source="manual")
+    with Store.open(path, readonly=True) as s:  # the write re-stamped the file
+        assert s.history("a")[-1].label == "fox"
+    assert calls == []
+
+
+def test_a_store_changed_outside_relabel_is_checked_and_refused_when_damaged(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "relabel.db"
+    store.close()
+    calls = _checks(monkeypatch)
+    raw = bytearray(path.read_bytes())
+    raw[4096:8192] = b"\xa5" * 4096  # a table's b-tree page
+    path.write_bytes(bytes(raw))
+    with pytest.raises(StoreError, match="damaged"):
+        Store.open(path, readonly=True)
+    with pytest.raises(StoreError, match="damaged"):
+        Store.open(path)
+    assert calls == [1, 1]
+
+
+def test_a_wal_left_beside_the_store_or_no_stamp_means_a_check(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from relabel.store.db import stamp_path
+
+    path = tmp_path / "relabel.db"
+    store.close()
+    calls = _checks(monkeypatch)
+    writer = sqlite3.connect(path, isolation_level=None)  # a process still writing
+    writer.execute("PRAGMA journal_mode = WAL")
+    writer.execute("INSERT INTO meta VALUES ('note', 'x')")
+    with Store.open(path, readonly=True) as s:
+        assert s.get_meta("note") == "x"
+    assert calls == [1]
+    writer.close()
+    stamp_path(path).unlink()
+    Store.open(path, readonly=True).close()
+    assert calls == [1, 1]
+    assert not stamp_path(path).exists()  # a read-only open writes nothing
+
+
+def test_an_open_that_writes_nothing_leaves_the_folder_as_it_was(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from relabel.store.db import stamp_path
+
+    path = tmp_path / "relabel.db"
+    store.close()
+    with sqlite3.connect(path) as conn:  # changed outside relabel: the stamp no longer fits
+        conn.execute("INSERT INTO meta VALUES ('note', 'x')")
+    conn.close()
+    stamp = stamp_path(path).read_text()
+    calls = _checks(monkeypatch)
+    for _ in range(2):  # a refused command: checked each time, and nothing written
+        Store.open(path).close()
+    assert calls == [1, 1] and stamp_path(path).read_text() == stamp
+    with Store.open(path) as s:  # one that writes stamps the file it leaves
+        s.add_version("a", "dog", source="manual")
+    Store.open(path, readonly=True).close()
+    assert calls == [1, 1, 1]

@@ -396,17 +396,22 @@ def ask_more_reviewers(project: Project, client: StudioClient, studio_project_id
 
 
 def release_deleted_tasks(
-    project: Project, client: StudioClient, studio_project_id: int
+    project: Project,
+    client: StudioClient,
+    studio_project_id: int,
+    listed: set[int] | None = None,
 ) -> list[int]:
     """Close the open tasks that were deleted in Label Studio; their samples are free.
 
     Each is warned about and recorded (the task row is resolved with outcome ``deleted``,
     see :meth:`relabel.store.Store.release_deleted_tasks`), so that a later push may send
-    its sample again. Returns the deleted task ids.
+    its sample again. ``listed``: task ids Label Studio just listed (they exist); when
+    every open task is among them, the project's task ids are not read at all (listing
+    10,000 ids took Label Studio about 7 s). Returns the deleted task ids.
     """
     store = project.store
     rows = store.tasks(studio_project_id, ("open",))
-    if not rows:
+    if not rows or (listed is not None and {int(r["task_id"]) for r in rows} <= listed):
         return []
     present = client.task_ids(studio_project_id)
     gone = [r for r in rows if int(r["task_id"]) not in present]
@@ -460,9 +465,10 @@ def pull(
     ids = ensure_studio_projects(project, client, create=False)
     summaries = []
     for studio_project_id in ids:
-        deleted = release_deleted_tasks(project, client, studio_project_id)
         cursor = project.store.last_pull_cursor(studio_project_id)
         tasks = client.list_reviewed_tasks(studio_project_id, updated_after=cursor)
+        listed = {t.task_id for t in tasks}
+        deleted = release_deleted_tasks(project, client, studio_project_id, listed)
         if progress:
             where = f" in Label Studio project {studio_project_id}" if len(ids) > 1 else ""
             progress(

@@ -3,7 +3,6 @@ the reviewers' quality."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -157,34 +156,9 @@ def history(store: Store, sample_id: str) -> list[dict[str, Any]]:
 
 
 def task_history(store: Store, sample_id: str) -> list[dict[str, Any]]:
-    """One sample's Label Studio tasks, oldest first: when each was pushed and how it
-    ended (``open``; resolved as ``confirmed``, ``corrected``, ``excluded``,
-    ``unresolved``, ``gold``; or ``deleted`` in Label Studio).
-
-    Returns
-    -------
-    list of dict
-        ``task_id`` (for a deleted task: the id it had), ``studio_project_id``, ``cycle``,
-        ``state``, ``outcome``, ``pushed_at``, ``resolved_at``, ``ignored_answers`` (answers
-        naming no class of the project).
-    """
-    out = []
-    for r in store.sample_tasks(sample_id):
-        evidence = json.loads(r["evidence"])
-        task_id = r["task_id"] if r["task_id"] is not None else evidence.get("deleted_task_id")
-        out.append(
-            {
-                "task_id": task_id,
-                "studio_project_id": r["studio_project_id"],
-                "cycle": r["cycle"],
-                "state": r["state"],
-                "outcome": r["outcome"],
-                "pushed_at": r["pushed_at"],
-                "resolved_at": r["resolved_at"],
-                "ignored_answers": evidence.get("ignored_answers", []),
-            }
-        )
-    return out
+    """One sample's Label Studio tasks, oldest first, and how each ended
+    (:meth:`relabel.store.Store.task_history`)."""
+    return store.task_history(sample_id)
 
 
 def annotators(store: Store, classes: list[str]) -> pd.DataFrame:

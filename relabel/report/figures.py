@@ -28,6 +28,9 @@ _STYLE = {
 }
 #: Above this many classes heatmaps drop the numbers in their cells.
 MAX_ANNOTATED = 25
+#: At most this many class names along an axis; beyond, every n-th class is named (1,000
+#: tick labels took most of a 1,000-class report's minutes and could not be read).
+MAX_TICKS = 50
 #: Where a figure goes: a PNG file, or a binary buffer (the report embeds it).
 _Dest = TypeVar("_Dest", Path, BinaryIO)
 _BLUE, _ORANGE, _GREEN, _RED, _GREY = "#3b6ea8", "#e08a2c", "#4a9a5b", "#c0504d", "#8a8a8a"
@@ -45,6 +48,13 @@ def _short(names: Sequence[str], width: int = 14) -> list[str]:
     head = (width - 1) // 2
     tail = width - 1 - head
     return [n if len(n) <= width else n[:head] + "…" + n[-tail:] for n in names]
+
+
+def _ticks(names: Sequence[str]) -> tuple[list[int], list[str]]:
+    """Positions and shortened names of the classes an axis names (:data:`MAX_TICKS`)."""
+    step = max(1, -(-len(names) // MAX_TICKS))
+    positions = list(range(0, len(names), step))
+    return positions, _short([names[i] for i in positions])
 
 
 def _cell_text(v: float, fmt: str) -> str:
@@ -114,10 +124,8 @@ def heatmap(
         cm = mpl.colormaps[cmap].with_extremes(bad="#e6e6e6")
         im = ax.imshow(shown, cmap=cm, vmin=0.0, vmax=top if top > 0 else 1.0, aspect="auto")
         fig.colorbar(im, ax=ax, shrink=0.8)
-        ax.set_xticks(
-            range(c), _short(cols), rotation=45 if c > 4 else 0, ha="right" if c > 4 else "center"
-        )
-        ax.set_yticks(range(r), _short(rows))
+        ax.set_xticks(*_ticks(cols), rotation=45 if c > 4 else 0, ha="right" if c > 4 else "center")
+        ax.set_yticks(*_ticks(rows))
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         ax.set_title(title)
@@ -177,8 +185,7 @@ def bar_chart(
         if len(v) <= 30:
             ax.bar_label(bars, labels=[f"{x:.0f}" for x in v], fontsize=8, padding=2)
         ax.set_xticks(
-            range(len(v)),
-            _short(names),
+            *_ticks(names),
             rotation=45 if len(v) > 6 else 0,
             ha="right" if len(v) > 6 else "center",
         )
@@ -230,7 +237,7 @@ def grouped_bars(
                 color=colors[s % len(colors)],
             )
         ax.set_xticks(
-            x, _short(names), rotation=45 if k > 6 else 0, ha="right" if k > 6 else "center"
+            *_ticks(names), rotation=45 if k > 6 else 0, ha="right" if k > 6 else "center"
         )
         ax.set_ylabel(ylabel)
         ax.set_title(title)

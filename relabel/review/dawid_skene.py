@@ -62,7 +62,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.stats import beta
 
 from relabel.review.majority import NOT_SURE, NOT_VALID, Resolution, Vote
 
@@ -498,6 +497,8 @@ def _top_confusions(
 
 def _interval(correct: float, n: float) -> tuple[float, float]:
     """95 % interval of a Beta(correct + 1, n - correct + 1) posterior."""
+    from scipy.stats import beta  # imported here: every pull imports this module, few use it
+
     low, high = beta.ppf([0.025, 0.975], correct + 1.0, n - correct + 1.0)
     return float(low), float(high)
 

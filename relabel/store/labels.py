@@ -18,18 +18,27 @@ import logging
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
-
-import pandas as pd
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from relabel.errors import StoreError
-from relabel.store import current
 from relabel.store.db import Database, now
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
 SOURCES = ("original", "review", "manual", "import")
 STATUSES = ("active", "excluded")
+
+
+def _current() -> ModuleType:
+    """:mod:`relabel.store.current`, imported when labels are read: it needs numpy and
+    pandas, which a command reading one sample's history (a tenth of a second) does not."""
+    from relabel.store import current
+
+    return current
 
 
 @dataclass(frozen=True)
@@ -133,6 +142,7 @@ class LabelsMixin(Database):
         StoreError
             A column that is not one of these.
         """
+        current = _current()
         unknown = sorted(set(columns or ()) - set(current.LABEL_COLUMNS))
         if unknown:
             raise StoreError(f"unknown label column(s) {unknown}; known: {current.LABEL_COLUMNS}")
@@ -146,6 +156,7 @@ class LabelsMixin(Database):
 
     def _labels_from_tables(self, key: str) -> pd.DataFrame:
         """The current labels read from SQL; a writable store keeps them as its snapshot."""
+        current = _current()
         frame = current.read_current(self.conn)
         if not self.conn.execute("PRAGMA query_only").fetchone()[0]:
             current.write_snapshot(current.snapshot_path(self.path), frame, key)
@@ -160,6 +171,7 @@ class LabelsMixin(Database):
         try:
             if self.conn.execute("PRAGMA query_only").fetchone()[0]:
                 return
+            current = _current()
             key = current.snapshot_key(self.conn)
             path = current.snapshot_path(self.path)
             if current.read_snapshot(path, key, columns=()) is None:
@@ -283,6 +295,8 @@ class LabelsMixin(Database):
             reviewers, evidence, created_at``; ``reviewers`` and ``evidence`` decoded;
             ``original_label`` None for a sample labelled out of the pool.
         """
+        import pandas as pd
+
         frame = pd.read_sql_query(
             """SELECT lv.version_id, lv.sample_id, o.label AS original_label, lv.label,
                       lv.status, lv.source, lv.cycle, lv.reviewers, lv.evidence, lv.created_at

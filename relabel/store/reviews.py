@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from relabel.store.db import Database, now
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _CURRENT_VERSION = (
     "(SELECT sample_id, MAX(version_id) AS vid FROM label_versions GROUP BY sample_id)"
@@ -70,6 +72,8 @@ class ReviewsMixin(Database):
 
     def reviews(self) -> pd.DataFrame:
         """Every recorded task resolution, oldest first."""
+        import pandas as pd
+
         return pd.read_sql_query("SELECT * FROM reviews ORDER BY review_id", self.conn)
 
     def reviewed_sample_ids(self) -> set[str]:
@@ -136,6 +140,8 @@ class ReviewsMixin(Database):
 
     def answers(self) -> pd.DataFrame:
         """Every reviewer answer last pulled, with the sample's current label."""
+        import pandas as pd
+
         return pd.read_sql_query(
             f"""SELECT a.*, cur.label AS current_label, cur.status AS current_status
                FROM answers a JOIN (
@@ -155,6 +161,8 @@ class ReviewsMixin(Database):
             ``studio_project_id, task_id, annotation_id, sample_id, reviewer, choice,
             cancelled, gold_label``, oldest annotation first.
         """
+        import pandas as pd
+
         frame = pd.read_sql_query(
             """SELECT a.studio_project_id, a.task_id, a.annotation_id, a.sample_id,
                       a.reviewer, a.choice, a.cancelled, t.evidence

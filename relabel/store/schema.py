@@ -122,6 +122,8 @@ _REVIEWS = (
     updated_at TEXT,
     PRIMARY KEY (studio_project_id, annotation_id)
 )""",
+    # a pull replaces each task's answers: found by task, not by scanning every answer
+    "CREATE INDEX IF NOT EXISTS answers_task ON answers(studio_project_id, task_id)",
     """CREATE TABLE IF NOT EXISTS pulls (
     pull_id INTEGER PRIMARY KEY AUTOINCREMENT,
     studio_project_id INTEGER NOT NULL,

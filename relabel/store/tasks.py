@@ -405,6 +405,36 @@ class TasksMixin(Database):
             "SELECT * FROM tasks WHERE sample_id = ? ORDER BY row_id", (sample_id,)
         ).fetchall()
 
+    def task_history(self, sample_id: str) -> list[dict[str, Any]]:
+        """One sample's Label Studio tasks, oldest first: when each was pushed and how it
+        ended (``open``; resolved as ``confirmed``, ``corrected``, ``excluded``,
+        ``unresolved``, ``gold``; or ``deleted`` in Label Studio).
+
+        Returns
+        -------
+        list of dict
+            ``task_id`` (for a deleted task: the id it had), ``studio_project_id``,
+            ``cycle``, ``state``, ``outcome``, ``pushed_at``, ``resolved_at``,
+            ``ignored_answers`` (answers naming no class of the project).
+        """
+        out = []
+        for r in self.sample_tasks(sample_id):
+            evidence = json.loads(r["evidence"])
+            task_id = r["task_id"] if r["task_id"] is not None else evidence.get("deleted_task_id")
+            out.append(
+                {
+                    "task_id": task_id,
+                    "studio_project_id": r["studio_project_id"],
+                    "cycle": r["cycle"],
+                    "state": r["state"],
+                    "outcome": r["outcome"],
+                    "pushed_at": r["pushed_at"],
+                    "resolved_at": r["resolved_at"],
+                    "ignored_answers": evidence.get("ignored_answers", []),
+                }
+            )
+        return out
+
     # -- pulls ----------------------------------------------------------------------------
     def last_pull_cursor(self, studio_project_id: int) -> str | None:
         """The update-time cursor of the newest pull of a project."""
