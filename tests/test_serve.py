@@ -49,6 +49,11 @@ FIRST_TASK = 100
 def project(tmp_path: Path, test_engine: str) -> Path:
     """A trained project whose four most suspicious samples were "pushed" as tasks 100-103
     of Label Studio project 7."""
+    return pushed_project(tmp_path)
+
+
+def pushed_project(tmp_path: Path) -> Path:
+    """The project of the ``project`` fixture (the test engine must be set)."""
     manifest = write_manifest_dataset(tmp_path, per_class=6, classes=CLASSES)
     root = tmp_path / "proj"
     Project.init(root, manifest=manifest, folds=2)

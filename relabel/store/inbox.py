@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Self
 
 from relabel.errors import StoreError
-from relabel.store.db import Database, _check_header, _schema_version, now
+from relabel.store.db import Database, _held, _schema_version, now
 from relabel.store.schema import INBOX
 
 
@@ -42,19 +42,21 @@ class InboxMixin(Database):
             Missing, not a relabel store, damaged or of a newer schema.
         """
         path = Path(path)
-        _check_header(path)
-        conn = sqlite3.connect(path, isolation_level=None, timeout=30.0, check_same_thread=False)
-        try:
-            _schema_version(conn)
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = FULL")  # an answered webhook survives a power cut
-            for statement in INBOX:
-                conn.execute(statement)
-        except sqlite3.DatabaseError as exc:
-            conn.close()
-            raise StoreError(f"{path}: cannot keep webhooks in this store ({exc})") from exc
-        conn.row_factory = sqlite3.Row
-        return cls(path, conn)
+        with _held(path):
+            conn = sqlite3.connect(
+                path, isolation_level=None, timeout=30.0, check_same_thread=False
+            )
+            try:
+                _schema_version(conn)
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = FULL")  # an answer survives a power cut
+                for statement in INBOX:
+                    conn.execute(statement)
+            except sqlite3.DatabaseError as exc:
+                conn.close()
+                raise StoreError(f"{path}: cannot keep webhooks in this store ({exc})") from exc
+            conn.row_factory = sqlite3.Row
+            return cls(path, conn)._counted()
 
     def add_webhook(self, key: str, action: str, body: str) -> int | None:
         """Append a webhook, committed before this returns; None: its key is there already.
