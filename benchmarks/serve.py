@@ -20,8 +20,10 @@ project (model backend and webhook, as ``relabel push --backend`` does):
    ``ANNOTATION_CREATED`` webhook to ``relabel serve``. Then: every answer is in the store
    exactly once (one answer row per annotation, one review per task, one new label version
    per corrected sample), the latency from sending the annotation to the review's
-   ``created_at`` in the store (median, p95, max), and a ``relabel pull`` after it that
-   adds nothing.
+   ``created_at`` in the store (median, p95, max), webhooks recorded a second, the
+   webhook calls Label Studio's log says failed (timed out: it waits
+   ``WEBHOOK_TIMEOUT``, 1 s, and never retries), and a ``relabel pull`` after it that adds
+   nothing.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import secrets
 import signal
 import subprocess
@@ -302,6 +305,40 @@ def store_checks(project: Path, sent: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def studio_webhook_failures(log_file: Path, since: int = 0) -> dict[str, Any]:
+    """Webhook calls Label Studio's log reports as failed after byte ``since`` (it logs
+    each exception of a webhook call): timed out, and any other error."""
+    try:
+        with open(log_file, "rb") as fh:
+            fh.seek(since)
+            text = fh.read().decode(errors="replace")
+    except OSError as exc:
+        return {"log": f"unreadable: {exc}"}
+    timeouts = re.findall(r"^.*Read timed out.*$", text, flags=re.MULTILINE)
+    refused = re.findall(r"^.*(?:Connection refused|Max retries exceeded).*$", text, re.M)
+    return {
+        "timeouts": len(timeouts),
+        "other_errors": len([r for r in refused if "timed out" not in r]),
+        "example": (timeouts or refused or [None])[0],
+    }
+
+
+def _rates(project: Path, t0: float, done: float, recorded: int) -> dict[str, Any]:
+    """Webhooks recorded a second: over the whole run, and while they were recorded (from
+    the first review to the last)."""
+    from relabel.project import Project
+
+    with Project.open(project, readonly=True) as p:
+        first, last = p.store.conn.execute(
+            "SELECT MIN(created_at), MAX(created_at) FROM reviews"
+        ).fetchone()
+    span = _epoch(last) - _epoch(first) if first and last else 0.0
+    return {
+        "recorded_per_s": round(recorded / (done - t0), 2) if done > t0 else None,
+        "recorded_per_s_while_recording": round(recorded / span, 2) if span > 0 else None,
+    }
+
+
 def pull_after(project: Path, client: Any) -> dict[str, Any]:
     """A pull after the webhooks: what it finds and what it adds."""
     from relabel.loop.pull import pull
@@ -343,6 +380,7 @@ def webhook_part(
         connected = connect_backend(p, studio.client, studio_project, serve.url, secret=secret)
     answers = _answers(project, studio.truth)
     user = studio.client.ensure_user("bench-reviewer@relabel.local")
+    log_start = studio.server.log_file.stat().st_size if studio.server.log_file.exists() else 0
     t0 = time.time()
     sent = annotate_at_rate(studio.client, answers, user, rate)
     sending = time.time() - t0
@@ -355,12 +393,16 @@ def webhook_part(
         "all_recorded_after_s": round(done - t0, 1),
         "webhook_id": connected.webhook_id,
         "webhooks_fired": recorded > 0,
+        **_rates(project, t0, done, recorded),
         **store_checks(project, sent),
+        "studio_webhook_failures": studio_webhook_failures(studio.server.log_file, log_start),
     }
     with urllib.request.urlopen(f"{serve.url}/health", timeout=10) as response:
         health = json.loads(response.read())
     out["serve_recorded_webhooks"] = health.get("recorded_webhooks")
-    out["serve_deferred_webhooks"] = health.get("deferred_webhooks")
+    out["serve_pending_webhooks"] = health.get("pending_webhooks")
+    out["serve_duplicate_webhooks"] = health.get("duplicate_webhooks")
+    out["serve_webhook_batches"] = health.get("webhook_batches")
     return out
 
 

@@ -4,7 +4,8 @@ The project is trained by the fake engine (``tests/engine.py``) and "pushed" by 
 task ids in its store the way a push does, so that the routes see what they would see
 after ``relabel push``: the model-backend protocol (``/health``, ``/setup``,
 ``/predict``), and webhooks: refused (401, 411, 413, 400) without changing anything,
-recorded once however often they come, and a pull after a webhook counts nothing twice.
+answered once appended to the inbox and recorded by the worker, once however often they
+come, and a pull after a webhook counts nothing twice.
 """
 
 from __future__ import annotations
@@ -48,6 +49,11 @@ FIRST_TASK = 100
 def project(tmp_path: Path, test_engine: str) -> Path:
     """A trained project whose four most suspicious samples were "pushed" as tasks 100-103
     of Label Studio project 7."""
+    return pushed_project(tmp_path)
+
+
+def pushed_project(tmp_path: Path) -> Path:
+    """The project of the ``project`` fixture (the test engine must be set)."""
     manifest = write_manifest_dataset(tmp_path, per_class=6, classes=CLASSES)
     root = tmp_path / "proj"
     Project.init(root, manifest=manifest, folds=2)
@@ -130,6 +136,24 @@ def store_state(project: Path) -> dict[str, Any]:
             table: [tuple(r) for r in p.store.conn.execute(f"SELECT * FROM {table}")]
             for table in ("label_versions", "tasks", "reviews", "answers", "pulls")
         }
+
+
+def wait_until(check: Any, seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, "the background work did not happen"
+        time.sleep(0.05)
+
+
+def post_webhook(server: BackendServer, body: Any) -> dict[str, Any]:
+    """POST a webhook, wait until the worker recorded it; the reply with the batch's counts
+    (a webhook's batch is its own: they are sent one at a time)."""
+    status, reply = call(server, "/webhook", body)
+    assert status == 200, reply
+    wait_until(server.backend.worker.idle)
+    if reply.get("duplicate") or not reply.get("answers"):
+        return reply
+    return {**reply, **server.backend.worker.state.last_batch}
 
 
 def other_class(project: Path, sample_id: str) -> str:
@@ -258,11 +282,12 @@ def test_the_same_webhook_twice_records_the_answer_once(
     task, sid = sorted(pushed(project).items())[0]
     new = other_class(project, sid)
     body = answer(task, sid, 41, new)
-    status, first = call(server, "/webhook", body)
-    assert status == 200 and first["reviewed"] == 1 and first["unchanged"] == 0
+    first = post_webhook(server, body)
+    assert first["reviewed"] == 1 and first["unchanged"] == 0 and not first["duplicate"]
     after_first = store_state(project)
-    status, again = call(server, "/webhook", body)
-    assert status == 200 and again["reviewed"] == 0 and again["unchanged"] == 1
+    again = post_webhook(server, body)
+    assert again["duplicate"] is True and again["event"] is None
+    assert server.backend.worker.state.recorded == 1
     assert store_state(project) == after_first
     with Project.open(project, readonly=True) as p:
         assert p.store.current_version(sid)["label"] == new
@@ -277,7 +302,7 @@ def test_a_webhook_then_a_pull_of_the_same_answer_counts_it_once(
 ) -> None:
     task, sid = sorted(pushed(project).items())[1]
     new = other_class(project, sid)
-    assert call(server, "/webhook", answer(task, sid, 42, new))[1]["reviewed"] == 1
+    assert post_webhook(server, answer(task, sid, 42, new))["reviewed"] == 1
     recorded = store_state(project)
     same = Annotation(42, "5", new, False, None)
     pulled = ReviewedTask(task, sid, "2026-01-02T03:04:06Z", [same])
@@ -303,12 +328,12 @@ def test_an_updated_answer_is_resolved_again_and_foreign_tasks_are_ignored(
     others.append(answer(t2, s2, 54, "cat", project=STUDIO_PROJECT + 1))
     many["annotation"] = [many["annotation"], *(o["annotation"] for o in others)]
     many["task"] = [many["task"], *(o["task"] for o in others)]
-    status, reply = call(server, "/webhook", many)
-    assert status == 200 and reply["answers"] == 4 and reply["other_project"] == 1
+    reply = post_webhook(server, many)
+    assert reply["answers"] == 4 and reply["other_project"] == 1
     assert reply["tasks"] == 2 and reply["reviewed"] == 2
     edited = answer(t1, s1, 51, original[s1], action="ANNOTATION_UPDATED")
-    status, reply = call(server, "/webhook", edited)
-    assert status == 200 and reply["reviewed"] == 1
+    reply = post_webhook(server, edited)
+    assert reply["reviewed"] == 1
     with Project.open(project, readonly=True) as p:
         assert p.store.current_version(s1)["label"] == original[s1]
         assert p.store.current_version(s2)["label"] == original[s2]
@@ -316,14 +341,7 @@ def test_an_updated_answer_is_resolved_again_and_foreign_tasks_are_ignored(
         assert list(p.store.reviews()["outcome"]) == ["corrected", "confirmed", "corrected"]
 
 
-def wait_until(check: Any, seconds: float = 30.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        assert time.monotonic() < deadline, "the background work did not happen"
-        time.sleep(0.05)
-
-
-def test_a_webhook_waits_for_a_held_project_lock_then_is_recorded(
+def test_a_webhook_is_answered_before_it_is_recorded_and_waits_for_a_held_lock(
     server: BackendServer, project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(worker_mod, "RETRY_SECONDS", 0.05)
@@ -331,9 +349,13 @@ def test_a_webhook_waits_for_a_held_project_lock_then_is_recorded(
     before = store_state(project)
     with project_lock(project, "another relabel process"):
         status, reply = call(server, "/webhook", answer(task, sid, 61, other_class(project, sid)))
-        assert status == 202 and reply["deferred"] is True
+        assert status == 200 and reply["pending"] == 1 and isinstance(reply["event"], int)
+        assert call(server, "/health")[1]["pending_webhooks"] == 1
+        time.sleep(0.2)  # the worker tries, and finds the lock held
         assert store_state(project) == before
     wait_until(lambda: server.backend.worker.idle() and server.backend.worker.state.recorded)
+    health = call(server, "/health")[1]
+    assert health["pending_webhooks"] == 0 and health["recorded_webhooks"] == 1
     with Project.open(project, readonly=True) as p:
         assert p.store.answers()["annotation_id"].tolist() == [61]
         assert len(p.store.reviews()) == 1
@@ -378,13 +400,14 @@ def test_answers_in_start_a_cycle_in_the_background(
     options = ServeOptions(port=0, secret=SECRET, cycle_on_answers=True, cycle_after=2)
     tasks = sorted(pushed(project).items())
     with start_backend(project, options, client=NoUsers()) as running:  # type: ignore[arg-type]
-        assert call(running, "/webhook", answer(*tasks[0], 71, "cat"))[0] == 200
+        assert post_webhook(running, answer(*tasks[0], 71, "cat"))["tasks"] == 1
         assert calls == [] and running.backend.worker.idle()
         assert call(running, "/webhook", answer(*tasks[1], 72, "dog"))[0] == 200
         wait_until(lambda: calls == [2])
         assert running.backend.worker.state.cycle_running
         status, reply = call(running, "/webhook", answer(*tasks[2], 73, "fox"))
-        assert status == 202 and reply["deferred"] is True  # the cycle holds the lock
+        assert status == 200 and reply["pending"] == 1  # the cycle holds the lock
+        assert running.backend.worker.pending == 1
         release.set()
         wait_until(running.backend.worker.idle)
         assert calls == [2, 2]

@@ -8,7 +8,8 @@ The routes are thin; the work is in :mod:`relabel.serve.predict`,
 ``POST /setup``           ``{"model_version": RUN_ID}`` (Label Studio calls it when the
                           backend is connected and before it asks for predictions)
 ``POST /predict``         predictions of the latest run (:mod:`relabel.serve.predict`)
-``POST /webhook``         Label Studio's webhooks: the answers are recorded at once
+``POST /webhook``         Label Studio's webhooks: appended to the inbox and answered at
+                          once; recorded in the background, in batches
 ========================  ==============================================================
 
 The server is the standard library's :class:`http.server.ThreadingHTTPServer` (one thread
@@ -20,10 +21,13 @@ and no web framework is among relabel's dependencies.
 secret in the :data:`SECRET_HEADER` header against ``RELABEL_WEBHOOK_SECRET``
 (:func:`hmac.compare_digest`; missing or wrong: 401, and every call is 401 when the
 variable is not set), the body's declared size (none: 411; over ``max_body``: 413), then
-the body (not JSON, or not a Label Studio payload: 400). Nothing is recorded unless all
-pass. ``/setup`` and ``/predict`` take no secret (Label Studio sends none to a model
-backend); bodies over ``max_predict_body`` get 413. Secrets and tokens are never logged:
-requests are logged at DEBUG by method, path and status only.
+the body (not JSON, or not a Label Studio payload: 400). Nothing is written unless all
+pass. A webhook with answers is then appended to the store's inbox (committed, fsync) and
+answered 200 with its event id (``duplicate``: the same answers were appended before,
+nothing written); the worker records it (:mod:`relabel.serve.worker`). ``/health`` says
+how many wait (``pending_webhooks``). ``/setup`` and ``/predict`` take no secret (Label
+Studio sends none to a model backend); bodies over ``max_predict_body`` get 413. Secrets
+and tokens are never logged: requests are logged at DEBUG by method, path and status only.
 """
 
 from __future__ import annotations
@@ -39,10 +43,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from relabel.errors import RelabelError
+from relabel.serve.inbox import Inbox
 from relabel.serve.predict import Predictor, read_tasks
 from relabel.serve.worker import Worker
-from relabel.studio.webhooks import PayloadError, completed_by_ids, parse_webhook
+from relabel.studio.webhooks import PayloadError, parse_webhook
 
 if TYPE_CHECKING:
     from relabel.studio.client import StudioClient
@@ -107,8 +111,10 @@ class Backend:
         self.options = options
         self.client = client
         self.predictor = Predictor(self.root)
+        self.inbox = Inbox(self.root)
         self.worker = Worker(
             self.root,
+            self.inbox,
             client=client,
             cycle_on_answers=options.cycle_on_answers,
             cycle_after=options.cycle_after,
@@ -120,8 +126,10 @@ class Backend:
             "status": "UP",
             "model_class": "relabel",
             "model_version": self.predictor.model_version(),
+            "pending_webhooks": self.inbox.pending,
             "recorded_webhooks": state.recorded,
-            "deferred_webhooks": self.worker.pending,
+            "duplicate_webhooks": self.inbox.duplicates,
+            "webhook_batches": state.batches,
             "cycles": state.cycles,
             "cycle_running": state.cycle_running,
         }
@@ -145,27 +153,22 @@ class Backend:
             raise HTTPRefusalError(HTTPStatus.UNAUTHORIZED, f"missing or wrong {SECRET_HEADER}")
 
     def webhook(self, body: Any) -> Reply:
+        """Validate a webhook's body, append its answers to the inbox; answer at once."""
         try:
-            event = parse_webhook(body, self._emails(body))
+            event = parse_webhook(body)
         except PayloadError as exc:
             raise HTTPRefusalError(HTTPStatus.BAD_REQUEST, str(exc)) from None
         if not event.answers:
             return HTTPStatus.OK, {"action": event.action, "answers": 0}
-        recorded = self.worker.record(event)
-        if recorded is None:
-            return HTTPStatus.ACCEPTED, {"action": event.action, "deferred": True}
-        return HTTPStatus.OK, {"action": event.action, **recorded.as_dict()}
-
-    def _emails(self, body: Any) -> dict[int, str]:
-        """Reviewers' e-mail addresses, as a pull names them (when Label Studio answers)."""
-        ids = completed_by_ids(body)
-        if self.client is None or not ids:
-            return {}
-        try:
-            return self.client.user_emails(ids)
-        except RelabelError as exc:
-            log.warning("webhook: reviewers' e-mail addresses unknown (%s): ids used", exc)
-            return {}
+        event_id = self.inbox.append(event, json.dumps(body))
+        self.worker.notify()
+        return HTTPStatus.OK, {
+            "action": event.action,
+            "answers": len(event.answers),
+            "event": event_id,
+            "duplicate": event_id is None,
+            "pending": self.inbox.pending,
+        }
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -278,10 +281,12 @@ class BackendServer:
         self._thread.join()
 
     def stop(self) -> None:
-        """Stop listening, then let the worker finish its current job."""
+        """Stop listening, then let the worker finish its current job (what is left in
+        the inbox is recorded by the next start)."""
         self.httpd.shutdown()
         self.httpd.server_close()
         self.backend.worker.stop()
+        self.backend.inbox.close()
 
     def __enter__(self) -> BackendServer:
         return self

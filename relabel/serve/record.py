@@ -6,20 +6,34 @@ replaced: ``ANNOTATION_UPDATED``), and the task goes through
 :func:`relabel.loop.pull.apply_reviews`, the pull's own code path, without recording a
 pull. So the same rules hold: a task whose set of answers is unchanged (a replayed
 webhook, or a pull after the webhook) is skipped by its fingerprint; a changed one is
-resolved again. The pull stays the truth: an answer whose webhook was lost, or a deleted
-answer, is found by the next pull.
+resolved again; an answer older than the one recorded (a webhook recorded after a pull
+that saw the answer edited) is left out. The pull stays the truth: an answer whose webhook
+was lost, or a deleted answer, is found by the next pull.
+
+:func:`record_inbox` records the pending events of the webhook inbox
+(:mod:`relabel.store.inbox`) in one batch, and marks them done in the same transaction.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import defaultdict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
+from relabel.infra import failpoints
 from relabel.loop.pull import PullSummary, apply_reviews, merge_summaries
 from relabel.project import Project
 from relabel.studio.models import Annotation, ReviewedTask
-from relabel.studio.webhooks import WebhookAnswer, WebhookEvent
+from relabel.studio.webhooks import (
+    PayloadError,
+    WebhookAnswer,
+    WebhookEvent,
+    completed_by_ids,
+    parse_webhook,
+)
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +93,9 @@ def merged_tasks(
     tasks = []
     for task_id, found in sorted(by_task.items()):
         known = {a.id: a for a in _stored(project, studio_project_id, task_id)}
-        known.update({a.annotation.id: a.annotation for a in found})
+        for a in found:  # in the order received: a later version replaces an earlier one
+            if not _older(a.annotation, known.get(a.annotation.id)):
+                known[a.annotation.id] = a.annotation
         updated = max((a.annotation.updated_at or "" for a in found), default="")
         tasks.append(
             ReviewedTask(
@@ -90,6 +106,24 @@ def merged_tasks(
             )
         )
     return tasks
+
+
+def _when(stamp: str | None) -> datetime | None:
+    try:
+        return None if not stamp else datetime.fromisoformat(stamp)
+    except ValueError:
+        return None
+
+
+def _older(given: Annotation, recorded: Annotation | None) -> bool:
+    """Whether ``given`` is an older version of the ``recorded`` answer (both dated)."""
+    if recorded is None:
+        return False
+    new, old = _when(given.updated_at), _when(recorded.updated_at)
+    try:
+        return new is not None and old is not None and new < old
+    except TypeError:  # one with a time zone, one without: not comparable
+        return False
 
 
 def record_event(project: Project, event: WebhookEvent) -> Recorded:
@@ -121,3 +155,62 @@ def record_event(project: Project, event: WebhookEvent) -> Recorded:
             )
     summary = merge_summaries(summaries) if summaries else None
     return Recorded(len(event.answers), other, summary)
+
+
+@dataclass(frozen=True)
+class Drained:
+    """What one batch of the inbox did: its events, and what recording them did."""
+
+    events: int
+    unreadable: int
+    recorded: Recorded
+
+
+#: Reviewers' e-mail addresses for user ids (ids missing: unknown).
+Emails = Callable[[set[int]], Mapping[int, str]]
+
+
+def record_inbox(project: Project, limit: int, emails: Emails | None = None) -> Drained | None:
+    """Record the oldest ``limit`` pending webhooks of the inbox as one batch.
+
+    One transaction records their answers (:func:`record_event`, the pull's code path)
+    and marks them done, so each event is recorded exactly once: a crash before the
+    commit leaves them all pending. A body that no longer parses is marked done as
+    ``unreadable`` (logged) and not recorded.
+
+    Parameters
+    ----------
+    project : Project
+        The opened project, held under its lock.
+    limit : int
+        Most events of one batch.
+    emails : callable, optional
+        User ids -> e-mail addresses, to name reviewers as a pull does.
+
+    Returns
+    -------
+    Drained or None
+        None when no event was pending.
+    """
+    store = project.store
+    pending = store.pending_webhooks(limit)
+    if not pending:
+        return None
+    bodies = [(i, json.loads(b)) for i, b in pending]
+    ids: set[int] = set()
+    for _, body in bodies:
+        ids |= completed_by_ids(body)
+    known = dict(emails(ids)) if emails is not None and ids else {}
+    answers, unreadable = [], []
+    for event_id, body in bodies:
+        try:
+            answers.extend(parse_webhook(body, known).answers)
+        except PayloadError as exc:
+            log.warning("webhook %d cannot be read (%s): not recorded", event_id, exc)
+            unreadable.append(event_id)
+    with store.transaction():
+        recorded = record_event(project, WebhookEvent("inbox", answers))
+        store.finish_webhooks([i for i, _ in pending if i not in unreadable])
+        store.finish_webhooks(unreadable, "unreadable")
+        failpoints.hit("serve:before_commit")
+    return Drained(len(pending), len(unreadable), recorded)

@@ -1,22 +1,23 @@
-"""Writing to the project from the server: webhook answers now, cycles in the background.
+"""Writing to the project from the server: webhook answers and cycles, in one background thread.
 
 Every write holds the project lock (:func:`relabel.infra.lock.project_lock`, through
 :meth:`relabel.project.Project.locked`), so the server and ``relabel pull``, ``push`` or
-``cycle`` in another process never write at the same time, and writes of the server's own
-threads go one at a time (an in-process lock first).
+``cycle`` in another process never write at the same time. The one exception is the
+webhook inbox's append (:mod:`relabel.serve.inbox`), which writes only its own table.
 
-- A webhook's answers are recorded at once (:func:`relabel.serve.record.record_event`)
-  while the request waits: a few milliseconds. When the project lock is held (a cycle of
-  this server trains, or another relabel process works), they are kept in memory
-  (at most :data:`MAX_DEFERRED` webhooks) and recorded by the worker thread as soon as
-  the lock is free; the webhook is answered 202 at once. A deferred webhook lost with the
-  process (a restart) is found by the next pull.
-- With ``cycle_on_answers``, a webhook that brings the answers the waiting cycle needs
-  (:func:`relabel.loop.cycle.review_progress`) asks the worker thread for a cycle. The
-  worker runs :func:`relabel.loop.cycle.run_cycle` under the project lock: it pulls,
-  retrains, evaluates and finishes the cycle, then starts the next one (train, select,
-  push) until it waits for answers again. Requests made while a cycle runs are one
-  request; cycles never overlap. The HTTP answer never waits for training.
+- A webhook's answers are appended to the inbox and answered at once; the worker thread
+  records the pending events in batches (:func:`relabel.serve.record.record_inbox`: one
+  project open, one transaction, each event marked done in it), as soon as the project
+  lock is free. Events appended while a batch is recorded make the next batch. At start
+  the events a previous run left pending are recorded first. When the project lock is
+  held (a cycle of this server trains, or another relabel process works), they wait in
+  the inbox; nothing is lost with the process.
+- With ``cycle_on_answers``, a batch that brings the answers the waiting cycle needs
+  (:func:`relabel.loop.cycle.review_progress`) asks for a cycle. The worker runs
+  :func:`relabel.loop.cycle.run_cycle` under the project lock: it pulls, retrains,
+  evaluates and finishes the cycle, then starts the next one (train, select, push) until
+  it waits for answers again. Requests made while a cycle runs are one request; cycles
+  never overlap. The HTTP answer never waits for training.
 - An unresolved task given one more reviewer is sent to Label Studio by the worker
   (:func:`relabel.loop.pull.ask_more_reviewers`).
 """
@@ -25,7 +26,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,17 +35,16 @@ from relabel.errors import ProjectLockedError, RelabelError
 from relabel.loop.cycle import CycleResult, review_progress, run_cycle, waiting_cycle
 from relabel.loop.pull import ask_more_reviewers
 from relabel.project import Project
-from relabel.serve.record import Recorded, record_event
-from relabel.studio.webhooks import WebhookEvent
+from relabel.serve.inbox import Inbox
+from relabel.serve.record import Drained, record_inbox
 
 if TYPE_CHECKING:
     from relabel.studio.client import StudioClient
 
 log = logging.getLogger(__name__)
 
-#: Most webhooks kept while the project lock is held; beyond, the oldest is dropped (the
-#: next pull finds its answers).
-MAX_DEFERRED = 10_000
+#: Most inbox events recorded in one batch (one transaction).
+MAX_BATCH = 500
 #: Seconds between the worker's tries to take a held project lock.
 RETRY_SECONDS = 2.0
 #: Most cycles one request runs: finish the waiting cycle, start the next.
@@ -56,8 +56,9 @@ class WorkerState:
     """What the worker has done (for ``GET /health`` and tests)."""
 
     recorded: int = 0
-    deferred: int = 0
-    dropped: int = 0
+    batches: int = 0
+    unreadable: int = 0
+    last_batch: dict[str, Any] = field(default_factory=dict)
     cycles: list[dict[str, Any]] = field(default_factory=list)
     cycle_running: bool = False
     last_error: str | None = None
@@ -70,6 +71,8 @@ class Worker:
     ----------
     root : Path
         The project folder.
+    inbox : Inbox
+        The webhook inbox the request threads append to.
     client : StudioClient, optional
         The Label Studio connection (needed for cycles and extra reviewers).
     cycle_on_answers : bool
@@ -81,6 +84,7 @@ class Worker:
     def __init__(
         self,
         root: Path,
+        inbox: Inbox,
         *,
         client: StudioClient | None = None,
         cycle_on_answers: bool = False,
@@ -89,12 +93,12 @@ class Worker:
         if cycle_on_answers and client is None:
             raise ValueError("cycle_on_answers needs a Label Studio client")
         self.root = Path(root)
+        self.inbox = inbox
         self.client = client
         self.cycle_on_answers = cycle_on_answers
         self.cycle_after = cycle_after
         self.state = WorkerState()
-        self._write = threading.Lock()
-        self._deferred: deque[WebhookEvent] = deque()
+        self._emails: dict[int, str] = {}
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._cycle_wanted = False
@@ -102,31 +106,8 @@ class Worker:
         self._thread = threading.Thread(target=self._loop, name="relabel-serve-worker", daemon=True)
 
     # -- the request side -------------------------------------------------------------------
-    def record(self, event: WebhookEvent) -> Recorded | None:
-        """Record a webhook now; None when it was deferred (the project lock is held)."""
-        with self._write:
-            try:
-                with Project.locked(self.root, "relabel serve (webhook)") as project:
-                    recorded = record_event(project, event)
-                    wants_cycle = self._wants_cycle(project)
-            except ProjectLockedError:
-                self._defer(event)
-                return None
-            self.state.recorded += 1
-        if recorded.summary is not None and recorded.summary.more_reviewers:
-            self._overlaps_wanted = True
-            self._wake.set()
-        if wants_cycle:
-            self.request_cycle()
-        return recorded
-
-    def _defer(self, event: WebhookEvent) -> None:
-        if len(self._deferred) >= MAX_DEFERRED:
-            self._deferred.popleft()
-            self.state.dropped += 1
-            log.warning("too many webhooks wait for the project lock: the oldest is dropped")
-        self._deferred.append(event)
-        self.state.deferred += 1
+    def notify(self) -> None:
+        """A webhook was appended to the inbox: record it (with any others) soon."""
         self._wake.set()
 
     def _wants_cycle(self, project: Project) -> bool:
@@ -145,12 +126,18 @@ class Worker:
 
     @property
     def pending(self) -> int:
-        """Webhooks waiting for the project lock."""
-        return len(self._deferred)
+        """Webhooks in the inbox, not yet recorded."""
+        return self.inbox.pending
 
     # -- the worker thread ------------------------------------------------------------------
     def start(self) -> None:
-        """Start the worker thread."""
+        """Start the worker thread; it records first what an earlier run left pending."""
+        if self.inbox.left_over:
+            log.info(
+                "relabel serve: %d webhook(s) left pending by the last run are recorded first",
+                self.inbox.left_over,
+            )
+        self._wake.set()
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -161,9 +148,9 @@ class Worker:
             self._thread.join(timeout)
 
     def idle(self) -> bool:
-        """Nothing deferred, no cycle wanted or running."""
+        """Nothing pending in the inbox, no cycle wanted or running."""
         busy = self._cycle_wanted or self._overlaps_wanted or self.state.cycle_running
-        return not (self._deferred or busy)
+        return not (self.inbox.pending or busy)
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -182,21 +169,49 @@ class Worker:
                 log.error("relabel serve: background work failed: %s", self.state.last_error)
 
     def _drain(self) -> None:
-        """Record the deferred webhooks, if the project lock can be had."""
-        if not self._deferred:
-            return
-        with self._write:
+        """Record the inbox's pending webhooks, batch after batch, while the lock is free."""
+        while self.inbox.pending and not self._stop.is_set():
             try:
-                with Project.locked(self.root, "relabel serve (webhook)") as project:
-                    while self._deferred:
-                        record_event(project, self._deferred[0])
-                        self._deferred.popleft()
-                        self.state.recorded += 1
-                    wants_cycle = self._wants_cycle(project)
+                with Project.locked(self.root, "relabel serve (webhooks)") as project:
+                    drained = record_inbox(project, MAX_BATCH, self._reviewer_emails)
+                    wants_cycle = drained is not None and self._wants_cycle(project)
             except ProjectLockedError:
+                return  # tried again in RETRY_SECONDS, or when the cycle is done
+            if drained is None:  # recorded by an earlier run that died after its commit
+                self.inbox.drained(self.inbox.pending)
                 return
-        if wants_cycle:
-            self._cycle_wanted = True
+            self._count(drained)
+            if wants_cycle:
+                self._cycle_wanted = True
+
+    def _count(self, drained: Drained) -> None:
+        """Count a recorded batch; ask for the extra reviewers it gave tasks."""
+        self.inbox.drained(drained.events)
+        state = self.state
+        state.recorded += drained.events - drained.unreadable
+        state.unreadable += drained.unreadable
+        state.batches += 1
+        summary = drained.recorded.summary
+        state.last_batch = {"events": drained.events, **drained.recorded.as_dict()}
+        log.info(
+            "relabel serve: %d webhook(s) recorded (%d task(s), %d reviewed); %d pending",
+            drained.events,
+            0 if summary is None else summary.tasks_seen,
+            0 if summary is None else summary.reviewed,
+            self.inbox.pending,
+        )
+        if summary is not None and summary.more_reviewers:
+            self._overlaps_wanted = True
+
+    def _reviewer_emails(self, user_ids: set[int]) -> Mapping[int, str]:
+        """Reviewers' e-mail addresses, as a pull names them (asked once per user id)."""
+        unknown = user_ids - self._emails.keys()
+        if self.client is not None and unknown:
+            try:
+                self._emails.update(self.client.user_emails(unknown))
+            except RelabelError as exc:
+                log.warning("webhook: reviewers' e-mail addresses unknown (%s): ids used", exc)
+        return {i: self._emails[i] for i in user_ids if i in self._emails}
 
     def _cycles(self) -> None:
         """Run the waiting cycle to its end and start the next, under the project lock."""
@@ -219,7 +234,7 @@ class Worker:
             log.error("relabel serve: the cycle failed: %s", exc)
         finally:
             self.state.cycle_running = False
-        self._wake.set()  # webhooks deferred meanwhile
+        self._wake.set()  # webhooks appended meanwhile
 
     def _overlaps(self) -> None:
         """Ask Label Studio for the extra reviewers recorded answers asked for."""

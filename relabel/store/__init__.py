@@ -11,7 +11,8 @@ What it holds:
 * ``runs``: training runs and their artifacts; ``cycles`` and ``cycle_steps``: the
   resumable cycle loop; ``studio_projects``, ``tasks``, ``reviews`` and ``pulls``: the
   Label Studio task map and the review outcomes applied (exactly once); ``drops``: samples
-  dropped (and kept again) by issue reviews, as events.
+  dropped (and kept again) by issue reviews, as events; ``webhook_inbox``: ``relabel
+  serve``'s answer webhooks, kept until they are recorded.
 
 Every write happens in a transaction: a crash leaves the store as it was before the write.
 
@@ -20,13 +21,15 @@ migrations), :mod:`~relabel.store.db` (the file: open, create, transactions, met
 :mod:`~relabel.store.labels` (with :mod:`~relabel.store.current`, the fast read and the
 Parquet snapshot of the current labels), :mod:`~relabel.store.runs` (runs and cycles),
 :mod:`~relabel.store.tasks` (the Label Studio task map), :mod:`~relabel.store.reviews`
-(reviews, answers, gold) and :mod:`~relabel.store.issues` (issue tasks and drops). Each
+(reviews, answers, gold), :mod:`~relabel.store.issues` (issue tasks and drops) and
+:mod:`~relabel.store.inbox` (the webhook inbox). Each
 topic adds its methods to the one :class:`Store`.
 """
 
 from __future__ import annotations
 
 from relabel.store.db import DB_FILE, now, writable_problem
+from relabel.store.inbox import InboxMixin
 from relabel.store.issues import IssuesMixin
 from relabel.store.labels import LabelsMixin, LabelVersion
 from relabel.store.reviews import ReviewsMixin
@@ -37,7 +40,7 @@ from relabel.store.tasks import TasksMixin
 __all__ = ["DB_FILE", "SCHEMA_VERSION", "LabelVersion", "Store", "now", "writable_problem"]
 
 
-class Store(LabelsMixin, RunsMixin, TasksMixin, ReviewsMixin, IssuesMixin):
+class Store(LabelsMixin, RunsMixin, TasksMixin, ReviewsMixin, IssuesMixin, InboxMixin):
     """The SQLite label store of one project.
 
     Open with :meth:`Store.open` (existing) or :meth:`Store.create` (new). Use as a

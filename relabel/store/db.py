@@ -28,6 +28,8 @@ import json
 import logging
 import os
 import sqlite3
+import threading
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -106,6 +108,38 @@ def _connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
     return conn
+
+
+# Stores this process holds open (resolved path -> connections). Closing any descriptor
+# of a file drops every POSIX lock this process holds on it: SQLite's own locks of an
+# open connection included, so that another process may think itself the last one and
+# delete the WAL's shared memory under it ("How To Corrupt An SQLite Database File",
+# 2.2). The header is read only while no connection of this process has the file open.
+_OPEN: Counter[Path] = Counter()
+_OPEN_LOCK = threading.Lock()
+
+
+@contextmanager
+def _held(path: Path) -> Iterator[None]:
+    """Count a connection to ``path`` about to be made; its header is checked first when
+    it is the process's only one (see :data:`_OPEN`). Uncounted when the body raises."""
+    key = Path(path).resolve()
+    with _OPEN_LOCK:
+        if not _OPEN[key]:
+            _check_header(path)
+        _OPEN[key] += 1
+    try:
+        yield
+    except BaseException:
+        _release(key)
+        raise
+
+
+def _release(key: Path) -> None:
+    with _OPEN_LOCK:
+        _OPEN[key] -= 1
+        if _OPEN[key] <= 0:
+            del _OPEN[key]
 
 
 def _check_header(path: Path) -> None:
@@ -198,6 +232,26 @@ def _fill(
     )
 
 
+def _open_checked(path: Path, readonly: bool) -> sqlite3.Connection:
+    """Connect to a store, check its pages and schema, and migrate it (writable only)."""
+    conn = None
+    try:
+        conn = _connect(path, readonly=readonly)
+        version = _schema_version(conn, check=not _stamp_matches(path))
+        if not readonly:
+            migrate(conn, version)
+    except BaseException as exc:
+        if conn is not None:
+            conn.close()
+        if not isinstance(exc, sqlite3.DatabaseError):
+            raise
+        raise StoreError(
+            f"{path}: not a relabel label store, or a damaged one ({exc}); restore it "
+            "from a backup (relabel never repairs a store by itself)"
+        ) from exc
+    return conn
+
+
 class Database:
     """An open label store file: its connection, transactions and ``meta`` table.
 
@@ -212,6 +266,12 @@ class Database:
         #: if the file changed meanwhile (a command that wrote nothing leaves no stamp).
         self._stamp_on_close = checked
         self._opened_as = _file_identity(self.path) if checked else None
+        self._held: Path | None = None  # set when the open counted it (see _OPEN)
+
+    def _counted(self) -> Self:
+        """Mark this connection as counted in :data:`_OPEN` (released by :meth:`close`)."""
+        self._held = self.path.resolve()
+        return self
 
     @classmethod
     def open(cls, path: Path, *, readonly: bool = False) -> Self:
@@ -239,28 +299,14 @@ class Database:
             A writable open of a store whose file or folder this process cannot write.
         """
         path = Path(path)
-        _check_header(path)
-        problem = None if readonly else writable_problem(path)
-        if problem is not None:
-            raise NotWritableError(
-                f"{path.parent} is not writable ({problem}); nothing was changed"
-            )
-        conn = None
-        try:
-            conn = _connect(path, readonly=readonly)
-            version = _schema_version(conn, check=not _stamp_matches(path))
-            if not readonly:
-                migrate(conn, version)
-        except BaseException as exc:
-            if conn is not None:
-                conn.close()
-            if not isinstance(exc, sqlite3.DatabaseError):
-                raise
-            raise StoreError(
-                f"{path}: not a relabel label store, or a damaged one ({exc}); restore it "
-                "from a backup (relabel never repairs a store by itself)"
-            ) from exc
-        return cls(path, conn, checked=not readonly)
+        with _held(path):
+            problem = None if readonly else writable_problem(path)
+            if problem is not None:
+                raise NotWritableError(
+                    f"{path.parent} is not writable ({problem}); nothing was changed"
+                )
+            conn = _open_checked(path, readonly)
+            return cls(path, conn, checked=not readonly)._counted()
 
     @classmethod
     def create(
@@ -316,6 +362,9 @@ class Database:
             self._stamp_on_close = False
             if _file_identity(self.path) != self._opened_as:
                 _write_stamp(self.path)
+        if self._held is not None:
+            _release(self._held)
+            self._held = None
 
     def __enter__(self) -> Self:
         return self

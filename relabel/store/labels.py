@@ -100,6 +100,8 @@ class LabelsMixin(Database):
         pandas.DataFrame
             Columns ``sample_id, ord, path``.
         """
+        import pandas as pd
+
         return pd.read_sql_query(
             """SELECT s.sample_id, s.ord, s.path FROM samples s
                WHERE NOT EXISTS (SELECT 1 FROM label_versions lv

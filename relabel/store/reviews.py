@@ -91,6 +91,8 @@ class ReviewsMixin(Database):
         """Every label task resolved as confirmed, corrected or excluded (gold tasks aside),
         oldest first: ``sample_id``, ``cycle``, ``outcome`` and the scores it was sent with,
         ``p_error`` (NULL for tasks sent before relabel recorded it) and ``p_given``."""
+        import pandas as pd
+
         return pd.read_sql_query(
             "SELECT sample_id, cycle, outcome, "
             "json_extract(evidence, '$.p_error') AS p_error, "

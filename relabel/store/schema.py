@@ -164,8 +164,26 @@ _PARTS = (
 )""",
 )
 
+# ``relabel serve``'s webhook inbox: each answer webhook, appended (durably) before it is
+# answered and marked done in the transaction that records it. A new table only, and no new
+# version: an older relabel leaves the inbox alone (its events' answers are found by the
+# next pull), and a newer one creates it when it opens the store.
+INBOX = (
+    """CREATE TABLE IF NOT EXISTS webhook_inbox (
+    event_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_key TEXT NOT NULL UNIQUE,
+    action TEXT NOT NULL,
+    body TEXT,
+    received_at TEXT NOT NULL,
+    done_at TEXT,
+    outcome TEXT
+)""",
+    "CREATE INDEX IF NOT EXISTS webhook_inbox_pending ON webhook_inbox(event_id) "
+    "WHERE done_at IS NULL",
+)
+
 #: Every table and index of the current schema, as one script (idempotent).
-SCHEMA = ";\n".join((*_TABLES, *_TASKS, *_REVIEWS, *_DROPS, *_PARTS)) + ";\n"
+SCHEMA = ";\n".join((*_TABLES, *_TASKS, *_REVIEWS, *_DROPS, *_PARTS, *INBOX)) + ";\n"
 
 
 def _tasks_without_sample_reference(conn: sqlite3.Connection) -> None:
