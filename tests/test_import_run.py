@@ -444,8 +444,8 @@ def test_init_from_a_dataframe_resolves_against_the_current_folder(
             str((tmp_path / "img" / f"{i}.png").resolve()) for i in range(6)
         ]
         assert p.config.dataset.path == "" and p.store.get_meta("trusted_paths") is None
-    broken = frame.assign(label=["0", "", "0", "1", "0", "1"])
-    with pytest.raises(DatasetError, match="DataFrame row 1: empty label"):
+    broken = frame.assign(path=[p if i != 1 else "" for i, p in enumerate(frame["path"])])
+    with pytest.raises(DatasetError, match="DataFrame row 1: empty path"):
         Project.init(tmp_path / "q", manifest=broken, folds=2)
     assert not (tmp_path / "q").exists()
 
