@@ -15,7 +15,16 @@ from typing import Final
 
 import numpy as np
 
-__all__ = ["MAD_SCALE", "OUTLIER_K", "OUTLIER_Z", "Outliers", "outlier_scores", "robust_z"]
+__all__ = [
+    "MAD_SCALE",
+    "OUTLIER_K",
+    "OUTLIER_Z",
+    "RESIDUAL_COMPONENTS",
+    "Outliers",
+    "outlier_scores",
+    "pixel_residual",
+    "robust_z",
+]
 
 #: Neighbours whose mean distance is a sample's outlier distance.
 OUTLIER_K: Final[int] = 10
@@ -23,6 +32,10 @@ OUTLIER_K: Final[int] = 10
 OUTLIER_Z: Final[float] = 3.5
 #: The median absolute deviation times this estimates a normal standard deviation.
 MAD_SCALE: Final[float] = 1.4826
+#: Principal components of the thumbnails whose residual is the pixel outlier distance.
+RESIDUAL_COMPONENTS: Final[int] = 16
+#: Rows the thumbnails' PCA is fitted on (a seeded sample beyond that).
+RESIDUAL_SAMPLE: Final[int] = 20000
 
 
 @dataclass(frozen=True)
@@ -77,8 +90,56 @@ def robust_z(
     return out
 
 
+def pixel_residual(
+    thumbs: np.ndarray, components: int = RESIDUAL_COMPONENTS, chunk: int = 4096
+) -> np.ndarray:
+    """How badly each thumbnail fits the dataset's principal thumbnail components.
+
+    The distance between a thumbnail's feature vector
+    (:func:`relabel.findings.thumbnail_features`) and its reconstruction from the
+    ``components`` principal components of the dataset's (fitted on at most
+    :data:`RESIDUAL_SAMPLE` rows, a seeded sample): an image unlike the dataset's images
+    (a digit on black, noise) keeps much of its vector outside them. Model-free, and
+    not fooled when outliers resemble one another (a nearest-neighbour distance is).
+
+    Parameters
+    ----------
+    thumbs : numpy.ndarray, shape (n, side, side)
+        :func:`relabel.findings.thumbnails`.
+    components : int
+        Principal components kept (fewer when there are fewer rows or pixels).
+    chunk : int
+        Rows transformed at a time.
+
+    Returns
+    -------
+    numpy.ndarray of float32, shape (n,)
+    """
+    from sklearn.decomposition import PCA
+
+    from relabel.findings.thumbnails import thumbnail_features
+
+    n = len(thumbs)
+    rows = np.arange(n)
+    if n > RESIDUAL_SAMPLE:
+        rows = np.sort(np.random.default_rng(0).choice(n, RESIDUAL_SAMPLE, replace=False))
+    sample = thumbnail_features(np.asarray(thumbs[rows]))
+    pca = PCA(min(components, *sample.shape), svd_solver="full").fit(sample)
+    out = np.empty(n, np.float32)
+    for start in range(0, n, chunk):
+        f = thumbnail_features(np.asarray(thumbs[start : start + chunk]))
+        out[start : start + len(f)] = np.linalg.norm(
+            f - pca.inverse_transform(pca.transform(f)), axis=1
+        )
+    return out
+
+
 def outlier_scores(
-    distances: np.ndarray, labels: np.ndarray | None = None, threshold: float = OUTLIER_Z
+    distances: np.ndarray,
+    labels: np.ndarray | None = None,
+    threshold: float = OUTLIER_Z,
+    *,
+    residual: np.ndarray | None = None,
 ) -> Outliers:
     """Outlier scores from each sample's distances to its nearest neighbours.
 
@@ -90,6 +151,9 @@ def outlier_scores(
         Given labels: the scores are calibrated within each class (one class when None).
     threshold : float
         Robust z-score above which a sample is flagged.
+    residual : numpy.ndarray, shape (n,), optional
+        :func:`pixel_residual`: the score is then the robust z of the sum of both robust
+        z-scores (embedding distance and pixel residual, each within its class).
 
     Returns
     -------
@@ -97,4 +161,6 @@ def outlier_scores(
     """
     mean = np.asarray(distances, dtype=np.float32).mean(axis=1)
     score = robust_z(mean, labels)
+    if residual is not None:
+        score = robust_z(score + robust_z(np.asarray(residual, np.float64), labels), labels)
     return Outliers(mean, score, score > threshold)
