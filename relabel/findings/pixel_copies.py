@@ -207,6 +207,18 @@ def _half_grid(t: np.ndarray) -> np.ndarray:
     return grid
 
 
+def _crop_sums(grid: np.ndarray, crop: int, offsets: int) -> np.ndarray:
+    """The sum of every half-pixel crop (``crop`` grid points two apart each way) at each of
+    ``offsets x offsets`` offsets: rows first, then columns."""
+    rows = grid[:, 0 : 0 + offsets].copy()
+    for i in range(1, crop):
+        rows += grid[:, 2 * i : 2 * i + offsets]
+    out = rows[:, :, 0:offsets].copy()
+    for j in range(1, crop):
+        out += rows[:, :, 2 * j : 2 * j + offsets]
+    return out
+
+
 def _one_way(centre_of: np.ndarray, shifted_of: np.ndarray, shift: int) -> np.ndarray:
     """Cosine of the centre crop of each first thumbnail with the best half-pixel crop of
     the second (dot products, sums and squares summed one crop pixel at a time: no copy of
@@ -219,14 +231,13 @@ def _one_way(centre_of: np.ndarray, shifted_of: np.ndarray, shift: int) -> np.nd
     grid = _half_grid(shifted_of)
     offsets = 4 * shift + 1
     dot = np.zeros((len(grid), offsets, offsets), np.float32)
-    total = np.zeros_like(dot)
-    squares = np.zeros_like(dot)
     for i in range(crop):
         for j in range(crop):
-            slab = grid[:, 2 * i : 2 * i + offsets, 2 * j : 2 * j + offsets]
-            dot += slab * centre[:, i, j, None, None]
-            total += slab
-            squares += slab * slab
+            dot += (
+                grid[:, 2 * i : 2 * i + offsets, 2 * j : 2 * j + offsets]
+                * centre[:, i, j, None, None]
+            )
+    total, squares = _crop_sums(grid, crop, offsets), _crop_sums(grid * grid, crop, offsets)
     spread = np.sqrt(np.maximum(squares - total * total / (crop * crop), 0))
     cos = np.divide(dot, spread, out=np.zeros_like(dot), where=spread > 1e-3)
     return cos.reshape(len(grid), -1).max(axis=1)
