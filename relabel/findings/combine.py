@@ -139,6 +139,9 @@ def _embedding_types(
         nearest=dist[:, 0],
         chunk=chunk,
         pairs=pairs,
+        # with thumbnails, embedding evidence counts through the pixel rule's joint part,
+        # unless a calibrated threshold was given
+        radius=thumbs is None or options["duplicate_threshold"] is not None,
     )
     z = float(options["outlier_z"] or OUTLIER_Z)
     found = {

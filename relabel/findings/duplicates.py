@@ -231,6 +231,7 @@ def duplicate_sets(
     nearest: np.ndarray | None = None,
     chunk: int = CHUNK_ROWS,
     pairs: tuple[np.ndarray, np.ndarray] | None = None,
+    radius: bool = True,
 ) -> DuplicateSets:
     """Exact and near copies, joined into sets, with conflicts and holdout leaks marked.
 
@@ -254,6 +255,9 @@ def duplicate_sets(
     pairs : tuple of two numpy.ndarray of int, optional
         More near-copy pairs of rows, found otherwise (in pixel space:
         :func:`relabel.findings.pixel_copies.pixel_copies`), joined into the sets too.
+    radius : bool
+        Join the embeddings' pairs within ``threshold`` (False: only ``pairs`` and the
+        hashes join; the threshold still scales the score).
 
     Returns
     -------
@@ -270,7 +274,8 @@ def duplicate_sets(
         near_t = fallback_threshold(nearest) if threshold is None else float(threshold)
         if not np.isfinite(near_t) or near_t < 0:
             raise IssueInputError(f"duplicate threshold must be a distance >= 0, got {near_t}")
-        a, b = _near_edges(unit, near_t, chunk)
+        if radius:
+            a, b = _near_edges(unit, near_t, chunk)
     if n is None:
         raise IssueInputError("duplicate_sets needs embeddings or hashes")
     if pairs is not None:

@@ -30,6 +30,7 @@ from relabel.errors import IssueInputError
 from relabel.findings.validation import CHUNK_ROWS
 
 __all__ = [
+    "BLUR_SIGMA",
     "JOINT",
     "MAX_SHIFT",
     "PIXEL_ALONE",
@@ -59,9 +60,12 @@ PCA_SAMPLE: Final[int] = 20000
 #: Each space's scale: this quantile of its nearest-neighbour distances (lower quartile).
 SCALE_QUANTILE: Final[float] = 0.25
 #: Pixels alone: a pair within this fraction of the pixel scale is a near copy.
-PIXEL_ALONE: Final[float] = 0.4
+PIXEL_ALONE: Final[float] = 0.3
+#: Gaussian blur (thumbnail pixels) of both thumbnails before they are compared: a
+#: resized (blurred) copy then differs little from its source.
+BLUR_SIGMA: Final[float] = 0.6
 #: Joint evidence: the geometric mean of both scaled distances at most this.
-JOINT: Final[float] = 0.5
+JOINT: Final[float] = 0.3
 
 
 def _check_thumbs(thumbs: npt.ArrayLike) -> np.ndarray:
@@ -207,6 +211,14 @@ def _half_grid(t: np.ndarray) -> np.ndarray:
     return grid
 
 
+def _blurred(t: np.ndarray, sigma: float) -> np.ndarray:
+    """Thumbnails as float32, Gaussian-blurred within each (edges repeated)."""
+    from scipy.ndimage import gaussian_filter
+
+    x = t.astype(np.float32)
+    return gaussian_filter(x, (0, sigma, sigma), mode="nearest") if sigma > 0 else x
+
+
 def _crop_sums(grid: np.ndarray, crop: int, offsets: int) -> np.ndarray:
     """The sum of every half-pixel crop (``crop`` grid points two apart each way) at each of
     ``offsets x offsets`` offsets: rows first, then columns."""
@@ -250,13 +262,15 @@ def shifted_distance(
     max_shift: int = MAX_SHIFT,
     chunk: int = CHUNK_ROWS,
     other: npt.ArrayLike | None = None,
+    blur: float = BLUR_SIGMA,
 ) -> np.ndarray:
     """Shift-tolerant distance between thumbnails ``a[p]`` and ``b[p]`` for each pair ``p``.
 
     The centre crop (``side - 2 max_shift`` square) of one, against every crop of the
     other at offsets up to ``max_shift`` pixels in half-pixel steps; each crop with its
     mean removed and scaled to unit length; the smaller distance ``sqrt(2 - 2 cos)`` of the
-    best offset, either way round. A flat crop matches nothing (distance sqrt 2).
+    best offset, either way round. Both are blurred first (``blur``), so that a resized
+    copy differs little. A flat crop matches nothing (distance sqrt 2).
 
     Parameters
     ----------
@@ -270,6 +284,8 @@ def shifted_distance(
         Pairs compared at a time.
     other : array_like, shape (m, side, side), optional
         The thumbnails ``b`` indexes (held-out images).
+    blur : float
+        Gaussian blur (sigma, in thumbnail pixels) of both thumbnails first; 0 for none.
 
     Returns
     -------
@@ -287,8 +303,8 @@ def shifted_distance(
     out = np.empty(len(ia), np.float32)
     step = max(1, chunk // 4)
     for start in range(0, len(ia), step):
-        ta = t[ia[start : start + step]].astype(np.float32)
-        tb = u[ib[start : start + step]].astype(np.float32)
+        ta = _blurred(t[ia[start : start + step]], blur)
+        tb = _blurred(u[ib[start : start + step]], blur)
         cos = np.maximum(_one_way(ta, tb, max_shift), _one_way(tb, ta, max_shift))
         out[start : start + len(ta)] = np.sqrt(np.clip(2 - 2 * cos, 0, 4))
     return out
