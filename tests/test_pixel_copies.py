@@ -211,3 +211,23 @@ def test_find_issues_uses_thumbnails_when_the_statistics_carry_them() -> None:
     stats["thumbnail"] = stats["thumbnail"][:10]
     with pytest.raises(IssueInputError, match="thumbnail"):
         find_issues(emb, image_stats=stats)
+
+
+def test_class_distance_finds_a_cluster_of_outliers_that_neighbours_hide() -> None:
+    from relabel.findings import class_distance
+
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(3, 16)) * 4
+    labels = np.arange(300) % 3
+    emb = centres[labels] + rng.normal(size=(300, 16))
+    emb[:12] = rng.normal(size=16) * 4 + rng.normal(size=(12, 16)) * 0.05  # a tight cluster
+    unit = (emb / np.linalg.norm(emb, axis=1, keepdims=True)).astype(np.float32)
+    d = class_distance(unit, labels, dims=8, chunk=64)
+    assert d.shape == (300,)
+    assert len(set(np.argsort(-d)[:15].tolist()) & set(range(12))) >= 11
+    np.testing.assert_allclose(d, class_distance(unit, labels, dims=8))  # chunking
+    nn = np.sort(np.linalg.norm(unit[:, None] - unit[None], axis=2), axis=1)[:, 1:6]
+    by_neighbours = outlier_scores(nn, labels)
+    by_centre = outlier_scores(nn, labels, centre_distance=d)
+    assert by_centre.score[:12].min() > np.median(by_centre.score[12:])
+    assert by_neighbours.score[:12].max() < np.median(by_neighbours.score[12:])  # hidden

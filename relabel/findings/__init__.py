@@ -27,7 +27,13 @@ from relabel.findings.duplicates import (
     nearest_neighbours,
 )
 from relabel.findings.health import HEALTH_TYPES, STAT_NAMES, health_issues, image_statistics
-from relabel.findings.outliers import Outliers, outlier_scores, pixel_residual, robust_z
+from relabel.findings.outliers import (
+    Outliers,
+    class_distance,
+    outlier_scores,
+    pixel_residual,
+    robust_z,
+)
 from relabel.findings.pixel_copies import (
     PixelPairs,
     holdout_copies,
@@ -46,6 +52,7 @@ __all__ = [
     "Outliers",
     "PixelPairs",
     "calibrate_duplicate_threshold",
+    "class_distance",
     "duplicate_sets",
     "fallback_threshold",
     "find_issues",

@@ -19,7 +19,13 @@ import pandas as pd
 from relabel.errors import IssueInputError
 from relabel.findings.duplicates import DuplicateSets, duplicate_sets, nearest_neighbours
 from relabel.findings.health import HEALTH_TYPES, HEALTH_Z, check_statistics, health_issues
-from relabel.findings.outliers import OUTLIER_K, OUTLIER_Z, outlier_scores, pixel_residual
+from relabel.findings.outliers import (
+    OUTLIER_K,
+    OUTLIER_Z,
+    class_distance,
+    outlier_scores,
+    pixel_residual,
+)
 from relabel.findings.pixel_copies import pixel_copies
 from relabel.findings.validation import (
     CHUNK_ROWS,
@@ -89,13 +95,20 @@ def _duplicate_columns(d: DuplicateSets) -> tuple[np.ndarray, np.ndarray, np.nda
 
 
 def _outlier_columns(
-    distances: np.ndarray, labels: np.ndarray | None, z: float, residual: np.ndarray | None
+    distances: np.ndarray,
+    labels: np.ndarray | None,
+    z: float,
+    residual: np.ndarray | None,
+    centre: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    o = outlier_scores(distances, labels, z, residual=residual)
+    o = outlier_scores(distances, labels, z, residual=residual, centre_distance=centre)
     reason = np.full(len(o.flag), "", dtype=object)
     for i in np.flatnonzero(o.flag):
         within = f" within class {labels[i]}" if labels is not None else ""
-        reason[i] = f"outlier (neighbour distance {o.distance[i]:.3f}, z {o.score[i]:.1f}{within})"
+        reason[i] = (
+            f"outlier (class-centre distance {centre[i]:.1f}, neighbour distance "
+            f"{o.distance[i]:.3f}, z {o.score[i]:.1f}{within})"
+        )
     return o.score, o.flag, reason
 
 
@@ -146,7 +159,9 @@ def _embedding_types(
     z = float(options["outlier_z"] or OUTLIER_Z)
     found = {
         "duplicate": _duplicate_columns(d),
-        "outlier": _outlier_columns(dist, labels, z, residual),
+        "outlier": _outlier_columns(
+            dist, labels, z, residual, class_distance(unit, labels, chunk=chunk)
+        ),
     }
     return found, d
 

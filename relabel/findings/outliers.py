@@ -1,4 +1,8 @@
-"""Outliers: samples far from their nearest neighbours, judged within their own class.
+"""Outliers: samples far from the rest, judged within their own class.
+
+:func:`relabel.findings.find_issues` scores the distance to the nearest class centre in
+whitened PCA space (:func:`class_distance`), plus, with thumbnails, the pixel residual
+(:func:`pixel_residual`); :func:`outlier_scores` alone scores the neighbour distance.
 
 A sample's distance is the mean Euclidean distance to its ``k`` nearest other samples
 (L2-normalised embeddings, :func:`relabel.findings.duplicates.nearest_neighbours`). Classes
@@ -16,11 +20,13 @@ from typing import Final
 import numpy as np
 
 __all__ = [
+    "CLASS_DIMS",
     "MAD_SCALE",
     "OUTLIER_K",
     "OUTLIER_Z",
     "RESIDUAL_COMPONENTS",
     "Outliers",
+    "class_distance",
     "outlier_scores",
     "pixel_residual",
     "robust_z",
@@ -36,6 +42,59 @@ MAD_SCALE: Final[float] = 1.4826
 RESIDUAL_COMPONENTS: Final[int] = 16
 #: Rows the thumbnails' PCA is fitted on (a seeded sample beyond that).
 RESIDUAL_SAMPLE: Final[int] = 20000
+#: Whitened principal components of the embeddings the class distance is measured in.
+CLASS_DIMS: Final[int] = 64
+
+
+def class_distance(
+    unit: np.ndarray, labels: np.ndarray | None = None, dims: int = CLASS_DIMS, chunk: int = 4096
+) -> np.ndarray:
+    """Distance of each embedding to the nearest class centre, in whitened PCA space.
+
+    The L2-normalised embeddings are projected on their ``dims`` principal components
+    (fitted on at most :data:`RESIDUAL_SAMPLE` rows, a seeded sample), each scaled to unit
+    variance (whitened: a Mahalanobis distance with the covariance shared by all
+    classes), and each sample's distance to the nearest mean of a given class is taken.
+    Unlike a nearest-neighbour distance it is not fooled when outliers resemble one
+    another (a cluster of outliers is still far from every class centre).
+
+    Parameters
+    ----------
+    unit : numpy.ndarray, shape (n, d)
+        L2-normalised embeddings.
+    labels : numpy.ndarray, shape (n,), optional
+        Given labels (one centre when None).
+    dims : int
+        Components kept (fewer when there are fewer rows or dimensions).
+    chunk : int
+        Rows transformed at a time.
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (n,)
+    """
+    from sklearn.decomposition import PCA
+
+    n = len(unit)
+    rows = np.arange(n)
+    if n > RESIDUAL_SAMPLE:
+        rows = np.sort(np.random.default_rng(0).choice(n, RESIDUAL_SAMPLE, replace=False))
+    sample = np.asarray(unit[rows], np.float32)
+    pca = PCA(min(dims, *sample.shape), svd_solver="full").fit(sample)
+    scale = np.sqrt(np.maximum(pca.explained_variance_, 1e-12))
+    z = np.empty((n, pca.n_components_), np.float32)
+    for start in range(0, n, chunk):
+        z[start : start + chunk] = pca.transform(np.asarray(unit[start : start + chunk])) / scale
+    codes = np.zeros(n, np.int64)
+    if labels is not None:
+        _, codes = np.unique(np.asarray(labels).astype(str), return_inverse=True)
+    centres = np.stack([z[codes == g].mean(axis=0) for g in range(int(codes.max()) + 1)])
+    out = np.empty(n, np.float64)
+    for start in range(0, n, chunk):
+        block = z[start : start + chunk]
+        d2 = ((block[:, None, :] - centres[None]) ** 2).sum(axis=2)
+        out[start : start + len(block)] = np.sqrt(d2.min(axis=1))
+    return out
 
 
 @dataclass(frozen=True)
@@ -140,6 +199,7 @@ def outlier_scores(
     threshold: float = OUTLIER_Z,
     *,
     residual: np.ndarray | None = None,
+    centre_distance: np.ndarray | None = None,
 ) -> Outliers:
     """Outlier scores from each sample's distances to its nearest neighbours.
 
@@ -154,13 +214,16 @@ def outlier_scores(
     residual : numpy.ndarray, shape (n,), optional
         :func:`pixel_residual`: the score is then the robust z of the sum of both robust
         z-scores (embedding distance and pixel residual, each within its class).
+    centre_distance : numpy.ndarray, shape (n,), optional
+        :func:`class_distance`: used in place of the neighbour distance for the
+        embeddings' robust z-score (``distance`` is still reported).
 
     Returns
     -------
     Outliers
     """
     mean = np.asarray(distances, dtype=np.float32).mean(axis=1)
-    score = robust_z(mean, labels)
+    score = robust_z(mean if centre_distance is None else centre_distance, labels)
     if residual is not None:
         score = robust_z(score + robust_z(np.asarray(residual, np.float64), labels), labels)
     return Outliers(mean, score, score > threshold)
