@@ -52,9 +52,11 @@ def class_distance(
     """Distance of each embedding to the nearest class centre, in whitened PCA space.
 
     The L2-normalised embeddings are projected on their ``dims`` principal components
-    (fitted on at most :data:`RESIDUAL_SAMPLE` rows, a seeded sample), each scaled to unit
-    variance (whitened: a Mahalanobis distance with the covariance shared by all
-    classes), and each sample's distance to the nearest mean of a given class is taken.
+    (fitted on at most :data:`RESIDUAL_SAMPLE` rows, a seeded sample; at most a tenth as
+    many components as rows), each scaled to unit variance, and the part outside them is
+    kept as one more coordinate, its length over the mean variance left out: the
+    Mahalanobis distance of probabilistic PCA, one covariance shared by all classes.
+    Each sample's distance to the nearest mean of a given class is taken.
     Unlike a nearest-neighbour distance it is not fooled when outliers resemble one
     another (a cluster of outliers is still far from every class centre).
 
@@ -80,11 +82,16 @@ def class_distance(
     if n > RESIDUAL_SAMPLE:
         rows = np.sort(np.random.default_rng(0).choice(n, RESIDUAL_SAMPLE, replace=False))
     sample = np.asarray(unit[rows], np.float32)
-    pca = PCA(min(dims, *sample.shape), svd_solver="full").fit(sample)
+    keep = max(1, min(dims, sample.shape[1] - 1, len(rows) // 10))
+    pca = PCA(keep, svd_solver="full").fit(sample)
     scale = np.sqrt(np.maximum(pca.explained_variance_, 1e-12))
-    z = np.empty((n, pca.n_components_), np.float32)
+    noise = float(np.sqrt(max(pca.noise_variance_, 1e-12)))
+    z = np.empty((n, keep + 1), np.float32)
     for start in range(0, n, chunk):
-        z[start : start + chunk] = pca.transform(np.asarray(unit[start : start + chunk])) / scale
+        block = np.asarray(unit[start : start + chunk], np.float32)
+        proj = pca.transform(block)
+        rest = np.linalg.norm(block - pca.inverse_transform(proj), axis=1) / noise
+        z[start : start + len(block)] = np.c_[proj / scale, rest]
     codes = np.zeros(n, np.int64)
     if labels is not None:
         _, codes = np.unique(np.asarray(labels).astype(str), return_inverse=True)
