@@ -125,3 +125,26 @@ def test_health_without_kept_statistics_and_a_holdout_copy(
     expected = find_issues(image_stats=kept)  # statistics from pixels = those kept
     for t in ("dark", "blurry", "low_information", "odd_size"):
         np.testing.assert_allclose(table[f"{t}_score"], expected[f"{t}_score"])
+
+
+def test_a_near_copy_of_a_held_out_image_crosses_the_split(
+    trained: tuple[Path, Path], tmp_path: Path
+) -> None:
+    from PIL import Image
+
+    project, run = trained
+    ids = oof_sample_ids(run / "oof.npz")
+    with Project.open(project) as p:
+        source = p.active_samples().set_index("sample_id").loc[ids[5]]
+    pixels = np.asarray(Image.open(source["path"]).convert("L"), dtype=np.float64)
+    held = tmp_path / "held"
+    held.mkdir()
+    near = np.clip(np.rint(pixels * 0.9 + 8), 0, 255).astype(np.uint8)  # not the same pixels
+    Image.fromarray(near).save(held / "h0.png")
+    (held / "holdout.csv").write_text(f"id,path,label\nh0,h0.png,{source['label']}\n")
+    set_key(project, "dataset", "holdout", f'"{held / "holdout.csv"}"')
+    with Project.open(project) as p:
+        table = p.issues(embeddings=False)
+    assert table["duplicate_crosses_holdout"][5] and table["duplicate_flag"][5]
+    assert "held-out image" in table["reasons"][5]
+    assert int(table["duplicate_crosses_holdout"].sum()) <= 3  # the copy, not every digit

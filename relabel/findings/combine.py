@@ -19,7 +19,14 @@ import pandas as pd
 from relabel.errors import IssueInputError
 from relabel.findings.duplicates import DuplicateSets, duplicate_sets, nearest_neighbours
 from relabel.findings.health import HEALTH_TYPES, HEALTH_Z, check_statistics, health_issues
-from relabel.findings.outliers import OUTLIER_K, OUTLIER_Z, outlier_scores
+from relabel.findings.outliers import (
+    OUTLIER_K,
+    OUTLIER_Z,
+    class_distance,
+    outlier_scores,
+    pixel_residual,
+)
+from relabel.findings.pixel_copies import pixel_copies
 from relabel.findings.validation import (
     CHUNK_ROWS,
     check_embeddings,
@@ -29,7 +36,10 @@ from relabel.findings.validation import (
     normalised,
 )
 
-__all__ = ["ISSUE_TYPES", "find_issues", "issue_summary"]
+__all__ = ["ISSUE_TYPES", "THUMBNAIL_KEY", "find_issues", "issue_summary"]
+
+#: The key of the thumbnails in ``image_stats`` (:func:`relabel.findings.thumbnails`).
+THUMBNAIL_KEY: Final[str] = "thumbnail"
 
 #: Every issue type, in column order.
 ISSUE_TYPES: Final[tuple[str, ...]] = ("duplicate", "outlier", *HEALTH_TYPES, "label_issue")
@@ -49,6 +59,18 @@ def _length(*arrays: object, stats: Mapping[str, npt.ArrayLike] | None) -> int:
     if stats is not None and "brightness" in stats:
         return len(np.asarray(stats["brightness"]))
     raise IssueInputError("find_issues needs embeddings, probs, hashes or image_stats")
+
+
+def _thumbnails(stats: Mapping[str, npt.ArrayLike] | None, n: int) -> np.ndarray | None:
+    """The ``thumbnail`` of the image statistics when they carry them (None otherwise)."""
+    if stats is None or THUMBNAIL_KEY not in stats:
+        return None
+    t = np.asarray(stats[THUMBNAIL_KEY])
+    if t.ndim != 3 or len(t) != n:
+        raise IssueInputError(
+            f"image_stats[{THUMBNAIL_KEY!r}] must have shape ({n}, side, side), got {t.shape}"
+        )
+    return t
 
 
 def _duplicate_columns(d: DuplicateSets) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -73,13 +95,20 @@ def _duplicate_columns(d: DuplicateSets) -> tuple[np.ndarray, np.ndarray, np.nda
 
 
 def _outlier_columns(
-    distances: np.ndarray, labels: np.ndarray | None, z: float
+    distances: np.ndarray,
+    labels: np.ndarray | None,
+    z: float,
+    residual: np.ndarray | None,
+    centre: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    o = outlier_scores(distances, labels, z)
+    o = outlier_scores(distances, labels, z, residual=residual, centre_distance=centre)
     reason = np.full(len(o.flag), "", dtype=object)
     for i in np.flatnonzero(o.flag):
         within = f" within class {labels[i]}" if labels is not None else ""
-        reason[i] = f"outlier (neighbour distance {o.distance[i]:.3f}, z {o.score[i]:.1f}{within})"
+        reason[i] = (
+            f"outlier (class-centre distance {centre[i]:.1f}, neighbour distance "
+            f"{o.distance[i]:.3f}, z {o.score[i]:.1f}{within})"
+        )
     return o.score, o.flag, reason
 
 
@@ -99,13 +128,21 @@ def _embedding_types(
     labels: np.ndarray | None,
     hashes: np.ndarray | None,
     holdout: np.ndarray | None,
+    thumbs: np.ndarray | None,
     options: dict[str, float | int | None],
 ) -> tuple[Found, DuplicateSets]:
-    """Near duplicates and outliers from one nearest-neighbour search."""
+    """Near duplicates and outliers from one nearest-neighbour search (and the thumbnails'
+    pixel-space copies and residuals, when there are thumbnails)."""
     chunk = int(options["chunk"] or CHUNK_ROWS)
     e = check_embeddings(embeddings, chunk)
     k = max(1, min(int(options["outlier_k"] or OUTLIER_K), e.shape[0] - 1))
-    dist, _ = nearest_neighbours(normalised(e, chunk), k, chunk)
+    unit = normalised(e, chunk)
+    dist, idx = nearest_neighbours(unit, k, chunk)
+    pairs, residual = None, None
+    if thumbs is not None:
+        pixel = pixel_copies(thumbs, unit, idx, chunk=chunk)
+        pairs = (pixel.a[pixel.near], pixel.b[pixel.near])
+        residual = pixel_residual(thumbs, chunk=chunk)
     d = duplicate_sets(
         e,
         hashes=hashes,
@@ -114,10 +151,17 @@ def _embedding_types(
         threshold=options["duplicate_threshold"],
         nearest=dist[:, 0],
         chunk=chunk,
+        pairs=pairs,
+        # with thumbnails, embedding evidence counts through the pixel rule's joint part,
+        # unless a calibrated threshold was given
+        radius=thumbs is None or options["duplicate_threshold"] is not None,
     )
+    z = float(options["outlier_z"] or OUTLIER_Z)
     found = {
         "duplicate": _duplicate_columns(d),
-        "outlier": _outlier_columns(dist, labels, float(options["outlier_z"] or OUTLIER_Z)),
+        "outlier": _outlier_columns(
+            dist, labels, z, residual, class_distance(unit, labels, chunk=chunk)
+        ),
     }
     return found, d
 
@@ -176,7 +220,11 @@ def find_issues(
         Which samples are on the holdout side, to mark sets that cross the split.
     image_stats : mapping, optional
         :func:`relabel.findings.image_statistics` of every sample (concatenated): enables
-        the health types.
+        the health types. With a ``thumbnail`` key (:func:`relabel.findings.thumbnails`,
+        ``(n, side, side)`` uint8, as a run's ``image_stats.npz`` keeps them), near copies
+        are also looked for in pixel space (:mod:`relabel.findings.pixel_copies`) and the
+        outlier score adds how badly a thumbnail fits the dataset's principal components
+        (:func:`relabel.findings.outliers.pixel_residual`).
     duplicate_threshold : float, optional
         Near-copy distance (:func:`relabel.findings.calibrate_duplicate_threshold`);
         default :func:`relabel.findings.duplicates.fallback_threshold`.
@@ -209,6 +257,7 @@ def find_issues(
     stats = None if image_stats is None else check_statistics(image_stats, n)
     if h is None and stats is not None:
         h = stats["content_hash"]
+    thumbs = _thumbnails(image_stats, n)
     found: Found = {}
     d = None
     options = {
@@ -220,10 +269,14 @@ def find_issues(
     if embeddings is not None:
         if np.shape(embeddings)[0] != n:  # type: ignore[arg-type]
             raise IssueInputError(f"embeddings must have {n} rows, got {np.shape(embeddings)}")
-        more, d = _embedding_types(embeddings, y, h, split, options)
+        more, d = _embedding_types(embeddings, y, h, split, thumbs, options)
         found.update(more)
     elif h is not None:
-        d = duplicate_sets(hashes=h, labels=y, holdout=split)
+        pairs = None
+        if thumbs is not None:
+            pixel = pixel_copies(thumbs, chunk=chunk)
+            pairs = (pixel.a[pixel.near], pixel.b[pixel.near])
+        d = duplicate_sets(hashes=h, labels=y, holdout=split, pairs=pairs)
         found["duplicate"] = _duplicate_columns(d)
     if stats is not None:
         found.update(health_issues(stats, health_z))

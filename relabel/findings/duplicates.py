@@ -230,6 +230,8 @@ def duplicate_sets(
     threshold: float | None = None,
     nearest: np.ndarray | None = None,
     chunk: int = CHUNK_ROWS,
+    pairs: tuple[np.ndarray, np.ndarray] | None = None,
+    radius: bool = True,
 ) -> DuplicateSets:
     """Exact and near copies, joined into sets, with conflicts and holdout leaks marked.
 
@@ -250,6 +252,12 @@ def duplicate_sets(
         Each sample's nearest-neighbour distance, when already computed.
     chunk : int
         Query rows searched at a time.
+    pairs : tuple of two numpy.ndarray of int, optional
+        More near-copy pairs of rows, found otherwise (in pixel space:
+        :func:`relabel.findings.pixel_copies.pixel_copies`), joined into the sets too.
+    radius : bool
+        Join the embeddings' pairs within ``threshold`` (False: only ``pairs`` and the
+        hashes join; the threshold still scales the score).
 
     Returns
     -------
@@ -266,9 +274,17 @@ def duplicate_sets(
         near_t = fallback_threshold(nearest) if threshold is None else float(threshold)
         if not np.isfinite(near_t) or near_t < 0:
             raise IssueInputError(f"duplicate threshold must be a distance >= 0, got {near_t}")
-        a, b = _near_edges(unit, near_t, chunk)
+        if radius:
+            a, b = _near_edges(unit, near_t, chunk)
     if n is None:
         raise IssueInputError("duplicate_sets needs embeddings or hashes")
+    if pairs is not None:
+        pa, pb = (np.asarray(p, np.int64) for p in pairs)
+        if pa.shape != pb.shape or (
+            pa.size and (min(pa.min(), pb.min()) < 0 or max(pa.max(), pb.max()) >= n)
+        ):
+            raise IssueInputError(f"pairs must be two arrays of one length of rows < {n}")
+        a, b = np.concatenate([a, pa]), np.concatenate([b, pb])
     exact = np.zeros(n, bool)
     if hashes is not None:
         ha, hb = _hash_edges(hashes)

@@ -6,7 +6,9 @@ pixel statistics collected while the run decoded its images). Without image stat
 (a run trained with ``training.cache_images = false``, or before they were kept) they are
 computed from the pixels here, a batch of files at a time. With a held-out manifest
 (``dataset.holdout``), its images are decoded at the project's size and a training image
-with the same pixels as a held-out one is marked as a duplicate that crosses the split.
+with the same pixels as a held-out one, or a near copy of one in pixel space (their
+thumbnails, :func:`relabel.findings.holdout_copies`), is marked as a duplicate that
+crosses the split.
 """
 
 from __future__ import annotations
@@ -18,10 +20,15 @@ import numpy as np
 import pandas as pd
 
 from relabel.config import Config
-from relabel.data.image_stats import IMAGE_STATS_FILE, ImageStatistics, load_image_stats
+from relabel.data.image_stats import (
+    IMAGE_STATS_FILE,
+    THUMBNAIL_KEY,
+    ImageStatistics,
+    load_image_stats,
+)
 from relabel.data.images import decode_many
 from relabel.errors import EmbeddingsMissingError, NotTrainedError
-from relabel.findings import duplicate_sets, find_issues
+from relabel.findings import duplicate_sets, find_issues, holdout_copies
 from relabel.project.predict import holdout_records
 from relabel.project.runs import (
     EMBEDDINGS_FILE,
@@ -124,23 +131,40 @@ def _stats(folder: Path, samples: pd.DataFrame, config: Config) -> dict[str, np.
     return image_stats_of(samples["path"].tolist(), config)
 
 
+def _holdout_leaks(
+    stats: dict[str, np.ndarray], held: dict[str, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per training row: has the same pixels as a held-out image; is a near copy of one
+    in pixel space (thumbnails, when both sides have them)."""
+    hashes = stats["content_hash"]
+    split = np.r_[np.zeros(len(hashes), bool), np.ones(len(held["content_hash"]), bool)]
+    sets = duplicate_sets(hashes=np.r_[hashes, held["content_hash"]], holdout=split)
+    exact = sets.crosses_holdout[: len(hashes)]
+    near = np.zeros(len(hashes), bool)
+    if THUMBNAIL_KEY in stats and THUMBNAIL_KEY in held and len(hashes) > 1:
+        found = holdout_copies(stats[THUMBNAIL_KEY], held[THUMBNAIL_KEY])
+        near[found.a[found.near]] = True
+    return exact, near & ~exact
+
+
 def _mark_holdout_copies(
-    table: pd.DataFrame, hashes: np.ndarray, root: Path, config: Config
+    table: pd.DataFrame, stats: dict[str, np.ndarray], root: Path, config: Config
 ) -> None:
-    """Mark training images whose pixels equal a held-out image's (in place)."""
+    """Mark training images that are copies of a held-out image (in place): the same
+    pixels, or a near copy in pixel space (:func:`relabel.findings.holdout_copies`)."""
     records = holdout_records(root, config)
     if not records or "duplicate_flag" not in table.columns:
         return
-    held = image_stats_of([r.path for r in records], config)["content_hash"]
-    split = np.r_[np.zeros(len(hashes), bool), np.ones(len(held), bool)]
-    sets = duplicate_sets(hashes=np.r_[hashes, held], holdout=split)
-    leak = sets.crosses_holdout[: len(hashes)]
+    exact, near = _holdout_leaks(stats, image_stats_of([r.path for r in records], config))
+    leak = exact | near
     new = leak & ~table["duplicate_flag"].to_numpy()
     table.loc[leak, "duplicate_crosses_holdout"] = True
     table.loc[new, "duplicate_flag"] = True
-    table.loc[new, "duplicate_score"] = 1.0
-    text = "same pixels as a held-out image: crosses the holdout split"
+    table.loc[new & exact, "duplicate_score"] = 1.0
+    table.loc[new & near, "duplicate_score"] = 0.5
     for i in np.flatnonzero(new):
+        kind = "same pixels as" if exact[i] else "a near copy (pixels) of"
+        text = f"{kind} a held-out image: crosses the holdout split"
         sep = ", " if table.at[i, "issue_types"] else ""
         table.at[i, "issue_types"] = "duplicate" + sep + table.at[i, "issue_types"]
         table.at[i, "reasons"] = text + ("; " + table.at[i, "reasons"] if sep else "")
@@ -205,5 +229,5 @@ def project_issues(
         ],
         axis=1,
     )
-    _mark_holdout_copies(table, stats["content_hash"], root, config)
+    _mark_holdout_copies(table, stats, root, config)
     return table
