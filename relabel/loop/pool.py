@@ -25,9 +25,7 @@ from typing import Any
 import pandas as pd
 
 from relabel.infra.progress import Progress
-from relabel.loop.binding import ensure_studio_projects
-from relabel.loop.pull import ask_more_reviewers
-from relabel.loop.push import plan_spread, push_planned, reconcile_pending, sync_overlap
+from relabel.loop.push import open_push, plan_spread, push_all_planned
 from relabel.project import Project
 from relabel.project.pool import PoolPredictions, pool_predictions
 from relabel.project.samples import is_member
@@ -182,29 +180,19 @@ def push_labels(
     client.check_image_mode(
         project.config.review.image_mode, project.config.studio.document_root or None
     )
-    store = project.store
     chosen = None
-    if not store.has_unfinished_push():  # fails before Label Studio hears of anything
+    if not project.store.has_unfinished_push():  # fails before Label Studio hears of anything
         chosen = choose_labels(project, budget, strategy=strategy, cycle=cycle)
-    ids = ensure_studio_projects(project, client)
-    reconciled = 0
-    for studio_project_id in ids:
-        ask_more_reviewers(project, client, studio_project_id)
-        reconciled += reconcile_pending(project, client, studio_project_id)
-    waiting = any(store.tasks(studio_project_id, ("planned",)) for studio_project_id in ids)
-    resumed = waiting or reconciled > 0
+    ids, reconciled, resumed = open_push(project, client)
     items: list[tuple[str, dict[str, Any]]] = []
     used, candidates, run_id = (chosen[1], chosen[2], chosen[3]) if chosen else ("", 0, "")
     if not resumed:
-        for studio_project_id in ids:
-            sync_overlap(project, client, studio_project_id)
         if chosen is None:
             chosen = choose_labels(project, budget, strategy=strategy, cycle=cycle)
         items, used, candidates, run_id = chosen
         plan_spread(project, client, items, cycle=cycle)
-        ids = [int(p["studio_project_id"]) for p in store.studio_parts()]
-    pushed = sum(
-        push_planned(project, client, pid, batch_size=batch_size, progress=progress) for pid in ids
+    ids, pushed = push_all_planned(
+        project, client, ids if resumed else None, batch_size=batch_size, progress=progress
     )
     return LabelPushSummary(
         ids[0],

@@ -324,6 +324,46 @@ def push_planned(
     return done
 
 
+def open_push(project: Project, client: StudioClient) -> tuple[list[int], int, bool]:
+    """Check the binding's Label Studio projects, ask for the reviewers a pull could not
+    send and reconcile the tasks an interrupted push left ``pending``; when nothing is left
+    to finish, sync the overlap tasks for a new plan. Return the projects' ids, how many
+    tasks were reconciled, and whether the push resumes an interrupted one.
+    """
+    store = project.store
+    ids = ensure_studio_projects(project, client)
+    reconciled = 0
+    for studio_project_id in ids:
+        ask_more_reviewers(project, client, studio_project_id)  # any a pull could not send
+        reconciled += reconcile_pending(project, client, studio_project_id)
+    waiting = any(store.tasks(studio_project_id, ("planned",)) for studio_project_id in ids)
+    resumed = waiting or reconciled > 0
+    if not resumed:
+        for studio_project_id in ids:
+            sync_overlap(project, client, studio_project_id)
+    return ids, reconciled, resumed
+
+
+def push_all_planned(
+    project: Project,
+    client: StudioClient,
+    ids: list[int] | None,
+    *,
+    batch_size: int,
+    progress: Progress | None,
+) -> tuple[list[int], int]:
+    """Import the planned tasks of the projects ``ids`` (``None``: the binding's projects as
+    the store has them now, a plan may have added some); return the ids and how many
+    tasks were imported.
+    """
+    if ids is None:
+        ids = [int(p["studio_project_id"]) for p in project.store.studio_parts()]
+    pushed = sum(
+        push_planned(project, client, pid, batch_size=batch_size, progress=progress) for pid in ids
+    )
+    return ids, pushed
+
+
 def check_push(project: Project, client: StudioClient) -> RankedSamples | None:
     """Check what a push needs before Label Studio hears of it (no project is created,
     nothing recorded, when this raises): the image mode, the held-out manifest and, unless
@@ -382,23 +422,13 @@ def push(
     """
     started = time.perf_counter()
     ranked = check_push(project, client)
-    store = project.store
-    ids = ensure_studio_projects(project, client)
-    reconciled = 0
-    for studio_project_id in ids:
-        ask_more_reviewers(project, client, studio_project_id)  # any a pull could not send
-        reconciled += reconcile_pending(project, client, studio_project_id)
-    waiting = any(store.tasks(studio_project_id, ("planned",)) for studio_project_id in ids)
-    resumed = waiting or reconciled > 0
+    ids, reconciled, resumed = open_push(project, client)
     planned = busy = reviewed = 0
-    if not waiting and not reconciled:
-        for studio_project_id in ids:
-            sync_overlap(project, client, studio_project_id)
+    if not resumed:
         fixed = plan_split(project, client, budget=budget, lane=lane, cycle=cycle, ranked=ranked)
         planned, busy, reviewed = fixed.planned, fixed.excluded_busy, fixed.excluded_reviewed
-        ids = [int(p["studio_project_id"]) for p in store.studio_parts()]
-    pushed = sum(
-        push_planned(project, client, pid, batch_size=batch_size, progress=progress) for pid in ids
+    ids, pushed = push_all_planned(
+        project, client, ids if resumed else None, batch_size=batch_size, progress=progress
     )
     return PushSummary(
         ids[0],
