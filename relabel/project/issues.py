@@ -34,8 +34,8 @@ from relabel.project.runs import (
     EMBEDDINGS_FILE,
     FINAL_EMBEDDINGS_FILE,
     OOF_FILE,
+    chosen_run,
     read_oof,
-    run_dir,
 )
 from relabel.project.samples import active_samples, label_indices
 from relabel.store import Store
@@ -78,12 +78,7 @@ def image_stats_of(paths: list[str], config: Config) -> dict[str, np.ndarray]:
 
 def _run_folder(root: Path, store: Store, run_id: str | None) -> Path:
     """The folder of ``run_id`` (default: the newest training run), with its ``oof.npz``."""
-    if run_id is None:
-        run = store.latest_run("train")
-        if run is None:
-            raise NotTrainedError(f"{root}: no trained run yet; run: relabel train {root}")
-        run_id = str(run["run_id"])
-    folder = run_dir(root, run_id)
+    folder = chosen_run(root, store, run_id)[1]
     if not (folder / OOF_FILE).is_file():
         raise NotTrainedError(f"{folder / OOF_FILE}: no such run file; run: relabel train {root}")
     return folder

@@ -24,8 +24,8 @@ from relabel.project.runs import (
     FINAL_EMBEDDINGS_FILE,
     MODEL_FILE,
     OOF_FILE,
+    chosen_run,
     oof_sample_ids,
-    run_dir,
     write_embeddings,
 )
 from relabel.project.samples import is_member
@@ -148,12 +148,7 @@ def pool_predictions(root: Path, store: Store, run_id: str | None = None) -> Poo
         No finished run, or the run did not predict the pool (trained before relabel kept
         a pool, or without a final model).
     """
-    if run_id is None:
-        run = store.latest_run("train")
-        if run is None:
-            raise NotTrainedError(f"{root}: no trained run yet; run: relabel train {root}")
-        run_id = str(run["run_id"])
-    folder = run_dir(root, run_id)
+    run_id, folder = chosen_run(root, store, run_id)
     if not (folder / POOL_FILE).is_file():
         raise NotTrainedError(
             f"{folder / POOL_FILE}: run {run_id} has no predictions of the unlabelled pool "

@@ -19,7 +19,7 @@ from relabel import data as dataset_mod
 from relabel.config import Config
 from relabel.errors import DatasetError, NotTrainedError, Problem
 from relabel.project.engine import engine_for
-from relabel.project.runs import MODEL_FILE, run_dir
+from relabel.project.runs import MODEL_FILE, chosen_run
 from relabel.project.train import train_settings
 from relabel.store import Store
 
@@ -74,12 +74,8 @@ def predict(
     NotTrainedError
         No finished run, or the run has no final model.
     """
-    if run_id is None:
-        run = store.latest_run("train")
-        if run is None:
-            raise NotTrainedError(f"{root}: no trained run yet; run: relabel train {root}")
-        run_id = str(run["run_id"])
-    model = run_dir(root, run_id) / MODEL_FILE
+    run_id, folder = chosen_run(root, store, run_id)
+    model = folder / MODEL_FILE
     if not model.is_file():
         raise NotTrainedError(
             f"{model}: run {run_id} has no final model; retrain with: relabel train {root}"

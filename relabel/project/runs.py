@@ -116,6 +116,22 @@ def run_dir(root: Path, run_id: str) -> Path:
     return Path(root) / RUNS_DIR / run_id
 
 
+def chosen_run(root: Path, store: Store, run_id: str | None = None) -> tuple[str, Path]:
+    """``run_id`` (default: the newest finished training run) and its folder.
+
+    Raises
+    ------
+    NotTrainedError
+        ``run_id`` is None and no run has finished.
+    """
+    if run_id is None:
+        run = store.latest_run("train")
+        if run is None:
+            raise NotTrainedError(f"{root}: no trained run yet; run: relabel train {root}")
+        run_id = str(run["run_id"])
+    return run_id, run_dir(root, run_id)
+
+
 def settings_dict(config: Config) -> dict[str, Any]:
     """The settings a run records in the store: model, training, image size and channels.
 
@@ -320,12 +336,7 @@ def run_embeddings(
     ProjectError
         The file's rows do not match ``oof.npz``'s samples.
     """
-    if run_id is None:
-        run = store.latest_run("train")
-        if run is None:
-            raise NotTrainedError(f"{root}: no trained run yet; run: relabel train {root}")
-        run_id = str(run["run_id"])
-    folder = run_dir(root, run_id)
+    run_id, folder = chosen_run(root, store, run_id)
     if not (folder / OOF_FILE).is_file():
         raise NotTrainedError(f"{folder / OOF_FILE}: missing, {run_id} is not a finished run")
     file = folder / (FINAL_EMBEDDINGS_FILE if final else EMBEDDINGS_FILE)
