@@ -142,14 +142,9 @@ def run_demo(
     say = progress or (lambda m: log.info("%s", m))
     project_dir = Path(project_dir)
     truth = _write_project(project_dir, noise, seed)
-    password = os.environ.get("RELABEL_DEMO_PASSWORD") or secrets.token_urlsafe(12)
-    url_env, token = _studio_env(project_dir, studio_url)
-    local = None
-    if studio_url is None:
-        local = _start_local_studio(project_dir, Path(studio_dir), password, token, say)
-        studio_url = local.url
-    client = StudioClient(studio_url, token)
-    os.environ[url_env] = studio_url
+    client, studio_url, local, password = _open_studio(
+        project_dir, studio_url, Path(studio_dir), say
+    )
     result = DemoResult(project_dir, studio_url, DEMO_USER, password, 0.0)
     try:
         with Project.locked(project_dir, "relabel demo") as project:
@@ -182,14 +177,39 @@ def run_demo(
             local.stop()
 
 
-def _write_project(project_dir: Path, noise: str, seed: int) -> dict[str, str]:
-    """Reset the demo project, write the noisy digits, create its store; return the truth."""
+def _write_project(
+    project_dir: Path,
+    noise: str | None,
+    seed: int,
+    prepare: Callable[[Path], None] | None = None,
+) -> dict[str, str]:
+    """Reset the demo project, write the digits (with ``noise``, unless None), let
+    ``prepare`` edit the manifest, create its store; return the truth."""
     reset_project(project_dir)
     data = demo.write_digits(project_dir / "data", noise=noise, seed=seed)
     truth_frame = pd.read_csv(data.truth, dtype=str, keep_default_na=False)
     truth = dict(zip(truth_frame["id"], truth_frame["label"], strict=True))
+    if prepare is not None:
+        prepare(data.manifest)
     Project.init(project_dir)
     return truth
+
+
+def _open_studio(
+    project_dir: Path, studio_url: str | None, studio_dir: Path, say: Progress
+) -> tuple[StudioClient, str, LocalServer | None, str]:
+    """Connect to the Label Studio at ``studio_url`` (default: a fresh local one in
+    ``studio_dir``) and point the project's URL variable at it; return the client, its URL,
+    the local server (None for ``studio_url``) and the demo login's password."""
+    password = os.environ.get("RELABEL_DEMO_PASSWORD") or secrets.token_urlsafe(12)
+    url_env, token = _studio_env(project_dir, studio_url)
+    local = None
+    if studio_url is None:
+        local = _start_local_studio(project_dir, studio_dir, password, token, say)
+        studio_url = local.url
+    client = StudioClient(studio_url, token)
+    os.environ[url_env] = studio_url
+    return client, studio_url, local, password
 
 
 def _studio_env(project_dir: Path, studio_url: str | None) -> tuple[str, str]:

@@ -12,8 +12,6 @@ unlabelled (against the true labels, which only the demo reads).
 from __future__ import annotations
 
 import logging
-import os
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,8 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from relabel.demo import digits as demo
-from relabel.demo.loop import DEMO_USER, _start_local_studio, _studio_env, reset_project
+from relabel.demo.loop import DEMO_USER, _open_studio, _write_project
 from relabel.demo.reviewers import SimulatedReview
 from relabel.infra.progress import Progress
 from relabel.loop.pool import push_labels
@@ -155,20 +152,12 @@ def run_pool_demo(
     """
     say = progress or (lambda m: log.info("%s", m))
     project_dir = Path(project_dir)
-    reset_project(project_dir)
-    data = demo.write_digits(project_dir / "data", noise=None, seed=seed)
-    truth_frame = pd.read_csv(data.truth, dtype=str, keep_default_na=False)
-    truth = dict(zip(truth_frame["id"], truth_frame["label"], strict=True))
-    hide_labels(data.manifest, keep_per_class, seed)
-    Project.init(project_dir)
-    password = os.environ.get("RELABEL_DEMO_PASSWORD") or secrets.token_urlsafe(12)
-    url_env, token = _studio_env(project_dir, studio_url)
-    local = None
-    if studio_url is None:
-        local = _start_local_studio(project_dir, Path(studio_dir), password, token, say)
-        studio_url = local.url
-    client = StudioClient(studio_url, token)
-    os.environ[url_env] = studio_url
+    truth = _write_project(
+        project_dir, None, seed, lambda manifest: hide_labels(manifest, keep_per_class, seed)
+    )
+    client, studio_url, local, password = _open_studio(
+        project_dir, studio_url, Path(studio_dir), say
+    )
     result = PoolDemoResult(project_dir, studio_url)
     try:
         with Project.locked(project_dir, "relabel demo") as project:
