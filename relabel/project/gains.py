@@ -111,12 +111,8 @@ def estimate(
 
     Parameters
     ----------
-    root : Path
-        The project folder.
-    config : Config
-        Its config.
-    store : Store
-        Its label store.
+    root, config, store : Path, Config, Store
+        The project folder, its config and its label store.
     ranked : RankedSamples, optional
         The newest ranking when the caller has it; default: ranked here (when a run exists).
 

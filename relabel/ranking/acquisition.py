@@ -279,12 +279,8 @@ def clustered_margin(p: np.ndarray, x: np.ndarray, take: int, *, seed: int = 0) 
 
     Parameters
     ----------
-    p : numpy.ndarray of float, shape (n, K)
-        Class probabilities of the candidates.
-    x : numpy.ndarray of float32, shape (n, d)
-        Their (normalised) embeddings.
-    take : int
-        How many to pick (at most ``n``).
+    p, x, take
+        As for :func:`badge_seeding`.
     seed : int
         Seed of k-means.
 
