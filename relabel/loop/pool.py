@@ -156,20 +156,12 @@ def push_labels(
 
     Parameters
     ----------
-    project : Project
-        The opened project.
-    client : StudioClient
-        The Label Studio connection.
+    project, client, cycle, batch_size, progress
+        As for :func:`relabel.loop.push.push`.
     budget : float, optional
         Most samples to push (default ``review.budget``).
     strategy : str, optional
         The acquisition strategy (default ``pool.strategy``).
-    cycle : int, optional
-        The cycle the tasks belong to.
-    batch_size : int
-        Tasks per import request.
-    progress : callable, optional
-        Receives progress lines.
 
     Raises
     ------
