@@ -31,7 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -235,7 +235,7 @@ def cli_steps(project: Path, paths: dict[str, Path], work: Path) -> list[tuple[s
 
 
 def one_size(
-    work: Path, n: int, k: int, studio: _Studio | None, push_n: int, detect_n: int
+    work: Path, n: int, k: int, studio: LocalStudio | None, push_n: int, detect_n: int
 ) -> dict[str, Any]:
     """Every step at ``n`` samples x ``k`` classes, in its own process each."""
     started = time.perf_counter()
@@ -301,7 +301,7 @@ def answer_all(project: Path, client: Any) -> int:
     return client.bulk_annotate(studio_project, answers)
 
 
-class _Studio:
+class LocalStudio:
     """A local Label Studio for the push and pull steps (stopped at the end)."""
 
     def __init__(self, work: Path) -> None:
@@ -358,7 +358,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         shapes.append((int(n), int(k)))
     figures: dict[str, Any] = {"targets": TARGETS, "target_peak_gib": TARGET_PEAK_GIB, "sizes": []}
     with tempfile.TemporaryDirectory(prefix="relabel-scale-", dir=args.work) as tmp:
-        studio = _Studio(Path(tmp)) if args.studio else None
+        studio = LocalStudio(Path(tmp)) if args.studio else None
         try:
             for n, k in shapes:
                 work = Path(tmp) / f"{n}x{k}"
@@ -387,18 +387,28 @@ def run_section(sizes: str, wide: str, push_n: int) -> dict[str, Any]:
     return figures
 
 
-def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
-    """Run the benchmark; print the table and return the figures."""
+def json_main(
+    argv: Sequence[str] | None,
+    parse: Callable[[Sequence[str] | None], argparse.Namespace],
+    run: Callable[[argparse.Namespace], dict[str, Any]],
+) -> dict[str, Any]:
+    """Log to stderr, ``run`` the ``parse``-d arguments, print the figures as JSON (also
+    written to ``--out`` when given) and return them."""
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr
     )
-    args = _parse(argv)
+    args = parse(argv)
     figures = run(args)
     text = json.dumps(figures, indent=2)
     if args.out:
         args.out.write_text(text)
     print(text)
     return figures
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    """Run the benchmark; print the table and return the figures."""
+    return json_main(argv, _parse, run)
 
 
 if __name__ == "__main__":

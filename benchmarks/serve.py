@@ -50,7 +50,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchmarks.scale import planted_data
+from benchmarks.scale import LocalStudio, json_main, planted_data
 
 log = logging.getLogger("benchmarks.serve")
 
@@ -406,31 +406,12 @@ def webhook_part(
     return out
 
 
-class _Studio:
+class _Studio(LocalStudio):
     """A local Label Studio with its client, and the synthetic truth (stopped at the end)."""
 
     def __init__(self, work: Path) -> None:
-        from relabel.studio import server as server_mod
-
-        venv = server_mod.default_venv()
-        server_mod.install_server(venv)
-        self.server = server_mod.start_server(
-            venv,
-            work / "ls-data",
-            username="bench@relabel.local",
-            password=secrets.token_urlsafe(12),
-            token=secrets.token_hex(20),
-            document_root=work,
-        )
-        self.client = self.server.client(timeout=300.0)
+        super().__init__(work)
         self.truth: dict[str, Any] = {}
-
-    def env(self) -> dict[str, str]:
-        return {"LABEL_STUDIO_URL": self.server.url, "LABEL_STUDIO_API_KEY": self.server.token}
-
-    def close(self) -> None:
-        self.client.close()
-        self.server.stop()
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -491,16 +472,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Run the benchmark; print the figures and return them."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr
-    )
-    args = _parse(argv)
-    figures = run(args)
-    text = json.dumps(figures, indent=2)
-    if args.out:
-        args.out.write_text(text)
-    print(text)
-    return figures
+    return json_main(argv, _parse, run)
 
 
 if __name__ == "__main__":
