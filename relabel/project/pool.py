@@ -129,10 +129,8 @@ def pool_predictions(root: Path, store: Store, run_id: str | None = None) -> Poo
 
     Parameters
     ----------
-    root : Path
-        The project folder.
-    store : Store
-        Its label store.
+    root, store : Path, Store
+        The project folder and its label store.
     run_id : str, optional
         The run (default: the newest finished training run).
 
