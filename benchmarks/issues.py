@@ -56,16 +56,10 @@ TARGETS: dict[str, float] = {
 }
 #: The duplicate pairs among unmodified images listed (real copies: findings, not noise).
 TOP_FOUND = 10
-#: The code a trained planting's model and image statistics come from: the trainer, the
-#: decoder and the statistics kept while decoding (a trained project is reused while each
-#: is unchanged; the manifest reader and the orchestration around training are not listed).
-TRAINING_MODULES = (
-    "relabel.training",
-    "relabel.data.images",
-    "relabel.data.image_stats",
-    "relabel.findings.health",
-    "relabel.findings.thumbnails",
-)
+#: The code a trained planting's model comes from: the trainer and the decoder. A trained
+#: project is reused while each is unchanged and the image statistics its run kept equal
+#: what the current code computes from the planted files (:func:`_stats_unchanged`).
+TRAINING_MODULES = ("relabel.training", "relabel.data.images")
 #: The stamp a trained planting's folder holds (plan and code digest it was trained with).
 TRAINED_STAMP = "trained.json"
 
@@ -299,9 +293,27 @@ def _trained(workdir: Path, plan: IssuePlan) -> dict[str, Any] | None:
     except (OSError, RuntimeError):
         return None
     info = json.loads(stamp.read_text())
-    if info.pop("plan") != asdict(plan) or info.pop("code") != _training_code():
+    code, now = info.pop("code"), _training_code()
+    if info.pop("plan") != asdict(plan) or any(code.get(k) != v for k, v in now.items()):
         return None
-    return info
+    return info if _stats_unchanged(workdir / "project") else None
+
+
+def _stats_unchanged(root: Path) -> bool:
+    """Whether the newest run's ``image_stats.npz`` equals the current code's statistics of
+    the same files (decoded again at the project's size)."""
+    from relabel.data.image_stats import IMAGE_STATS_FILE, load_image_stats
+    from relabel.project import Project
+    from relabel.project.issues import image_stats_of
+
+    file = latest_run(root) / IMAGE_STATS_FILE
+    if not file.is_file():
+        return False
+    ids, kept = load_image_stats(file)
+    with Project.open(root, readonly=True) as project:
+        path_of = dict(zip(*project.store.labels(["sample_id", "path"]).values.T, strict=True))
+        now = image_stats_of([path_of[i] for i in ids], project.config)
+    return set(now) == set(kept) and all(np.array_equal(now[k], kept[k]) for k in now)
 
 
 def _training_code() -> dict[str, str]:
