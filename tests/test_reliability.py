@@ -420,11 +420,11 @@ CASES: list[Case] = [
         then=_no_project,
     ),
     Case(
-        "empty-label",
-        "a row with an empty label",
-        lambda t: init_argv(t, edit_line(data(t), 5, "s003,img/cat_003.png,")),
+        "empty-path",
+        "a row with an empty path",
+        lambda t: init_argv(t, edit_line(data(t), 5, "s003,,cat")),
         INVALID,
-        r"manifest\.csv line 5: empty label",
+        r"manifest\.csv line 5: empty path",
         then=_no_project,
     ),
     Case(
