@@ -224,8 +224,9 @@ def _duplicates(d: dict[str, Any], dataset: str) -> list[str]:
     if d["holdout_marked"] < d["holdout_pairs"]:
         lines[-1] += (
             " relabel compares the held-out images with the training images by their "
-            "decoded pixels (a content hash; they are not embedded), so only exact copies "
-            "across the split are found."
+            "pixels (content hash and grey 16x16 thumbnails; held-out images are not "
+            "embedded), so a held-out copy whose thumbnail moved past the near-copy "
+            "threshold is missed."
         )
     lines.append("")
     top = d.get("top_unplanted_sets") or []

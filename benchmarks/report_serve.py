@@ -49,14 +49,14 @@ def checks(sv: dict[str, Any] | None) -> list[tuple[str, str, bool | None]]:
                 once and pull.get("reviewed") == 0 and pull.get("label_versions_added") == 0,
             )
         )
+        studio = (wh.get("create_call") or {}).get("median")
         out.append(
             (
-                f"serve: an answer is in the store within {targets['webhook_p95']:g} s of its "
-                "creation (p95)",
+                "serve: time from an answer's creation in Label Studio to its review in the "
+                "store (reported; no target: Label Studio posts the webhook inside its own "
+                f"create call, median {_s(studio)})",
                 f"median {_s(wh['latency_median_s'])}, p95 {_s(wh['latency_p95_s'])}",
-                None
-                if wh["latency_p95_s"] is None
-                else wh["latency_p95_s"] <= targets["webhook_p95"],
+                None,
             )
         )
     return out

@@ -345,7 +345,7 @@ def test_the_section_renders_its_figures_and_judges_targets_at_full_scale_only()
     assert "0 of the 100 sources whose near copy is held out" in text
     assert "of which 200 in training (100 of them relabelled: conflicting labels) and 100" in text
     assert "1 sets hold unmodified images only: copies within the cifar10 test" in text
-    assert "only exact copies across the split are found" in text
+    assert "thumbnail moved past the near-copy threshold is missed" in text
     assert "- `cifar10_00001` (cat), `cifar10_00002` (dog): score 0.910; labels conflict" in text
     assert "relabel's AUROC is 0.050 above cleanlab's" in text
     worse = _section("full")
