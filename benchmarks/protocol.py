@@ -184,3 +184,113 @@ def run(
             continue
         masks = half_masks(loaded[spec.dataset], spec, protocol.split_seed)
         out["settings"].append(aggregate(spec, done[spec.key], masks, protocol.top_fraction))
+        if spec.labels == "original" and spec.dataset == "cifar10":
+            ds = loaded[spec.dataset]
+            out["probabilities"] = probability_ideas(
+                done[spec.key], ds.reference_probs, masks, protocol.top_fraction
+            )
+
+
+# --------------------------------------------------------------------------------------
+# what better probabilities would give: averaged trainings, the paper's probabilities
+
+
+def _idea_scores(labels: np.ndarray, probs: np.ndarray, tag: str) -> dict[str, np.ndarray]:
+    """The default's and cleanlab's ranking of ``probs``, named ``"<ranking>, <tag>"``."""
+    run = signals.RunOutputs(labels, probs)
+    return {
+        f"{scoring.DEFAULT_METHOD}, {tag}": scoring.suspicion(
+            labels, probs, scoring.DEFAULT_METHOD
+        ),
+        f"cleanlab_quality, {tag}": signals.cleanlab_quality(run),
+    }
+
+
+def _accuracy(labels: np.ndarray, probs: np.ndarray) -> float:
+    return float((probs.argmax(axis=1) == labels).mean())
+
+
+def _idea_seeds(
+    runs: Sequence[Done], reference: np.ndarray | None
+) -> tuple[list[tuple[np.ndarray, dict[str, np.ndarray]]], dict[str, float]]:
+    """Per seed, its errors and every probability source's rankings; each source's accuracy."""
+    labels, n = runs[0].setting.given, len(runs)
+    every = np.mean([d.probs for d in runs], axis=0)
+    per_seed, accuracy = [], {"one training": [], "mean of 2 trainings": []}
+    for i, d in enumerate(runs):
+        pair = (d.probs + runs[(i + 1) % n].probs) / 2
+        scores = {
+            **_idea_scores(labels, d.probs, "one training"),
+            **_idea_scores(labels, pair, "mean of 2 trainings"),
+            **_idea_scores(labels, every, f"mean of {n} trainings"),
+        }
+        if reference is not None:
+            scores.update(_idea_scores(labels, reference, "reference"))
+        per_seed.append((d.setting.is_error, scores))
+        accuracy["one training"].append(_accuracy(labels, d.probs))
+        accuracy["mean of 2 trainings"].append(_accuracy(labels, pair))
+    acc = {k: float(np.mean(v)) for k, v in accuracy.items()}
+    acc[f"mean of {n} trainings"] = _accuracy(labels, every)
+    if reference is not None:
+        acc["reference"] = _accuracy(labels, reference)
+    return per_seed, acc
+
+
+def _idea_half(
+    per_seed: Sequence[tuple[np.ndarray, dict[str, np.ndarray]]],
+    pairs: Sequence[tuple[str, str]],
+    mask: np.ndarray,
+    top_fraction: float,
+) -> dict[str, Any]:
+    """Every source's figures on one half, and the paired differences of ``pairs``."""
+    idx = np.flatnonzero(mask)
+    seeds = [stats.SeedRankings(e[idx], {k: v[idx] for k, v in s.items()}) for e, s in per_seed]
+    checked = evaluate.checked_in_half("cifar10", "original", len(idx), len(mask))
+    compared = stats.compare(evaluate.figures(checked, top_fraction), seeds, pairs)
+    names = list(per_seed[0][1])
+    rankings = {
+        name: {f: single[name].as_dict() for f, (single, _) in compared.items()} for name in names
+    }
+    differences = []
+    for a, b in pairs:
+        d = {f: diffs[(a, b)] for f, (_, diffs) in compared.items()}
+        differences.append(
+            {
+                "a": a,
+                "b": b,
+                **{f: {**e.as_dict(), "verdict": stats.verdict(e)} for f, e in d.items()},
+            }
+        )
+    return {"checked": checked, "rankings": rankings, "differences": differences}
+
+
+def probability_ideas(
+    runs: Sequence[Done],
+    reference: np.ndarray | None,
+    masks: dict[str, np.ndarray],
+    top_fraction: float,
+) -> dict[str, Any]:
+    """The default and cleanlab's ranking on better probabilities of the same labels.
+
+    For the trainings of one label setting whose seeds share the labels (the original
+    labels): each seed's own probabilities (``one training``), the mean of its and the
+    next seed's (``mean of 2 trainings``: what averaging the previous cycle's out-of-fold
+    probabilities with the new ones would give when few labels changed), the mean of all
+    (``mean of N trainings``) and the paper's out-of-fold probabilities of the same labels
+    (``reference``), each ranked by the default and by cleanlab's quality score. Paired
+    intervals as in :func:`aggregate`: every source against the default on one training,
+    and the default against cleanlab on each source.
+
+    Returns
+    -------
+    dict
+        ``seeds``, ``accuracy`` (per source, against the labels given) and ``halves``:
+        ``{half: {checked, rankings, differences}}``.
+    """
+    per_seed, acc = _idea_seeds(runs, reference)
+    names = list(per_seed[0][1])
+    base = f"{scoring.DEFAULT_METHOD}, one training"
+    pairs = [(n, base) for n in names if n != base and n.startswith(scoring.DEFAULT_METHOD)]
+    pairs += [(f"{scoring.DEFAULT_METHOD}, {t}", f"cleanlab_quality, {t}") for t in acc]
+    halves = {h: _idea_half(per_seed, pairs, m, top_fraction) for h, m in masks.items()}
+    return {"seeds": [d.setting.seed for d in runs], "accuracy": acc, "halves": halves}

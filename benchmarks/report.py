@@ -23,6 +23,7 @@ from benchmarks import (
     report_reviewers,
     report_scale,
     report_serve,
+    report_targets,
 )
 
 #: Tolerance of ">=" between two measured figures and a target.
@@ -59,6 +60,7 @@ def _n(count: int, noun: str) -> str:
 def checks(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
     """The acceptance checks: (what, measured, passed; None when not measured)."""
     out: list[tuple[str, str, bool | None]] = report_protocol.checks(results.get("protocol"))
+    out += report_targets.checks(results.get("protocol"))
     sp = (results.get("speed") or {}).get("scoring")
     if sp:
         cases = [
@@ -955,8 +957,15 @@ def _section_line(name: str, prov: dict[str, Any] | None, stale: str | None) -> 
     return lines
 
 
+def _protocol(p: dict[str, Any]) -> list[str]:
+    """Section 1: the protocol's tables, with issue 24's targets before the per-setting ones."""
+    lines = report_protocol.render(p)
+    at = next((i for i, line in enumerate(lines) if line.startswith("#### ")), len(lines))
+    return [*lines[:at], *report_targets.render(p), *lines[at:]]
+
+
 RENDERERS: dict[str, Any] = {
-    "protocol": report_protocol.render,
+    "protocol": lambda r: _protocol(r),
     "review": lambda r: _review(r),
     "reviewers": report_reviewers.render,
     "photos": lambda r: _photos(r),

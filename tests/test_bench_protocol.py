@@ -343,3 +343,68 @@ def test_knn_disagreement_looks_for_neighbours_within_the_fold_only():
     labels[3] = 1  # one wrong label in fold 1: its fold-1 neighbours all say 0
     flagged = signals.knn_disagreement(signals.RunOutputs(labels, probs, emb, folds), k=5)
     assert flagged is not None and flagged[3] == 1.0 and flagged.argmax() == 3
+
+
+# --------------------------------------------------------------------------------------
+# issue 24's targets and the probability ideas, rendered from the figures
+
+
+def _trainings(n: int = 600, k: int = 4, seeds: int = 3) -> tuple[list, np.ndarray]:
+    """Synthetic trainings of the same labels: each seed's probabilities a noisy view."""
+    from benchmarks import protocol
+    from benchmarks.settings import LabelSetting, SettingSpec
+
+    rng = np.random.default_rng(5)
+    labels = rng.integers(0, k, n)
+    is_error = rng.random(n) < 0.05
+    truth = np.where(is_error, (labels + 1) % k, labels)
+    spec = SettingSpec("cifar10", "original", "confirmed", tuple(range(seeds)), ("heldout",))
+    runs = []
+    for seed in range(seeds):
+        logits = rng.normal(0, 1.0, (n, k))
+        logits[np.arange(n), truth] += 1.5
+        probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+        setting = LabelSetting(spec, seed, labels, is_error)
+        runs.append(protocol.Done(setting, probs, {"oof_accuracy": 0.7}))
+    reference = np.full((n, k), 0.01)
+    reference[np.arange(n), truth] = 0.97
+    return runs, reference
+
+
+def test_probability_ideas_rank_each_source_and_render_the_targets():
+    from benchmarks import protocol, report_targets
+    from relabel import scoring
+
+    runs, reference = _trainings()
+    masks = {"heldout": np.ones(len(reference), bool)}
+    ideas = protocol.probability_ideas(runs, reference, masks, 0.05)
+    acc = ideas["accuracy"]
+    assert list(acc) == ["one training", "mean of 2 trainings", "mean of 3 trainings", "reference"]
+    assert acc["one training"] < acc["mean of 3 trainings"] <= acc["reference"]
+    h = ideas["halves"]["heldout"]
+    default = scoring.DEFAULT_METHOD
+    ref = h["rankings"][f"{default}, reference"]["hits_checked"]
+    # the reference knows every error: its top `checked` holds min(errors, checked) of them
+    assert ref["mean"] == min(int(runs[0].setting.is_error.sum()), h["checked"])
+    pairs = {(d["a"], d["b"]) for d in h["differences"]}
+    assert (f"{default}, reference", f"{default}, one training") in pairs
+    assert (f"{default}, reference", f"cleanlab_quality, reference") in pairs
+    # the rows of a full protocol, with the targets rendered from them
+    spec = runs[0].setting.spec
+    p = {
+        "scale": "full",
+        "default": default,
+        "top_fraction": 0.05,
+        "settings": [protocol.aggregate(spec, runs, masks, 0.05)],
+        "probabilities": ideas,
+    }
+    [hits, never] = report_targets.checks(p)
+    assert hits[0].startswith("issue 24, cifar10/original (held out)")
+    mean = p["settings"][0]["halves"]["heldout"]["rankings"][default]["hits_checked"]["mean"]
+    assert hits[2] is (mean >= report_targets.HITS_TARGET)
+    assert never[2] in (True, False)
+    text = "\n".join(report_targets.render(p))
+    assert "### Issue 24's targets, and what was tried" in text
+    assert "`fusion:noise_posterior+self_confidence`" in text
+    assert f"{acc['reference']:.3f}" in text and "mean of 2 trainings" in text
+    assert report_targets.checks({**p, "scale": "quick"}) == []
