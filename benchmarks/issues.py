@@ -25,13 +25,9 @@ cleanlab's :class:`cleanlab.outlier.OutOfDistribution` on the same embeddings.
 from __future__ import annotations
 
 import contextlib
-import csv
 import io
-import json
 import logging
-import shutil
 import time
-import tomllib
 from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -41,9 +37,14 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.datasets import BenchDataset
-from benchmarks.detection import model_code_digest
-from benchmarks.planting import HEALTH_KINDS, TRANSFORMS, IssuePlan, Planted, plant
-from benchmarks.user_run import latest_run, run_cli
+from benchmarks.planting import (
+    HEALTH_KINDS,
+    TRANSFORMS,
+    IssuePlan,
+    Planted,
+    plant,
+    train_and_find,
+)
 
 log = logging.getLogger(__name__)
 
@@ -56,12 +57,6 @@ TARGETS: dict[str, float] = {
 }
 #: The duplicate pairs among unmodified images listed (real copies: findings, not noise).
 TOP_FOUND = 10
-#: The code a trained planting's model comes from: the trainer and the decoder. A trained
-#: project is reused while each is unchanged and the image statistics its run kept equal
-#: what the current code computes from the planted files (:func:`_stats_unchanged`).
-TRAINING_MODULES = ("relabel.training", "relabel.data.images")
-#: The stamp a trained planting's folder holds (plan and code digest it was trained with).
-TRAINED_STAMP = "trained.json"
 
 
 # --------------------------------------------------------------------------------------
@@ -249,132 +244,7 @@ def evaluate(
 
 
 # --------------------------------------------------------------------------------------
-# the user run
-
-
-def write_manifest(
-    ids: list[str], paths: list[str], labels: np.ndarray, classes: tuple[str, ...], out: Path
-) -> Path:
-    """``id,path,label`` (class names) at ``out``."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f, lineterminator="\n")
-        w.writerow(["id", "path", "label"])
-        for sample_id, path, label in zip(ids, paths, labels, strict=True):
-            w.writerow([sample_id, path, classes[int(label)]])
-    return out
-
-
-def _configure(config_file: Path, epochs: int | None, holdout: Path | None) -> None:
-    import tomli_w
-
-    config = tomllib.loads(config_file.read_text())
-    if epochs is not None:
-        config.setdefault("training", {})["epochs"] = epochs
-    if holdout is not None:
-        config.setdefault("dataset", {})["holdout"] = str(holdout)
-    config_file.write_text(tomli_w.dumps(config))
-
-
-def _cli(args: list[str], log_file: Path) -> dict[str, Any]:
-    done = run_cli(args, log_file)
-    if done["rc"] != 0:
-        raise RuntimeError(f"relabel {args[0]} failed ({done['rc']}): see {log_file}")
-    return done
-
-
-def _trained(workdir: Path, plan: IssuePlan) -> dict[str, Any] | None:
-    """The ``init``/``train`` figures of a project trained with this plan and code, or None."""
-    stamp = workdir / TRAINED_STAMP
-    if not stamp.is_file():
-        return None
-    try:
-        latest_run(workdir / "project")
-    except (OSError, RuntimeError):
-        return None
-    info = json.loads(stamp.read_text())
-    code, now = info.pop("code"), _training_code()
-    if info.pop("plan") != asdict(plan) or any(code.get(k) != v for k, v in now.items()):
-        return None
-    return info if _stats_unchanged(workdir / "project") else None
-
-
-def _stats_unchanged(root: Path) -> bool:
-    """Whether the newest run's ``image_stats.npz`` equals the current code's statistics of
-    the same files (decoded again at the project's size)."""
-    from relabel.data.image_stats import IMAGE_STATS_FILE, load_image_stats
-    from relabel.project import Project
-    from relabel.project.issues import image_stats_of
-
-    file = latest_run(root) / IMAGE_STATS_FILE
-    if not file.is_file():
-        return False
-    ids, kept = load_image_stats(file)
-    with Project.open(root, readonly=True) as project:
-        path_of = dict(zip(*project.store.labels(["sample_id", "path"]).values.T, strict=True))
-        now = image_stats_of([path_of[i] for i in ids], project.config)
-    return set(now) == set(kept) and all(np.array_equal(now[k], kept[k]) for k in now)
-
-
-def _training_code() -> dict[str, str]:
-    """The digest of each of :data:`TRAINING_MODULES`."""
-    return {name: model_code_digest((name,)) for name in TRAINING_MODULES}
-
-
-def train_and_find(
-    p: Planted, classes: tuple[str, ...], plan: IssuePlan, workdir: Path
-) -> tuple[pd.DataFrame, np.ndarray, dict[str, Any]]:
-    """``relabel init``, ``relabel train`` (the final model too) and ``relabel issues``.
-
-    Returns
-    -------
-    table, embeddings, info
-        ``relabel issues``' rows, the embeddings it used in ``p``'s row order (the final
-        model's; the out-of-fold ones for an engine without them), and ``init``,
-        ``train``, ``issues`` (:func:`benchmarks.user_run.run_cli` figures),
-        ``oof_accuracy``, ``folds``, ``final_model``, ``epochs``, ``architecture`` and
-        ``embeddings`` (which ones).
-    """
-    root = workdir / "project"
-    manifest = write_manifest(p.ids, p.paths, p.labels, classes, workdir / "manifest.csv")
-    holdout = None
-    if p.holdout_ids:
-        holdout = write_manifest(
-            p.holdout_ids, p.holdout_paths, p.holdout_labels, classes, workdir / "holdout.csv"
-        )
-    info = _trained(workdir, plan)
-    if info is None:
-        (workdir / TRAINED_STAMP).unlink(missing_ok=True)
-        shutil.rmtree(root, ignore_errors=True)
-        args = ["init", str(root), "--manifest", str(manifest), "--folds", str(plan.folds)]
-        info = {"init": _cli(args, workdir / "init.log")}
-        _configure(root / "relabel.toml", plan.epochs, holdout)
-        info["train"] = _cli(["-v", "train", str(root)], workdir / "train.log")
-        stamp = {"plan": asdict(plan), "code": _training_code(), **info}
-        (workdir / TRAINED_STAMP).write_text(json.dumps(stamp))
-    else:
-        info["reused"] = True
-    csv_out = workdir / "issues.csv"
-    info["issues"] = _cli(["issues", str(root), "--out", str(csv_out)], workdir / "issues.log")
-    run = latest_run(root)
-    metrics = json.loads((run / "metrics.json").read_text())
-    config = tomllib.loads((root / "relabel.toml").read_text())
-    info.update(
-        oof_accuracy=metrics.get("oof_accuracy"),
-        folds=len(metrics.get("folds") or []),
-        final_model=bool(metrics.get("final_model")),
-        epochs=config.get("training", {}).get("epochs"),
-        architecture=config.get("model", {}).get("architecture"),
-    )
-    table = pd.read_csv(csv_out, keep_default_na=False)
-    with np.load(run / "oof.npz") as oof:
-        run_ids = oof["sample_ids"].astype(str)
-    # the embeddings relabel issues uses: the final model's, else the out-of-fold ones
-    final = run / "final_embeddings.npy"
-    info["embeddings"] = "final model" if final.is_file() else "out-of-fold"
-    emb = np.load(final if final.is_file() else run / "embeddings.npy").astype(np.float32)
-    row_of = {sid: i for i, sid in enumerate(run_ids)}
-    return table, emb[[row_of[s] for s in p.ids]], info
+# the same cases through other tools
 
 
 def cleanlab_outliers(embeddings: np.ndarray) -> tuple[np.ndarray | None, dict[str, Any]]:
