@@ -18,12 +18,16 @@ reused while its plan and training code are unchanged).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import gzip
 import io
 import json
+import os
 import shutil
+import time
 import tomllib
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -339,6 +343,53 @@ def plant(ds: BenchDataset, digits: np.ndarray, plan: IssuePlan, out: Path) -> P
     )
 
 
+def synthetic_embeddings(
+    n: int, dim: int = 128, copies: int = 50, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Clustered float16 embeddings with near copies planted, to time a duplicate search.
+
+    ``n // 100`` clusters (at least one) of standard normal centres, members at normal noise
+    of 0.5 per dimension around theirs (so nearest neighbours are close but not copies), and
+    ``copies`` rows replaced by another row plus noise of 0.01 per dimension.
+
+    Returns
+    -------
+    embeddings, pairs
+        ``n x dim`` float16, and the planted ``(copy row, source row)`` pairs (``copies x 2``).
+    """
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(max(1, n // 100), dim)).astype(np.float32)
+    x = centres[rng.integers(len(centres), size=n)]
+    x += rng.normal(scale=0.5, size=(n, dim)).astype(np.float32)
+    rows = rng.choice(n, size=2 * copies, replace=False)
+    pairs = rows.reshape(copies, 2)
+    x[pairs[:, 0]] = x[pairs[:, 1]] + rng.normal(scale=0.01, size=(copies, dim))
+    return x.astype(np.float16), pairs.astype(np.int64)
+
+
+def set_summary(set_id: np.ndarray, pairs: np.ndarray | None = None) -> dict[str, Any]:
+    """Duplicate sets (``set_id`` per row, -1 for none): ``sets``, rows ``in_sets`` and,
+    given planted ``(copy, source)`` ``pairs``, ``planted_found`` (sharing a set, of all)."""
+    out: dict[str, Any] = {
+        "sets": int(np.unique(set_id[set_id >= 0]).size),
+        "in_sets": int((set_id >= 0).sum()),
+    }
+    if pairs is not None:
+        a, b = set_id[pairs[:, 0]], set_id[pairs[:, 1]]
+        out["planted_found"] = [int(((a >= 0) & (a == b)).sum()), len(pairs)]
+    return out
+
+
+def timed(fn: Callable[[], Any]) -> tuple[Any, dict[str, float]]:
+    """``fn()`` (what it prints swallowed), its wall seconds and CPU seconds (this process
+    and the children it waited for)."""
+    wall, cpu = time.perf_counter(), os.times()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        value = fn()
+    used = sum(os.times()[:4]) - sum(cpu[:4])
+    return value, {"seconds": time.perf_counter() - wall, "cpu_seconds": used}
+
+
 # --------------------------------------------------------------------------------------
 # the user run
 
@@ -414,14 +465,13 @@ def _training_code() -> dict[str, str]:
 
 def train_and_find(
     p: Planted, classes: tuple[str, ...], plan: IssuePlan, workdir: Path
-) -> tuple[pd.DataFrame, np.ndarray, dict[str, Any]]:
+) -> tuple[pd.DataFrame, RunArrays, dict[str, Any]]:
     """``relabel init``, ``relabel train`` (the final model too) and ``relabel issues``.
 
     Returns
     -------
-    table, embeddings, info
-        ``relabel issues``' rows, the embeddings it used in ``p``'s row order (the final
-        model's; the out-of-fold ones for an engine without them), and ``init``,
+    table, arrays, info
+        ``relabel issues``' rows, the arrays it used (:func:`run_arrays`), and ``init``,
         ``train``, ``issues`` (:func:`benchmarks.user_run.run_cli` figures),
         ``oof_accuracy``, ``folds``, ``final_model``, ``epochs``, ``architecture`` and
         ``embeddings`` (which ones).
@@ -458,11 +508,35 @@ def train_and_find(
         architecture=config.get("model", {}).get("architecture"),
     )
     table = pd.read_csv(csv_out, keep_default_na=False)
+    arrays = run_arrays(run, p.ids)
+    info["embeddings"] = arrays.which
+    return table, arrays, info
+
+
+@dataclass
+class RunArrays:
+    """The arrays of a run that ``relabel issues`` used, in a planting's row order.
+
+    ``embeddings`` (float32) are the final model's, or the out-of-fold ones for an engine
+    without a final model (``which`` says); ``probs`` the out-of-fold probabilities and
+    ``labels`` the given labels as their column indices.
+    """
+
+    embeddings: np.ndarray
+    probs: np.ndarray
+    labels: np.ndarray
+    which: str
+
+
+def run_arrays(run: Path, ids: list[str]) -> RunArrays:
+    """:class:`RunArrays` of the run folder ``run`` for the samples ``ids``, in that order."""
     with np.load(run / "oof.npz") as oof:
         run_ids = oof["sample_ids"].astype(str)
+        probs, labels = oof["probs"].astype(np.float32), oof["labels"].astype(np.int64)
     # the embeddings relabel issues uses: the final model's, else the out-of-fold ones
     final = run / "final_embeddings.npy"
-    info["embeddings"] = "final model" if final.is_file() else "out-of-fold"
     emb = np.load(final if final.is_file() else run / "embeddings.npy").astype(np.float32)
     row_of = {sid: i for i, sid in enumerate(run_ids)}
-    return table, emb[[row_of[s] for s in p.ids]], info
+    rows = [row_of[s] for s in ids]
+    which = "final model" if final.is_file() else "out-of-fold"
+    return RunArrays(emb[rows], probs[rows], labels[rows], which)
