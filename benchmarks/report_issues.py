@@ -378,13 +378,14 @@ def _what(key: str) -> str:
 
 
 def _mean_text(over: dict[str, Any], key: str, signed: bool = False) -> str:
+    """A figure's mean over plantings and its interval (left out when it rounds to one
+    value)."""
     s = over.get(key) or {}
     if s.get("mean") is None:
         return "–"
-    if not signed:
-        return _f(s["mean"]) + _interval_text(over, key)
-    tail = "" if s["low"] == s["high"] else f" [{s['low']:+.3f}, {s['high']:+.3f}]"
-    return f"{s['mean']:+.3f}{tail}"
+    fmt = "{:+.3f}" if signed else "{:.3f}"
+    low, high = fmt.format(s["low"]), fmt.format(s["high"])
+    return fmt.format(s["mean"]) + ("" if low == high else f" [{low}, {high}]")
 
 
 def verdicts(over: dict[str, Any], tool: str, keys: list[str], n: int) -> str:
