@@ -1,38 +1,25 @@
 """Issues: relabel's issue types (:mod:`relabel.findings`, docs/issues.md) on planted cases.
 
-The CIFAR-10 test images (:func:`benchmarks.datasets.load_cifar10`), with cases whose truth
-is known planted among them (:func:`benchmarks.planting.plant`):
+The CIFAR-10 test images with cases whose truth is known planted among them
+(:func:`benchmarks.planting.plant`: near-duplicates, a third relabelled and a third held
+out; MNIST digits and noise as outliers; unhealthy images of each ``HEALTH_KINDS``),
+trained as a user does (:func:`benchmarks.planting.train_and_find`), then ``relabel issues
+PROJECT --out issues.csv`` is timed and read. Each issue type is measured on the
+unmodified images plus its own planted cases (:func:`evaluate`): a flag on another type's
+planted case (a grey MNIST digit flagged ``grayscale``) is counted apart.
 
-* **near-duplicates** of other images, one change each (``TRANSFORMS``: a JPEG
-  re-encode at quality 50-70, a resize down and up, a 2-4 pixel shift, a small brightness
-  change). A third keep their source's label, a third are relabelled (their set has
-  conflicting labels) and a third go to the project's held-out manifest
-  (``dataset.holdout``) while their source stays in training: a leak across the split;
-* **outliers**: MNIST test digits converted to 32x32 RGB, and a quarter uniform noise;
-* **unhealthy images** (``HEALTH_KINDS``): other images darkened, brightened,
-  blurred, flattened to one colour, made grey, or saved at an odd size, each in place of
-  its source.
-
-The planted set is trained as a user does (``relabel init`` and ``relabel train`` with
-the default RGB config and its final model, each in its own process), then ``relabel
-issues PROJECT --out issues.csv`` (:meth:`relabel.project.Project.issues`) is timed and
-read. Each issue type is measured on the unmodified images plus its own planted cases
-(:func:`evaluate`): a flag on another type's planted case (a grey MNIST digit flagged
-``grayscale``) is counted apart, neither right nor wrong. Outliers are also scored by
-cleanlab's :class:`cleanlab.outlier.OutOfDistribution` on the same embeddings.
+The same cases through other tools, measured the same way: cleanlab's Datalab
+(``near_duplicate`` and ``outlier``) and :class:`cleanlab.outlier.OutOfDistribution` on
+the embeddings and probabilities relabel used, cleanvision's Imagelab on the image files
+(:data:`CLEANVISION_KINDS`); without them installed (the ``bench`` extra), a "not run"
+entry says why. The duplicate search is also timed on synthetic embeddings
+(:func:`search_timing`).
 """
 
 from __future__ import annotations
 
-import contextlib
-import csv
-import io
-import json
 import logging
-import shutil
-import time
-import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -41,9 +28,17 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.datasets import BenchDataset
-from benchmarks.detection import model_code_digest
-from benchmarks.planting import HEALTH_KINDS, TRANSFORMS, IssuePlan, Planted, plant
-from benchmarks.user_run import latest_run, run_cli
+from benchmarks.planting import (
+    HEALTH_KINDS,
+    TRANSFORMS,
+    IssuePlan,
+    Planted,
+    plant,
+    set_summary,
+    synthetic_embeddings,
+    timed,
+    train_and_find,
+)
 
 log = logging.getLogger(__name__)
 
@@ -56,12 +51,6 @@ TARGETS: dict[str, float] = {
 }
 #: The duplicate pairs among unmodified images listed (real copies: findings, not noise).
 TOP_FOUND = 10
-#: The code a trained planting's model comes from: the trainer and the decoder. A trained
-#: project is reused while each is unchanged and the image statistics its run kept equal
-#: what the current code computes from the planted files (:func:`_stats_unchanged`).
-TRAINING_MODULES = ("relabel.training", "relabel.data.images")
-#: The stamp a trained planting's folder holds (plan and code digest it was trained with).
-TRAINED_STAMP = "trained.json"
 
 
 # --------------------------------------------------------------------------------------
@@ -144,6 +133,62 @@ def _unplanted_sets(table: pd.DataFrame, plain: np.ndarray) -> list[dict[str, An
     return found
 
 
+def _planted_pairs_found(p: Planted, set_id: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The planted training duplicates' rows, their sources' and whether each pair shares
+    a set."""
+    dups = np.flatnonzero(p.kind == "duplicate")
+    src = p.partner[dups]
+    return dups, src, (set_id[dups] >= 0) & (set_id[dups] == set_id[src])
+
+
+def pair_figures(p: Planted, set_id: np.ndarray) -> dict[str, Any]:
+    """Planted pairs found in duplicate sets (``set_id`` per row of ``p``, -1 for none).
+
+    A planted pair is found when both rows are in the same set; precision counts every
+    pair of rows that share a set among the unmodified images and the training duplicates.
+
+    Returns
+    -------
+    dict
+        ``planted_pairs``, ``found_pairs``, ``predicted_pairs``, ``precision``, ``recall``
+        and ``recall_by_transform`` (found and planted per transform).
+    """
+    dups, _, found = _planted_pairs_found(p, set_id)
+    predicted = _pair_count(set_id, np.isin(p.kind, ["", "duplicate"]))
+    how = p.detail[dups]
+    return {
+        "planted_pairs": int(dups.size),
+        "found_pairs": int(found.sum()),
+        "predicted_pairs": predicted,
+        "precision": _rate(int(found.sum()), predicted),
+        "recall": _rate(int(found.sum()), int(dups.size)),
+        "recall_by_transform": {
+            t: [int(found[how == t].sum()), int((how == t).sum())] for t in TRANSFORMS
+        },
+    }
+
+
+def sets_from_neighbours(neighbours: Sequence[Sequence[int]]) -> np.ndarray:
+    """A set id per row (-1: none) from each row's near duplicates (Datalab's
+    ``near_duplicate_sets``): the connected components of those links, numbered in order of
+    each set's first row."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    n = len(neighbours)
+    a = np.repeat(np.arange(n), [len(x) for x in neighbours]).astype(np.int64)
+    b = np.concatenate([np.asarray(x, np.int64).ravel() for x in neighbours] or [a[:0]])
+    graph = coo_matrix((np.ones(a.size), (a, b)), shape=(n, n))
+    _, component = connected_components(graph, directed=False)
+    linked = np.zeros(n, bool)
+    linked[a], linked[b] = True, True
+    rows = np.flatnonzero(linked)
+    _, first, inverse = np.unique(component[rows], return_index=True, return_inverse=True)
+    set_id = np.full(n, -1, np.int64)
+    set_id[rows] = np.argsort(np.argsort(first))[inverse]  # numbered by their first row
+    return set_id
+
+
 def duplicate_figures(p: Planted, table: pd.DataFrame) -> dict[str, Any]:
     """Planted pairs found, conflict and leak marks, and copies among unplanted images.
 
@@ -154,12 +199,9 @@ def duplicate_figures(p: Planted, table: pd.DataFrame) -> dict[str, Any]:
     set_id = table["duplicate_set"].to_numpy(dtype=np.int64)
     conflict = table["duplicate_conflict"].to_numpy(dtype=bool)
     leak = table["duplicate_crosses_holdout"].to_numpy(dtype=bool)
-    dups = np.flatnonzero(p.kind == "duplicate")
-    src = p.partner[dups]
-    found = (set_id[dups] >= 0) & (set_id[dups] == set_id[src])
+    dups, src, found = _planted_pairs_found(p, set_id)
     relabelled = p.labels[dups] != p.labels[src]
     population = np.isin(p.kind, ["", "duplicate"])
-    predicted = _pair_count(set_id, population)
     sources = np.zeros(p.n, dtype=bool)
     sources[src] = True
     sources[p.holdout_partner] = True
@@ -167,17 +209,8 @@ def duplicate_figures(p: Planted, table: pd.DataFrame) -> dict[str, Any]:
     leaked = np.zeros(p.n, dtype=bool)
     leaked[p.holdout_partner] = True
     own = _unplanted_sets(table, plain)
-    by = {
-        how: [int(found[p.detail[dups] == how].sum()), int((p.detail[dups] == how).sum())]
-        for how in TRANSFORMS
-    }
     return {
-        "planted_pairs": int(dups.size),
-        "found_pairs": int(found.sum()),
-        "predicted_pairs": predicted,
-        "precision": _rate(int(found.sum()), predicted),
-        "recall": _rate(int(found.sum()), int(dups.size)),
-        "recall_by_transform": by,
+        **pair_figures(p, set_id),
         "sets": int(np.unique(set_id[set_id >= 0]).size),
         "conflict_pairs": int(relabelled.sum()),
         "conflict_found": int((found & relabelled).sum()),
@@ -219,10 +252,14 @@ def outlier_figures(
 
 def health_figures(p: Planted, table: pd.DataFrame) -> dict[str, dict[str, Any]]:
     """Per planted health kind: :func:`binary_figures` of relabel's flag of that type."""
+    return health_of_flags(p, {k: table[f"{k}_flag"].to_numpy(bool) for k in HEALTH_KINDS})
+
+
+def health_of_flags(p: Planted, flags: dict[str, np.ndarray]) -> dict[str, dict[str, Any]]:
+    """Per planted health kind: :func:`binary_figures` of ``flags[kind]`` (one per row of
+    ``p``), on the unmodified images and that kind's planted cases."""
     return {
-        kind: binary_figures(
-            table[f"{kind}_flag"].to_numpy(bool), p.kind == kind, np.isin(p.kind, ["", kind])
-        )
+        kind: binary_figures(flags[kind], p.kind == kind, np.isin(p.kind, ["", kind]))
         for kind in HEALTH_KINDS
     }
 
@@ -249,150 +286,167 @@ def evaluate(
 
 
 # --------------------------------------------------------------------------------------
-# the user run
-
-
-def write_manifest(
-    ids: list[str], paths: list[str], labels: np.ndarray, classes: tuple[str, ...], out: Path
-) -> Path:
-    """``id,path,label`` (class names) at ``out``."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f, lineterminator="\n")
-        w.writerow(["id", "path", "label"])
-        for sample_id, path, label in zip(ids, paths, labels, strict=True):
-            w.writerow([sample_id, path, classes[int(label)]])
-    return out
-
-
-def _configure(config_file: Path, epochs: int | None, holdout: Path | None) -> None:
-    import tomli_w
-
-    config = tomllib.loads(config_file.read_text())
-    if epochs is not None:
-        config.setdefault("training", {})["epochs"] = epochs
-    if holdout is not None:
-        config.setdefault("dataset", {})["holdout"] = str(holdout)
-    config_file.write_text(tomli_w.dumps(config))
-
-
-def _cli(args: list[str], log_file: Path) -> dict[str, Any]:
-    done = run_cli(args, log_file)
-    if done["rc"] != 0:
-        raise RuntimeError(f"relabel {args[0]} failed ({done['rc']}): see {log_file}")
-    return done
-
-
-def _trained(workdir: Path, plan: IssuePlan) -> dict[str, Any] | None:
-    """The ``init``/``train`` figures of a project trained with this plan and code, or None."""
-    stamp = workdir / TRAINED_STAMP
-    if not stamp.is_file():
-        return None
-    try:
-        latest_run(workdir / "project")
-    except (OSError, RuntimeError):
-        return None
-    info = json.loads(stamp.read_text())
-    code, now = info.pop("code"), _training_code()
-    if info.pop("plan") != asdict(plan) or any(code.get(k) != v for k, v in now.items()):
-        return None
-    return info if _stats_unchanged(workdir / "project") else None
-
-
-def _stats_unchanged(root: Path) -> bool:
-    """Whether the newest run's ``image_stats.npz`` equals the current code's statistics of
-    the same files (decoded again at the project's size)."""
-    from relabel.data.image_stats import IMAGE_STATS_FILE, load_image_stats
-    from relabel.project import Project
-    from relabel.project.issues import image_stats_of
-
-    file = latest_run(root) / IMAGE_STATS_FILE
-    if not file.is_file():
-        return False
-    ids, kept = load_image_stats(file)
-    with Project.open(root, readonly=True) as project:
-        path_of = dict(zip(*project.store.labels(["sample_id", "path"]).values.T, strict=True))
-        now = image_stats_of([path_of[i] for i in ids], project.config)
-    return set(now) == set(kept) and all(np.array_equal(now[k], kept[k]) for k in now)
-
-
-def _training_code() -> dict[str, str]:
-    """The digest of each of :data:`TRAINING_MODULES`."""
-    return {name: model_code_digest((name,)) for name in TRAINING_MODULES}
-
-
-def train_and_find(
-    p: Planted, classes: tuple[str, ...], plan: IssuePlan, workdir: Path
-) -> tuple[pd.DataFrame, np.ndarray, dict[str, Any]]:
-    """``relabel init``, ``relabel train`` (the final model too) and ``relabel issues``.
-
-    Returns
-    -------
-    table, embeddings, info
-        ``relabel issues``' rows, the embeddings it used in ``p``'s row order (the final
-        model's; the out-of-fold ones for an engine without them), and ``init``,
-        ``train``, ``issues`` (:func:`benchmarks.user_run.run_cli` figures),
-        ``oof_accuracy``, ``folds``, ``final_model``, ``epochs``, ``architecture`` and
-        ``embeddings`` (which ones).
-    """
-    root = workdir / "project"
-    manifest = write_manifest(p.ids, p.paths, p.labels, classes, workdir / "manifest.csv")
-    holdout = None
-    if p.holdout_ids:
-        holdout = write_manifest(
-            p.holdout_ids, p.holdout_paths, p.holdout_labels, classes, workdir / "holdout.csv"
-        )
-    info = _trained(workdir, plan)
-    if info is None:
-        (workdir / TRAINED_STAMP).unlink(missing_ok=True)
-        shutil.rmtree(root, ignore_errors=True)
-        args = ["init", str(root), "--manifest", str(manifest), "--folds", str(plan.folds)]
-        info = {"init": _cli(args, workdir / "init.log")}
-        _configure(root / "relabel.toml", plan.epochs, holdout)
-        info["train"] = _cli(["-v", "train", str(root)], workdir / "train.log")
-        stamp = {"plan": asdict(plan), "code": _training_code(), **info}
-        (workdir / TRAINED_STAMP).write_text(json.dumps(stamp))
-    else:
-        info["reused"] = True
-    csv_out = workdir / "issues.csv"
-    info["issues"] = _cli(["issues", str(root), "--out", str(csv_out)], workdir / "issues.log")
-    run = latest_run(root)
-    metrics = json.loads((run / "metrics.json").read_text())
-    config = tomllib.loads((root / "relabel.toml").read_text())
-    info.update(
-        oof_accuracy=metrics.get("oof_accuracy"),
-        folds=len(metrics.get("folds") or []),
-        final_model=bool(metrics.get("final_model")),
-        epochs=config.get("training", {}).get("epochs"),
-        architecture=config.get("model", {}).get("architecture"),
-    )
-    table = pd.read_csv(csv_out, keep_default_na=False)
-    with np.load(run / "oof.npz") as oof:
-        run_ids = oof["sample_ids"].astype(str)
-    # the embeddings relabel issues uses: the final model's, else the out-of-fold ones
-    final = run / "final_embeddings.npy"
-    info["embeddings"] = "final model" if final.is_file() else "out-of-fold"
-    emb = np.load(final if final.is_file() else run / "embeddings.npy").astype(np.float32)
-    row_of = {sid: i for i, sid in enumerate(run_ids)}
-    return table, emb[[row_of[s] for s in p.ids]], info
+# the same cases through other tools
 
 
 def cleanlab_outliers(embeddings: np.ndarray) -> tuple[np.ndarray | None, dict[str, Any]]:
-    """cleanlab's ``OutOfDistribution().fit_score(features=...)`` and its time.
-
-    Returns
-    -------
-    scores, info
-        Scores (lower: more outlying) or None, and ``seconds`` or ``error``.
-    """
+    """cleanlab's ``OutOfDistribution().fit_score(features=...)``: scores (lower: more
+    outlying) or None, and ``seconds`` and ``cpu_seconds`` or ``error``."""
     try:
         from cleanlab.outlier import OutOfDistribution
     except ImportError as exc:
         return None, {"error": f"cleanlab is not installed ({exc})"}
-    started = time.perf_counter()
-    with contextlib.redirect_stdout(io.StringIO()):  # it prints what it fits
-        scores = OutOfDistribution().fit_score(features=np.asarray(embeddings, np.float32))
-    return np.asarray(scores, np.float64), {"seconds": time.perf_counter() - started}
+    features = np.asarray(embeddings, np.float32)
+    scores, info = timed(lambda: OutOfDistribution().fit_score(features=features))
+    return np.asarray(scores, np.float64), info
+
+
+#: cleanvision's issue types run, each with the relabel health kind it is compared with.
+CLEANVISION_KINDS = {
+    "dark": "dark",
+    "light": "bright",
+    "blurry": "blurry",
+    "low_information": "low_information",
+    "grayscale": "grayscale",
+    "odd_size": "odd_size",
+    "odd_aspect_ratio": "odd_size",
+}
+#: Synthetic embeddings the duplicate search is timed on, per scale, and their width.
+SEARCH_SIZES = {"full": 100_000, "quick": 2_000}
+SEARCH_DIM = 128
+#: Datalab's search on the synthetic embeddings is skipped when its time on the planting's,
+#: scaled by the square of the size ratio (a k-nearest-neighbour graph), exceeds this.
+DATALAB_SEARCH_LIMIT_S = 600.0
+#: How to get the third-party tools compared.
+EXTRA = "install the `bench` extra: pip install -e '.[bench]' (make bench does)"
+
+
+def datalab_issues(
+    embeddings: np.ndarray,
+    probs: np.ndarray | None = None,
+    labels: np.ndarray | None = None,
+    types: tuple[str, ...] = ("near_duplicate", "outlier"),
+) -> tuple[dict[str, pd.DataFrame] | None, dict[str, Any]]:
+    """cleanlab's ``Datalab.find_issues`` of ``types`` on these arrays, timed.
+
+    Returns
+    -------
+    found, info
+        Each type's ``get_issues`` frame, or None when Datalab is not installed; and
+        ``seconds``, ``cpu_seconds`` and ``version``, or ``error`` (why it did not run).
+    """
+    try:
+        import cleanlab
+        from cleanlab import Datalab
+    except ImportError as exc:
+        return None, {"error": f"not run: cleanlab's Datalab is not installed ({exc}); {EXTRA}"}
+    data = {"label": labels} if labels is not None else {"row": np.arange(len(embeddings))}
+
+    def find() -> dict[str, pd.DataFrame]:
+        lab = Datalab(data=data, label_name=None if labels is None else "label", verbosity=0)
+        features = np.asarray(embeddings, np.float32)
+        lab.find_issues(features=features, pred_probs=probs, issue_types={t: {} for t in types})
+        return {t: lab.get_issues(t) for t in types}
+
+    found, info = timed(find)
+    return found, {**info, "version": cleanlab.__version__}
+
+
+def datalab_figures(p: Planted, found: dict[str, pd.DataFrame]) -> dict[str, Any]:
+    """Datalab's near-duplicate sets and outliers measured as relabel's are: planted pairs
+    (:func:`pair_figures` of :func:`sets_from_neighbours`), and its outlier flags
+    (:func:`binary_figures`) and score (lower: more outlying; :func:`ranking_figures`)."""
+    near, outlier = found["near_duplicate"], found["outlier"]
+    truth, population = p.kind == "outlier", np.isin(p.kind, ["", "outlier"])
+    flags = outlier["is_outlier_issue"].to_numpy(bool)
+    score = -outlier["outlier_score"].to_numpy(np.float64)
+    return {
+        "duplicates": pair_figures(p, sets_from_neighbours(list(near["near_duplicate_sets"]))),
+        "outliers": {
+            **binary_figures(flags, truth, population),
+            **ranking_figures(score, truth, population),
+        },
+    }
+
+
+def cleanvision_issues(
+    paths: Sequence[str], n_jobs: int | None = None
+) -> tuple[pd.DataFrame | None, dict[str, Any]]:
+    """cleanvision's ``Imagelab.find_issues`` of :data:`CLEANVISION_KINDS` on the image
+    files, timed: its ``issues`` frame (None when not installed) and ``seconds``,
+    ``cpu_seconds``, ``version`` or ``error``."""
+    try:
+        import cleanvision
+        from cleanvision import Imagelab
+    except ImportError as exc:
+        return None, {"error": f"not run: cleanvision is not installed ({exc}); {EXTRA}"}
+
+    def find() -> pd.DataFrame:
+        lab = Imagelab(filepaths=list(paths))
+        types = {t: {} for t in CLEANVISION_KINDS}
+        lab.find_issues(issue_types=types, n_jobs=n_jobs, verbose=False)
+        return lab.issues
+
+    issues, info = timed(find)
+    return issues, {**info, "version": cleanvision.__version__}
+
+
+def cleanvision_flags(issues: pd.DataFrame, paths: Sequence[str]) -> dict[str, np.ndarray]:
+    """cleanvision's flags as relabel's health kinds, one per path in order
+    (:data:`CLEANVISION_KINDS`: ``light`` is ``bright``, ``odd_size`` or
+    ``odd_aspect_ratio`` is ``odd_size``); a path or issue type it lacks is not flagged."""
+    rows = issues.reindex(list(paths))
+    flags = {kind: np.zeros(len(paths), bool) for kind in HEALTH_KINDS}
+    for theirs, kind in CLEANVISION_KINDS.items():
+        column = f"is_{theirs}_issue"
+        if column in rows.columns:
+            flags[kind] |= rows[column].astype("boolean").fillna(False).to_numpy(bool)
+    return flags
+
+
+# --------------------------------------------------------------------------------------
+# the duplicate search's time
+
+
+def _relabel_search(emb: np.ndarray, pairs: np.ndarray | None) -> dict[str, Any]:
+    from relabel.findings import duplicate_sets
+
+    found, info = timed(lambda: duplicate_sets(emb))
+    return {**info, **set_summary(found.set_id, pairs)}
+
+
+def _datalab_search(emb: np.ndarray, pairs: np.ndarray | None) -> dict[str, Any]:
+    found, info = datalab_issues(emb, types=("near_duplicate",))
+    if found is None:
+        return info
+    sets = sets_from_neighbours(list(found["near_duplicate"]["near_duplicate_sets"]))
+    return {**info, **set_summary(sets, pairs)}
+
+
+def search_timing(real: np.ndarray, scale: str | None, seed: int = 0) -> list[dict[str, Any]]:
+    """relabel's near-duplicate search in embedding space
+    (:func:`relabel.findings.duplicate_sets` on the embeddings alone) and Datalab's
+    ``near_duplicate`` type, timed on the planting's embeddings and on synthetic float16
+    ones of :data:`SEARCH_SIZES` rows (:func:`benchmarks.planting.synthetic_embeddings`,
+    with planted near copies). Datalab's synthetic run is skipped, with the reason, when
+    its time on the real ones predicts more than :data:`DATALAB_SEARCH_LIMIT_S`."""
+    n = SEARCH_SIZES.get(scale or "quick", SEARCH_SIZES["quick"])
+    synthetic, pairs = synthetic_embeddings(n, SEARCH_DIM, seed=seed)
+    rows, skip = [], None
+    for what, emb, planted in (("planting", real, None), ("synthetic", synthetic, pairs)):
+        row = {"embeddings": what, "n": len(emb), "dim": int(emb.shape[1]), "dtype": str(emb.dtype)}
+        row["relabel"] = _relabel_search(emb, planted)
+        row["datalab"] = {"skipped": skip} if skip else _datalab_search(emb, planted)
+        seconds = row["datalab"].get("seconds")
+        if seconds is not None:
+            guess = seconds * (n / len(emb)) ** 2
+            if guess > DATALAB_SEARCH_LIMIT_S:
+                skip = (
+                    f"{seconds:.1f} s at {len(emb):,} rows predicts about {guess:.0f} s at "
+                    f"{n:,} (quadratic), over the {DATALAB_SEARCH_LIMIT_S:.0f} s allowed"
+                )
+        rows.append(row)
+    return rows
 
 
 # --------------------------------------------------------------------------------------
@@ -408,9 +462,6 @@ def start(ds: BenchDataset, plan: IssuePlan) -> dict[str, Any]:
         "targets": dict(TARGETS),
         "transforms": list(TRANSFORMS),
         "health_kinds": list(HEALTH_KINDS),
-        "datalab": "not run: cleanlab's Datalab needs the `cleanlab[datalab]` extra "
-        "(Hugging Face `datasets`); outliers are compared with cleanlab.outlier."
-        "OutOfDistribution on the same embeddings",
     }
 
 
@@ -421,8 +472,13 @@ def run(
     out: dict[str, Any],
     workdir: Path,
     progress: Callable[[str], None] | None = None,
+    search: bool = False,
 ) -> dict[str, Any]:
-    """Plant, train, run ``relabel issues`` and measure every type into ``out``; return it."""
+    """Plant, train, run ``relabel issues`` and measure every type into ``out``, with
+    Datalab and cleanvision on the same cases (and, with ``search``, the duplicate search's
+    time: :func:`search_timing` at ``out["scale"]``); return it."""
+    from relabel.findings import issue_summary
+
     say = progress or log.info
     say(f"issues: planting {plan} among {ds.name}")
     planted = plant(ds, digits, plan, workdir / "planted")
@@ -434,20 +490,24 @@ def run(
         },
     )
     say(f"issues: relabel init + train + issues on {planted.n} images")
-    table, emb, info = train_and_find(planted, ds.classes, plan, workdir)
+    table, arrays, info = train_and_find(planted, ds.classes, plan, workdir)
     out["run"] = info
-    out["summary"] = {name: int(n) for name, n in issue_summary_of(table).items()}
-    scores, out["cleanlab_ood"] = cleanlab_outliers(emb)
+    out["summary"] = {name: int(n) for name, n in issue_summary(table).items()}
+    scores, out["cleanlab_ood"] = cleanlab_outliers(arrays.embeddings)
     out.update(evaluate(planted, table, scores))
-    out["embedding_dim"] = int(emb.shape[1])
+    out["embedding_dim"] = int(arrays.embeddings.shape[1])
+    say("issues: cleanlab's Datalab and cleanvision on the same cases")
+    found, out["datalab"] = datalab_issues(arrays.embeddings, arrays.probs, arrays.labels)
+    if found is not None:
+        out["datalab"].update(datalab_figures(planted, found))
+    images, out["cleanvision"] = cleanvision_issues(planted.paths)
+    if images is not None:
+        flags = cleanvision_flags(images, planted.paths)
+        out["cleanvision"]["health"] = health_of_flags(planted, flags)
+    if search:
+        say("issues: timing the near-duplicate search")
+        out["search"] = search_timing(arrays.embeddings, out.get("scale"))
     return out
-
-
-def issue_summary_of(table: pd.DataFrame) -> pd.Series:
-    """:func:`relabel.findings.issue_summary` of ``relabel issues``' table."""
-    from relabel.findings import issue_summary
-
-    return issue_summary(table)
 
 
 # --------------------------------------------------------------------------------------
@@ -470,7 +530,26 @@ def key_figures(out: dict[str, Any]) -> dict[str, float | None]:
     }
     for kind, b in out["health"].items():
         figures[f"{kind}_precision"], figures[f"{kind}_recall"] = b["precision"], b["recall"]
+    dl, cv = out.get("datalab") or {}, out.get("cleanvision") or {}
+    if "duplicates" in dl:
+        dd, do = dl["duplicates"], dl["outliers"]
+        theirs = {"duplicate_precision": dd["precision"], "duplicate_recall": dd["recall"]}
+        theirs["outlier_auroc"] = do["auroc"]
+        theirs["outlier_precision_at_planted"] = do["precision_at_planted"]
+        _versus(figures, "datalab", theirs)
+    for kind, b in cv.get("health", {}).items():
+        theirs = {f"{kind}_precision": b["precision"], f"{kind}_recall": b["recall"]}
+        _versus(figures, "cleanvision", theirs)
     return figures
+
+
+def _versus(figures: dict[str, float | None], tool: str, theirs: dict[str, Any]) -> None:
+    """Add each of ``tool``'s figures (keyed as relabel's) as ``TOOL_KEY``, and the paired
+    difference relabel - tool as ``KEY_minus_TOOL``."""
+    for key, value in theirs.items():
+        mine = figures.get(key)
+        figures[f"{tool}_{key}"] = value
+        figures[f"{key}_minus_{tool}"] = None if None in (mine, value) else mine - value
 
 
 def spread(values: list[float | None]) -> dict[str, Any]:
@@ -503,11 +582,11 @@ def run_plantings(
     each = []
     for seed in seeds:
         sub = replace(plan, seed=seed)
-        one = start(ds, sub)
-        run(ds, digits_of(seed), sub, one, workdir / f"seed{seed}", progress)
+        one = {**start(ds, sub), "scale": out.get("scale")}
+        run(ds, digits_of(seed), sub, one, workdir / f"seed{seed}", progress, seed == seeds[0])
         each.append((seed, one))
     out.update({k: v for k, v in each[0][1].items() if k not in ("plan",)})
     out["plantings"] = [{"seed": seed, **key_figures(one)} for seed, one in each]
     names = list(out["plantings"][0])[1:]
-    out["over_plantings"] = {k: spread([p[k] for p in out["plantings"]]) for k in names}
+    out["over_plantings"] = {k: spread([p.get(k) for p in out["plantings"]]) for k in names}
     return out

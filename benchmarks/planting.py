@@ -11,20 +11,33 @@ Among the first images of an RGB benchmark dataset (:func:`plant`):
 * **unhealthy images** (:data:`HEALTH_KINDS`, :func:`unhealthy`), each in place of its
   source image.
 
-Planted files are PNG: a file holds exactly the pixels made.
+Planted files are PNG: a file holds exactly the pixels made. The planted set is trained as
+a user does and ``relabel issues`` run on it (:func:`train_and_find`; a trained project is
+reused while its plan and training code are unchanged).
 """
 
 from __future__ import annotations
 
+import contextlib
+import csv
 import gzip
 import io
+import json
+import os
 import shutil
-from dataclasses import dataclass
+import time
+import tomllib
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from benchmarks.datasets import BenchDataset, DataUnavailableError
+from benchmarks.detection import model_code_digest
+from benchmarks.user_run import latest_run, run_cli
 
 #: The changes that make a near-duplicate, one per copy (cycled).
 TRANSFORMS = ("jpeg", "resize", "shift", "brightness")
@@ -32,6 +45,12 @@ TRANSFORMS = ("jpeg", "resize", "shift", "brightness")
 HEALTH_KINDS = ("dark", "bright", "blurry", "low_information", "grayscale", "odd_size")
 #: File sizes (height, width) of the odd-size images (cycled).
 ODD_SIZES = ((64, 32), (32, 64), (96, 96), (20, 20))
+#: The code a trained planting's model comes from: the trainer and the decoder. A trained
+#: project is reused while each is unchanged and the image statistics its run kept equal
+#: what the current code computes from the planted files (:func:`_stats_unchanged`).
+TRAINING_MODULES = ("relabel.training", "relabel.data.images")
+#: The stamp a trained planting's folder holds (plan and code digest it was trained with).
+TRAINED_STAMP = "trained.json"
 
 
 @dataclass(frozen=True)
@@ -322,3 +341,202 @@ def plant(ds: BenchDataset, digits: np.ndarray, plan: IssuePlan, out: Path) -> P
         holdout_labels=np.array([h[2] for h in held], dtype=np.int64),
         holdout_partner=np.array([h[3] for h in held], dtype=np.int64),
     )
+
+
+def synthetic_embeddings(
+    n: int, dim: int = 128, copies: int = 50, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Clustered float16 embeddings with near copies planted, to time a duplicate search.
+
+    ``n // 100`` clusters (at least one) of standard normal centres, members at normal noise
+    of 0.5 per dimension around theirs (so nearest neighbours are close but not copies), and
+    ``copies`` rows replaced by another row plus noise of 0.01 per dimension.
+
+    Returns
+    -------
+    embeddings, pairs
+        ``n x dim`` float16, and the planted ``(copy row, source row)`` pairs (``copies x 2``).
+    """
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(max(1, n // 100), dim)).astype(np.float32)
+    x = centres[rng.integers(len(centres), size=n)]
+    x += rng.normal(scale=0.5, size=(n, dim)).astype(np.float32)
+    rows = rng.choice(n, size=2 * copies, replace=False)
+    pairs = rows.reshape(copies, 2)
+    x[pairs[:, 0]] = x[pairs[:, 1]] + rng.normal(scale=0.01, size=(copies, dim))
+    return x.astype(np.float16), pairs.astype(np.int64)
+
+
+def set_summary(set_id: np.ndarray, pairs: np.ndarray | None = None) -> dict[str, Any]:
+    """Duplicate sets (``set_id`` per row, -1 for none): ``sets``, rows ``in_sets`` and,
+    given planted ``(copy, source)`` ``pairs``, ``planted_found`` (sharing a set, of all)."""
+    out: dict[str, Any] = {
+        "sets": int(np.unique(set_id[set_id >= 0]).size),
+        "in_sets": int((set_id >= 0).sum()),
+    }
+    if pairs is not None:
+        a, b = set_id[pairs[:, 0]], set_id[pairs[:, 1]]
+        out["planted_found"] = [int(((a >= 0) & (a == b)).sum()), len(pairs)]
+    return out
+
+
+def timed(fn: Callable[[], Any]) -> tuple[Any, dict[str, float]]:
+    """``fn()`` (what it prints swallowed), its wall seconds and CPU seconds (this process
+    and the children it waited for)."""
+    wall, cpu = time.perf_counter(), os.times()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        value = fn()
+    used = sum(os.times()[:4]) - sum(cpu[:4])
+    return value, {"seconds": time.perf_counter() - wall, "cpu_seconds": used}
+
+
+# --------------------------------------------------------------------------------------
+# the user run
+
+
+def write_manifest(
+    ids: list[str], paths: list[str], labels: np.ndarray, classes: tuple[str, ...], out: Path
+) -> Path:
+    """``id,path,label`` (class names) at ``out``."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(["id", "path", "label"])
+        for sample_id, path, label in zip(ids, paths, labels, strict=True):
+            w.writerow([sample_id, path, classes[int(label)]])
+    return out
+
+
+def _configure(config_file: Path, epochs: int | None, holdout: Path | None) -> None:
+    import tomli_w
+
+    config = tomllib.loads(config_file.read_text())
+    if epochs is not None:
+        config.setdefault("training", {})["epochs"] = epochs
+    if holdout is not None:
+        config.setdefault("dataset", {})["holdout"] = str(holdout)
+    config_file.write_text(tomli_w.dumps(config))
+
+
+def _cli(args: list[str], log_file: Path) -> dict[str, Any]:
+    done = run_cli(args, log_file)
+    if done["rc"] != 0:
+        raise RuntimeError(f"relabel {args[0]} failed ({done['rc']}): see {log_file}")
+    return done
+
+
+def _trained(workdir: Path, plan: IssuePlan) -> dict[str, Any] | None:
+    """The ``init``/``train`` figures of a project trained with this plan and code, or None."""
+    stamp = workdir / TRAINED_STAMP
+    if not stamp.is_file():
+        return None
+    try:
+        latest_run(workdir / "project")
+    except (OSError, RuntimeError):
+        return None
+    info = json.loads(stamp.read_text())
+    code, now = info.pop("code"), _training_code()
+    if info.pop("plan") != asdict(plan) or any(code.get(k) != v for k, v in now.items()):
+        return None
+    return info if _stats_unchanged(workdir / "project") else None
+
+
+def _stats_unchanged(root: Path) -> bool:
+    """Whether the newest run's ``image_stats.npz`` equals the current code's statistics of
+    the same files (decoded again at the project's size)."""
+    from relabel.data.image_stats import IMAGE_STATS_FILE, load_image_stats
+    from relabel.project import Project
+    from relabel.project.issues import image_stats_of
+
+    file = latest_run(root) / IMAGE_STATS_FILE
+    if not file.is_file():
+        return False
+    ids, kept = load_image_stats(file)
+    with Project.open(root, readonly=True) as project:
+        path_of = dict(zip(*project.store.labels(["sample_id", "path"]).values.T, strict=True))
+        now = image_stats_of([path_of[i] for i in ids], project.config)
+    return set(now) == set(kept) and all(np.array_equal(now[k], kept[k]) for k in now)
+
+
+def _training_code() -> dict[str, str]:
+    """The digest of each of :data:`TRAINING_MODULES`."""
+    return {name: model_code_digest((name,)) for name in TRAINING_MODULES}
+
+
+def train_and_find(
+    p: Planted, classes: tuple[str, ...], plan: IssuePlan, workdir: Path
+) -> tuple[pd.DataFrame, RunArrays, dict[str, Any]]:
+    """``relabel init``, ``relabel train`` (the final model too) and ``relabel issues``.
+
+    Returns
+    -------
+    table, arrays, info
+        ``relabel issues``' rows, the arrays it used (:func:`run_arrays`), and ``init``,
+        ``train``, ``issues`` (:func:`benchmarks.user_run.run_cli` figures),
+        ``oof_accuracy``, ``folds``, ``final_model``, ``epochs``, ``architecture`` and
+        ``embeddings`` (which ones).
+    """
+    root = workdir / "project"
+    manifest = write_manifest(p.ids, p.paths, p.labels, classes, workdir / "manifest.csv")
+    holdout = None
+    if p.holdout_ids:
+        holdout = write_manifest(
+            p.holdout_ids, p.holdout_paths, p.holdout_labels, classes, workdir / "holdout.csv"
+        )
+    info = _trained(workdir, plan)
+    if info is None:
+        (workdir / TRAINED_STAMP).unlink(missing_ok=True)
+        shutil.rmtree(root, ignore_errors=True)
+        args = ["init", str(root), "--manifest", str(manifest), "--folds", str(plan.folds)]
+        info = {"init": _cli(args, workdir / "init.log")}
+        _configure(root / "relabel.toml", plan.epochs, holdout)
+        info["train"] = _cli(["-v", "train", str(root)], workdir / "train.log")
+        stamp = {"plan": asdict(plan), "code": _training_code(), **info}
+        (workdir / TRAINED_STAMP).write_text(json.dumps(stamp))
+    else:
+        info["reused"] = True
+    csv_out = workdir / "issues.csv"
+    info["issues"] = _cli(["issues", str(root), "--out", str(csv_out)], workdir / "issues.log")
+    run = latest_run(root)
+    metrics = json.loads((run / "metrics.json").read_text())
+    config = tomllib.loads((root / "relabel.toml").read_text())
+    info.update(
+        oof_accuracy=metrics.get("oof_accuracy"),
+        folds=len(metrics.get("folds") or []),
+        final_model=bool(metrics.get("final_model")),
+        epochs=config.get("training", {}).get("epochs"),
+        architecture=config.get("model", {}).get("architecture"),
+    )
+    table = pd.read_csv(csv_out, keep_default_na=False)
+    arrays = run_arrays(run, p.ids)
+    info["embeddings"] = arrays.which
+    return table, arrays, info
+
+
+@dataclass
+class RunArrays:
+    """The arrays of a run that ``relabel issues`` used, in a planting's row order.
+
+    ``embeddings`` (float32) are the final model's, or the out-of-fold ones for an engine
+    without a final model (``which`` says); ``probs`` the out-of-fold probabilities and
+    ``labels`` the given labels as their column indices.
+    """
+
+    embeddings: np.ndarray
+    probs: np.ndarray
+    labels: np.ndarray
+    which: str
+
+
+def run_arrays(run: Path, ids: list[str]) -> RunArrays:
+    """:class:`RunArrays` of the run folder ``run`` for the samples ``ids``, in that order."""
+    with np.load(run / "oof.npz") as oof:
+        run_ids = oof["sample_ids"].astype(str)
+        probs, labels = oof["probs"].astype(np.float32), oof["labels"].astype(np.int64)
+    # the embeddings relabel issues uses: the final model's, else the out-of-fold ones
+    final = run / "final_embeddings.npy"
+    emb = np.load(final if final.is_file() else run / "embeddings.npy").astype(np.float32)
+    row_of = {sid: i for i, sid in enumerate(run_ids)}
+    rows = [row_of[s] for s in ids]
+    which = "final model" if final.is_file() else "out-of-fold"
+    return RunArrays(emb[rows], probs[rows], labels[rows], which)

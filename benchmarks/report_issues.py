@@ -102,6 +102,38 @@ def checks(iss: dict[str, Any] | None) -> list[tuple[str, str, bool | None]]:
                 _ok(gap["low"], 0.05, full),
             )
         )
+    return out + _datalab_checks(over or {}, tail, full)
+
+
+def _datalab_checks(
+    over: dict[str, Any], tail: str, full: bool
+) -> list[tuple[str, str, bool | None]]:
+    """Issue 26's bars against Datalab on the same arrays: near-duplicate pairs at least
+    its (the mean paired difference of precision and of recall >= 0), outlier AUROC at
+    least its + 0.05 (the low end of the paired difference's interval, as for cleanlab's)."""
+    out: list[tuple[str, str, bool | None]] = []
+    keys = ("duplicate_precision_minus_datalab", "duplicate_recall_minus_datalab")
+    means = [(over.get(k) or {}).get("mean") for k in keys]
+    if any(m is not None for m in means):
+        worst = None if None in means else min(means)  # type: ignore[type-var]
+        out.append(
+            (
+                "issues: near-duplicate pairs, precision and recall at least Datalab's "
+                f"(mean paired difference >= 0){tail}",
+                f"precision {_mean_text(over, keys[0], True)}, "
+                f"recall {_mean_text(over, keys[1], True)}",
+                _ok(worst, 0.0, full),
+            )
+        )
+    gap = over.get("outlier_auroc_minus_datalab") or {}
+    if gap.get("mean") is not None:
+        out.append(
+            (
+                f"issues: outlier AUROC >= Datalab's on the same embeddings + 0.05{tail}",
+                _mean_text(over, "outlier_auroc_minus_datalab", True),
+                _ok(gap["low"], 0.05, full),
+            )
+        )
     return out
 
 
@@ -271,9 +303,12 @@ def _outliers(iss: dict[str, Any]) -> list[str]:
             if round(gap, 3)
             else "equal to cleanlab's (to 3 decimals)"
         )
+        datalab = iss.get("datalab", "not run")
+        if isinstance(datalab, dict):
+            datalab = datalab.get("error", "compared below")
         lines += [
             f"relabel's AUROC is {said} (issue 26 asks for Datalab's outlier type + 0.05; "
-            f"Datalab itself: {iss.get('datalab', 'not run')}).",
+            f"Datalab itself: {datalab}).",
             "",
         ]
     elif cl.get("error"):
@@ -302,6 +337,8 @@ def _plantings_table(iss: dict[str, Any]) -> list[str]:
     seeds = ", ".join(str(p["seed"]) for p in each)
     rows = []
     for key, s in over.items():
+        if any(tool in key for tool in TOOLS):
+            continue  # in the tools' own tables
         what = FIGURE_TEXT.get(key, key.replace("_", " ", 1).replace("_", " "))
         per = ", ".join(_f(v) for v in s["per_planting"])
         rows.append([what, _f(s["mean"]), f"[{_f(s['low'])}, {_f(s['high'])}]", per])
@@ -321,6 +358,160 @@ def _plantings_table(iss: dict[str, Any]) -> list[str]:
     return lines
 
 
+# --------------------------------------------------------------------------------------
+# the other tools, side by side
+
+#: The tools compared figure by figure: the key of their results and their name.
+TOOLS = {"datalab": "Datalab", "cleanvision": "cleanvision"}
+#: What the tools' tables call a figure (a health kind's: "`kind`: precision").
+VERSUS_TEXT = {
+    "duplicate_precision": "near-duplicate pairs: precision",
+    "duplicate_recall": "near-duplicate pairs: recall",
+    "outlier_auroc": "outliers: AUROC",
+    "outlier_precision_at_planted": "outliers: precision at the number planted",
+}
+
+
+def _what(key: str) -> str:
+    kind, _, what = key.rpartition("_")
+    return VERSUS_TEXT.get(key, f"`{kind}`: {what}")
+
+
+def _mean_text(over: dict[str, Any], key: str, signed: bool = False) -> str:
+    """A figure's mean over plantings and its interval (left out when it rounds to one
+    value)."""
+    s = over.get(key) or {}
+    if s.get("mean") is None:
+        return "–"
+    fmt = "{:+.3f}" if signed else "{:.3f}"
+    low, high = fmt.format(s["low"]), fmt.format(s["high"])
+    return fmt.format(s["mean"]) + ("" if low == high else f" [{low}, {high}]")
+
+
+def verdicts(over: dict[str, Any], tool: str, keys: list[str], n: int) -> str:
+    """Where relabel is above, below or tied with ``tool`` (its paired difference's interval
+    excludes 0 or not); no verdict from one planting."""
+    if n < 2:
+        return f"One planting: no interval, so no verdict against {TOOLS[tool]}."
+    said: dict[str, list[str]] = {"above": [], "below": [], "tied with": []}
+    for key in keys:
+        s = over.get(f"{key}_minus_{tool}") or {}
+        if s.get("mean") is None:
+            continue
+        where = "above" if s["low"] > 0 else "below" if s["high"] < 0 else "tied with"
+        said[where].append(_what(key))
+    parts = [f"{where} {TOOLS[tool]}'s on {', '.join(w)}" for where, w in said.items() if w]
+    if not parts:
+        return ""
+    return (
+        f"Over {n} plantings relabel is {'; '.join(parts)} (above or below: the 95 % "
+        "interval of the paired difference excludes 0; tied: it holds 0)."
+    )
+
+
+def _versus_table(iss: dict[str, Any], tool: str, keys: list[str]) -> list[str]:
+    over = iss.get("over_plantings") or {}
+    keys = [k for k in keys if f"{k}_minus_{tool}" in over]
+    name, n = TOOLS[tool], len(iss.get("plantings") or [None])
+    rows = [
+        [
+            _what(k),
+            _mean_text(over, k),
+            _mean_text(over, f"{tool}_{k}"),
+            _mean_text(over, f"{k}_minus_{tool}", signed=True),
+        ]
+        for k in keys
+    ]
+    head = ["figure", "relabel", name, f"relabel − {name}"]
+    what = f"Each a mean of {n} plantings [95 % interval]" if n > 1 else "One planting"
+    return [
+        f"{what}; the difference relabel − {name} is paired by planting.",
+        "",
+        *_table(head, rows),
+        verdicts(over, tool, keys, n),
+        "",
+    ]
+
+
+def _datalab(iss: dict[str, Any]) -> list[str]:
+    dl = iss.get("datalab")
+    if not isinstance(dl, dict):
+        return []
+    if "duplicates" not in dl:
+        return [f"**Against cleanlab's Datalab**: {dl.get('error', 'not run')}.", ""]
+    d, o = dl["duplicates"], dl["outliers"]
+    by = ", ".join(f"{how} {f}/{n}" for how, (f, n) in d["recall_by_transform"].items())
+    keys = [
+        "duplicate_precision",
+        "duplicate_recall",
+        "outlier_auroc",
+        "outlier_precision_at_planted",
+    ]
+    return [
+        f"**Against cleanlab's Datalab** (cleanlab {dl['version']}, issue types "
+        "`near_duplicate` and `outlier` on the same embeddings and out-of-fold "
+        f"probabilities: {dl['seconds']:.1f} s, {dl['cpu_seconds']:.1f} s CPU). Its "
+        "near-duplicate sets (`near_duplicate_sets`, joined) and outlier scores are measured "
+        "as relabel's. Planting "
+        f"{iss['plan']['seed']}: {d['found_pairs']} of {d['planted_pairs']} planted pairs "
+        f"found ({by}), {d['predicted_pairs']} pairs share a set; {o['flagged']} outliers "
+        f"flagged, {o['true_flags']} of them planted.",
+        "",
+        *_versus_table(iss, "datalab", keys),
+    ]
+
+
+def _cleanvision(iss: dict[str, Any]) -> list[str]:
+    cv = iss.get("cleanvision")
+    if not isinstance(cv, dict):
+        return []
+    if "health" not in cv:
+        return [f"**Image health against cleanvision**: {cv.get('error', 'not run')}.", ""]
+    kinds = list(cv["health"])
+    keys = [f"{k}_{what}" for k in kinds for what in ("precision", "recall")]
+    flagged = ", ".join(f"{k} {h['true_flags']}/{h['flagged']}" for k, h in cv["health"].items())
+    return [
+        f"**Image health against cleanvision** (cleanvision {cv['version']}'s Imagelab on "
+        "the same image files, issue types dark, light (as `bright`), blurry, "
+        "low_information, grayscale, odd_size and odd_aspect_ratio (either as `odd_size`): "
+        f"{cv['seconds']:.1f} s, {cv['cpu_seconds']:.1f} s CPU), measured per planted kind "
+        f"as relabel's. Planting {iss['plan']['seed']}, right of flagged: {flagged}.",
+        "",
+        *_versus_table(iss, "cleanvision", keys),
+    ]
+
+
+def _tool_time(t: dict[str, Any]) -> list[str]:
+    if "seconds" not in t:
+        return [t.get("skipped") or t.get("error", "not run"), "–"]
+    found = t.get("planted_found")
+    sets = f"{t['sets']}" + (f" ({found[0]}/{found[1]} planted copies)" if found else "")
+    return [f"{t['seconds']:.2f} ({t['cpu_seconds']:.2f})", sets]
+
+
+def _search(iss: dict[str, Any]) -> list[str]:
+    rows = iss.get("search")
+    if not rows:
+        return []
+    body = []
+    for r in rows:
+        what = (
+            f"planting {iss['plan']['seed']}'s"
+            if r["embeddings"] == "planting"
+            else "synthetic, clustered, near copies planted"
+        )
+        what += f" ({r['dim']}-d {r['dtype']})"
+        body.append([what, f"{r['n']:,}", *_tool_time(r["relabel"]), *_tool_time(r["datalab"])])
+    head = ["embeddings", "rows", "relabel s (CPU s)", "relabel sets", "Datalab s (CPU s)"]
+    return [
+        "**Duplicate search time.** relabel: `relabel.findings.duplicate_sets` on the "
+        "embeddings alone (exact nearest neighbours, a chunk of rows at a time); Datalab: "
+        "its `near_duplicate` type alone. CPU seconds count every thread.",
+        "",
+        *_table([*head, "Datalab sets"], body),
+    ]
+
+
 def render(iss: dict[str, Any]) -> list[str]:
     """The section's lines."""
     lines = [HEADING, ""]
@@ -333,4 +524,7 @@ def render(iss: dict[str, Any]) -> list[str]:
     lines += _main_table(iss)
     lines += _duplicates(iss["duplicates"], iss["dataset"])
     lines += _outliers(iss)
+    lines += _datalab(iss)
+    lines += _cleanvision(iss)
+    lines += _search(iss)
     return lines

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -410,8 +411,200 @@ def test_issues_section_smoke_through_the_cli(
     assert d["planted_pairs"] == 4 and d["holdout_pairs"] == 2
     assert 0 <= d["found_pairs"] <= 4 and set(iss["summary"]) >= {"duplicate", "outlier"}
     assert iss["outliers"]["planted"] == 4 and iss["outliers"]["cleanlab_ood"]["auroc"] is not None
+    # Datalab and cleanvision with the `bench` extra, else a "not run" that says why
+    dl, cv = iss["datalab"], iss["cleanvision"]
+    assert "duplicates" in dl or dl["error"].startswith("not run")
+    assert "health" in cv or cv["error"].startswith("not run")
+    assert [r["embeddings"] for r in iss["search"]] == ["planting", "synthetic"]
+    assert iss["search"][1]["n"] == issues.SEARCH_SIZES["quick"]
     assert results["meta"]["sections"]["issues"]["digest"]
     saved = json.loads(js.read_text())
     assert saved["issues"]["duplicates"] == json.loads(json.dumps(d))
     text = out.read_text()
     assert report_issues.HEADING in text and "(reported)" in text
+
+
+# --------------------------------------------------------------------------------------
+# the other tools: Datalab, cleanvision, the duplicate search's time
+
+
+def _small_planting() -> planting.Planted:
+    """Eight rows: four unmodified, two near copies of rows 0 and 1, an outlier, a dark
+    image."""
+    kind = ["", "", "", "", "duplicate", "duplicate", "outlier", "dark"]
+    return planting.Planted(
+        ids=[f"s{i}" for i in range(8)],
+        paths=[f"/img/{i}.png" for i in range(8)],
+        labels=np.array([0, 1, 2, 3, 0, 2, 1, 3]),
+        kind=np.array(kind, dtype=object),
+        detail=np.array(["", "", "", "", "jpeg", "shift", "mnist", ""], dtype=object),
+        partner=np.array([-1, -1, -1, -1, 0, 1, -1, -1]),
+        holdout_ids=[],
+        holdout_paths=[],
+        holdout_labels=np.zeros(0, np.int64),
+        holdout_partner=np.zeros(0, np.int64),
+    )
+
+
+def test_datalab_like_near_duplicate_lists_are_measured_as_relabels_sets():
+    p = _small_planting()
+    # row 4 found with its source, row 5 missed, rows 2-3 a false pair, and a pair of
+    # planted rows of other types (not counted)
+    neighbours = [[4], [], [3], [2], [0], [], [7], [6]]
+    set_id = issues.sets_from_neighbours(neighbours)
+    assert set_id.tolist() == [0, -1, 1, 1, 0, -1, 2, 2]
+    assert issues.sets_from_neighbours([[], []]).tolist() == [-1, -1]
+    pairs = issues.pair_figures(p, set_id)
+    assert pairs["planted_pairs"] == 2 and pairs["found_pairs"] == 1
+    assert pairs["predicted_pairs"] == 2 and pairs["precision"] == pairs["recall"] == 0.5
+    assert pairs["recall_by_transform"]["jpeg"] == [1, 1]
+    assert pairs["recall_by_transform"]["shift"] == [0, 1]
+    found = {
+        "near_duplicate": pd.DataFrame({"near_duplicate_sets": neighbours}),
+        "outlier": pd.DataFrame(
+            {  # lower is more outlying: the planted outlier lowest, one unmodified flagged
+                "is_outlier_issue": [False, False, False, True, False, False, True, False],
+                "outlier_score": [0.9, 0.8, 0.7, 0.3, 0.9, 0.9, 0.1, 0.5],
+            }
+        ),
+    }
+    figures = issues.datalab_figures(p, found)
+    assert figures["duplicates"] == pairs
+    o = figures["outliers"]
+    assert o["auroc"] == o["precision_at_planted"] == 1.0
+    assert o["flagged"] == 2 and o["precision"] == 0.5 and o["recall"] == 1.0
+
+
+def test_cleanvision_types_map_to_relabels_health_kinds():
+    p = _small_planting()
+    rows = {path: i for i, path in enumerate(p.paths)}
+    flagged = pd.DataFrame(
+        {
+            "is_dark_issue": [False] * 7 + [True],
+            "is_light_issue": [False, True] + [False] * 6,
+            "is_odd_size_issue": [False] * 3 + [True] + [False] * 4,
+            "is_odd_aspect_ratio_issue": [False] * 2 + [True] + [False] * 5,
+        },
+        index=list(rows),
+    ).drop(index=p.paths[3])  # a file cleanvision left out is not flagged
+    flags = issues.cleanvision_flags(flagged, p.paths)
+    assert set(flags) == set(planting.HEALTH_KINDS)
+    assert flags["bright"].tolist() == [False, True] + [False] * 6
+    assert flags["odd_size"].tolist() == [False, False, True] + [False] * 5
+    assert not flags["grayscale"].any() and flags["dark"][7]
+    health = issues.health_of_flags(p, flags)
+    assert health["dark"]["precision"] == health["dark"]["recall"] == 1.0
+    assert health["bright"]["planted"] == 0 and health["bright"]["unmodified_flagged"] == 1
+
+
+def test_without_datalab_or_cleanvision_each_says_not_run(monkeypatch: pytest.MonkeyPatch):
+    for name in ("cleanlab", "cleanvision"):
+        monkeypatch.setitem(sys.modules, name, None)  # import fails as when not installed
+    emb = np.random.default_rng(0).normal(size=(20, 4)).astype(np.float32)
+    found, info = issues.datalab_issues(emb)
+    assert found is None and info["error"].startswith("not run: cleanlab's Datalab")
+    assert "bench" in info["error"]
+    images, missing = issues.cleanvision_issues(["a.png"])
+    assert images is None and missing["error"].startswith("not run: cleanvision")
+    assert issues.cleanlab_outliers(emb)[0] is None
+    monkeypatch.setitem(issues.SEARCH_SIZES, "quick", 400)
+    real, synthetic = issues.search_timing(emb, "quick")
+    assert real["n"] == 20 and real["datalab"]["error"].startswith("not run")
+    assert synthetic["n"] == 400 and synthetic["dtype"] == "float16"
+    assert synthetic["relabel"]["planted_found"] == [50, 50]
+    assert synthetic["relabel"]["seconds"] >= 0 and "cpu_seconds" in synthetic["relabel"]
+    # the section: no Datalab figures, and a line that says why
+    section = _section("full")
+    section["datalab"], section["cleanvision"] = info, missing
+    figures = issues.key_figures(section)
+    assert not any("datalab" in k or "cleanvision" in k for k in figures)
+    text = "\n".join(report_issues.render(section))
+    assert "**Against cleanlab's Datalab**: not run: cleanlab's Datalab" in text
+    assert "**Image health against cleanvision**: not run: cleanvision is not" in text
+    assert "Datalab" not in " ".join(what for what, _, _ in report_issues.checks(section))
+
+
+def test_datalab_is_skipped_at_the_synthetic_size_when_it_would_take_too_long(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    def slow(emb: np.ndarray, probs=None, labels=None, types=()):
+        frames = {"near_duplicate": pd.DataFrame({"near_duplicate_sets": [[]] * len(emb)})}
+        return frames, {"seconds": 10.0, "cpu_seconds": 12.0, "version": "x"}
+
+    monkeypatch.setattr(issues, "datalab_issues", slow)
+    monkeypatch.setitem(issues.SEARCH_SIZES, "quick", 300)
+    emb = np.random.default_rng(1).normal(size=(30, 8)).astype(np.float32)
+    real, synthetic = issues.search_timing(emb, "quick")
+    assert real["datalab"]["seconds"] == 10.0 and real["datalab"]["sets"] == 0
+    # 10 s at 30 rows predicts 1,000 s at 300: over the limit
+    assert "predicts about 1000 s at 300" in synthetic["datalab"]["skipped"]
+    assert synthetic["relabel"]["planted_found"][1] == 50
+    text = "\n".join(report_issues._search({"plan": {"seed": 0}, "search": [real, synthetic]}))
+    assert "| planting 0's (8-d float32) | 30 | " in text and "predicts about 1000 s" in text
+
+
+def _versus_section(dup_gap: list[float], auroc_gap: list[float]) -> dict:
+    """A full section of three plantings with Datalab and cleanvision figures whose paired
+    differences from relabel's are ``dup_gap`` (precision and recall) and ``auroc_gap``."""
+    section = _section("full")
+    tool_health = {
+        k: {"precision": 0.9, "recall": 0.5, "true_flags": 25, "flagged": 28}
+        for k in planting.HEALTH_KINDS
+    }
+    plantings = []
+    for seed, (dg, ag) in enumerate(zip(dup_gap, auroc_gap, strict=True)):
+        one = json.loads(json.dumps(section))
+        d, o = one["duplicates"], one["outliers"]
+        one["datalab"] = {
+            "seconds": 3.0,
+            "cpu_seconds": 4.0,
+            "version": "2.9",
+            "duplicates": {**d, "precision": d["precision"] - dg, "recall": d["recall"] - dg},
+            "outliers": {
+                **o,
+                "auroc": o["relabel"]["auroc"] - ag,
+                "precision_at_planted": 0.5,
+            },
+        }
+        one["cleanvision"] = {
+            "seconds": 5.0,
+            "cpu_seconds": 5.0,
+            "version": "0.3",
+            "health": tool_health,
+        }
+        plantings.append({"seed": seed, **issues.key_figures(one)})
+    section.update(plantings=plantings, datalab=one["datalab"], cleanvision=one["cleanvision"])
+    names = list(plantings[0])[1:]
+    section["over_plantings"] = {k: issues.spread([p.get(k) for p in plantings]) for k in names}
+    return section
+
+
+def test_the_section_compares_with_datalab_and_cleanvision_from_the_intervals():
+    win = _versus_section([0.05, 0.06, 0.04], [0.02, 0.1, -0.05])
+    over = win["over_plantings"]
+    assert over["duplicate_precision_minus_datalab"]["mean"] == pytest.approx(0.05)
+    checks = {what: (measured, ok) for what, measured, ok in report_issues.checks(win)}
+    dups = checks[
+        "issues: near-duplicate pairs, precision and recall at least Datalab's "
+        "(mean paired difference >= 0), mean of 3 plantings"
+    ]
+    assert dups[1] is True and dups[0].startswith("precision +0.050 [")
+    auroc = checks[
+        "issues: outlier AUROC >= Datalab's on the same embeddings + 0.05, mean of 3 plantings"
+    ]
+    assert auroc[1] is False  # the interval's low end is below +0.05
+    text = "\n".join(report_issues.render(win))
+    row = "| near-duplicate pairs: precision | 0.970 | 0.920 [0.895, 0.945] | +0.050 [+0.025, "
+    assert row in text
+    assert "relabel is above Datalab's on near-duplicate pairs: precision, near-duplicate " in text
+    assert "tied with Datalab's on outliers: AUROC" in text
+    # cleanvision: relabel's precision 47/48 against 0.9 each time: no spread, a win
+    assert "| `dark`: precision | 0.979 | 0.900 | +0.079 |" in text
+    assert "above cleanvision's on `dark`: precision" in text
+    assert "no verdict" not in text
+    lose = _versus_section([-0.05, -0.06, -0.04], [0.2, 0.21, 0.19])
+    checks = {what: ok for what, _, ok in report_issues.checks(lose)}
+    assert [ok for what, ok in checks.items() if "Datalab" in what] == [False, True]
+    assert "below Datalab's on near-duplicate pairs" in "\n".join(report_issues.render(lose))
+    quick = report_issues.checks({**lose, "scale": "quick"})
+    assert all(ok is None for what, _, ok in quick if "Datalab" in what)
