@@ -388,7 +388,7 @@ def test_probability_ideas_rank_each_source_and_render_the_targets():
     assert ref["mean"] == min(int(runs[0].setting.is_error.sum()), h["checked"])
     pairs = {(d["a"], d["b"]) for d in h["differences"]}
     assert (f"{default}, reference", f"{default}, one training") in pairs
-    assert (f"{default}, reference", f"cleanlab_quality, reference") in pairs
+    assert (f"{default}, reference", "cleanlab_quality, reference") in pairs
     # the rows of a full protocol, with the targets rendered from them
     spec = runs[0].setting.spec
     p = {
