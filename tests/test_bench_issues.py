@@ -498,8 +498,11 @@ def test_cleanvision_types_map_to_relabels_health_kinds():
 
 
 def test_without_datalab_or_cleanvision_each_says_not_run(monkeypatch: pytest.MonkeyPatch):
+    # import fails as when not installed, also for submodules an earlier test imported
+    for name in [m for m in sys.modules if m.split(".")[0] in ("cleanlab", "cleanvision")]:
+        monkeypatch.setitem(sys.modules, name, None)
     for name in ("cleanlab", "cleanvision"):
-        monkeypatch.setitem(sys.modules, name, None)  # import fails as when not installed
+        monkeypatch.setitem(sys.modules, name, None)
     emb = np.random.default_rng(0).normal(size=(20, 4)).astype(np.float32)
     found, info = issues.datalab_issues(emb)
     assert found is None and info["error"].startswith("not run: cleanlab's Datalab")
