@@ -206,34 +206,48 @@ def _idea_scores(labels: np.ndarray, probs: np.ndarray, tag: str) -> dict[str, n
     }
 
 
-def _accuracy(labels: np.ndarray, probs: np.ndarray) -> float:
-    return float((probs.argmax(axis=1) == labels).mean())
+def _idea_sources(
+    runs: Sequence[Done], reference: np.ndarray | None
+) -> list[dict[str, np.ndarray]]:
+    """Per seed, the probabilities of each source: its own, the mean with the next seed's,
+    the mean of every seed's and the reference (when known)."""
+    n = len(runs)
+    every = np.mean([d.probs for d in runs], axis=0)
+    out = []
+    for i, d in enumerate(runs):
+        sources = {
+            "one training": d.probs,
+            "mean of 2 trainings": (d.probs + runs[(i + 1) % n].probs) / 2,
+            f"mean of {n} trainings": every,
+        }
+        if reference is not None:
+            sources["reference"] = reference
+        out.append(sources)
+    return out
 
 
 def _idea_seeds(
-    runs: Sequence[Done], reference: np.ndarray | None
-) -> tuple[list[tuple[np.ndarray, dict[str, np.ndarray]]], dict[str, float]]:
-    """Per seed, its errors and every probability source's rankings; each source's accuracy."""
-    labels, n = runs[0].setting.given, len(runs)
-    every = np.mean([d.probs for d in runs], axis=0)
-    per_seed, accuracy = [], {"one training": [], "mean of 2 trainings": []}
-    for i, d in enumerate(runs):
-        pair = (d.probs + runs[(i + 1) % n].probs) / 2
-        scores = {
-            **_idea_scores(labels, d.probs, "one training"),
-            **_idea_scores(labels, pair, "mean of 2 trainings"),
-            **_idea_scores(labels, every, f"mean of {n} trainings"),
-        }
-        if reference is not None:
-            scores.update(_idea_scores(labels, reference, "reference"))
+    runs: Sequence[Done], sources: Sequence[dict[str, np.ndarray]]
+) -> list[tuple[np.ndarray, dict[str, np.ndarray]]]:
+    """Per seed, its errors and the default's and cleanlab's ranking of every source."""
+    labels = runs[0].setting.given
+    per_seed = []
+    for d, probs in zip(runs, sources, strict=True):
+        scores: dict[str, np.ndarray] = {}
+        for tag, p in probs.items():
+            scores.update(_idea_scores(labels, p, tag))
         per_seed.append((d.setting.is_error, scores))
-        accuracy["one training"].append(_accuracy(labels, d.probs))
-        accuracy["mean of 2 trainings"].append(_accuracy(labels, pair))
-    acc = {k: float(np.mean(v)) for k, v in accuracy.items()}
-    acc[f"mean of {n} trainings"] = _accuracy(labels, every)
-    if reference is not None:
-        acc["reference"] = _accuracy(labels, reference)
-    return per_seed, acc
+    return per_seed
+
+
+def _idea_accuracy(
+    labels: np.ndarray, sources: Sequence[dict[str, np.ndarray]], mask: np.ndarray
+) -> dict[str, float]:
+    """Each source's accuracy against the labels given on ``mask``, mean over the seeds."""
+    return {
+        tag: float(np.mean([(s[tag][mask].argmax(axis=1) == labels[mask]).mean() for s in sources]))
+        for tag in sources[0]
+    }
 
 
 def _idea_half(
@@ -284,13 +298,18 @@ def probability_ideas(
     Returns
     -------
     dict
-        ``seeds``, ``accuracy`` (per source, against the labels given) and ``halves``:
-        ``{half: {checked, rankings, differences}}``.
+        ``seeds``, ``sources`` (in table order) and ``halves``: ``{half: {checked,
+        rankings, differences, accuracy}}`` (accuracy of each source against the labels
+        given on the half, mean over the seeds).
     """
-    per_seed, acc = _idea_seeds(runs, reference)
+    sources = _idea_sources(runs, reference)
+    per_seed = _idea_seeds(runs, sources)
     names = list(per_seed[0][1])
     base = f"{scoring.DEFAULT_METHOD}, one training"
     pairs = [(n, base) for n in names if n != base and n.startswith(scoring.DEFAULT_METHOD)]
-    pairs += [(f"{scoring.DEFAULT_METHOD}, {t}", f"cleanlab_quality, {t}") for t in acc]
-    halves = {h: _idea_half(per_seed, pairs, m, top_fraction) for h, m in masks.items()}
-    return {"seeds": [d.setting.seed for d in runs], "accuracy": acc, "halves": halves}
+    pairs += [(f"{scoring.DEFAULT_METHOD}, {t}", f"cleanlab_quality, {t}") for t in sources[0]]
+    halves = {}
+    for half, mask in masks.items():
+        halves[half] = _idea_half(per_seed, pairs, mask, top_fraction)
+        halves[half]["accuracy"] = _idea_accuracy(runs[0].setting.given, sources, mask)
+    return {"seeds": [d.setting.seed for d in runs], "sources": list(sources[0]), "halves": halves}

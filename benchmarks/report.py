@@ -961,7 +961,8 @@ def _protocol(p: dict[str, Any]) -> list[str]:
     """Section 1: the protocol's tables, with issue 24's targets before the per-setting ones."""
     lines = report_protocol.render(p)
     at = next((i for i, line in enumerate(lines) if line.startswith("#### ")), len(lines))
-    return [*lines[:at], *report_targets.render(p), *lines[at:]]
+    tables = ["### Every ranking, per setting and half", ""] if at < len(lines) else []
+    return [*lines[:at], *report_targets.render(p), *tables, *lines[at:]]
 
 
 RENDERERS: dict[str, Any] = {

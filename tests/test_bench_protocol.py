@@ -376,16 +376,21 @@ def test_probability_ideas_rank_each_source_and_render_the_targets():
     from relabel import scoring
 
     runs, reference = _trainings()
-    masks = {"heldout": np.ones(len(reference), bool)}
+    half = np.arange(len(reference)) % 2 == 0
+    masks = {"heldout": half}
     ideas = protocol.probability_ideas(runs, reference, masks, 0.05)
-    acc = ideas["accuracy"]
-    assert list(acc) == ["one training", "mean of 2 trainings", "mean of 3 trainings", "reference"]
-    assert acc["one training"] < acc["mean of 3 trainings"] <= acc["reference"]
+    sources = ["one training", "mean of 2 trainings", "mean of 3 trainings", "reference"]
+    assert ideas["sources"] == sources
     h = ideas["halves"]["heldout"]
+    acc = h["accuracy"]
+    given = runs[0].setting.given
+    own = np.mean([(d.probs[half].argmax(1) == given[half]).mean() for d in runs])
+    assert acc["one training"] == pytest.approx(own)  # on the half, mean over the seeds
+    assert acc["one training"] < acc["mean of 3 trainings"] <= acc["reference"]
     default = scoring.DEFAULT_METHOD
     ref = h["rankings"][f"{default}, reference"]["hits_checked"]
     # the reference knows every error: its top `checked` holds min(errors, checked) of them
-    assert ref["mean"] == min(int(runs[0].setting.is_error.sum()), h["checked"])
+    assert ref["mean"] == min(int(runs[0].setting.is_error[half].sum()), h["checked"])
     pairs = {(d["a"], d["b"]) for d in h["differences"]}
     assert (f"{default}, reference", f"{default}, one training") in pairs
     assert (f"{default}, reference", "cleanlab_quality, reference") in pairs
@@ -397,14 +402,24 @@ def test_probability_ideas_rank_each_source_and_render_the_targets():
         "top_fraction": 0.05,
         "settings": [protocol.aggregate(spec, runs, masks, 0.05)],
         "probabilities": ideas,
+        "runs": [{"train_seconds": 600.0}, {"train_seconds": 720.0}],
     }
-    [hits, never] = report_targets.checks(p)
+    rows = report_targets.checks(p)
+    hits, never = rows[0], rows[-1]
     assert hits[0].startswith("issue 24, cifar10/original (held out)")
     mean = p["settings"][0]["halves"]["heldout"]["rankings"][default]["hits_checked"]["mean"]
     assert hits[2] is (mean >= report_targets.HITS_TARGET)
     assert never[2] in (True, False)
+    # settings not trained are rows that say so, never a pass
+    missing = rows[1:-1]
+    assert len(missing) == 4 and all(r[2] is None and "not measured" in r[1] for r in missing)
     text = "\n".join(report_targets.render(p))
     assert "### Issue 24's targets, and what was tried" in text
     assert "`fusion:noise_posterior+self_confidence`" in text
     assert f"{acc['reference']:.3f}" in text and "mean of 2 trainings" in text
+    assert "(2 trainings, 11 min each on average when trained)" in text
+    assert "upper bound" in text and "reference probabilities (accuracy" not in text
+    # one seed: reported, not judged
+    one = {**p, "settings": [protocol.aggregate(spec, runs[:1], masks, 0.05)]}
+    assert report_targets.checks(one)[0][2] is None
     assert report_targets.checks({**p, "scale": "quick"}) == []
