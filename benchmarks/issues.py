@@ -348,7 +348,10 @@ def datalab_issues(
         lab.find_issues(features=features, pred_probs=probs, issue_types={t: {} for t in types})
         return {t: lab.get_issues(t) for t in types}
 
-    found, info = timed(find)
+    try:
+        found, info = timed(find)
+    except ImportError as exc:  # Datalab imports its extra's packages when it is made
+        return None, {"error": f"not run: cleanlab's Datalab lacks its extra ({exc}); {EXTRA}"}
     return found, {**info, "version": cleanlab.__version__}
 
 

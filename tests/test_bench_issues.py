@@ -611,3 +611,17 @@ def test_the_section_compares_with_datalab_and_cleanvision_from_the_intervals():
     assert "below Datalab's on near-duplicate pairs" in "\n".join(report_issues.render(lose))
     quick = report_issues.checks({**lose, "scale": "quick"})
     assert all(ok is None for what, _, ok in quick if "Datalab" in what)
+
+
+def test_datalab_without_its_extra_says_not_run(monkeypatch: pytest.MonkeyPatch):
+    """cleanlab installed without `datasets`: Datalab raises ImportError when it is made."""
+    import cleanlab
+
+    def no_extra(*args: object, **kwargs: object) -> None:
+        raise ImportError("Datalab is not available due to missing dependencies")
+
+    monkeypatch.setattr(cleanlab, "Datalab", no_extra, raising=False)
+    emb = np.random.default_rng(0).normal(size=(20, 4)).astype(np.float32)
+    found, info = issues.datalab_issues(emb)
+    assert found is None and info["error"].startswith("not run: cleanlab's Datalab lacks")
+    assert "bench" in info["error"]
